@@ -1,0 +1,175 @@
+//! Disk encodings of the state machine's tables (see `docs/format.md`).
+//!
+//! Keys are built by hand, big-endian, so that bytewise order is the order
+//! scans need. Values are bincode 2 (standard config: little-endian varints)
+//! of the record types below.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Change, OpKind, Outcome};
+use crate::error::StorageError;
+
+/// Bump when any table layout, record or command encoding changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const META_FORMAT_VERSION: &[u8] = b"format_version";
+pub const META_NEXT_STORE_ID: &[u8] = b"next_store_id";
+
+/// Separates a path from the revision in a `Versions` key. Paths never hold
+/// NUL, and NUL sorts before `/`, so all versions of `/a` sort together and
+/// before those of `/a/b`.
+pub const PATH_END: u8 = 0x00;
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Encoding into a Vec cannot fail for the plain data types used here.
+    bincode::serde::encode_to_vec(value, config()).expect("bincode encodes plain data")
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
+    let (value, read) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|error| StorageError::corrupt(format!("undecodable record: {error}")))?;
+    if read != bytes.len() {
+        return Err(StorageError::corrupt(format!(
+            "record has {} trailing bytes",
+            bytes.len() - read
+        )));
+    }
+    Ok(value)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The revision that last changed the file.
+    pub version: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub revision: u64,
+    pub op: OpKind,
+    /// The content after this version; `None` for a delete.
+    pub content: Option<String>,
+    pub time_ms: u64,
+    pub agent: String,
+    pub session: String,
+    /// For the version a rename created at the new path: the old path.
+    pub renamed_from: Option<String>,
+    /// For the delete a rename made at the old path: the new path.
+    pub renamed_to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub revision: u64,
+    pub log_index: u64,
+    pub time_ms: u64,
+    pub agent: String,
+    pub session: String,
+    pub idempotency_key: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub time_ms: u64,
+    /// FNV-1a of the encoded command, to tell a retry from a reused key.
+    pub fingerprint: u64,
+    pub outcome: Outcome,
+}
+
+pub fn store_prefix(store_id: u64) -> [u8; 8] {
+    store_id.to_be_bytes()
+}
+
+pub fn file_key(store_id: u64, path: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + path.len());
+    key.extend_from_slice(&store_id.to_be_bytes());
+    key.extend_from_slice(path.as_bytes());
+    key
+}
+
+/// The path part of a `Files` key.
+pub fn file_key_path(key: &[u8]) -> Result<&str, StorageError> {
+    key.get(8..)
+        .and_then(|path| std::str::from_utf8(path).ok())
+        .ok_or_else(|| StorageError::corrupt("malformed files key"))
+}
+
+/// The prefix of every `Versions` key of one path.
+pub fn versions_prefix(store_id: u64, path: &str) -> Vec<u8> {
+    let mut key = file_key(store_id, path);
+    key.push(PATH_END);
+    key
+}
+
+pub fn version_key(store_id: u64, path: &str, revision: u64) -> Vec<u8> {
+    let mut key = versions_prefix(store_id, path);
+    key.extend_from_slice(&revision.to_be_bytes());
+    key
+}
+
+/// Splits a `Versions` key into its path and revision.
+pub fn version_key_parts(key: &[u8]) -> Result<(&str, u64), StorageError> {
+    let malformed = || StorageError::corrupt("malformed versions key");
+    if key.len() < 8 + 1 + 8 || key[key.len() - 9] != PATH_END {
+        return Err(malformed());
+    }
+    let path = std::str::from_utf8(&key[8..key.len() - 9]).map_err(|_| malformed())?;
+    let revision = u64::from_be_bytes(key[key.len() - 8..].try_into().map_err(|_| malformed())?);
+    Ok((path, revision))
+}
+
+pub fn audit_key(store_id: u64, revision: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&store_id.to_be_bytes());
+    key[8..].copy_from_slice(&revision.to_be_bytes());
+    key
+}
+
+pub fn expiry_key(time_ms: u64, idempotency_key: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + idempotency_key.len());
+    key.extend_from_slice(&time_ms.to_be_bytes());
+    key.extend_from_slice(idempotency_key.as_bytes());
+    key
+}
+
+/// FNV-1a 64 of some bytes.
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_keys_round_trip_and_sort_by_path_then_revision() {
+        let a1 = version_key(7, "/a", 1);
+        let a2 = version_key(7, "/a", 2);
+        let ab = version_key(7, "/a/b", 0);
+        let a_bang = version_key(7, "/a!", 0);
+        assert!(a1 < a2 && a2 < a_bang && a2 < ab);
+        assert_eq!(version_key_parts(&a2).unwrap(), ("/a", 2));
+        assert!(version_key_parts(b"short").is_err());
+    }
+
+    #[test]
+    fn decode_rejects_trailing_and_garbage_bytes() {
+        let mut bytes = encode(&FileRecord { version: 3, bytes: 9 });
+        assert_eq!(decode::<FileRecord>(&bytes).unwrap().version, 3);
+        bytes.push(0);
+        assert!(decode::<FileRecord>(&bytes).is_err());
+        assert!(decode::<VersionRecord>(&[0xff, 0xff]).is_err());
+    }
+}

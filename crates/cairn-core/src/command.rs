@@ -1,0 +1,196 @@
+//! Commands (what goes into the Raft log) and outcomes (what applying one
+//! answers). These are wire and disk types: they are bincode-encoded into
+//! log entries, so changing a variant's shape is a format change
+//! (`codec::FORMAT_VERSION`). Enums here are externally tagged because
+//! bincode cannot decode internally tagged serde enums.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::limits::Limits;
+use crate::path::{FilePath, StoreName};
+
+/// One entry's worth of work: a command plus everything that must be fixed
+/// when it is proposed rather than when it is applied (time, attribution,
+/// limits), so that every replica applies it identically.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub meta: Meta,
+    pub command: Command,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Wall-clock milliseconds since the Unix epoch, read by the proposing node.
+    pub time_ms: u64,
+    /// Who made the change, from `X-Cairn-Agent` (may be empty).
+    pub agent: String,
+    /// The agent's session, from `X-Cairn-Session` (may be empty).
+    pub session: String,
+    /// A client-chosen key; a command whose key was seen within the
+    /// idempotency window is answered with the first outcome, not applied again.
+    pub idempotency_key: Option<String>,
+    /// The proposing node's limits.
+    pub limits: Limits,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    CreateStore { store: StoreName },
+    DeleteStore { store: StoreName },
+    /// One or more write operations on one store, applied at one revision or
+    /// not at all. A single write is a transaction of one.
+    Txn { store: StoreName, ops: Vec<WriteOp> },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Precondition {
+    /// Apply whatever the current state is.
+    #[default]
+    None,
+    /// Apply only if the file's current version is exactly this one.
+    IfVersion(u64),
+    /// Apply only if the file does not exist.
+    IfAbsent,
+    /// Apply only if the file exists (any version).
+    IfExists,
+}
+
+impl std::fmt::Display for Precondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Precondition::None => f.write_str("any state"),
+            Precondition::IfVersion(version) => write!(f, "version {version}"),
+            Precondition::IfAbsent => f.write_str("absent"),
+            Precondition::IfExists => f.write_str("present"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteOp {
+    /// Create or replace the file with `content`.
+    Write {
+        path: FilePath,
+        content: String,
+        precondition: Precondition,
+    },
+    /// Delete the file, or with `recursive` every file under the directory
+    /// `path` (and the file `path` itself if there is one). The precondition
+    /// applies to the file `path`.
+    Delete {
+        path: FilePath,
+        recursive: bool,
+        precondition: Precondition,
+    },
+    /// Move a file. Refuses to replace an existing `to` unless `overwrite`.
+    /// The precondition applies to `from`.
+    Rename {
+        from: FilePath,
+        to: FilePath,
+        overwrite: bool,
+        precondition: Precondition,
+    },
+    /// Replace the one occurrence of `old` with `new`.
+    StrReplace {
+        path: FilePath,
+        old: String,
+        new: String,
+        precondition: Precondition,
+    },
+    /// Insert `text` before line `line` (0-based; `line == line count` appends).
+    Insert {
+        path: FilePath,
+        line: u64,
+        text: String,
+        precondition: Precondition,
+    },
+}
+
+impl WriteOp {
+    pub fn kind(&self) -> OpKind {
+        match self {
+            WriteOp::Write { .. } => OpKind::Write,
+            WriteOp::Delete { .. } => OpKind::Delete,
+            WriteOp::Rename { .. } => OpKind::Rename,
+            WriteOp::StrReplace { .. } => OpKind::StrReplace,
+            WriteOp::Insert { .. } => OpKind::Insert,
+        }
+    }
+
+    /// The path the precondition is checked against.
+    pub fn path(&self) -> &FilePath {
+        match self {
+            WriteOp::Write { path, .. }
+            | WriteOp::Delete { path, .. }
+            | WriteOp::StrReplace { path, .. }
+            | WriteOp::Insert { path, .. } => path,
+            WriteOp::Rename { from, .. } => from,
+        }
+    }
+}
+
+/// What kind of operation produced a version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Write,
+    Delete,
+    Rename,
+    StrReplace,
+    Insert,
+    /// The file was removed because its whole store was deleted (audit only).
+    DeleteStore,
+}
+
+/// The answer to an applied command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    StoreCreated(StoreInfo),
+    StoreDeleted(StoreInfo),
+    Txn(TxnResult),
+    /// Nothing changed; `op_index` says which operation of a transaction failed.
+    Failed {
+        op_index: Option<u32>,
+        error: CoreError,
+    },
+}
+
+impl Outcome {
+    pub fn failed(error: CoreError) -> Outcome {
+        Outcome::Failed {
+            op_index: None,
+            error,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreInfo {
+    pub id: u64,
+    pub name: String,
+    pub created_ms: u64,
+    /// The Raft log index of the entry that created the store.
+    pub created_log_index: u64,
+    /// The store's revision: bumped by one for every applied transaction.
+    pub revision: u64,
+    pub file_count: u64,
+    pub bytes_total: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnResult {
+    /// The store revision every change of this transaction carries.
+    pub revision: u64,
+    /// One change per file touched, in the order they were made. A delete has
+    /// `version: None`; a rename yields a delete of `from` and a rename of `to`.
+    pub changes: Vec<Change>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub path: String,
+    pub op: OpKind,
+    /// The file's new version (the revision), or `None` when it was deleted.
+    pub version: Option<u64>,
+}

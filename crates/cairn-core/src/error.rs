@@ -1,0 +1,143 @@
+//! Domain errors: values with stable machine-readable codes.
+//!
+//! A `CoreError` is an answer, not a failure of the node: the state machine
+//! records it as the outcome of a command and changes nothing. The code string
+//! of each variant is part of the public API (HTTP `code`, client, CLI) and
+//! must never change once shipped.
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::Precondition;
+
+/// Which kind of thing was not found or already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    Store,
+    File,
+    Version,
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::Store => "store",
+            Resource::File => "file",
+            Resource::Version => "version",
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    #[error("{resource} {name:?} not found")]
+    NotFound { resource: Resource, name: String },
+
+    #[error("{resource} {name:?} already exists")]
+    AlreadyExists { resource: Resource, name: String },
+
+    #[error("precondition failed on {path:?}: expected {expected}, current version is {}", current.map_or("none (absent)".to_string(), |v| v.to_string()))]
+    VersionConflict {
+        path: String,
+        expected: Precondition,
+        current: Option<u64>,
+    },
+
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: String },
+
+    #[error("invalid store name {name:?}: {reason}")]
+    InvalidStoreName { name: String, reason: String },
+
+    #[error("limit {limit} exceeded: {actual} > {max}")]
+    LimitExceeded { limit: String, max: u64, actual: u64 },
+
+    #[error("content is not valid UTF-8 text (first invalid byte at offset {offset})")]
+    NotUtf8 { offset: u64 },
+
+    #[error("old text must occur exactly once in {path:?}, but it occurs {occurrences} times")]
+    NoUniqueMatch { path: String, occurrences: u64 },
+
+    #[error("line {line} is out of range for {path:?}, which has {lines} lines (insert at 0..={lines})")]
+    InvalidLine { path: String, line: u64, lines: u64 },
+
+    #[error("path {path:?} conflicts with {conflicting:?}: {reason}")]
+    PathConflict {
+        path: String,
+        conflicting: String,
+        reason: String,
+    },
+
+    #[error("idempotency key {key:?} was already used for a different request")]
+    IdempotencyKeyReused { key: String },
+
+    #[error("invalid request: {reason}")]
+    InvalidRequest { reason: String },
+}
+
+impl CoreError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::NotFound { .. } => "not_found",
+            CoreError::AlreadyExists { .. } => "already_exists",
+            CoreError::VersionConflict { .. } => "version_conflict",
+            CoreError::InvalidPath { .. } => "invalid_path",
+            CoreError::InvalidStoreName { .. } => "invalid_store_name",
+            CoreError::LimitExceeded { .. } => "limit_exceeded",
+            CoreError::NotUtf8 { .. } => "not_utf8",
+            CoreError::NoUniqueMatch { .. } => "no_unique_match",
+            CoreError::InvalidLine { .. } => "invalid_line",
+            CoreError::PathConflict { .. } => "path_conflict",
+            CoreError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
+            CoreError::InvalidRequest { .. } => "invalid_request",
+        }
+    }
+
+    pub fn not_found(resource: Resource, name: impl Into<String>) -> Self {
+        CoreError::NotFound {
+            resource,
+            name: name.into(),
+        }
+    }
+
+    pub fn limit(limit: &str, max: u64, actual: u64) -> Self {
+        CoreError::LimitExceeded {
+            limit: limit.to_string(),
+            max,
+            actual,
+        }
+    }
+
+    pub fn invalid_request(reason: impl Into<String>) -> Self {
+        CoreError::InvalidRequest {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A failure of the storage underneath the state machine. It is never an
+/// answer to a client: the node cannot go on safely and stops serving.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StorageError(pub Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StorageError {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StorageError(Box::new(error))
+    }
+
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        StorageError(what.into().into())
+    }
+}
+
+/// The error of a read: either an answer (`Domain`) or a broken node (`Storage`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Domain(#[from] CoreError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}

@@ -1,0 +1,222 @@
+//! The storage seam: the state machine reads and writes named tables of
+//! byte keys and byte values through these traits. `cairn-storage` maps them
+//! onto redb tables; `MemoryKv` maps them onto `BTreeMap`s for tests.
+//!
+//! Keys are ordered bytewise; `scan` visits them in that order (or reversed).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::error::StorageError;
+
+/// The state machine's tables. `docs/format.md` gives every key and value layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// Singletons: format version, next store id.
+    Meta,
+    /// store name → `StoreRecord`.
+    Stores,
+    /// store id ‖ path → `FileRecord` (live files only).
+    Files,
+    /// store id ‖ path ‖ 0x00 ‖ revision → `VersionRecord` (every version, deletes included).
+    Versions,
+    /// store id ‖ revision → `AuditRecord`.
+    Audit,
+    /// idempotency key → `IdempotencyRecord`.
+    Idempotency,
+    /// time_ms ‖ idempotency key → () ; the expiry index of `Idempotency`.
+    IdempotencyExpiry,
+}
+
+impl Table {
+    pub const ALL: [Table; 7] = [
+        Table::Meta,
+        Table::Stores,
+        Table::Files,
+        Table::Versions,
+        Table::Audit,
+        Table::Idempotency,
+        Table::IdempotencyExpiry,
+    ];
+
+    /// The table's name on disk; never change one.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "sm_meta",
+            Table::Stores => "sm_stores",
+            Table::Files => "sm_files",
+            Table::Versions => "sm_versions",
+            Table::Audit => "sm_audit",
+            Table::Idempotency => "sm_idempotency",
+            Table::IdempotencyExpiry => "sm_idempotency_expiry",
+        }
+    }
+}
+
+/// Whether a scan should go on after this entry.
+pub type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StorageError>;
+
+pub trait KvRead {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Visits the entries with keys in `(start, end)` in key order, or reversed,
+    /// until `visit` returns `false`.
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        visit: Visit<'_>,
+    ) -> Result<(), StorageError>;
+}
+
+pub trait KvWrite: KvRead {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StorageError>;
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError>;
+}
+
+/// The exclusive upper bound of every key that starts with `prefix`, or `None`
+/// if there is none (the prefix is all 0xFF).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Visits every entry whose key starts with `prefix`.
+pub fn scan_prefix(
+    kv: &(impl KvRead + ?Sized),
+    table: Table,
+    prefix: &[u8],
+    reverse: bool,
+    visit: Visit<'_>,
+) -> Result<(), StorageError> {
+    let end = prefix_end(prefix);
+    let end = match &end {
+        Some(end) => Bound::Excluded(end.as_slice()),
+        None => Bound::Unbounded,
+    };
+    kv.scan(table, Bound::Included(prefix), end, reverse, visit)
+}
+
+/// An in-memory `KvWrite` for tests and for checking determinism.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryKv {
+    pub tables: BTreeMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl KvRead for MemoryKv {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.tables.get(&table).and_then(|t| t.get(key)).cloned())
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        visit: Visit<'_>,
+    ) -> Result<(), StorageError> {
+        let Some(entries) = self.tables.get(&table) else {
+            return Ok(());
+        };
+        let range = entries.range::<[u8], _>((start, end));
+        if reverse {
+            for (key, value) in range.rev() {
+                if !visit(key, value)? {
+                    break;
+                }
+            }
+        } else {
+            for (key, value) in range {
+                if !visit(key, value)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KvWrite for MemoryKv {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        self.tables
+            .entry(table)
+            .or_default()
+            .insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError> {
+        if let Some(entries) = self.tables.get_mut(&table) {
+            entries.remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// A 64-bit FNV-1a digest of every table, in table and key order. Two replicas
+/// that applied the same log have the same digest. Not a security hash.
+pub fn state_digest(kv: &(impl KvRead + ?Sized)) -> Result<u64, StorageError> {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    let mut feed = |bytes: &[u8]| {
+        for chunk in [&(bytes.len() as u64).to_be_bytes()[..], bytes] {
+            for byte in chunk {
+                hash ^= u64::from(*byte);
+                hash = hash.wrapping_mul(PRIME);
+            }
+        }
+    };
+    for table in Table::ALL {
+        feed(table.name().as_bytes());
+        kv.scan(table, Bound::Unbounded, Bound::Unbounded, false, &mut |key, value| {
+            feed(key);
+            feed(value);
+            Ok(true)
+        })?;
+    }
+    Ok(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_handles_carries() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn scan_prefix_visits_only_the_prefix_in_both_directions() {
+        let mut kv = MemoryKv::default();
+        for key in [&b"a"[..], b"ab", b"abc", b"b", b"a\xff"] {
+            kv.put(Table::Files, key, b"").unwrap();
+        }
+        let mut seen = Vec::new();
+        scan_prefix(&kv, Table::Files, b"a", false, &mut |k, _| {
+            seen.push(k.to_vec());
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![b"a".to_vec(), b"ab".to_vec(), b"abc".to_vec(), b"a\xff".to_vec()]);
+        seen.clear();
+        scan_prefix(&kv, Table::Files, b"ab", true, &mut |k, _| {
+            seen.push(k.to_vec());
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![b"abc".to_vec(), b"ab".to_vec()]);
+    }
+}

@@ -1,0 +1,23 @@
+//! Cairn's domain core: stores, paths, versions, commands, outcomes, the
+//! deterministic `apply`, and reads over a key-value seam.
+//!
+//! **Architecture invariant:** this crate does no I/O and knows nothing of
+//! Raft or HTTP. Time, ids and limits arrive inside a `Proposal`.
+
+pub mod api;
+pub mod apply;
+pub mod codec;
+pub mod command;
+pub mod error;
+pub mod kv;
+pub mod limits;
+pub mod path;
+pub mod read;
+
+pub use apply::apply;
+pub use command::{Change, Command, Meta, OpKind, Outcome, Precondition, Proposal, StoreInfo, TxnResult, WriteOp};
+pub use error::{CoreError, ReadError, Resource, StorageError};
+pub use kv::{KvRead, KvWrite, MemoryKv, Table};
+pub use limits::Limits;
+pub use path::{DirPath, FilePath, StoreName};
+pub use read::At;

@@ -1,0 +1,84 @@
+//! Every limit Cairn enforces, named, with units last.
+//!
+//! The limits that the state machine checks while applying travel inside each
+//! proposal (`Meta::limits`), so every replica applies a command against the
+//! same numbers even if the nodes' configs differ.
+
+use serde::{Deserialize, Serialize};
+
+/// The named limits. `Limits::default()` is the one source of defaults: the
+/// config loader, the CLI and `config/cairn.toml` all agree with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest file content, in bytes.
+    pub file_bytes_max: u64,
+    /// Longest file path, in bytes.
+    pub path_bytes_max: u64,
+    /// Most segments in a path (`/a/b/c.md` has three).
+    pub path_depth_max: u64,
+    /// Most live files in one store.
+    pub files_per_store_max: u64,
+    /// Largest HTTP request body, in bytes.
+    pub request_bytes_max: u64,
+    /// Most operations in one transaction.
+    pub txn_ops_max: u64,
+    /// Most stores on a cluster.
+    pub stores_max: u64,
+    /// Longest agent id, session id or idempotency key, in bytes.
+    pub label_bytes_max: u64,
+    /// How long an idempotency key is remembered, in milliseconds.
+    pub idempotency_window_ms: u64,
+    /// Most entries in one page of history or listing.
+    pub page_entries_max: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            file_bytes_max: 1024 * 1024,
+            path_bytes_max: 1024,
+            path_depth_max: 32,
+            files_per_store_max: 100_000,
+            request_bytes_max: 4 * 1024 * 1024,
+            txn_ops_max: 256,
+            stores_max: 10_000,
+            label_bytes_max: 256,
+            idempotency_window_ms: 24 * 60 * 60 * 1000,
+            page_entries_max: 1000,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that the limits make sense together; the message says what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        let nonzero = [
+            ("file_bytes_max", self.file_bytes_max),
+            ("path_bytes_max", self.path_bytes_max),
+            ("path_depth_max", self.path_depth_max),
+            ("files_per_store_max", self.files_per_store_max),
+            ("request_bytes_max", self.request_bytes_max),
+            ("txn_ops_max", self.txn_ops_max),
+            ("stores_max", self.stores_max),
+            ("label_bytes_max", self.label_bytes_max),
+            ("page_entries_max", self.page_entries_max),
+        ];
+        for (name, value) in nonzero {
+            if value == 0 {
+                return Err(format!("limits.{name} must be greater than 0"));
+            }
+        }
+        if self.request_bytes_max < self.file_bytes_max {
+            return Err(format!(
+                "limits.request_bytes_max ({}) must be at least limits.file_bytes_max ({}), \
+                 or a file of the largest allowed size could never be uploaded",
+                self.request_bytes_max, self.file_bytes_max
+            ));
+        }
+        if self.path_bytes_max > 64 * 1024 {
+            return Err("limits.path_bytes_max must be at most 65536".to_string());
+        }
+        Ok(())
+    }
+}

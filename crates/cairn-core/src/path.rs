@@ -1,0 +1,238 @@
+//! Path and name rules.
+//!
+//! A file path is absolute, `/`-separated UTF-8 with non-empty segments, no
+//! `.` or `..` segments, no NUL or other control characters, and no trailing
+//! slash. A directory path follows the same rules but may be the root `/`.
+//! Directories are implicit: a directory exists while a file exists under it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::limits::Limits;
+
+/// A validated absolute file path such as `/notes/acme.md`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FilePath(String);
+
+/// A validated directory path: `/` or a path like a file path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DirPath(String);
+
+/// A validated store name: 1 to 128 bytes of `[A-Za-z0-9._-]`, starting with a
+/// letter or digit, so it is safe in a URL segment and a file name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoreName(String);
+
+pub const STORE_NAME_BYTES_MAX: usize = 128;
+
+fn invalid(path: &str, reason: impl Into<String>) -> CoreError {
+    CoreError::InvalidPath {
+        path: path.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Checks the segment rules shared by file and directory paths; `path` is
+/// known to start with `/` and not to be `/` itself.
+fn check_segments(path: &str, limits: &Limits) -> Result<(), CoreError> {
+    if path.len() as u64 > limits.path_bytes_max {
+        return Err(CoreError::limit(
+            "path_bytes_max",
+            limits.path_bytes_max,
+            path.len() as u64,
+        ));
+    }
+    if let Some(c) = path.chars().find(|c| c.is_control()) {
+        return Err(invalid(
+            path,
+            format!("control character U+{:04X} is not allowed", c as u32),
+        ));
+    }
+    if path.ends_with('/') {
+        return Err(invalid(path, "trailing slash"));
+    }
+    let mut depth = 0u64;
+    for segment in path[1..].split('/') {
+        depth += 1;
+        match segment {
+            "" => return Err(invalid(path, "empty segment")),
+            "." | ".." => return Err(invalid(path, format!("segment {segment:?} is not allowed"))),
+            _ => {}
+        }
+    }
+    if depth > limits.path_depth_max {
+        return Err(CoreError::limit("path_depth_max", limits.path_depth_max, depth));
+    }
+    Ok(())
+}
+
+impl FilePath {
+    pub fn parse(path: &str, limits: &Limits) -> Result<FilePath, CoreError> {
+        if !path.starts_with('/') {
+            return Err(invalid(path, "must start with /"));
+        }
+        if path == "/" {
+            return Err(invalid(path, "the root is a directory, not a file"));
+        }
+        check_segments(path, limits)?;
+        Ok(FilePath(path.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Every proper ancestor directory except the root, nearest last:
+    /// `/a/b/c` gives `/a`, `/a/b`.
+    pub fn ancestors(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .match_indices('/')
+            .skip(1)
+            .map(|(index, _)| &self.0[..index])
+    }
+
+    /// The number of segments.
+    pub fn depth(&self) -> u64 {
+        self.0.matches('/').count() as u64
+    }
+}
+
+impl DirPath {
+    pub fn root() -> DirPath {
+        DirPath("/".to_string())
+    }
+
+    pub fn parse(path: &str, limits: &Limits) -> Result<DirPath, CoreError> {
+        if !path.starts_with('/') {
+            return Err(invalid(path, "must start with /"));
+        }
+        if path == "/" {
+            return Ok(DirPath::root());
+        }
+        check_segments(path, limits)?;
+        Ok(DirPath(path.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The prefix every path under this directory starts with (`/a/` for `/a`, `/` for the root).
+    pub fn prefix(&self) -> String {
+        if self.0 == "/" {
+            "/".to_string()
+        } else {
+            format!("{}/", self.0)
+        }
+    }
+
+    pub fn depth(&self) -> u64 {
+        if self.0 == "/" { 0 } else { self.0.matches('/').count() as u64 }
+    }
+}
+
+impl From<FilePath> for DirPath {
+    fn from(path: FilePath) -> Self {
+        DirPath(path.0)
+    }
+}
+
+impl StoreName {
+    pub fn parse(name: &str) -> Result<StoreName, CoreError> {
+        let reason = if name.is_empty() {
+            Some("must not be empty".to_string())
+        } else if name.len() > STORE_NAME_BYTES_MAX {
+            Some(format!("longer than {STORE_NAME_BYTES_MAX} bytes"))
+        } else if !name.as_bytes()[0].is_ascii_alphanumeric() {
+            Some("must start with a letter or digit".to_string())
+        } else {
+            name.chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+                .map(|c| format!("character {c:?} is not allowed (use A-Z a-z 0-9 . _ -)"))
+        };
+        match reason {
+            Some(reason) => Err(CoreError::InvalidStoreName {
+                name: name.to_string(),
+                reason,
+            }),
+            None => Ok(StoreName(name.to_string())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+display_as_str!(FilePath, DirPath, StoreName);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> Result<FilePath, CoreError> {
+        FilePath::parse(path, &Limits::default())
+    }
+
+    #[test]
+    fn accepts_ordinary_paths() {
+        for path in ["/a", "/notes/acme.md", "/a b/ü/日本.txt", "/.hidden/x", "/a/...", "/x-y_z.1"] {
+            assert_eq!(file(path).unwrap().as_str(), path);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_paths_with_invalid_path() {
+        for path in ["", "a", "a/b", "/", "//a", "/a//b", "/a/", "/./a", "/a/..", "/../etc/passwd", "/a\0b", "/a\nb", "/a/\u{7f}"] {
+            let error = file(path).unwrap_err();
+            assert_eq!(error.code(), "invalid_path", "{path:?} gave {error}");
+        }
+    }
+
+    #[test]
+    fn length_and_depth_limits_are_limit_exceeded() {
+        let limits = Limits {
+            path_bytes_max: 10,
+            path_depth_max: 2,
+            ..Limits::default()
+        };
+        assert!(FilePath::parse("/a/b", &limits).is_ok());
+        let too_deep = FilePath::parse("/a/b/c", &limits).unwrap_err();
+        assert!(matches!(too_deep, CoreError::LimitExceeded { ref limit, max: 2, actual: 3 } if limit == "path_depth_max"));
+        let too_long = FilePath::parse("/abcdefghij", &limits).unwrap_err();
+        assert!(matches!(too_long, CoreError::LimitExceeded { ref limit, max: 10, actual: 11 } if limit == "path_bytes_max"));
+    }
+
+    #[test]
+    fn ancestors_and_prefixes() {
+        let path = file("/a/b/c").unwrap();
+        assert_eq!(path.ancestors().collect::<Vec<_>>(), vec!["/a", "/a/b"]);
+        assert_eq!(path.depth(), 3);
+        assert_eq!(file("/a").unwrap().ancestors().count(), 0);
+        assert_eq!(DirPath::root().prefix(), "/");
+        assert_eq!(DirPath::parse("/a/b", &Limits::default()).unwrap().prefix(), "/a/b/");
+        assert_eq!(DirPath::root().depth(), 0);
+    }
+
+    #[test]
+    fn store_names() {
+        for name in ["a", "acme", "Team-1.mem_2", "0"] {
+            assert!(StoreName::parse(name).is_ok(), "{name}");
+        }
+        for name in ["", "-a", ".a", "a/b", "a b", "ä", &"x".repeat(129)] {
+            assert_eq!(StoreName::parse(name).unwrap_err().code(), "invalid_store_name", "{name}");
+        }
+    }
+}

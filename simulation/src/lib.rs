@@ -1,0 +1,1 @@
+//! Deterministic simulation of a Cairn cluster (placeholder until the simulation issue).
