@@ -322,6 +322,9 @@ mod tests {
     fn conflicting_preconditions_are_invalid() {
         let json = r#"{"op":"write","path":"/a","content":"","if_version":3,"if_absent":true}"#;
         let op: OpRequest = serde_json::from_str(json).unwrap();
-        assert_eq!(op.into_op(&Limits::default()).unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            op.into_op(&Limits::default()).unwrap_err().code(),
+            "invalid_request"
+        );
     }
 }

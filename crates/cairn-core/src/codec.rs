@@ -166,7 +166,10 @@ mod tests {
 
     #[test]
     fn decode_rejects_trailing_and_garbage_bytes() {
-        let mut bytes = encode(&FileRecord { version: 3, bytes: 9 });
+        let mut bytes = encode(&FileRecord {
+            version: 3,
+            bytes: 9,
+        });
         assert_eq!(decode::<FileRecord>(&bytes).unwrap().version, 3);
         bytes.push(0);
         assert!(decode::<FileRecord>(&bytes).is_err());

@@ -36,11 +36,18 @@ pub struct Meta {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    CreateStore { store: StoreName },
-    DeleteStore { store: StoreName },
+    CreateStore {
+        store: StoreName,
+    },
+    DeleteStore {
+        store: StoreName,
+    },
     /// One or more write operations on one store, applied at one revision or
     /// not at all. A single write is a transaction of one.
-    Txn { store: StoreName, ops: Vec<WriteOp> },
+    Txn {
+        store: StoreName,
+        ops: Vec<WriteOp>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

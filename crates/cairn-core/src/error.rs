@@ -51,7 +51,11 @@ pub enum CoreError {
     InvalidStoreName { name: String, reason: String },
 
     #[error("limit {limit} exceeded: {actual} > {max}")]
-    LimitExceeded { limit: String, max: u64, actual: u64 },
+    LimitExceeded {
+        limit: String,
+        max: u64,
+        actual: u64,
+    },
 
     #[error("content is not valid UTF-8 text (first invalid byte at offset {offset})")]
     NotUtf8 { offset: u64 },
@@ -59,7 +63,9 @@ pub enum CoreError {
     #[error("old text must occur exactly once in {path:?}, but it occurs {occurrences} times")]
     NoUniqueMatch { path: String, occurrences: u64 },
 
-    #[error("line {line} is out of range for {path:?}, which has {lines} lines (insert at 0..={lines})")]
+    #[error(
+        "line {line} is out of range for {path:?}, which has {lines} lines (insert at 0..={lines})"
+    )]
     InvalidLine { path: String, line: u64, lines: u64 },
 
     #[error("path {path:?} conflicts with {conflicting:?}: {reason}")]

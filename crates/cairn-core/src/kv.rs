@@ -178,11 +178,17 @@ pub fn state_digest(kv: &(impl KvRead + ?Sized)) -> Result<u64, StorageError> {
     };
     for table in Table::ALL {
         feed(table.name().as_bytes());
-        kv.scan(table, Bound::Unbounded, Bound::Unbounded, false, &mut |key, value| {
-            feed(key);
-            feed(value);
-            Ok(true)
-        })?;
+        kv.scan(
+            table,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            &mut |key, value| {
+                feed(key);
+                feed(value);
+                Ok(true)
+            },
+        )?;
     }
     Ok(hash)
 }
@@ -210,7 +216,15 @@ mod tests {
             Ok(true)
         })
         .unwrap();
-        assert_eq!(seen, vec![b"a".to_vec(), b"ab".to_vec(), b"abc".to_vec(), b"a\xff".to_vec()]);
+        assert_eq!(
+            seen,
+            vec![
+                b"a".to_vec(),
+                b"ab".to_vec(),
+                b"abc".to_vec(),
+                b"a\xff".to_vec()
+            ]
+        );
         seen.clear();
         scan_prefix(&kv, Table::Files, b"ab", true, &mut |k, _| {
             seen.push(k.to_vec());

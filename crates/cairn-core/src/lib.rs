@@ -15,7 +15,9 @@ pub mod path;
 pub mod read;
 
 pub use apply::apply;
-pub use command::{Change, Command, Meta, OpKind, Outcome, Precondition, Proposal, StoreInfo, TxnResult, WriteOp};
+pub use command::{
+    Change, Command, Meta, OpKind, Outcome, Precondition, Proposal, StoreInfo, TxnResult, WriteOp,
+};
 pub use error::{CoreError, ReadError, Resource, StorageError};
 pub use kv::{KvRead, KvWrite, MemoryKv, Table};
 pub use limits::Limits;

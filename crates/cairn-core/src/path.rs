@@ -64,7 +64,11 @@ fn check_segments(path: &str, limits: &Limits) -> Result<(), CoreError> {
         }
     }
     if depth > limits.path_depth_max {
-        return Err(CoreError::limit("path_depth_max", limits.path_depth_max, depth));
+        return Err(CoreError::limit(
+            "path_depth_max",
+            limits.path_depth_max,
+            depth,
+        ));
     }
     Ok(())
 }
@@ -130,7 +134,16 @@ impl DirPath {
     }
 
     pub fn depth(&self) -> u64 {
-        if self.0 == "/" { 0 } else { self.0.matches('/').count() as u64 }
+        if self.0 == "/" {
+            0
+        } else {
+            self.0.matches('/').count() as u64
+        }
+    }
+
+    /// The same path read as a file path; `None` for the root.
+    pub fn as_file(&self) -> Option<FilePath> {
+        (self.0 != "/").then(|| FilePath(self.0.clone()))
     }
 }
 
@@ -188,14 +201,35 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for path in ["/a", "/notes/acme.md", "/a b/ü/日本.txt", "/.hidden/x", "/a/...", "/x-y_z.1"] {
+        for path in [
+            "/a",
+            "/notes/acme.md",
+            "/a b/ü/日本.txt",
+            "/.hidden/x",
+            "/a/...",
+            "/x-y_z.1",
+        ] {
             assert_eq!(file(path).unwrap().as_str(), path);
         }
     }
 
     #[test]
     fn rejects_bad_paths_with_invalid_path() {
-        for path in ["", "a", "a/b", "/", "//a", "/a//b", "/a/", "/./a", "/a/..", "/../etc/passwd", "/a\0b", "/a\nb", "/a/\u{7f}"] {
+        for path in [
+            "",
+            "a",
+            "a/b",
+            "/",
+            "//a",
+            "/a//b",
+            "/a/",
+            "/./a",
+            "/a/..",
+            "/../etc/passwd",
+            "/a\0b",
+            "/a\nb",
+            "/a/\u{7f}",
+        ] {
             let error = file(path).unwrap_err();
             assert_eq!(error.code(), "invalid_path", "{path:?} gave {error}");
         }
@@ -210,9 +244,13 @@ mod tests {
         };
         assert!(FilePath::parse("/a/b", &limits).is_ok());
         let too_deep = FilePath::parse("/a/b/c", &limits).unwrap_err();
-        assert!(matches!(too_deep, CoreError::LimitExceeded { ref limit, max: 2, actual: 3 } if limit == "path_depth_max"));
+        assert!(
+            matches!(too_deep, CoreError::LimitExceeded { ref limit, max: 2, actual: 3 } if limit == "path_depth_max")
+        );
         let too_long = FilePath::parse("/abcdefghij", &limits).unwrap_err();
-        assert!(matches!(too_long, CoreError::LimitExceeded { ref limit, max: 10, actual: 11 } if limit == "path_bytes_max"));
+        assert!(
+            matches!(too_long, CoreError::LimitExceeded { ref limit, max: 10, actual: 11 } if limit == "path_bytes_max")
+        );
     }
 
     #[test]
@@ -222,7 +260,10 @@ mod tests {
         assert_eq!(path.depth(), 3);
         assert_eq!(file("/a").unwrap().ancestors().count(), 0);
         assert_eq!(DirPath::root().prefix(), "/");
-        assert_eq!(DirPath::parse("/a/b", &Limits::default()).unwrap().prefix(), "/a/b/");
+        assert_eq!(
+            DirPath::parse("/a/b", &Limits::default()).unwrap().prefix(),
+            "/a/b/"
+        );
         assert_eq!(DirPath::root().depth(), 0);
     }
 
@@ -232,7 +273,11 @@ mod tests {
             assert!(StoreName::parse(name).is_ok(), "{name}");
         }
         for name in ["", "-a", ".a", "a/b", "a b", "ä", &"x".repeat(129)] {
-            assert_eq!(StoreName::parse(name).unwrap_err().code(), "invalid_store_name", "{name}");
+            assert_eq!(
+                StoreName::parse(name).unwrap_err().code(),
+                "invalid_store_name",
+                "{name}"
+            );
         }
     }
 }

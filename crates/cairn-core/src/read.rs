@@ -3,9 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::apply::load_store;
+use crate::codec::{self, AuditRecord, FileRecord, VersionRecord};
 use crate::command::{OpKind, StoreInfo};
-use crate::error::ReadError;
-use crate::kv::KvRead;
+use crate::error::{CoreError, ReadError, Resource, StorageError};
+use crate::kv::{self, KvRead, Table, scan_prefix};
 use crate::path::{DirPath, FilePath, StoreName};
 
 /// Which state of a file or directory to read.
@@ -103,7 +108,7 @@ pub struct HistoryPage {
 pub struct AuditPage {
     pub store: String,
     /// Oldest first.
-    pub records: Vec<crate::codec::AuditRecord>,
+    pub records: Vec<AuditRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_after: Option<u64>,
 }
@@ -118,13 +123,125 @@ pub struct ListOptions {
 }
 
 pub fn list_stores(kv: &impl KvRead) -> Result<Vec<StoreInfo>, ReadError> {
-    let _ = kv;
-    todo!()
+    let mut stores = Vec::new();
+    kv.scan(
+        Table::Stores,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |_, value| {
+            stores.push(codec::decode(value)?);
+            Ok(true)
+        },
+    )?;
+    Ok(stores)
 }
 
 pub fn get_store(kv: &impl KvRead, store: &StoreName) -> Result<StoreInfo, ReadError> {
-    let _ = (kv, store);
-    todo!()
+    Ok(load_store(kv, store)?
+        .ok_or_else(|| CoreError::not_found(Resource::Store, store.as_str()))?)
+}
+
+fn version_record(
+    kv: &impl KvRead,
+    store_id: u64,
+    path: &str,
+    version: u64,
+) -> Result<Option<VersionRecord>, StorageError> {
+    kv.get(
+        Table::Versions,
+        &codec::version_key(store_id, path, version),
+    )?
+    .map(|bytes| codec::decode(&bytes))
+    .transpose()
+}
+
+/// The newest version record of `path` at or before `revision`.
+fn version_as_of(
+    kv: &impl KvRead,
+    store_id: u64,
+    path: &str,
+    revision: u64,
+) -> Result<Option<VersionRecord>, StorageError> {
+    let start = codec::versions_prefix(store_id, path);
+    let end = codec::version_key(store_id, path, revision);
+    let mut found = None;
+    kv.scan(
+        Table::Versions,
+        Bound::Included(&start),
+        Bound::Included(&end),
+        true,
+        &mut |_, value| {
+            found = Some(codec::decode(value)?);
+            Ok(false)
+        },
+    )?;
+    Ok(found)
+}
+
+fn check_revision(store: &StoreInfo, revision: u64) -> Result<(), CoreError> {
+    if revision > store.revision {
+        return Err(CoreError::invalid_request(format!(
+            "revision {revision} is in the future: store {:?} is at revision {}",
+            store.name, store.revision
+        )));
+    }
+    Ok(())
+}
+
+/// The live version record of `path` at `at`, or `not_found`.
+fn file_version(
+    kv: &impl KvRead,
+    store: &StoreInfo,
+    path: &FilePath,
+    at: At,
+) -> Result<VersionRecord, ReadError> {
+    let missing = || CoreError::not_found(Resource::File, path.as_str());
+    let record = match at {
+        At::Current => {
+            let Some(bytes) = kv.get(Table::Files, &codec::file_key(store.id, path.as_str()))?
+            else {
+                return Err(missing().into());
+            };
+            let file: FileRecord = codec::decode(&bytes)?;
+            version_record(kv, store.id, path.as_str(), file.version)?.ok_or_else(|| {
+                StorageError::corrupt(format!("live file {path} has no version {}", file.version))
+            })?
+        }
+        At::Version(version) => version_record(kv, store.id, path.as_str(), version)?
+            .ok_or_else(|| CoreError::not_found(Resource::Version, format!("{path}@{version}")))?,
+        At::Revision(revision) => {
+            check_revision(store, revision)?;
+            version_as_of(kv, store.id, path.as_str(), revision)?.ok_or_else(missing)?
+        }
+    };
+    if record.content.is_none() {
+        // The version is a delete: at that point the file did not exist.
+        return Err(match at {
+            At::Version(version) => {
+                CoreError::not_found(Resource::Version, format!("{path}@{version} (a delete)"))
+            }
+            _ => missing(),
+        }
+        .into());
+    }
+    Ok(record)
+}
+
+fn file_meta(path: &FilePath, store: &StoreInfo, record: &VersionRecord) -> FileMeta {
+    FileMeta {
+        path: path.to_string(),
+        version: record.revision,
+        bytes: record
+            .content
+            .as_ref()
+            .map_or(0, |content| content.len() as u64),
+        store_revision: store.revision,
+        op: record.op,
+        time_ms: record.time_ms,
+        agent: record.agent.clone(),
+        session: record.session.clone(),
+    }
 }
 
 pub fn read_file(
@@ -133,8 +250,13 @@ pub fn read_file(
     path: &FilePath,
     at: At,
 ) -> Result<FileContent, ReadError> {
-    let _ = (kv, store, path, at);
-    todo!()
+    let info = get_store(kv, store)?;
+    let record = file_version(kv, &info, path, at)?;
+    let meta = file_meta(path, &info, &record);
+    Ok(FileContent {
+        meta,
+        content: record.content.unwrap_or_default(),
+    })
 }
 
 pub fn stat(
@@ -143,8 +265,9 @@ pub fn stat(
     path: &FilePath,
     at: At,
 ) -> Result<FileMeta, ReadError> {
-    let _ = (kv, store, path, at);
-    todo!()
+    let info = get_store(kv, store)?;
+    let record = file_version(kv, &info, path, at)?;
+    Ok(file_meta(path, &info, &record))
 }
 
 pub fn list(
@@ -153,8 +276,132 @@ pub fn list(
     dir: &DirPath,
     options: ListOptions,
 ) -> Result<Listing, ReadError> {
-    let _ = (kv, store, dir, options);
-    todo!()
+    let info = get_store(kv, store)?;
+    let prefix = dir.prefix();
+    // (path, version, bytes) of every live file under the directory.
+    let mut files: Vec<(String, u64, u64)> = Vec::new();
+    match options.revision {
+        None => scan_prefix(
+            kv,
+            Table::Files,
+            &codec::file_key(info.id, &prefix),
+            false,
+            &mut |key, value| {
+                let record: FileRecord = codec::decode(value)?;
+                files.push((
+                    codec::file_key_path(key)?.to_string(),
+                    record.version,
+                    record.bytes,
+                ));
+                Ok(true)
+            },
+        )?,
+        Some(revision) => {
+            check_revision(&info, revision)?;
+            // Versions sort by path, then revision: the last one at or before
+            // `revision` of each path tells whether it was live then.
+            let mut current: Option<(String, Option<(u64, u64)>)> = None;
+            scan_prefix(
+                kv,
+                Table::Versions,
+                &codec::file_key(info.id, &prefix),
+                false,
+                &mut |key, value| {
+                    let (path, version) = codec::version_key_parts(key)?;
+                    if current.as_ref().is_none_or(|(seen, _)| seen != path) {
+                        if let Some((seen, Some((version, bytes)))) = current.take() {
+                            files.push((seen, version, bytes));
+                        }
+                        current = Some((path.to_string(), None));
+                    }
+                    if version <= revision {
+                        let record: VersionRecord = codec::decode(value)?;
+                        let live = record
+                            .content
+                            .map(|content| (version, content.len() as u64));
+                        if let Some((_, state)) = current.as_mut() {
+                            *state = live;
+                        }
+                    }
+                    Ok(true)
+                },
+            )?;
+            if let Some((seen, Some((version, bytes)))) = current {
+                files.push((seen, version, bytes));
+            }
+        }
+    }
+
+    if let (true, Some(path)) = (files.is_empty(), dir.as_file()) {
+        // Not a directory; perhaps a file, which lists as itself.
+        let at = options.revision.map_or(At::Current, At::Revision);
+        let record = file_version(kv, &info, &path, at)?;
+        let meta = file_meta(&path, &info, &record);
+        return Ok(Listing {
+            store: store.to_string(),
+            dir: dir.to_string(),
+            revision: options.revision.unwrap_or(info.revision),
+            entries: vec![ListEntry {
+                path: meta.path,
+                kind: EntryKind::File,
+                version: Some(meta.version),
+                bytes: Some(meta.bytes),
+            }],
+        });
+    }
+
+    let base_depth = dir.depth();
+    let mut entries: BTreeMap<String, ListEntry> = BTreeMap::new();
+    for (path, version, bytes) in files {
+        let depth = path.matches('/').count() as u64 - base_depth;
+        // Every directory between `dir` and the file, within the depth asked for.
+        for (index, _) in path.match_indices('/').skip(base_depth as usize + 1) {
+            let dir_depth = path[..index].matches('/').count() as u64 - base_depth;
+            if options.depth.is_some_and(|max| dir_depth > max) {
+                break;
+            }
+            entries
+                .entry(path[..index].to_string())
+                .or_insert_with(|| ListEntry {
+                    path: path[..index].to_string(),
+                    kind: EntryKind::Dir,
+                    version: None,
+                    bytes: None,
+                });
+        }
+        if options.depth.is_none_or(|max| depth <= max) {
+            entries.insert(
+                path.clone(),
+                ListEntry {
+                    path,
+                    kind: EntryKind::File,
+                    version: Some(version),
+                    bytes: Some(bytes),
+                },
+            );
+        }
+    }
+    Ok(Listing {
+        store: store.to_string(),
+        dir: dir.to_string(),
+        revision: options.revision.unwrap_or(info.revision),
+        entries: entries.into_values().collect(),
+    })
+}
+
+fn version_info(path: &str, record: VersionRecord, with_content: bool) -> VersionInfo {
+    VersionInfo {
+        path: path.to_string(),
+        version: record.revision,
+        op: record.op,
+        time_ms: record.time_ms,
+        agent: record.agent,
+        session: record.session,
+        bytes: record.content.as_ref().map(|content| content.len() as u64),
+        content: if with_content { record.content } else { None },
+        renamed_from: record.renamed_from,
+        renamed_to: record.renamed_to,
+    }
 }
 
 /// Versions of one path, newest first, older than `before` if given.
@@ -166,11 +413,41 @@ pub fn history(
     limit: u64,
     with_content: bool,
 ) -> Result<HistoryPage, ReadError> {
-    let _ = (kv, store, path, before, limit, with_content);
-    todo!()
+    let info = get_store(kv, store)?;
+    let start = codec::versions_prefix(info.id, path.as_str());
+    let end = match before {
+        Some(before) => codec::version_key(info.id, path.as_str(), before),
+        None => kv::prefix_end(&start).unwrap_or_default(),
+    };
+    let mut versions = Vec::new();
+    let mut next_before = None;
+    kv.scan(
+        Table::Versions,
+        Bound::Included(&start),
+        Bound::Excluded(&end),
+        true,
+        &mut |_, value| {
+            let record: VersionRecord = codec::decode(value)?;
+            if versions.len() as u64 >= limit.max(1) {
+                next_before = versions.last().map(|last: &VersionInfo| last.version);
+                return Ok(false);
+            }
+            versions.push(version_info(path.as_str(), record, with_content));
+            Ok(true)
+        },
+    )?;
+    if versions.is_empty() && before.is_none() {
+        return Err(CoreError::not_found(Resource::File, path.as_str()).into());
+    }
+    Ok(HistoryPage {
+        path: path.to_string(),
+        versions,
+        next_before,
+    })
 }
 
-/// A unified diff from version `from` to version `to` of one path.
+/// A unified diff from version `from` to version `to` of one path. A version
+/// that is a delete diffs as empty text.
 pub fn diff(
     kv: &impl KvRead,
     store: &StoreName,
@@ -178,8 +455,19 @@ pub fn diff(
     from: u64,
     to: u64,
 ) -> Result<String, ReadError> {
-    let _ = (kv, store, path, from, to);
-    todo!()
+    let info = get_store(kv, store)?;
+    let content = |version: u64| -> Result<String, ReadError> {
+        let record = version_record(kv, info.id, path.as_str(), version)?
+            .ok_or_else(|| CoreError::not_found(Resource::Version, format!("{path}@{version}")))?;
+        Ok(record.content.unwrap_or_default())
+    };
+    let (old, new) = (content(from)?, content(to)?);
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    Ok(diff
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{path}@{from}"), &format!("{path}@{to}"))
+        .to_string())
 }
 
 /// The store's audit log, oldest first, after revision `after` if given.
@@ -189,6 +477,28 @@ pub fn audit(
     after: Option<u64>,
     limit: u64,
 ) -> Result<AuditPage, ReadError> {
-    let _ = (kv, store, after, limit);
-    todo!()
+    let info = get_store(kv, store)?;
+    let start = codec::audit_key(info.id, after.map_or(0, |after| after.saturating_add(1)));
+    let end = codec::audit_key(info.id, u64::MAX);
+    let mut records: Vec<AuditRecord> = Vec::new();
+    let mut next_after = None;
+    kv.scan(
+        Table::Audit,
+        Bound::Included(&start),
+        Bound::Included(&end),
+        false,
+        &mut |_, value| {
+            if records.len() as u64 >= limit.max(1) {
+                next_after = records.last().map(|last| last.revision);
+                return Ok(false);
+            }
+            records.push(codec::decode(value)?);
+            Ok(true)
+        },
+    )?;
+    Ok(AuditPage {
+        store: store.to_string(),
+        records,
+        next_after,
+    })
 }

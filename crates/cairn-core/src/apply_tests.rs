@@ -1,0 +1,782 @@
+//! Unit tests of the state machine: every operation, every precondition
+//! outcome, all-or-nothing transactions and deterministic replay.
+
+use super::*;
+use crate::kv::{MemoryKv, state_digest};
+use crate::path::DirPath;
+use crate::read::{self, At, EntryKind, ListOptions};
+
+const STORE: &str = "mem";
+
+struct Harness {
+    kv: MemoryKv,
+    log_index: u64,
+    time_ms: u64,
+    limits: Limits,
+}
+
+fn path(p: &str) -> FilePath {
+    FilePath::parse(p, &Limits::default()).unwrap()
+}
+
+fn store() -> StoreName {
+    StoreName::parse(STORE).unwrap()
+}
+
+fn write(p: &str, content: &str) -> WriteOp {
+    write_if(p, content, Precondition::None)
+}
+
+fn write_if(p: &str, content: &str, precondition: Precondition) -> WriteOp {
+    WriteOp::Write {
+        path: path(p),
+        content: content.to_string(),
+        precondition,
+    }
+}
+
+fn replace(p: &str, old: &str, new: &str) -> WriteOp {
+    WriteOp::StrReplace {
+        path: path(p),
+        old: old.to_string(),
+        new: new.to_string(),
+        precondition: Precondition::None,
+    }
+}
+
+fn insert(p: &str, line: u64, text: &str) -> WriteOp {
+    WriteOp::Insert {
+        path: path(p),
+        line,
+        text: text.to_string(),
+        precondition: Precondition::None,
+    }
+}
+
+fn delete(p: &str, recursive: bool) -> WriteOp {
+    WriteOp::Delete {
+        path: path(p),
+        recursive,
+        precondition: Precondition::None,
+    }
+}
+
+fn rename(from: &str, to: &str, overwrite: bool) -> WriteOp {
+    WriteOp::Rename {
+        from: path(from),
+        to: path(to),
+        overwrite,
+        precondition: Precondition::None,
+    }
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let mut harness = Harness {
+            kv: MemoryKv::default(),
+            log_index: 0,
+            time_ms: 1_000_000,
+            limits: Limits::default(),
+        };
+        let outcome = harness.command(Command::CreateStore { store: store() }, None);
+        assert!(matches!(outcome, Outcome::StoreCreated(_)), "{outcome:?}");
+        harness
+    }
+
+    fn command(&mut self, command: Command, idempotency_key: Option<&str>) -> Outcome {
+        self.log_index += 1;
+        self.time_ms += 10;
+        let proposal = Proposal {
+            meta: Meta {
+                time_ms: self.time_ms,
+                agent: "agent-1".into(),
+                session: "session-1".into(),
+                idempotency_key: idempotency_key.map(str::to_string),
+                limits: self.limits,
+            },
+            command,
+        };
+        apply(&mut self.kv, self.log_index, &proposal).unwrap()
+    }
+
+    fn txn(&mut self, ops: Vec<WriteOp>) -> Outcome {
+        self.command(
+            Command::Txn {
+                store: store(),
+                ops,
+            },
+            None,
+        )
+    }
+
+    fn ok(&mut self, ops: Vec<WriteOp>) -> TxnResult {
+        match self.txn(ops) {
+            Outcome::Txn(result) => result,
+            other => panic!("expected success, got {other:?}"),
+        }
+    }
+
+    /// Runs a transaction that must fail, checks that it changed nothing, and returns the error.
+    fn fails(&mut self, ops: Vec<WriteOp>) -> (Option<u32>, CoreError) {
+        let before = self.kv.clone();
+        match self.txn(ops) {
+            Outcome::Failed { op_index, error } => {
+                assert_eq!(self.kv, before, "a failed transaction changed the state");
+                (op_index, error)
+            }
+            other => panic!("expected failure, got {other:?}"),
+        }
+    }
+
+    fn read(&self, p: &str) -> Option<String> {
+        match read::read_file(&self.kv, &store(), &path(p), At::Current) {
+            Ok(file) => Some(file.content),
+            Err(ReadErrorKind::Domain(CoreError::NotFound { .. })) => None,
+            Err(other) => panic!("read {p}: {other:?}"),
+        }
+    }
+
+    fn revision(&self) -> u64 {
+        read::get_store(&self.kv, &store()).unwrap().revision
+    }
+}
+
+use crate::error::ReadError as ReadErrorKind;
+
+#[test]
+fn stores_are_created_once_listed_and_deleted_with_their_data() {
+    let mut h = Harness::new();
+    let again = h.command(Command::CreateStore { store: store() }, None);
+    assert!(matches!(
+        again,
+        Outcome::Failed {
+            error: CoreError::AlreadyExists {
+                resource: Resource::Store,
+                ..
+            },
+            ..
+        }
+    ));
+    h.ok(vec![write("/a", "x")]);
+    let other = StoreName::parse("other").unwrap();
+    let Outcome::StoreCreated(info) = h.command(
+        Command::CreateStore {
+            store: other.clone(),
+        },
+        None,
+    ) else {
+        panic!()
+    };
+    assert_eq!(info.id, 2, "store ids count up");
+    assert_eq!(read::list_stores(&h.kv).unwrap().len(), 2);
+
+    let Outcome::StoreDeleted(deleted) = h.command(Command::DeleteStore { store: store() }, None)
+    else {
+        panic!()
+    };
+    assert_eq!((deleted.revision, deleted.file_count), (1, 1));
+    for table in [Table::Files, Table::Versions, Table::Audit] {
+        let mut rows = 0;
+        h.kv.scan(
+            table,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            &mut |_, _| {
+                rows += 1;
+                Ok(true)
+            },
+        )
+        .unwrap();
+        assert_eq!(rows, 0, "{table:?} still holds rows of the deleted store");
+    }
+    let missing = h.command(Command::DeleteStore { store: store() }, None);
+    assert!(matches!(
+        missing,
+        Outcome::Failed {
+            error: CoreError::NotFound {
+                resource: Resource::Store,
+                ..
+            },
+            ..
+        }
+    ));
+    let write_missing = h.txn(vec![write("/a", "x")]);
+    assert_eq!(failed_code(&write_missing), "not_found");
+}
+
+fn failed_code(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Failed { error, .. } => error.code(),
+        other => panic!("expected failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_write_gets_the_next_revision_and_the_file_its_version() {
+    let mut h = Harness::new();
+    let first = h.ok(vec![write("/notes/a.md", "one")]);
+    assert_eq!(first.revision, 1);
+    assert_eq!(
+        first.changes,
+        vec![Change {
+            path: "/notes/a.md".into(),
+            op: OpKind::Write,
+            version: Some(1)
+        }]
+    );
+    h.ok(vec![write("/notes/b.md", "other")]);
+    let third = h.ok(vec![write("/notes/a.md", "two")]);
+    assert_eq!(third.revision, 3);
+    assert_eq!(h.read("/notes/a.md").as_deref(), Some("two"));
+    let meta = read::stat(&h.kv, &store(), &path("/notes/a.md"), At::Current).unwrap();
+    assert_eq!((meta.version, meta.bytes, meta.store_revision), (3, 3, 3));
+    assert_eq!(
+        (meta.agent.as_str(), meta.session.as_str()),
+        ("agent-1", "session-1")
+    );
+    let info = read::get_store(&h.kv, &store()).unwrap();
+    assert_eq!(
+        (info.revision, info.file_count, info.bytes_total),
+        (3, 2, 8)
+    );
+}
+
+#[test]
+fn preconditions_hold_or_fail_with_the_current_version() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.ok(vec![write_if("/a", "1", Precondition::IfAbsent)])
+            .revision,
+        1
+    );
+    let (_, error) = h.fails(vec![write_if("/a", "2", Precondition::IfAbsent)]);
+    assert_eq!(
+        error,
+        CoreError::VersionConflict {
+            path: "/a".into(),
+            expected: Precondition::IfAbsent,
+            current: Some(1)
+        }
+    );
+    let (_, error) = h.fails(vec![write_if("/a", "2", Precondition::IfVersion(7))]);
+    assert!(matches!(
+        error,
+        CoreError::VersionConflict {
+            current: Some(1),
+            ..
+        }
+    ));
+    h.ok(vec![write_if("/a", "2", Precondition::IfVersion(1))]);
+    h.ok(vec![write_if("/a", "3", Precondition::IfExists)]);
+    let (_, error) = h.fails(vec![write_if("/b", "x", Precondition::IfExists)]);
+    assert!(matches!(
+        error,
+        CoreError::VersionConflict { current: None, .. }
+    ));
+    let (_, error) = h.fails(vec![write_if("/b", "x", Precondition::IfVersion(1))]);
+    assert!(matches!(
+        error,
+        CoreError::VersionConflict { current: None, .. }
+    ));
+    assert_eq!(h.read("/a").as_deref(), Some("3"));
+    assert_eq!(h.revision(), 3);
+}
+
+#[test]
+fn reads_of_the_past_by_version_and_by_revision() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "v1")]); // r1
+    h.ok(vec![write("/b", "b")]); // r2
+    h.ok(vec![write("/a", "v3")]); // r3
+    h.ok(vec![delete("/a", false)]); // r4
+    let at = |h: &Harness, at| read::read_file(&h.kv, &store(), &path("/a"), at).map(|f| f.content);
+    assert_eq!(at(&h, At::Version(1)).unwrap(), "v1");
+    assert_eq!(at(&h, At::Version(3)).unwrap(), "v3");
+    assert_eq!(at(&h, At::Revision(2)).unwrap(), "v1");
+    assert_eq!(at(&h, At::Revision(3)).unwrap(), "v3");
+    assert!(matches!(
+        at(&h, At::Revision(4)),
+        Err(ReadErrorKind::Domain(CoreError::NotFound { .. }))
+    ));
+    assert!(matches!(
+        at(&h, At::Current),
+        Err(ReadErrorKind::Domain(CoreError::NotFound { .. }))
+    ));
+    assert!(matches!(
+        at(&h, At::Version(2)),
+        Err(ReadErrorKind::Domain(CoreError::NotFound {
+            resource: Resource::Version,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        at(&h, At::Version(4)),
+        Err(ReadErrorKind::Domain(CoreError::NotFound {
+            resource: Resource::Version,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        at(&h, At::Revision(9)),
+        Err(ReadErrorKind::Domain(CoreError::InvalidRequest { .. }))
+    ));
+
+    let history = read::history(&h.kv, &store(), &path("/a"), None, 2, true).unwrap();
+    let versions: Vec<_> = history
+        .versions
+        .iter()
+        .map(|v| (v.version, v.op, v.content.clone()))
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            (4, OpKind::Delete, None),
+            (3, OpKind::Write, Some("v3".into()))
+        ]
+    );
+    assert_eq!(history.next_before, Some(3));
+    let older = read::history(&h.kv, &store(), &path("/a"), Some(3), 2, false).unwrap();
+    assert_eq!(
+        older.versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(older.versions[0].content, None);
+    assert_eq!(older.next_before, None);
+    assert!(read::history(&h.kv, &store(), &path("/never"), None, 10, false).is_err());
+
+    let diff = read::diff(&h.kv, &store(), &path("/a"), 1, 3).unwrap();
+    assert!(diff.contains("-v1") && diff.contains("+v3"), "{diff}");
+}
+
+#[test]
+fn str_replace_needs_exactly_one_occurrence() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/f", "alpha\nbeta\naaa\n")]);
+    h.ok(vec![replace("/f", "beta", "BETA")]);
+    assert_eq!(h.read("/f").as_deref(), Some("alpha\nBETA\naaa\n"));
+    let (index, error) = h.fails(vec![replace("/f", "gamma", "x")]);
+    assert_eq!(index, Some(0));
+    assert_eq!(
+        error,
+        CoreError::NoUniqueMatch {
+            path: "/f".into(),
+            occurrences: 0
+        }
+    );
+    let (_, error) = h.fails(vec![replace("/f", "a", "x")]);
+    assert_eq!(
+        error,
+        CoreError::NoUniqueMatch {
+            path: "/f".into(),
+            occurrences: 5
+        }
+    );
+    // Overlapping matches count: "aa" starts at two places in "aaa".
+    let (_, error) = h.fails(vec![replace("/f", "aa", "x")]);
+    assert_eq!(
+        error,
+        CoreError::NoUniqueMatch {
+            path: "/f".into(),
+            occurrences: 2
+        }
+    );
+    assert_eq!(
+        h.fails(vec![replace("/f", "", "x")]).1.code(),
+        "invalid_request"
+    );
+    assert_eq!(
+        h.fails(vec![replace("/missing", "a", "x")]).1.code(),
+        "not_found"
+    );
+    h.limits.file_bytes_max = 20;
+    assert_eq!(
+        h.fails(vec![replace("/f", "alpha", "a much longer alpha")])
+            .1
+            .code(),
+        "limit_exceeded"
+    );
+}
+
+#[test]
+fn two_edits_to_different_lines_both_land() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/f", "line-1\nline-2\n")]);
+    h.ok(vec![replace("/f", "line-1", "first")]);
+    h.ok(vec![replace("/f", "line-2", "second")]);
+    assert_eq!(h.read("/f").as_deref(), Some("first\nsecond\n"));
+}
+
+#[test]
+fn insert_puts_whole_lines_before_the_given_line() {
+    assert_eq!(line_count(""), 0);
+    assert_eq!(line_count("a"), 1);
+    assert_eq!(line_count("a\n"), 1);
+    assert_eq!(line_count("a\nb"), 2);
+    let p = path("/f");
+    let cases = [
+        ("a\nb\n", 0, "x", "x\na\nb\n"),
+        ("a\nb\n", 1, "x\n", "a\nx\nb\n"),
+        ("a\nb\n", 2, "x", "a\nb\nx\n"),
+        ("a\nb", 2, "x", "a\nb\nx\n"),
+        ("a\nb", 1, "x\ny", "a\nx\ny\nb"),
+        ("", 0, "x", "x\n"),
+    ];
+    for (content, line, text, expected) in cases {
+        assert_eq!(
+            insert_at_line(&p, content, line, text).unwrap(),
+            expected,
+            "{content:?} @ {line}"
+        );
+    }
+    assert_eq!(
+        insert_at_line(&p, "a\nb\n", 3, "x").unwrap_err(),
+        CoreError::InvalidLine {
+            path: "/f".into(),
+            line: 3,
+            lines: 2
+        }
+    );
+
+    let mut h = Harness::new();
+    h.ok(vec![write("/f", "a\nb\n")]);
+    h.ok(vec![insert("/f", 1, "mid")]);
+    assert_eq!(h.read("/f").as_deref(), Some("a\nmid\nb\n"));
+    assert_eq!(h.fails(vec![insert("/f", 9, "x")]).1.code(), "invalid_line");
+    assert_eq!(h.fails(vec![insert("/nope", 0, "x")]).1.code(), "not_found");
+}
+
+#[test]
+fn a_transaction_applies_all_at_one_revision_or_nothing() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/keep", "k")]);
+    let result = h.ok(vec![
+        write("/a", "1"),
+        write("/b", "2"),
+        replace("/a", "1", "one"),
+        delete("/keep", false),
+    ]);
+    assert_eq!(result.revision, 2);
+    assert_eq!(
+        result.changes,
+        vec![
+            Change {
+                path: "/a".into(),
+                op: OpKind::StrReplace,
+                version: Some(2)
+            },
+            Change {
+                path: "/b".into(),
+                op: OpKind::Write,
+                version: Some(2)
+            },
+            Change {
+                path: "/keep".into(),
+                op: OpKind::Delete,
+                version: None
+            },
+        ]
+    );
+    assert_eq!(h.read("/a").as_deref(), Some("one"));
+
+    let (index, error) = h.fails(vec![
+        write("/c", "3"),
+        write_if("/a", "x", Precondition::IfVersion(1)),
+        write("/d", "4"),
+    ]);
+    assert_eq!(index, Some(1));
+    assert_eq!(error.code(), "version_conflict");
+    assert_eq!(h.read("/c"), None);
+    assert_eq!(h.revision(), 2);
+
+    // A later op sees an earlier op's version: the transaction's revision.
+    h.ok(vec![
+        write("/e", "1"),
+        write_if("/e", "2", Precondition::IfVersion(3)),
+    ]);
+    assert_eq!(h.read("/e").as_deref(), Some("2"));
+    assert_eq!(h.fails(vec![]).1.code(), "invalid_request");
+    h.limits.txn_ops_max = 2;
+    let (_, error) = h.fails(vec![write("/x", ""), write("/y", ""), write("/z", "")]);
+    assert!(matches!(error, CoreError::LimitExceeded { ref limit, .. } if limit == "txn_ops_max"));
+}
+
+#[test]
+fn created_and_deleted_in_one_transaction_leaves_no_trace() {
+    let mut h = Harness::new();
+    let result = h.ok(vec![
+        write("/tmp", "x"),
+        delete("/tmp", false),
+        write("/kept", "y"),
+    ]);
+    assert_eq!(result.changes.len(), 1);
+    assert!(read::history(&h.kv, &store(), &path("/tmp"), None, 10, false).is_err());
+}
+
+#[test]
+fn delete_of_files_and_subtrees() {
+    let mut h = Harness::new();
+    h.ok(vec![
+        write("/d/a", "1"),
+        write("/d/e/b", "2"),
+        write("/dx", "3"),
+    ]);
+    assert_eq!(h.fails(vec![delete("/d", false)]).1.code(), "not_found");
+    assert_eq!(
+        h.fails(vec![delete("/nothing", true)]).1.code(),
+        "not_found"
+    );
+    let result = h.ok(vec![delete("/d", true)]);
+    let deleted: Vec<_> = result.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        deleted,
+        vec!["/d/a", "/d/e/b"],
+        "a sibling with the same prefix (/dx) must survive"
+    );
+    assert_eq!(h.read("/dx").as_deref(), Some("3"));
+    let info = read::get_store(&h.kv, &store()).unwrap();
+    assert_eq!((info.file_count, info.bytes_total), (1, 1));
+    let (_, error) = h.fails(vec![WriteOp::Delete {
+        path: path("/dx"),
+        recursive: false,
+        precondition: Precondition::IfVersion(99),
+    }]);
+    assert_eq!(error.code(), "version_conflict");
+}
+
+#[test]
+fn a_file_cannot_sit_under_a_file_or_replace_a_directory() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "file")]);
+    let (_, error) = h.fails(vec![write("/a/b", "x")]);
+    assert!(
+        matches!(error, CoreError::PathConflict { ref conflicting, .. } if conflicting == "/a")
+    );
+    h.ok(vec![write("/d/x/y", "deep")]);
+    let (_, error) = h.fails(vec![write("/d", "x")]);
+    assert!(
+        matches!(error, CoreError::PathConflict { ref conflicting, .. } if conflicting == "/d/x/y")
+    );
+    // Once /a is gone, /a can become a directory within the same transaction.
+    h.ok(vec![delete("/a", false), write("/a/b", "now a dir")]);
+}
+
+#[test]
+fn rename_moves_content_and_history_shows_both_ends() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/old", "content"), write("/taken", "t")]);
+    assert_eq!(
+        h.fails(vec![rename("/old", "/taken", false)]).1.code(),
+        "already_exists"
+    );
+    assert_eq!(
+        h.fails(vec![rename("/missing", "/x", false)]).1.code(),
+        "not_found"
+    );
+    assert_eq!(
+        h.fails(vec![rename("/old", "/old", false)]).1.code(),
+        "invalid_request"
+    );
+    assert_eq!(
+        h.fails(vec![rename("/old", "/taken/x", false)]).1.code(),
+        "path_conflict"
+    );
+    let result = h.ok(vec![rename("/old", "/new", false)]);
+    assert_eq!(result.changes.len(), 2);
+    assert_eq!(h.read("/old"), None);
+    assert_eq!(h.read("/new").as_deref(), Some("content"));
+    let history = read::history(&h.kv, &store(), &path("/new"), None, 10, false).unwrap();
+    assert_eq!(history.versions[0].renamed_from.as_deref(), Some("/old"));
+    let history = read::history(&h.kv, &store(), &path("/old"), None, 10, false).unwrap();
+    assert_eq!(history.versions[0].renamed_to.as_deref(), Some("/new"));
+    h.ok(vec![rename("/new", "/taken", true)]);
+    assert_eq!(h.read("/taken").as_deref(), Some("content"));
+    assert_eq!(read::get_store(&h.kv, &store()).unwrap().file_count, 1);
+}
+
+#[test]
+fn idempotency_keys_answer_retries_with_the_first_outcome() {
+    let mut h = Harness::new();
+    let command = Command::Txn {
+        store: store(),
+        ops: vec![write("/counter", "1")],
+    };
+    let first = h.command(command.clone(), Some("key-1"));
+    let retry = h.command(command.clone(), Some("key-1"));
+    assert_eq!(first, retry);
+    assert_eq!(h.revision(), 1, "the retry must not apply again");
+    let reused = h.command(
+        Command::Txn {
+            store: store(),
+            ops: vec![write("/counter", "2")],
+        },
+        Some("key-1"),
+    );
+    assert_eq!(failed_code(&reused), "idempotency_key_reused");
+    // A failure is remembered too, so a retry cannot turn it into a success.
+    let conflict = Command::Txn {
+        store: store(),
+        ops: vec![write_if("/counter", "x", Precondition::IfVersion(9))],
+    };
+    let failed = h.command(conflict.clone(), Some("key-2"));
+    assert_eq!(failed_code(&failed), "version_conflict");
+    assert_eq!(h.command(conflict, Some("key-2")), failed);
+
+    // After the window the key is forgotten and pruned.
+    h.time_ms += h.limits.idempotency_window_ms + 1;
+    let again = h.command(command, Some("key-1"));
+    assert!(matches!(again, Outcome::Txn(TxnResult { revision: 2, .. })));
+    let mut keys = Vec::new();
+    h.kv.scan(
+        Table::Idempotency,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |k, _| {
+            keys.push(String::from_utf8(k.to_vec()).unwrap());
+            Ok(true)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        keys,
+        vec!["key-1".to_string()],
+        "key-2 expired and was pruned; key-1 was stored anew"
+    );
+}
+
+#[test]
+fn limits_on_files_size_and_stores() {
+    let mut h = Harness::new();
+    h.limits.files_per_store_max = 2;
+    h.ok(vec![write("/a", ""), write("/b", "")]);
+    let (_, error) = h.fails(vec![write("/c", "")]);
+    assert!(
+        matches!(error, CoreError::LimitExceeded { ref limit, actual: 3, .. } if limit == "files_per_store_max")
+    );
+    h.ok(vec![delete("/a", false), write("/c", "")]);
+    h.limits.file_bytes_max = 4;
+    assert_eq!(
+        h.fails(vec![write("/c", "12345")]).1.code(),
+        "limit_exceeded"
+    );
+    h.limits.stores_max = 1;
+    let outcome = h.command(
+        Command::CreateStore {
+            store: StoreName::parse("two").unwrap(),
+        },
+        None,
+    );
+    assert_eq!(failed_code(&outcome), "limit_exceeded");
+}
+
+#[test]
+fn listing_to_a_depth_and_as_of_a_revision() {
+    let mut h = Harness::new();
+    h.ok(vec![
+        write("/a/b/c.md", "1"),
+        write("/a/d.md", "22"),
+        write("/z", "3"),
+    ]); // r1
+    h.ok(vec![delete("/a/d.md", false), write("/a/b/e.md", "4")]); // r2
+    let listing = |h: &Harness, dir: &str, depth, revision| {
+        let dir = DirPath::parse(dir, &Limits::default()).unwrap();
+        read::list(&h.kv, &store(), &dir, ListOptions { depth, revision })
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| (e.path, e.kind))
+            .collect::<Vec<_>>()
+    };
+    use EntryKind::{Dir, File};
+    assert_eq!(
+        listing(&h, "/", None, None),
+        vec![
+            ("/a".into(), Dir),
+            ("/a/b".into(), Dir),
+            ("/a/b/c.md".into(), File),
+            ("/a/b/e.md".into(), File),
+            ("/z".into(), File)
+        ]
+    );
+    assert_eq!(
+        listing(&h, "/", Some(1), None),
+        vec![("/a".into(), Dir), ("/z".into(), File)]
+    );
+    assert_eq!(
+        listing(&h, "/a", Some(1), Some(1)),
+        vec![("/a/b".into(), Dir), ("/a/d.md".into(), File)]
+    );
+    assert_eq!(
+        listing(&h, "/a/b/c.md", None, None),
+        vec![("/a/b/c.md".into(), File)]
+    );
+    let missing = read::list(
+        &h.kv,
+        &store(),
+        &DirPath::parse("/nope", &Limits::default()).unwrap(),
+        ListOptions::default(),
+    );
+    assert!(matches!(
+        missing,
+        Err(ReadErrorKind::Domain(CoreError::NotFound { .. }))
+    ));
+}
+
+#[test]
+fn audit_records_every_transaction_with_its_attribution() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "1")]);
+    h.ok(vec![write("/b", "2"), delete("/a", false)]);
+    let page = read::audit(&h.kv, &store(), None, 10).unwrap();
+    assert_eq!(
+        page.records
+            .iter()
+            .map(|r| (r.revision, r.changes.len()))
+            .collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2)]
+    );
+    assert_eq!(page.records[1].agent, "agent-1");
+    let after = read::audit(&h.kv, &store(), Some(1), 10).unwrap();
+    assert_eq!(after.records.len(), 1);
+    let first_page = read::audit(&h.kv, &store(), None, 1).unwrap();
+    assert_eq!(first_page.next_after, Some(1));
+}
+
+#[test]
+fn replaying_the_same_proposals_gives_byte_identical_state() {
+    fn run() -> MemoryKv {
+        let mut h = Harness::new();
+        h.ok(vec![write("/a", "1"), write("/dir/b", "2")]);
+        h.txn(vec![write_if("/a", "x", Precondition::IfVersion(7))]);
+        h.ok(vec![replace("/a", "1", "one"), insert("/dir/b", 0, "zero")]);
+        h.command(
+            Command::Txn {
+                store: store(),
+                ops: vec![write("/c", "3")],
+            },
+            Some("k"),
+        );
+        h.ok(vec![rename("/c", "/d", false), delete("/dir", true)]);
+        h.kv
+    }
+    let (first, second) = (run(), run());
+    assert_eq!(first, second);
+    assert_eq!(
+        state_digest(&first).unwrap(),
+        state_digest(&second).unwrap()
+    );
+    let mut changed = second.clone();
+    changed.put(Table::Meta, b"x", b"y").unwrap();
+    assert_ne!(
+        state_digest(&first).unwrap(),
+        state_digest(&changed).unwrap()
+    );
+}
+
+#[test]
+fn count_occurrences_handles_multibyte_text() {
+    assert_eq!(count_occurrences("ééé", "éé"), 2);
+    assert_eq!(count_occurrences("日本日本", "日本"), 2);
+    assert_eq!(count_occurrences("abc", "d"), 0);
+}
