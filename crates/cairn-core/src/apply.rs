@@ -329,7 +329,7 @@ impl<'a, K: KvRead> TxnWork<'a, K> {
                 if !matches!(self.staged.get(path), Some(Staged::Deleted { .. })) {
                     paths.push(path.to_string());
                 }
-                Ok(!(stop_after_first && !paths.is_empty()))
+                Ok(!stop_after_first || paths.is_empty())
             },
         )?;
         for (path, staged) in self
