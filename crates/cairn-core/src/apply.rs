@@ -43,15 +43,15 @@ pub fn apply(
         .idempotency_key
         .as_ref()
         .map(|_| codec::fingerprint(&codec::encode(&proposal.command)));
-    if let (Some(key), Some(fingerprint)) = (&meta.idempotency_key, fingerprint) {
-        if let Some(record) = live_idempotency_record(kv, key, meta)? {
-            if record.fingerprint == fingerprint {
-                return Ok(record.outcome);
-            }
-            return Ok(Outcome::failed(CoreError::IdempotencyKeyReused {
-                key: key.clone(),
-            }));
+    if let (Some(key), Some(fingerprint)) = (&meta.idempotency_key, fingerprint)
+        && let Some(record) = live_idempotency_record(kv, key, meta)?
+    {
+        if record.fingerprint == fingerprint {
+            return Ok(record.outcome);
         }
+        return Ok(Outcome::failed(CoreError::IdempotencyKeyReused {
+            key: key.clone(),
+        }));
     }
 
     let outcome = match &proposal.command {
