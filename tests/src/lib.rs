@@ -1,1 +1,174 @@
-//! Shared harness for the integration tests.
+//! The integration-test harness: builds the real `cairn` binary once, starts
+//! nodes as child processes on free loopback ports with their own data
+//! directories, and kills them (`SIGKILL`) or stops them on demand.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long a node may take to become ready.
+pub const READY_TIMEOUT_MS: u64 = 60_000;
+
+/// The path of the `cairn` binary, built once per test process with the same
+/// cargo and profile that built the tests.
+pub fn cairn_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "cairn", "--bin", "cairn"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build for the cairn binary");
+        assert!(status.success(), "cargo build -p cairn failed");
+        // Tests run from target/<profile>/deps/; the binary sits in target/<profile>/.
+        let test_exe = std::env::current_exe().expect("current test executable");
+        let profile_dir = test_exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable under target/<profile>/deps");
+        let binary = profile_dir.join(format!("cairn{}", std::env::consts::EXE_SUFFIX));
+        assert!(binary.exists(), "built binary not found at {}", binary.display());
+        binary
+    })
+}
+
+/// A free loopback port. The listener is dropped before the node binds it;
+/// the window for a collision with a parallel test is tiny.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("bind an ephemeral loopback port")
+}
+
+/// One node process with its own data directory and config file.
+pub struct NodeProcess {
+    pub node_id: u64,
+    pub http_addr: String,
+    pub raft_addr: String,
+    pub data_dir: PathBuf,
+    pub config_path: PathBuf,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+impl NodeProcess {
+    /// Writes a single-node config under `dir` and starts the node.
+    pub fn start_single(dir: &Path) -> NodeProcess {
+        let mut node = NodeProcess::configure(dir, 1, "bootstrap = true\n");
+        node.spawn();
+        node
+    }
+
+    /// Writes a config for node `node_id` under `dir/node-<id>`; `extra` is
+    /// appended to the TOML verbatim.
+    pub fn configure(dir: &Path, node_id: u64, extra: &str) -> NodeProcess {
+        let node_dir = dir.join(format!("node-{node_id}"));
+        std::fs::create_dir_all(&node_dir).expect("create node dir");
+        let http_addr = format!("127.0.0.1:{}", free_port());
+        let raft_addr = format!("127.0.0.1:{}", free_port());
+        let data_dir = node_dir.join("data");
+        let config_path = node_dir.join("cairn.toml");
+        let config = format!(
+            "node_id = {node_id}\ndata_dir = {data_dir:?}\nlisten_http = {http_addr:?}\nlisten_raft = {raft_addr:?}\n{extra}"
+        );
+        std::fs::write(&config_path, config).expect("write node config");
+        NodeProcess {
+            node_id,
+            http_addr,
+            raft_addr,
+            data_dir,
+            config_path,
+            child: None,
+            log_path: node_dir.join("node.log"),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Starts (or restarts) the process; its output goes to `node.log`.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "node {} is already running", self.node_id);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open node log");
+        let child = Command::new(cairn_binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn cairn serve");
+        self.child = Some(child);
+    }
+
+    /// `kill -9`: no chance to flush or say goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL the node");
+            child.wait().expect("reap the node");
+        }
+    }
+
+    /// Waits until `GET /ready` answers 200, or panics with the node's log.
+    pub async fn wait_ready(&mut self) {
+        let client = cairn_client::Client::new(&self.url()).expect("client for node");
+        let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("node {} exited with {status}:\n{}", self.node_id, self.log());
+            }
+            if client.ready().await.is_ok() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("node {} not ready in time:\n{}", self.node_id, self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Runs the CLI against this node and returns (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+        let mut child = Command::new(cairn_binary())
+            .args(args)
+            .env("CAIRN_URL", self.url())
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cairn cli");
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("cli stdin");
+            pipe.write_all(input).expect("write cli stdin");
+        }
+        let output = child.wait_with_output().expect("wait for cli");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
