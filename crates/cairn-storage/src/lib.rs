@@ -1,29 +1,39 @@
-//! redb-backed storage. **Architecture invariant:** knows nothing of HTTP.
+//! redb-backed storage: the Raft log and vote (`LogDb`, in `raft-log.redb`)
+//! and the state machine's tables (`StateDb`, in `state.redb`).
+//!
+//! **Architecture invariant:** this crate knows nothing of HTTP and nothing of
+//! openraft's types: the Raft layer hands it encoded bytes. Every write
+//! transaction commits with `Durability::Immediate`, so whatever a caller was
+//! told is written survives `kill -9`.
+//!
+//! Two files rather than one because redb has one writer per database: log
+//! appends and state-machine applies run concurrently in openraft.
 
-use cairn_core::kv::{KvRead, Table, Visit};
+mod log;
+mod state;
+
+pub use log::LogDb;
+pub use state::{SNAPSHOT_FORMAT, SnapshotDump, StateDb, StateReader, StateWriter};
+
 use cairn_core::StorageError;
-use std::ops::Bound;
 
-/// A read-only view of the state machine's tables in one redb read transaction.
-pub struct StateReader {
-    _private: (),
+/// The file names under a node's data directory.
+pub const LOG_FILE: &str = "raft-log.redb";
+pub const STATE_FILE: &str = "state.redb";
+
+pub(crate) fn storage_error(error: impl Into<redb::Error>) -> StorageError {
+    StorageError::new(error.into())
 }
 
-impl KvRead for StateReader {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let _ = (table, key);
-        todo!()
-    }
+/// Opens (or creates) a redb file. Kept in one place so that the simulation
+/// can later swap the file for an in-memory backend that models crashes.
+pub(crate) fn open_database(path: &std::path::Path) -> Result<redb::Database, StorageError> {
+    redb::Database::create(path).map_err(storage_error)
+}
 
-    fn scan(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        reverse: bool,
-        visit: Visit<'_>,
-    ) -> Result<(), StorageError> {
-        let _ = (table, start, end, reverse, visit);
-        todo!()
-    }
+pub(crate) fn begin_write(db: &redb::Database) -> Result<redb::WriteTransaction, StorageError> {
+    let mut txn = db.begin_write().map_err(storage_error)?;
+    txn.set_durability(redb::Durability::Immediate)
+        .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
+    Ok(txn)
 }

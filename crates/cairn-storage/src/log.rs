@@ -1,0 +1,166 @@
+//! The Raft log and its metadata (vote, committed id, last purged id), as
+//! opaque bytes encoded by the Raft layer.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use cairn_core::StorageError;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::{begin_write, open_database, storage_error};
+
+/// log index → encoded entry.
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+/// name → encoded value (`vote`, `committed`, `last_purged`).
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
+
+pub struct LogDb {
+    db: redb::Database,
+}
+
+impl LogDb {
+    pub fn open(path: &Path) -> Result<LogDb, StorageError> {
+        let db = open_database(path)?;
+        let txn = begin_write(&db)?;
+        txn.open_table(ENTRIES).map_err(storage_error)?;
+        txn.open_table(META).map_err(storage_error)?;
+        txn.commit().map_err(storage_error)?;
+        Ok(LogDb { db })
+    }
+
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let txn = self.db.begin_read().map_err(storage_error)?;
+        let table = txn.open_table(META).map_err(storage_error)?;
+        Ok(table
+            .get(name)
+            .map_err(storage_error)?
+            .map(|value| value.value().to_vec()))
+    }
+
+    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError> {
+        let txn = begin_write(&self.db)?;
+        txn.open_table(META)
+            .map_err(storage_error)?
+            .insert(name, value)
+            .map_err(storage_error)?;
+        txn.commit().map_err(storage_error)
+    }
+
+    /// Appends (or overwrites) entries in one durable transaction.
+    pub fn append(
+        &self,
+        entries: impl IntoIterator<Item = (u64, Vec<u8>)>,
+    ) -> Result<(), StorageError> {
+        let txn = begin_write(&self.db)?;
+        {
+            let mut table = txn.open_table(ENTRIES).map_err(storage_error)?;
+            for (index, bytes) in entries {
+                table.insert(index, bytes.as_slice()).map_err(storage_error)?;
+            }
+        }
+        txn.commit().map_err(storage_error)
+    }
+
+    /// Removes every entry at `from` and after (a conflicting suffix).
+    pub fn truncate_from(&self, from: u64) -> Result<(), StorageError> {
+        let txn = begin_write(&self.db)?;
+        txn.open_table(ENTRIES)
+            .map_err(storage_error)?
+            .retain_in(from.., |_, _| false)
+            .map_err(storage_error)?;
+        txn.commit().map_err(storage_error)
+    }
+
+    /// Removes every entry up to and including `upto` and records `meta` as
+    /// the last purged id, in one transaction.
+    pub fn purge_upto(&self, upto: u64, meta_name: &str, meta: &[u8]) -> Result<(), StorageError> {
+        let txn = begin_write(&self.db)?;
+        txn.open_table(META)
+            .map_err(storage_error)?
+            .insert(meta_name, meta)
+            .map_err(storage_error)?;
+        txn.open_table(ENTRIES)
+            .map_err(storage_error)?
+            .retain_in(..=upto, |_, _| false)
+            .map_err(storage_error)?;
+        txn.commit().map_err(storage_error)
+    }
+
+    /// The entries with indexes in `(start, end)`, in order.
+    pub fn range(
+        &self,
+        start: Bound<u64>,
+        end: Bound<u64>,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let txn = self.db.begin_read().map_err(storage_error)?;
+        let table = txn.open_table(ENTRIES).map_err(storage_error)?;
+        let mut entries = Vec::new();
+        for item in table.range((start, end)).map_err(storage_error)? {
+            let (index, bytes) = item.map_err(storage_error)?;
+            entries.push((index.value(), bytes.value().to_vec()));
+        }
+        Ok(entries)
+    }
+
+    /// The last entry, if the log holds any.
+    pub fn last(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        let txn = self.db.begin_read().map_err(storage_error)?;
+        let table = txn.open_table(ENTRIES).map_err(storage_error)?;
+        Ok(table
+            .last()
+            .map_err(storage_error)?
+            .map(|(index, bytes)| (index.value(), bytes.value().to_vec())))
+    }
+
+    /// How many entries the log holds (for metrics).
+    pub fn len(&self) -> Result<u64, StorageError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.db.begin_read().map_err(storage_error)?;
+        let table = txn.open_table(ENTRIES).map_err(storage_error)?;
+        table.len().map_err(storage_error)
+    }
+
+    pub fn is_empty(&self) -> Result<bool, StorageError> {
+        Ok(self.len()? == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(log: &LogDb) -> Vec<u64> {
+        log.range(Bound::Unbounded, Bound::Unbounded)
+            .unwrap()
+            .into_iter()
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    #[test]
+    fn append_truncate_purge_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.redb");
+        {
+            let log = LogDb::open(&path).unwrap();
+            log.append((1..=10).map(|i| (i, vec![i as u8]))).unwrap();
+            log.truncate_from(8).unwrap();
+            assert_eq!(entries(&log), (1..=7).collect::<Vec<_>>());
+            log.purge_upto(3, "last_purged", b"3").unwrap();
+            assert_eq!(entries(&log), (4..=7).collect::<Vec<_>>());
+            log.set_meta("vote", b"v").unwrap();
+        }
+        let log = LogDb::open(&path).unwrap();
+        assert_eq!(entries(&log), (4..=7).collect::<Vec<_>>());
+        assert_eq!(log.last().unwrap(), Some((7, vec![7])));
+        assert_eq!(log.meta("vote").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(log.meta("last_purged").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(
+            log.range(Bound::Included(5), Bound::Excluded(7))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(log.len().unwrap(), 4);
+    }
+}
