@@ -161,6 +161,9 @@ pub enum Outcome {
         op_index: Option<u32>,
         error: CoreError,
     },
+    /// A Raft-internal entry (a new leader's blank entry, a membership
+    /// change) was applied; it has no client to answer.
+    Noop,
 }
 
 impl Outcome {

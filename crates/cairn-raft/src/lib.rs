@@ -5,29 +5,50 @@
 //! Peers are reached only through `Connector`, and peer RPCs are accepted
 //! only from a `Listener`, so the simulation can swap the network.
 
+mod log_store;
+mod node;
+mod state_machine;
+mod transport;
+pub mod types;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use cairn_core::{Outcome, Proposal, ReadError};
+pub use node::Node;
+pub use transport::{TcpConnector, TcpPeerListener};
+pub use types::PeerNode;
 
 /// A peer connection's byte stream.
-pub trait PeerStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
-impl<T> PeerStream for T where T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+pub trait PeerStream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin + 'static
+{
+}
+impl<T> PeerStream for T where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin + 'static
+{
+}
 
 /// Dials peers. `TcpConnector` on real sockets; the simulation has its own.
 pub trait Connector: Send + Sync + 'static {
     fn connect(
         &self,
         addr: &str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Box<dyn PeerStream>>> + Send + '_>>;
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::io::Result<Box<dyn PeerStream>>> + Send + '_>,
+    >;
 }
 
 /// Accepts peer connections. `tokio::net::TcpListener` on real sockets.
 pub trait Listener: Send + 'static {
     fn accept(
         &mut self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<(Box<dyn PeerStream>, String)>> + Send + '_>>;
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = std::io::Result<(Box<dyn PeerStream>, String)>>
+                + Send
+                + '_,
+        >,
+    >;
 }
 
 /// Raft timing and batching settings, validated by the server's config loader.
@@ -91,65 +112,18 @@ pub enum NodeError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeStatus {
     pub node_id: u64,
+    /// `Leader`, `Follower`, `Candidate` or `Learner`.
     pub state: String,
     pub current_term: u64,
     pub current_leader: Option<u64>,
     pub last_log_index: Option<u64>,
     pub last_applied: Option<u64>,
-    pub committed: Option<u64>,
     pub snapshot_index: Option<u64>,
+    pub purged_index: Option<u64>,
     pub voters: Vec<u64>,
     pub learners: Vec<u64>,
-}
-
-pub struct Node {
-    _private: Arc<()>,
-}
-
-impl Node {
-    /// Opens (or creates) the redb files under `config.data_dir`, starts
-    /// openraft and the peer RPC server on `listener`.
-    pub async fn start(
-        config: NodeConfig,
-        listener: Box<dyn Listener>,
-        connector: Arc<dyn Connector>,
-    ) -> Result<Node, NodeError> {
-        let _ = (config, listener, connector);
-        todo!()
-    }
-
-    /// Makes this node a one-member cluster if it has never been initialized;
-    /// a no-op on a node that already has a log.
-    pub async fn initialize_single(&self) -> Result<(), NodeError> {
-        todo!()
-    }
-
-    /// Proposes a command and waits until it is committed and applied.
-    pub async fn propose(&self, proposal: Proposal) -> Result<Outcome, NodeError> {
-        let _ = proposal;
-        todo!()
-    }
-
-    /// Runs `read` against the state machine once it is as fresh as `consistency` demands.
-    pub async fn read<T>(
-        &self,
-        consistency: Consistency,
-        read: impl FnOnce(&cairn_storage::StateReader) -> Result<T, ReadError>,
-    ) -> Result<Result<T, ReadError>, NodeError> {
-        let _ = (consistency, read);
-        todo!()
-    }
-
-    pub fn status(&self) -> NodeStatus {
-        todo!()
-    }
-
-    /// A digest of the whole state machine (`cairn_core::kv::state_digest`).
-    pub fn state_digest(&self) -> Result<u64, NodeError> {
-        todo!()
-    }
-
-    pub async fn shutdown(self) -> Result<(), NodeError> {
-        todo!()
-    }
+    /// Every member's addresses and tags.
+    pub nodes: BTreeMap<u64, PeerNode>,
+    /// Whether openraft is running (false after a storage failure).
+    pub running: bool,
 }

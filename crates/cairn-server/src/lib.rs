@@ -1,1 +1,132 @@
-//! placeholder
+//! The HTTP API (axum) over a `cairn_raft::Node`, the node's configuration,
+//! and the `cairn serve` entry point.
+//!
+//! **Architecture invariant:** the server is given its listeners, its peer
+//! connector and its clock, so the simulation runs this same code over a
+//! simulated network and time.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use cairn_raft::{Connector, Listener, Node, TcpConnector, TcpPeerListener};
+
+pub use clock::{Clock, SystemClock};
+pub use config::Config;
+pub use http::{App, router};
+
+/// `cairn serve` flags; each overrides the config file.
+#[derive(Clone, Debug, Default)]
+pub struct ServeArgs {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+/// The config file with the flags applied, validated.
+pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(data_dir) = &args.data_dir {
+        config.data_dir = data_dir.clone();
+    }
+    if let Some(listen) = &args.listen {
+        config.listen_http = listen.clone();
+    }
+    config.validate().context("invalid configuration")?;
+    Ok(config)
+}
+
+/// Opens the node's storage, starts Raft on `raft_listener`, and (for a
+/// bootstrap node) makes it a one-member cluster.
+pub async fn start_node(
+    config: &Config,
+    raft_listener: Box<dyn Listener>,
+    connector: Arc<dyn Connector>,
+) -> anyhow::Result<Node> {
+    let node = Node::start(config.node_config(), raft_listener, connector)
+        .await
+        .context("starting the node")?;
+    if config.bootstrap {
+        node.initialize_single()
+            .await
+            .context("initializing a single-node cluster")?;
+    }
+    Ok(node)
+}
+
+/// The handlers' shared state for `node` under `config`.
+pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> App {
+    App {
+        node,
+        limits: config.limits,
+        clock,
+        request_timeout: Duration::from_millis(config.http.request_timeout_ms),
+    }
+}
+
+/// Loads and validates the config, starts the node and serves until Ctrl-C / SIGTERM.
+pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    if config.cluster_secret == config::DEV_CLUSTER_SECRET
+        && !config.listen_raft.starts_with("127.")
+    {
+        tracing::warn!(
+            listen_raft = %config.listen_raft,
+            "the Raft port is not on loopback but cluster_secret is the built-in development secret; set your own"
+        );
+    }
+    let http = tokio::net::TcpListener::bind(&config.listen_http)
+        .await
+        .with_context(|| format!("cannot listen on listen_http = {}", config.listen_http))?;
+    let raft = tokio::net::TcpListener::bind(&config.listen_raft)
+        .await
+        .with_context(|| format!("cannot listen on listen_raft = {}", config.listen_raft))?;
+    let node = start_node(
+        &config,
+        Box::new(TcpPeerListener(raft)),
+        Arc::new(TcpConnector),
+    )
+    .await?;
+    tracing::info!(
+        node_id = config.node_id,
+        http = %config.listen_http,
+        raft = %config.listen_raft,
+        data_dir = %config.data_dir.display(),
+        "cairn node serving"
+    );
+    let router = router(app(&config, node.clone(), Arc::new(SystemClock)));
+    axum::serve(http, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("shutting down");
+    node.shutdown().await.context("stopping the node")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -55,7 +55,9 @@ impl LogDb {
         {
             let mut table = txn.open_table(ENTRIES).map_err(storage_error)?;
             for (index, bytes) in entries {
-                table.insert(index, bytes.as_slice()).map_err(storage_error)?;
+                table
+                    .insert(index, bytes.as_slice())
+                    .map_err(storage_error)?;
             }
         }
         txn.commit().map_err(storage_error)

@@ -6,9 +6,9 @@
 use std::ops::Bound;
 use std::path::Path;
 
+use cairn_core::StorageError;
 use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
-use cairn_core::StorageError;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -176,7 +176,10 @@ fn scan_table(
         return Ok(());
     }
     let range = table.range::<&[u8]>((start, end)).map_err(storage_error)?;
-    let mut step = |item: Result<(redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>), redb::StorageError>| {
+    let mut step = |item: Result<
+        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
+        redb::StorageError,
+    >| {
         let (key, value) = item.map_err(storage_error)?;
         visit(key.value(), value.value())
     };

@@ -1,0 +1,357 @@
+//! Peer RPC over any byte stream: length-delimited bincode frames. A
+//! connection opens with a `Hello` carrying the cluster secret; the server
+//! drops connections that do not present it. Then request and response frames
+//! alternate. Every call has a deadline; a failed call drops its connection
+//! and the next call dials again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_core::codec;
+use futures::{SinkExt, StreamExt};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::types::{PeerNode, Raft, TypeConfig};
+use crate::{Connector, Listener, PeerStream};
+
+/// The largest frame either side accepts: an append-entries batch of
+/// `max_payload_entries` entries, each at most one request, fits well within.
+pub const FRAME_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Conn = Framed<Box<dyn PeerStream>, LengthDelimitedCodec>;
+
+fn framed(stream: Box<dyn PeerStream>) -> Conn {
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(FRAME_BYTES_MAX)
+        .new_codec();
+    Framed::new(stream, codec)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    secret: String,
+    from: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+enum HelloReply {
+    Welcome,
+    Rejected(String),
+}
+
+#[derive(Serialize, Deserialize)]
+enum PeerRequest {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<u64>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+}
+
+type SnapshotResult = Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>;
+
+#[derive(Serialize, Deserialize)]
+enum PeerResponse {
+    AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    InstallSnapshot(SnapshotResult),
+}
+
+/// Compares secrets without stopping at the first differing byte.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn read_frame<T: serde::de::DeserializeOwned>(conn: &mut Conn) -> std::io::Result<T> {
+    let frame = conn
+        .next()
+        .await
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "peer closed"))??;
+    codec::decode(&frame).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+async fn write_frame<T: Serialize>(conn: &mut Conn, value: &T) -> std::io::Result<()> {
+    conn.send(Bytes::from(codec::encode(value))).await
+}
+
+/// Accepts peer connections until the listener fails, serving each on its own task.
+pub(crate) async fn serve(mut listener: Box<dyn Listener>, raft: Raft, secret: Arc<str>) {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "peer listener failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let raft = raft.clone();
+        let secret = secret.clone();
+        tokio::spawn(async move {
+            if let Err(error) = serve_connection(stream, raft, &secret).await {
+                tracing::debug!(%remote, %error, "peer connection closed");
+            }
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: Box<dyn PeerStream>,
+    raft: Raft,
+    secret: &str,
+) -> std::io::Result<()> {
+    let mut conn = framed(stream);
+    let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut conn))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no hello"))??;
+    if !same_secret(&hello.secret, secret) {
+        tracing::warn!(from = hello.from, "peer presented a wrong cluster secret");
+        write_frame(
+            &mut conn,
+            &HelloReply::Rejected("wrong cluster secret".into()),
+        )
+        .await?;
+        return Ok(());
+    }
+    write_frame(&mut conn, &HelloReply::Welcome).await?;
+    loop {
+        let request: PeerRequest = read_frame(&mut conn).await?;
+        let response = match request {
+            PeerRequest::AppendEntries(rpc) => {
+                PeerResponse::AppendEntries(raft.append_entries(rpc).await)
+            }
+            PeerRequest::Vote(rpc) => PeerResponse::Vote(raft.vote(rpc).await),
+            PeerRequest::InstallSnapshot(rpc) => {
+                PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
+            }
+        };
+        write_frame(&mut conn, &response).await?;
+    }
+}
+
+/// Makes one `PeerClient` per target; openraft asks for one per replication stream.
+pub(crate) struct Network {
+    pub node_id: u64,
+    pub connector: Arc<dyn Connector>,
+    pub secret: Arc<str>,
+    pub rpc_timeout: Duration,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &PeerNode) -> PeerClient {
+        PeerClient {
+            from: self.node_id,
+            target,
+            addr: node.raft_addr.clone(),
+            connector: self.connector.clone(),
+            secret: self.secret.clone(),
+            rpc_timeout: self.rpc_timeout,
+            conn: None,
+        }
+    }
+}
+
+pub(crate) struct PeerClient {
+    from: u64,
+    target: u64,
+    addr: String,
+    connector: Arc<dyn Connector>,
+    secret: Arc<str>,
+    rpc_timeout: Duration,
+    conn: Option<Conn>,
+}
+
+enum CallError {
+    Io(std::io::Error),
+    Timeout,
+}
+
+impl PeerClient {
+    async fn exchange(&mut self, request: &PeerRequest) -> std::io::Result<PeerResponse> {
+        if self.conn.is_none() {
+            let stream = self.connector.connect(&self.addr).await?;
+            let mut conn = framed(stream);
+            let hello = Hello {
+                secret: self.secret.to_string(),
+                from: self.from,
+            };
+            write_frame(&mut conn, &hello).await?;
+            match read_frame(&mut conn).await? {
+                HelloReply::Welcome => {}
+                HelloReply::Rejected(reason) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        reason,
+                    ));
+                }
+            }
+            self.conn = Some(conn);
+        }
+        let conn = self.conn.as_mut().expect("connected above");
+        write_frame(conn, request).await?;
+        read_frame(conn).await
+    }
+
+    async fn call(
+        &mut self,
+        request: PeerRequest,
+        ttl: Duration,
+    ) -> Result<PeerResponse, CallError> {
+        let result = tokio::time::timeout(ttl, self.exchange(&request)).await;
+        match result {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                self.conn = None;
+                Err(CallError::Io(error))
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(CallError::Timeout)
+            }
+        }
+    }
+
+    fn rpc_error<E: std::error::Error>(
+        &self,
+        error: CallError,
+        action: openraft::RPCTypes,
+        ttl: Duration,
+    ) -> RPCError<u64, PeerNode, E> {
+        match error {
+            CallError::Io(error) => RPCError::Unreachable(Unreachable::new(&error)),
+            CallError::Timeout => RPCError::Timeout(openraft::error::Timeout {
+                action,
+                id: self.from,
+                target: self.target,
+                timeout: ttl,
+            }),
+        }
+    }
+}
+
+fn mismatch<E: std::error::Error>() -> RPCError<u64, PeerNode, E> {
+    let error = std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "response of the wrong kind",
+    );
+    RPCError::Network(NetworkError::new(&error))
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
+        let ttl = option.hard_ttl().min(self.rpc_timeout);
+        match self.call(PeerRequest::AppendEntries(rpc), ttl).await {
+            Ok(PeerResponse::AppendEntries(result)) => {
+                result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(mismatch()),
+            Err(error) => Err(self.rpc_error(error, openraft::RPCTypes::AppendEntries, ttl)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, PeerNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        // A snapshot chunk may take longer than ordinary RPCs; openraft's
+        // `install_snapshot_timeout` bounds it.
+        let ttl = option.hard_ttl().max(self.rpc_timeout);
+        match self.call(PeerRequest::InstallSnapshot(rpc), ttl).await {
+            Ok(PeerResponse::InstallSnapshot(result)) => {
+                result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(mismatch()),
+            Err(error) => Err(self.rpc_error(error, openraft::RPCTypes::InstallSnapshot, ttl)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
+        let ttl = option.hard_ttl().min(self.rpc_timeout);
+        match self.call(PeerRequest::Vote(rpc), ttl).await {
+            Ok(PeerResponse::Vote(result)) => {
+                result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(mismatch()),
+            Err(error) => Err(self.rpc_error(error, openraft::RPCTypes::Vote, ttl)),
+        }
+    }
+}
+
+/// Dials peers over TCP.
+pub struct TcpConnector;
+
+impl Connector for TcpConnector {
+    fn connect(
+        &self,
+        addr: &str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::io::Result<Box<dyn PeerStream>>> + Send + '_>,
+    > {
+        let addr = addr.to_string();
+        Box::pin(async move {
+            let stream = tokio::net::TcpStream::connect(&addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream) as Box<dyn PeerStream>)
+        })
+    }
+}
+
+/// Accepts peers on a TCP listener.
+pub struct TcpPeerListener(pub tokio::net::TcpListener);
+
+impl Listener for TcpPeerListener {
+    fn accept(
+        &mut self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = std::io::Result<(Box<dyn PeerStream>, String)>>
+                + Send
+                + '_,
+        >,
+    > {
+        Box::pin(async move {
+            let (stream, remote) = self.0.accept().await?;
+            stream.set_nodelay(true)?;
+            Ok((Box::new(stream) as Box<dyn PeerStream>, remote.to_string()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_by_content_and_length() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(same_secret("", ""));
+    }
+}

@@ -1,0 +1,250 @@
+//! The node's configuration: a TOML file, overridden by `cairn serve` flags,
+//! every field defaulted so that an empty file (or none) runs a single node
+//! with its data in `./cairn-data`. `config/cairn.toml` spells out the
+//! defaults; a test keeps the two equal.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cairn_core::Limits;
+use cairn_raft::{NodeConfig, RaftSettings};
+use serde::{Deserialize, Serialize};
+
+/// Used when no `cluster_secret` is configured; fine on loopback only.
+pub const DEV_CLUSTER_SECRET: &str = "cairn-local-dev-secret";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// This node's id in the cluster; unique, never reused.
+    pub node_id: u64,
+    /// Holds `raft-log.redb` and `state.redb`.
+    pub data_dir: PathBuf,
+    /// Where the HTTP API listens.
+    pub listen_http: String,
+    /// Where peers' Raft RPCs arrive.
+    pub listen_raft: String,
+    /// The HTTP address other nodes and clients use; defaults to `listen_http`.
+    pub advertise_http: Option<String>,
+    /// The Raft address peers dial; defaults to `listen_raft`.
+    pub advertise_raft: Option<String>,
+    /// Shared by every member; checked on every peer connection.
+    pub cluster_secret: String,
+    /// Initialize a one-member cluster on first start (a single node).
+    pub bootstrap: bool,
+    /// Labels such as `region = "eu-west"`, shown in cluster status.
+    pub tags: BTreeMap<String, String>,
+    pub limits: Limits,
+    pub raft: RaftConfig,
+    pub http: HttpConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node_id: 1,
+            data_dir: PathBuf::from("./cairn-data"),
+            listen_http: "127.0.0.1:7700".into(),
+            listen_raft: "127.0.0.1:7701".into(),
+            advertise_http: None,
+            advertise_raft: None,
+            cluster_secret: DEV_CLUSTER_SECRET.into(),
+            bootstrap: true,
+            tags: BTreeMap::new(),
+            limits: Limits::default(),
+            raft: RaftConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+/// `[raft]`: see `cairn_raft::RaftSettings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftConfig {
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    pub snapshot_logs_since_last: u64,
+    pub max_in_snapshot_log_to_keep: u64,
+    pub max_payload_entries: u64,
+    pub rpc_timeout_ms: u64,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        let settings = RaftSettings::default();
+        RaftConfig {
+            heartbeat_interval_ms: settings.heartbeat_interval_ms,
+            election_timeout_min_ms: settings.election_timeout_min_ms,
+            election_timeout_max_ms: settings.election_timeout_max_ms,
+            snapshot_logs_since_last: settings.snapshot_logs_since_last,
+            max_in_snapshot_log_to_keep: settings.max_in_snapshot_log_to_keep,
+            max_payload_entries: settings.max_payload_entries,
+            rpc_timeout_ms: settings.rpc_timeout_ms,
+        }
+    }
+}
+
+impl RaftConfig {
+    pub fn settings(&self) -> RaftSettings {
+        RaftSettings {
+            heartbeat_interval_ms: self.heartbeat_interval_ms,
+            election_timeout_min_ms: self.election_timeout_min_ms,
+            election_timeout_max_ms: self.election_timeout_max_ms,
+            snapshot_logs_since_last: self.snapshot_logs_since_last,
+            max_in_snapshot_log_to_keep: self.max_in_snapshot_log_to_keep,
+            max_payload_entries: self.max_payload_entries,
+            rpc_timeout_ms: self.rpc_timeout_ms,
+        }
+    }
+}
+
+/// `[http]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// How long a request may wait for its write to commit or its read to be
+    /// linearized before it answers `504 timeout`.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// A config problem, with what to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads `path` (if given) and applies nothing else; `validate` next.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError(format!("cannot read config {}: {error}", path.display()))
+        })?;
+        toml::from_str(&text)
+            .map_err(|error| ConfigError(format!("config {}: {error}", path.display())))
+    }
+
+    /// Checks every field; the message names the field and what is wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |message: String| Err(ConfigError(message));
+        if self.node_id == 0 {
+            return fail("node_id must be positive".into());
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return fail("data_dir must not be empty".into());
+        }
+        for (name, addr) in [
+            ("listen_http", Some(&self.listen_http)),
+            ("listen_raft", Some(&self.listen_raft)),
+        ] {
+            if let Some(addr) = addr
+                && addr.parse::<SocketAddr>().is_err()
+            {
+                return fail(format!(
+                    "{name} = {addr:?} is not an IP:port address such as \"127.0.0.1:7700\""
+                ));
+            }
+        }
+        for (name, addr) in [
+            ("advertise_http", &self.advertise_http),
+            ("advertise_raft", &self.advertise_raft),
+        ] {
+            if let Some(addr) = addr
+                && (addr.is_empty() || !addr.contains(':'))
+            {
+                return fail(format!("{name} = {addr:?} must be host:port"));
+            }
+        }
+        if self.listen_http == self.listen_raft {
+            return fail(format!(
+                "listen_http and listen_raft must differ (both {})",
+                self.listen_http
+            ));
+        }
+        if self.cluster_secret.is_empty() {
+            return fail("cluster_secret must not be empty".into());
+        }
+        self.limits
+            .validate()
+            .map_err(|error| ConfigError(format!("[limits] {error}")))?;
+        self.raft
+            .settings()
+            .validate()
+            .map_err(|error| ConfigError(format!("[raft] {error}")))?;
+        if self.http.request_timeout_ms == 0 {
+            return fail("[http] request_timeout_ms must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn advertise_http(&self) -> String {
+        self.advertise_http
+            .clone()
+            .unwrap_or_else(|| self.listen_http.clone())
+    }
+
+    pub fn node_config(&self) -> NodeConfig {
+        NodeConfig {
+            node_id: self.node_id,
+            data_dir: self.data_dir.clone(),
+            raft_advertise_addr: self
+                .advertise_raft
+                .clone()
+                .unwrap_or_else(|| self.listen_raft.clone()),
+            api_advertise_addr: self.advertise_http(),
+            tags: self.tags.clone(),
+            cluster_secret: self.cluster_secret.clone(),
+            raft: self.raft.settings(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped_config() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/cairn.toml")
+    }
+
+    #[test]
+    fn shipped_config_equals_the_defaults() {
+        let config = Config::load(Some(&shipped_config())).unwrap();
+        assert_eq!(config, Config::default());
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = |toml: &str| {
+            let config: Config = toml::from_str(toml).unwrap();
+            config.validate().unwrap_err().to_string()
+        };
+        assert!(bad("node_id = 0").contains("node_id"));
+        assert!(bad("listen_http = \"localhost\"").contains("listen_http"));
+        assert!(bad("[raft]\nelection_timeout_min_ms = 50").contains("election_timeout_min_ms"));
+        assert!(bad("[limits]\nfile_bytes_max = 0").contains("[limits]"));
+        let unknown = toml::from_str::<Config>("nodeid = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("nodeid"), "{unknown}");
+    }
+}
