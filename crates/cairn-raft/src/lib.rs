@@ -5,6 +5,8 @@
 //! Peers are reached only through `Connector`, and peer RPCs are accepted
 //! only from a `Listener`, so the simulation can swap the network.
 
+#[cfg(test)]
+mod conformance;
 mod log_store;
 mod node;
 mod state_machine;

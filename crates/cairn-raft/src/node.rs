@@ -278,6 +278,19 @@ impl Node {
     /// Stops openraft and the peer server. Everything acknowledged is already on disk.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.inner.peer_server.abort();
-        self.inner.raft.shutdown().await.map_err(fatal)
+        self.inner.raft.shutdown().await.map_err(fatal)?;
+        // openraft's storage tasks end shortly after its core does; wait for
+        // them to let go of the redb files so the node can be reopened in
+        // this process (tests, the simulation's restarts).
+        for _ in 0..500 {
+            if Arc::strong_count(&self.inner.state) == 1 && Arc::strong_count(&self.inner.log) == 1
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(NodeError::Fatal(
+            "storage still in use after shutdown".into(),
+        ))
     }
 }

@@ -51,7 +51,8 @@ impl StateMachine {
         StateMachine { db }
     }
 
-    fn snapshot(&self) -> Result<Option<Snapshot>, RaftStorageError> {
+    /// The state machine as it is now, as a snapshot (of nothing, if nothing was applied).
+    fn snapshot(&self) -> Result<Snapshot, RaftStorageError> {
         let dump = self
             .db
             .export()
@@ -65,33 +66,31 @@ impl StateMachine {
             }
             None => None,
         };
-        let Some(last_log_id) = applied else {
-            return Ok(None);
-        };
         let membership: StoredMembership = match decode(MEMBERSHIP)? {
             Some(bytes) => {
                 codec::decode(&bytes).map_err(|e| StorageIOError::read_state_machine(any(e)))?
             }
             None => StoredMembership::default(),
         };
-        let meta = SnapshotMeta {
-            last_log_id: Some(last_log_id),
-            last_membership: membership,
-            snapshot_id: format!("{}-{}", last_log_id.leader_id, last_log_id.index),
+        let snapshot_id = match applied {
+            Some(id) => format!("{}-{}", id.leader_id, id.index),
+            None => "empty".to_string(),
         };
-        Ok(Some(Snapshot {
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(dump.encode())),
-        }))
+        })
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot, RaftStorageError> {
-        self.snapshot()?.ok_or_else(|| {
-            StorageIOError::read_state_machine(any("no entry applied yet: nothing to snapshot"))
-                .into()
-        })
+        self.snapshot()
     }
 }
 
@@ -168,6 +167,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, RaftStorageError> {
-        self.snapshot()
+        let snapshot = self.snapshot()?;
+        Ok(snapshot.meta.last_log_id.is_some().then_some(snapshot))
     }
 }

@@ -1,0 +1,31 @@
+//! openraft's storage conformance suite against our redb log store and state
+//! machine: vote, log state, truncation, purging, applying, snapshots.
+
+use std::sync::Arc;
+
+use cairn_storage::{LogDb, StateDb};
+use openraft::testing::{StoreBuilder, Suite};
+
+use crate::log_store::LogStore;
+use crate::state_machine::StateMachine;
+use crate::types::{RaftStorageError, TypeConfig};
+
+struct Builder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
+    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), RaftStorageError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).expect("open log");
+        let state = StateDb::open(&dir.path().join(cairn_storage::STATE_FILE)).expect("open state");
+        Ok((
+            dir,
+            LogStore::new(Arc::new(log)),
+            StateMachine::new(Arc::new(state)),
+        ))
+    }
+}
+
+#[test]
+fn openraft_storage_suite() {
+    Suite::test_all(Builder).unwrap();
+}
