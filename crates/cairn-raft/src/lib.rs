@@ -7,6 +7,8 @@
 
 #[cfg(test)]
 mod conformance;
+mod forward;
+mod local;
 mod log_store;
 mod node;
 mod state_machine;
@@ -16,6 +18,7 @@ pub mod types;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use local::AdminRequest;
 pub use node::Node;
 pub use transport::{TcpConnector, TcpPeerListener};
 pub use types::PeerNode;
@@ -93,7 +96,7 @@ pub enum Consistency {
     Stale,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum NodeError {
     /// This node is not the leader; retry there (or wait for an election).
@@ -103,8 +106,16 @@ pub enum NodeError {
         leader_api_addr: Option<String>,
     },
     /// The cluster cannot answer now (no quorum, shutting down); retryable.
+    /// Nothing was applied.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Contact with the leader was lost after a write was handed to it: it
+    /// may or may not be applied. Retry with the same idempotency key.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
+    /// A membership change the cluster refuses (unknown node, change in progress).
+    #[error("membership change refused: {0}")]
+    Membership(String),
     /// Storage or Raft failed; the node is unhealthy.
     #[error("fatal: {0}")]
     Fatal(String),
@@ -120,6 +131,10 @@ pub struct NodeStatus {
     pub current_leader: Option<u64>,
     pub last_log_index: Option<u64>,
     pub last_applied: Option<u64>,
+    /// The highest index a quorum of voters holds (known on the leader only).
+    pub committed_index: Option<u64>,
+    /// On the leader: the last index each member is known to hold.
+    pub matched: BTreeMap<u64, Option<u64>>,
     pub snapshot_index: Option<u64>,
     pub purged_index: Option<u64>,
     pub voters: Vec<u64>,

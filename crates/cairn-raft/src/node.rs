@@ -7,14 +7,21 @@ use std::time::Duration;
 
 use cairn_core::{Outcome, Proposal, ReadError, StorageError};
 use cairn_storage::{LOG_FILE, LogDb, STATE_FILE, StateDb, StateReader};
-use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, InitializeError, RaftError};
+use openraft::error::{InitializeError, RaftError};
 use openraft::{ServerState, SnapshotPolicy};
 
+use crate::forward::{ForwardFailure, Forwarder};
+use crate::local::{self, AdminRequest, from_fatal};
 use crate::log_store::LogStore;
 use crate::state_machine::StateMachine;
-use crate::transport::{self, Network};
+use crate::transport::{self, Contact, Network, PeerRequest, PeerResponse};
 use crate::types::{PeerNode, Raft};
 use crate::{Connector, Consistency, Listener, NodeConfig, NodeError, NodeStatus, RaftSettings};
+
+/// How long a forwarded request may wait for the leader's answer.
+const FORWARD_DEADLINE: Duration = Duration::from_secs(30);
+/// Pause before retrying when no leader is known or the leader moved.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// A running replica. Cheap to clone; every clone is the same node.
 #[derive(Clone)]
@@ -27,7 +34,15 @@ struct Inner {
     raft: Raft,
     state: Arc<StateDb>,
     log: Arc<LogDb>,
+    forwarder: Forwarder,
+    contact: Arc<Contact>,
     peer_server: tokio::task::AbortHandle,
+}
+
+/// Where a request that only the leader can answer goes.
+enum Route {
+    Local,
+    Leader { id: u64, raft_addr: String },
 }
 
 impl Drop for Inner {
@@ -38,13 +53,6 @@ impl Drop for Inner {
 
 fn fatal(error: impl std::fmt::Display) -> NodeError {
     NodeError::Fatal(error.to_string())
-}
-
-fn from_fatal(error: Fatal<u64>) -> NodeError {
-    match error {
-        Fatal::Stopped => NodeError::Unavailable("the node is shutting down".into()),
-        other => fatal(other),
-    }
 }
 
 /// openraft's configuration from ours; `validate` rejects inconsistent timings.
@@ -130,6 +138,7 @@ impl Node {
         let log = Arc::new(LogDb::open(&config.data_dir.join(LOG_FILE)).map_err(fatal)?);
         let state = Arc::new(StateDb::open(&config.data_dir.join(STATE_FILE)).map_err(fatal)?);
         let secret: Arc<str> = config.cluster_secret.as_str().into();
+        let connector_for_forwarding = connector.clone();
         let network = Network {
             node_id: config.node_id,
             connector,
@@ -145,14 +154,28 @@ impl Node {
         )
         .await
         .map_err(fatal)?;
-        let peer_server =
-            tokio::spawn(transport::serve(listener, raft.clone(), secret)).abort_handle();
+        let contact = Arc::new(Contact::new());
+        let peer_server = tokio::spawn(transport::serve(
+            listener,
+            raft.clone(),
+            secret.clone(),
+            contact.clone(),
+        ))
+        .abort_handle();
+        let forwarder = Forwarder::new(
+            config.node_id,
+            connector_for_forwarding,
+            secret,
+            FORWARD_DEADLINE,
+        );
         Ok(Node {
             inner: Arc::new(Inner {
                 config,
                 raft,
                 state,
                 log,
+                forwarder,
+                contact,
                 peer_server,
             }),
         })
@@ -187,39 +210,167 @@ impl Node {
         }
     }
 
-    /// Proposes a command and waits until it is committed and applied here.
+    /// Waits until a leader is known, then says how to reach it. Bounded
+    /// only by the caller (the HTTP layer's request timeout).
+    async fn route(&self) -> Result<Route, NodeError> {
+        let mut metrics = self.inner.raft.metrics();
+        loop {
+            let (leader, raft_addr) = {
+                let current = metrics.borrow_and_update();
+                if let Err(error) = &current.running_state {
+                    return Err(fatal(error));
+                }
+                let leader = current.current_leader;
+                let addr = leader.and_then(|id| {
+                    current
+                        .membership_config
+                        .membership()
+                        .get_node(&id)
+                        .map(|node| node.raft_addr.clone())
+                });
+                (leader, addr)
+            };
+            match (leader, raft_addr) {
+                (Some(id), _) if id == self.id() => return Ok(Route::Local),
+                (Some(id), Some(raft_addr)) => return Ok(Route::Leader { id, raft_addr }),
+                _ => {
+                    if metrics.changed().await.is_err() {
+                        return Err(NodeError::Unavailable("the node is shutting down".into()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a request to the leader; `Ok(None)` means "leader moved, route again".
+    async fn to_leader(
+        &self,
+        leader: u64,
+        raft_addr: &str,
+        request: &PeerRequest,
+    ) -> Result<Option<PeerResponse>, ForwardFailure> {
+        match self.inner.forwarder.call(raft_addr, request).await {
+            Ok(response) => Ok(Some(response)),
+            Err(ForwardFailure::NotSent(error)) => {
+                tracing::debug!(leader, %error, "leader unreachable; routing again");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                Ok(None)
+            }
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// Proposes a command through the leader (this node or, forwarded, the
+    /// one it knows) and waits until it is committed and applied there.
+    /// Retries only when nothing can have been appended.
     pub async fn propose(&self, proposal: Proposal) -> Result<Outcome, NodeError> {
-        match self.inner.raft.client_write(proposal).await {
-            Ok(response) => Ok(response.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                Err(NodeError::NotLeader {
-                    leader_id: forward.leader_id,
-                    leader_api_addr: forward.leader_node.map(|node| node.api_addr),
-                })
+        let request = PeerRequest::Propose(proposal);
+        loop {
+            let result = match self.route().await? {
+                Route::Local => {
+                    let PeerRequest::Propose(proposal) = &request else {
+                        unreachable!("built above")
+                    };
+                    local::propose(&self.inner.raft, proposal.clone()).await
+                }
+                Route::Leader { id, raft_addr } => {
+                    match self.to_leader(id, &raft_addr, &request).await {
+                        Ok(Some(PeerResponse::Propose(result))) => result,
+                        Ok(Some(_)) => return Err(fatal("leader answered with the wrong kind")),
+                        Ok(None) => continue,
+                        Err(ForwardFailure::NoAnswer(detail)) => {
+                            return Err(NodeError::OutcomeUnknown(detail));
+                        }
+                        Err(ForwardFailure::NotSent(error)) => {
+                            return Err(NodeError::Unavailable(error.to_string()));
+                        }
+                    }
+                }
+            };
+            match result {
+                Err(NodeError::NotLeader { .. }) => tokio::time::sleep(RETRY_PAUSE).await,
+                other => return other,
             }
-            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(error))) => {
-                Err(fatal(error))
+        }
+    }
+
+    /// A membership change, made by the leader wherever it is asked.
+    pub async fn admin(&self, request: AdminRequest) -> Result<(), NodeError> {
+        let request = PeerRequest::Admin(request);
+        loop {
+            let result = match self.route().await? {
+                Route::Local => {
+                    let PeerRequest::Admin(admin) = &request else {
+                        unreachable!("built above")
+                    };
+                    local::admin(&self.inner.raft, admin.clone()).await
+                }
+                Route::Leader { id, raft_addr } => {
+                    match self.to_leader(id, &raft_addr, &request).await {
+                        Ok(Some(PeerResponse::Admin(result))) => result,
+                        Ok(Some(_)) => return Err(fatal("leader answered with the wrong kind")),
+                        Ok(None) => continue,
+                        Err(ForwardFailure::NoAnswer(detail)) => {
+                            return Err(NodeError::OutcomeUnknown(detail));
+                        }
+                        Err(ForwardFailure::NotSent(error)) => {
+                            return Err(NodeError::Unavailable(error.to_string()));
+                        }
+                    }
+                }
+            };
+            match result {
+                Err(NodeError::NotLeader { .. }) => tokio::time::sleep(RETRY_PAUSE).await,
+                other => return other,
             }
-            Err(RaftError::Fatal(error)) => Err(from_fatal(error)),
         }
     }
 
     /// Waits until this node's state machine has applied everything the
-    /// cluster committed before this call (the leader's read index).
+    /// cluster committed before this call: the leader's read index, asked
+    /// of the leader when this node is a follower or learner.
     pub async fn linearize(&self) -> Result<(), NodeError> {
-        match self.inner.raft.ensure_linearizable().await {
-            Ok(_) => Ok(()),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
-                Err(NodeError::NotLeader {
-                    leader_id: forward.leader_id,
-                    leader_api_addr: forward.leader_node.map(|node| node.api_addr),
-                })
+        loop {
+            let result = match self.route().await? {
+                Route::Local => local::linearize(&self.inner.raft).await,
+                Route::Leader { id, raft_addr } => {
+                    match self
+                        .to_leader(id, &raft_addr, &PeerRequest::ReadIndex)
+                        .await
+                    {
+                        Ok(Some(PeerResponse::ReadIndex(Ok(index)))) => {
+                            self.inner
+                                .raft
+                                .wait(None)
+                                .applied_index_at_least(Some(index), "linearizable read")
+                                .await
+                                .map_err(|error| NodeError::Unavailable(error.to_string()))?;
+                            Ok(())
+                        }
+                        Ok(Some(PeerResponse::ReadIndex(Err(error)))) => Err(error),
+                        Ok(Some(_)) => return Err(fatal("leader answered with the wrong kind")),
+                        // A read changes nothing: any failure is safe to retry.
+                        Ok(None) | Err(_) => {
+                            tokio::time::sleep(RETRY_PAUSE).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            match result {
+                Err(NodeError::NotLeader { .. }) => tokio::time::sleep(RETRY_PAUSE).await,
+                other => return other,
             }
-            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(error))) => {
-                Err(NodeError::Unavailable(error.to_string()))
-            }
-            Err(RaftError::Fatal(error)) => Err(from_fatal(error)),
         }
+    }
+
+    /// Milliseconds since this node last heard from a leader (0 on the leader):
+    /// how far behind a stale read may be, at most, plus replication delay.
+    pub fn staleness_ms(&self) -> u64 {
+        if self.inner.raft.metrics().borrow().state == ServerState::Leader {
+            return 0;
+        }
+        self.inner.contact.millis_since_last()
     }
 
     /// Runs `read` against the state machine once it is as fresh as `consistency` demands.
@@ -238,6 +389,31 @@ impl Node {
     pub fn status(&self) -> NodeStatus {
         let metrics = self.inner.raft.metrics().borrow().clone();
         let membership = metrics.membership_config.membership();
+        let matched: BTreeMap<u64, Option<u64>> = metrics
+            .replication
+            .as_ref()
+            .map(|replication| {
+                replication
+                    .iter()
+                    .map(|(id, log_id)| (*id, log_id.map(|log_id| log_id.index)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The index a majority of voters hold: the commit index as the leader sees it.
+        let committed_index = metrics.replication.as_ref().and_then(|_| {
+            let mut held: Vec<u64> = membership
+                .voter_ids()
+                .map(|id| {
+                    if id == metrics.id {
+                        metrics.last_log_index.unwrap_or(0)
+                    } else {
+                        matched.get(&id).copied().flatten().unwrap_or(0)
+                    }
+                })
+                .collect();
+            held.sort_unstable_by(|a, b| b.cmp(a));
+            held.get(held.len() / 2).copied()
+        });
         NodeStatus {
             node_id: metrics.id,
             state: match metrics.state {
@@ -252,6 +428,8 @@ impl Node {
             current_leader: metrics.current_leader,
             last_log_index: metrics.last_log_index,
             last_applied: metrics.last_applied.map(|id| id.index),
+            committed_index,
+            matched,
             snapshot_index: metrics.snapshot.map(|id| id.index),
             purged_index: metrics.purged.map(|id| id.index),
             voters: membership.voter_ids().collect(),
@@ -267,6 +445,16 @@ impl Node {
     /// How many entries the Raft log holds now.
     pub fn log_entries(&self) -> Result<u64, NodeError> {
         self.inner.log.len().map_err(fatal)
+    }
+
+    /// Sizes of `raft-log.redb` and `state.redb`, in bytes.
+    pub fn file_bytes(&self) -> (Option<u64>, Option<u64>) {
+        let size = |name: &str| {
+            std::fs::metadata(self.inner.config.data_dir.join(name))
+                .ok()
+                .map(|meta| meta.len())
+        };
+        (size(LOG_FILE), size(STATE_FILE))
     }
 
     /// A digest of the whole state machine (`cairn_core::kv::state_digest`).

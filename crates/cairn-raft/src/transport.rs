@@ -5,6 +5,7 @@
 //! and the next call dials again.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,8 +22,11 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
+use cairn_core::{Outcome, Proposal};
+
+use crate::local::{self, AdminRequest};
 use crate::types::{PeerNode, Raft, TypeConfig};
-use crate::{Connector, Listener, PeerStream};
+use crate::{Connector, Listener, NodeError, PeerStream};
 
 /// The largest frame either side accepts: an append-entries batch of
 /// `max_payload_entries` entries, each at most one request, fits well within.
@@ -31,7 +35,7 @@ pub const FRAME_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Conn = Framed<Box<dyn PeerStream>, LengthDelimitedCodec>;
+pub(crate) type Conn = Framed<Box<dyn PeerStream>, LengthDelimitedCodec>;
 
 fn framed(stream: Box<dyn PeerStream>) -> Conn {
     let codec = LengthDelimitedCodec::builder()
@@ -53,19 +57,60 @@ enum HelloReply {
 }
 
 #[derive(Serialize, Deserialize)]
-enum PeerRequest {
+pub(crate) enum PeerRequest {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A write received by a follower, for the leader to propose.
+    Propose(Proposal),
+    /// A follower asks the leader for a read index.
+    ReadIndex,
+    /// A membership change, for the leader to make.
+    Admin(AdminRequest),
 }
 
 type SnapshotResult = Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>;
 
 #[derive(Serialize, Deserialize)]
-enum PeerResponse {
+pub(crate) enum PeerResponse {
     AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     InstallSnapshot(SnapshotResult),
+    Propose(Result<Outcome, NodeError>),
+    ReadIndex(Result<u64, NodeError>),
+    Admin(Result<(), NodeError>),
+}
+
+/// When this node last accepted entries (or a heartbeat) from a leader.
+pub(crate) struct Contact {
+    origin: tokio::time::Instant,
+    /// Milliseconds after `origin`; `u64::MAX` until the first contact.
+    last_ms: AtomicU64,
+}
+
+impl Contact {
+    pub(crate) fn new() -> Contact {
+        Contact {
+            origin: tokio::time::Instant::now(),
+            last_ms: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// `u64::MAX` if no leader was ever heard from.
+    pub(crate) fn millis_since_last(&self) -> u64 {
+        match self.last_ms.load(Ordering::Relaxed) {
+            u64::MAX => u64::MAX,
+            last => self.now_ms().saturating_sub(last),
+        }
+    }
 }
 
 /// Compares secrets without stopping at the first differing byte.
@@ -74,7 +119,9 @@ fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn read_frame<T: serde::de::DeserializeOwned>(conn: &mut Conn) -> std::io::Result<T> {
+pub(crate) async fn read_frame<T: serde::de::DeserializeOwned>(
+    conn: &mut Conn,
+) -> std::io::Result<T> {
     let frame = conn
         .next()
         .await
@@ -82,12 +129,17 @@ async fn read_frame<T: serde::de::DeserializeOwned>(conn: &mut Conn) -> std::io:
     codec::decode(&frame).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
-async fn write_frame<T: Serialize>(conn: &mut Conn, value: &T) -> std::io::Result<()> {
+pub(crate) async fn write_frame<T: Serialize>(conn: &mut Conn, value: &T) -> std::io::Result<()> {
     conn.send(Bytes::from(codec::encode(value))).await
 }
 
 /// Accepts peer connections until the listener fails, serving each on its own task.
-pub(crate) async fn serve(mut listener: Box<dyn Listener>, raft: Raft, secret: Arc<str>) {
+pub(crate) async fn serve(
+    mut listener: Box<dyn Listener>,
+    raft: Raft,
+    secret: Arc<str>,
+    contact: Arc<Contact>,
+) {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -99,8 +151,9 @@ pub(crate) async fn serve(mut listener: Box<dyn Listener>, raft: Raft, secret: A
         };
         let raft = raft.clone();
         let secret = secret.clone();
+        let contact = contact.clone();
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(stream, raft, &secret).await {
+            if let Err(error) = serve_connection(stream, raft, &secret, &contact).await {
                 tracing::debug!(%remote, %error, "peer connection closed");
             }
         });
@@ -111,6 +164,7 @@ async fn serve_connection(
     stream: Box<dyn PeerStream>,
     raft: Raft,
     secret: &str,
+    contact: &Contact,
 ) -> std::io::Result<()> {
     let mut conn = framed(stream);
     let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut conn))
@@ -118,11 +172,8 @@ async fn serve_connection(
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no hello"))??;
     if !same_secret(&hello.secret, secret) {
         tracing::warn!(from = hello.from, "peer presented a wrong cluster secret");
-        write_frame(
-            &mut conn,
-            &HelloReply::Rejected("wrong cluster secret".into()),
-        )
-        .await?;
+        let reply = HelloReply::Rejected("wrong cluster secret".into());
+        write_frame(&mut conn, &reply).await?;
         return Ok(());
     }
     write_frame(&mut conn, &HelloReply::Welcome).await?;
@@ -130,14 +181,46 @@ async fn serve_connection(
         let request: PeerRequest = read_frame(&mut conn).await?;
         let response = match request {
             PeerRequest::AppendEntries(rpc) => {
-                PeerResponse::AppendEntries(raft.append_entries(rpc).await)
+                let result = raft.append_entries(rpc).await;
+                if matches!(result, Ok(AppendEntriesResponse::Success)) {
+                    contact.touch();
+                }
+                PeerResponse::AppendEntries(result)
             }
             PeerRequest::Vote(rpc) => PeerResponse::Vote(raft.vote(rpc).await),
             PeerRequest::InstallSnapshot(rpc) => {
                 PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
+            PeerRequest::Propose(proposal) => {
+                PeerResponse::Propose(local::propose(&raft, proposal).await)
+            }
+            PeerRequest::ReadIndex => PeerResponse::ReadIndex(local::read_index(&raft).await),
+            PeerRequest::Admin(request) => PeerResponse::Admin(local::admin(&raft, request).await),
         };
         write_frame(&mut conn, &response).await?;
+    }
+}
+
+/// Dials `addr` and says hello: a connection ready for requests.
+pub(crate) async fn dial(
+    connector: &dyn Connector,
+    addr: &str,
+    secret: &str,
+    from: u64,
+) -> std::io::Result<Conn> {
+    let stream = connector.connect(addr).await?;
+    let mut conn = framed(stream);
+    let hello = Hello {
+        secret: secret.to_string(),
+        from,
+    };
+    write_frame(&mut conn, &hello).await?;
+    match read_frame(&mut conn).await? {
+        HelloReply::Welcome => Ok(conn),
+        HelloReply::Rejected(reason) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            reason,
+        )),
     }
 }
 
@@ -183,22 +266,7 @@ enum CallError {
 impl PeerClient {
     async fn exchange(&mut self, request: &PeerRequest) -> std::io::Result<PeerResponse> {
         if self.conn.is_none() {
-            let stream = self.connector.connect(&self.addr).await?;
-            let mut conn = framed(stream);
-            let hello = Hello {
-                secret: self.secret.to_string(),
-                from: self.from,
-            };
-            write_frame(&mut conn, &hello).await?;
-            match read_frame(&mut conn).await? {
-                HelloReply::Welcome => {}
-                HelloReply::Rejected(reason) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::PermissionDenied,
-                        reason,
-                    ));
-                }
-            }
+            let conn = dial(&*self.connector, &self.addr, &self.secret, self.from).await?;
             self.conn = Some(conn);
         }
         let conn = self.conn.as_mut().expect("connected above");

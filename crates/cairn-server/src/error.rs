@@ -103,6 +103,14 @@ impl From<NodeError> for ApiError {
                 api.0.retryable = true;
                 api
             }
+            NodeError::OutcomeUnknown(detail) => {
+                let mut api = ApiError::timeout();
+                api.0.detail = format!("{}: {detail}", api.0.detail);
+                api
+            }
+            NodeError::Membership(detail) => {
+                ApiError::new(StatusCode::CONFLICT, "membership_conflict", detail)
+            }
             other => ApiError::internal(other),
         }
     }

@@ -14,12 +14,13 @@ use cairn_core::api::{StoreList, TxnRequest, WriteResponse};
 use cairn_core::command::{Command, Meta, Outcome, Precondition, Proposal, WriteOp};
 use cairn_core::read::{self, ListOptions};
 use cairn_core::{At, CoreError, DirPath, FilePath, Limits, ReadError, StoreName};
-use cairn_raft::{Consistency, Node};
+use cairn_raft::{AdminRequest, Consistency, Node, PeerNode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::metrics::{self, RequestMetrics};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -28,6 +29,7 @@ pub struct App {
     pub limits: Limits,
     pub clock: Arc<dyn Clock>,
     pub request_timeout: Duration,
+    pub metrics: Arc<RequestMetrics>,
 }
 
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -36,8 +38,16 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/admin/status", get(admin_status))
         .route("/v1/admin/digest", get(admin_digest))
+        .route("/v1/admin/init", post(admin_init))
+        .route("/v1/admin/learners", post(admin_add_learner))
+        .route("/v1/admin/voters/{id}", post(admin_promote))
+        .route(
+            "/v1/admin/members/{id}",
+            axum::routing::delete(admin_remove),
+        )
         .route("/v1/stores", get(list_stores))
         .route(
             "/v1/stores/{store}",
@@ -57,6 +67,10 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         // Bodies are read by `body_bytes` under `request_bytes_max`.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            metrics::track,
+        ))
         .with_state(app)
 }
 
@@ -317,6 +331,7 @@ async fn ready(State(app): State<App>) -> Response {
 
 async fn admin_status(State(app): State<App>) -> Response {
     let status = app.node.status();
+    let me = app.node.peer_node();
     let nodes: serde_json::Map<String, serde_json::Value> = status
         .nodes
         .iter()
@@ -327,23 +342,100 @@ async fn admin_status(State(app): State<App>) -> Response {
             )
         })
         .collect();
+    let matched: serde_json::Map<String, serde_json::Value> = status
+        .matched
+        .iter()
+        .map(|(id, index)| (id.to_string(), serde_json::json!(index)))
+        .collect();
+    let staleness = app.node.staleness_ms();
     json_response(
         StatusCode::OK,
         &serde_json::json!({
             "node_id": status.node_id,
+            "self": {"raft_addr": me.raft_addr, "api_addr": me.api_addr, "tags": me.tags},
             "state": status.state,
             "current_term": status.current_term,
             "current_leader": status.current_leader,
             "last_log_index": status.last_log_index,
+            "committed_index": status.committed_index,
             "last_applied": status.last_applied,
             "snapshot_index": status.snapshot_index,
             "purged_index": status.purged_index,
             "voters": status.voters,
             "learners": status.learners,
             "nodes": nodes,
+            "matched": matched,
+            "staleness_ms": (staleness != u64::MAX).then_some(staleness),
             "running": status.running,
         }),
     )
+}
+
+/// `POST /v1/admin/init`: make this never-initialized node a one-member cluster.
+async fn admin_init(State(app): State<App>) -> ApiResult {
+    app.node.initialize_single().await?;
+    Ok(admin_status(State(app)).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LearnerRequest {
+    node_id: u64,
+    raft_addr: String,
+    api_addr: String,
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
+}
+
+async fn admin_change(app: &App, request: AdminRequest) -> ApiResult {
+    match tokio::time::timeout(app.request_timeout, app.node.admin(request)).await {
+        Ok(result) => result?,
+        Err(_) => return Err(ApiError::timeout()),
+    }
+    Ok(admin_status(State(app.clone())).await)
+}
+
+/// `POST /v1/admin/learners`: start replicating to a new node.
+async fn admin_add_learner(State(app): State<App>, headers: HeaderMap, body: Body) -> ApiResult {
+    let bytes = body_bytes(&app.limits, &headers, body).await?;
+    let request: LearnerRequest = serde_json::from_slice(&bytes)
+        .map_err(|error| ApiError::invalid_json(format!("learner body: {error}")))?;
+    if request.node_id == 0 {
+        return Err(CoreError::invalid_request("node_id must be positive").into());
+    }
+    for (name, addr) in [
+        ("raft_addr", &request.raft_addr),
+        ("api_addr", &request.api_addr),
+    ] {
+        if !addr.contains(':') {
+            return Err(
+                CoreError::invalid_request(format!("{name} {addr:?} must be host:port")).into(),
+            );
+        }
+    }
+    let node = PeerNode {
+        raft_addr: request.raft_addr,
+        api_addr: request.api_addr,
+        tags: request.tags,
+    };
+    admin_change(
+        &app,
+        AdminRequest::AddLearner {
+            node_id: request.node_id,
+            node,
+        },
+    )
+    .await
+}
+
+/// `POST /v1/admin/voters/{id}`: make a learner a voter.
+async fn admin_promote(State(app): State<App>, Path(id): Path<u64>) -> ApiResult {
+    admin_change(&app, AdminRequest::Promote { node_id: id }).await
+}
+
+/// `DELETE /v1/admin/members/{id}`: remove a voter or learner.
+async fn admin_remove(State(app): State<App>, Path(id): Path<u64>) -> ApiResult {
+    admin_change(&app, AdminRequest::Remove { node_id: id }).await
 }
 
 async fn admin_digest(State(app): State<App>) -> ApiResult {

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +68,7 @@ pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> App {
         limits: config.limits,
         clock,
         request_timeout: Duration::from_millis(config.http.request_timeout_ms),
+        metrics: Arc::default(),
     }
 }
 

@@ -1,0 +1,99 @@
+//! Requests a follower sends to the leader (proposals, read indexes,
+//! membership changes) over the peer protocol, on a small pool of
+//! connections per leader address.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::Connector;
+use crate::transport::{self, Conn, PeerRequest, PeerResponse};
+
+/// Idle connections kept per peer address.
+const IDLE_PER_PEER_MAX: usize = 64;
+
+pub(crate) enum ForwardFailure {
+    /// The request never reached the peer: safe to retry.
+    NotSent(std::io::Error),
+    /// The request was sent but no answer came back: it may have taken effect.
+    NoAnswer(String),
+}
+
+pub(crate) struct Forwarder {
+    from: u64,
+    connector: Arc<dyn Connector>,
+    secret: Arc<str>,
+    deadline: Duration,
+    idle: Mutex<HashMap<String, Vec<Conn>>>,
+}
+
+impl Forwarder {
+    pub(crate) fn new(
+        from: u64,
+        connector: Arc<dyn Connector>,
+        secret: Arc<str>,
+        deadline: Duration,
+    ) -> Forwarder {
+        Forwarder {
+            from,
+            connector,
+            secret,
+            deadline,
+            idle: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn take_idle(&self, addr: &str) -> Option<Conn> {
+        self.idle
+            .lock()
+            .expect("forwarder pool lock")
+            .get_mut(addr)
+            .and_then(Vec::pop)
+    }
+
+    fn put_idle(&self, addr: &str, conn: Conn) {
+        let mut idle = self.idle.lock().expect("forwarder pool lock");
+        let conns = idle.entry(addr.to_string()).or_default();
+        if conns.len() < IDLE_PER_PEER_MAX {
+            conns.push(conn);
+        }
+    }
+
+    /// Sends `request` to the peer at `addr` and waits for its answer, within the deadline.
+    pub(crate) async fn call(
+        &self,
+        addr: &str,
+        request: &PeerRequest,
+    ) -> Result<PeerResponse, ForwardFailure> {
+        let mut conn = match self.take_idle(addr) {
+            Some(conn) => conn,
+            None => tokio::time::timeout(
+                self.deadline,
+                transport::dial(&*self.connector, addr, &self.secret, self.from),
+            )
+            .await
+            .map_err(|_| {
+                ForwardFailure::NotSent(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timed out",
+                ))
+            })?
+            .map_err(ForwardFailure::NotSent)?,
+        };
+        let exchange = async {
+            transport::write_frame(&mut conn, request).await?;
+            transport::read_frame::<PeerResponse>(&mut conn).await
+        };
+        match tokio::time::timeout(self.deadline, exchange).await {
+            Ok(Ok(response)) => {
+                self.put_idle(addr, conn);
+                Ok(response)
+            }
+            Ok(Err(error)) => Err(ForwardFailure::NoAnswer(error.to_string())),
+            Err(_) => Err(ForwardFailure::NoAnswer(format!(
+                "no answer from {addr} within {} ms",
+                self.deadline.as_millis()
+            ))),
+        }
+    }
+}

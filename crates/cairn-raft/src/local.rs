@@ -1,0 +1,108 @@
+//! What a node does with requests it must answer itself as the leader:
+//! proposals and membership changes forwarded by followers, read indexes
+//! asked for by followers. Never forwards again, so requests cannot loop.
+
+use std::collections::BTreeSet;
+
+use cairn_core::{Outcome, Proposal};
+use openraft::ChangeMembers;
+use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, ForwardToLeader, RaftError};
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+use crate::types::{PeerNode, Raft};
+
+/// A membership change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminRequest {
+    /// Start replicating to a new node, which does not vote yet.
+    AddLearner { node_id: u64, node: PeerNode },
+    /// Make a learner a voter.
+    Promote { node_id: u64 },
+    /// Take a voter or learner out of the cluster.
+    Remove { node_id: u64 },
+}
+
+pub(crate) fn not_leader(forward: ForwardToLeader<u64, PeerNode>) -> NodeError {
+    NodeError::NotLeader {
+        leader_id: forward.leader_id,
+        leader_api_addr: forward.leader_node.map(|node| node.api_addr),
+    }
+}
+
+pub(crate) fn from_fatal(error: Fatal<u64>) -> NodeError {
+    match error {
+        Fatal::Stopped => NodeError::Unavailable("the node is shutting down".into()),
+        other => NodeError::Fatal(other.to_string()),
+    }
+}
+
+fn from_write_error(error: RaftError<u64, ClientWriteError<u64, PeerNode>>) -> NodeError {
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => not_leader(forward),
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
+            NodeError::Membership(error.to_string())
+        }
+        RaftError::Fatal(error) => from_fatal(error),
+    }
+}
+
+fn from_leader_check(error: RaftError<u64, CheckIsLeaderError<u64, PeerNode>>) -> NodeError {
+    match error {
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => not_leader(forward),
+        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(error)) => {
+            NodeError::Unavailable(error.to_string())
+        }
+        RaftError::Fatal(error) => from_fatal(error),
+    }
+}
+
+/// Proposes on this node; `NotLeader` if it is not the leader (nothing appended).
+pub(crate) async fn propose(raft: &Raft, proposal: Proposal) -> Result<Outcome, NodeError> {
+    raft.client_write(proposal)
+        .await
+        .map(|response| response.data)
+        .map_err(from_write_error)
+}
+
+/// As the leader: confirms leadership with a quorum and answers the index a
+/// reader must have applied to see every write committed before this call.
+pub(crate) async fn read_index(raft: &Raft) -> Result<u64, NodeError> {
+    let (read_log_id, _applied) = raft.get_read_log_id().await.map_err(from_leader_check)?;
+    Ok(read_log_id.map_or(0, |id| id.index))
+}
+
+/// As the leader: read index, then wait until this node applied it.
+pub(crate) async fn linearize(raft: &Raft) -> Result<(), NodeError> {
+    raft.ensure_linearizable()
+        .await
+        .map(|_| ())
+        .map_err(from_leader_check)
+}
+
+pub(crate) async fn admin(raft: &Raft, request: AdminRequest) -> Result<(), NodeError> {
+    let result = match request {
+        AdminRequest::AddLearner { node_id, node } => raft.add_learner(node_id, node, false).await,
+        AdminRequest::Promote { node_id } => {
+            raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])), true)
+                .await
+        }
+        AdminRequest::Remove { node_id } => {
+            let metrics = raft.metrics().borrow().clone();
+            let membership = metrics.membership_config.membership();
+            let ids = BTreeSet::from([node_id]);
+            if membership.voter_ids().any(|id| id == node_id) {
+                raft.change_membership(ChangeMembers::RemoveVoters(ids), false)
+                    .await
+            } else if membership.learner_ids().any(|id| id == node_id) {
+                raft.change_membership(ChangeMembers::RemoveNodes(ids), false)
+                    .await
+            } else {
+                return Err(NodeError::Membership(format!(
+                    "node {node_id} is not a member"
+                )));
+            }
+        }
+    };
+    result.map(|_| ()).map_err(from_write_error)
+}
