@@ -30,7 +30,11 @@ pub fn cairn_binary() -> &'static Path {
             .and_then(Path::parent)
             .expect("test executable under target/<profile>/deps");
         let binary = profile_dir.join(format!("cairn{}", std::env::consts::EXE_SUFFIX));
-        assert!(binary.exists(), "built binary not found at {}", binary.display());
+        assert!(
+            binary.exists(),
+            "built binary not found at {}",
+            binary.display()
+        );
         binary
     })
 }
@@ -93,7 +97,11 @@ impl NodeProcess {
 
     /// Starts (or restarts) the process; its output goes to `node.log`.
     pub fn spawn(&mut self) {
-        assert!(self.child.is_none(), "node {} is already running", self.node_id);
+        assert!(
+            self.child.is_none(),
+            "node {} is already running",
+            self.node_id
+        );
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -128,7 +136,11 @@ impl NodeProcess {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("node {} exited with {status}:\n{}", self.node_id, self.log());
+                panic!(
+                    "node {} exited with {status}:\n{}",
+                    self.node_id,
+                    self.log()
+                );
             }
             if client.ready().await.is_ok() {
                 return;
@@ -149,7 +161,11 @@ impl NodeProcess {
         let mut child = Command::new(cairn_binary())
             .args(args)
             .env("CAIRN_URL", self.url())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

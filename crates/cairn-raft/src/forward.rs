@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::{FutureExt, StreamExt};
+
 use crate::Connector;
 use crate::transport::{self, Conn, PeerRequest, PeerResponse};
 
@@ -43,12 +45,19 @@ impl Forwarder {
         }
     }
 
+    /// An idle connection the peer has not closed. A closed one (the peer
+    /// restarted, or died) would take the request and lose it, making its
+    /// outcome unknown; checking first keeps that to true races.
     fn take_idle(&self, addr: &str) -> Option<Conn> {
-        self.idle
-            .lock()
-            .expect("forwarder pool lock")
-            .get_mut(addr)
-            .and_then(Vec::pop)
+        let mut idle = self.idle.lock().expect("forwarder pool lock");
+        let conns = idle.get_mut(addr)?;
+        while let Some(mut conn) = conns.pop() {
+            // Idle means the peer owes us nothing: anything readable now is EOF or junk.
+            if conn.next().now_or_never().is_none() {
+                return Some(conn);
+            }
+        }
+        None
     }
 
     fn put_idle(&self, addr: &str, conn: Conn) {

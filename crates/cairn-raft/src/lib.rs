@@ -5,6 +5,10 @@
 //! Peers are reached only through `Connector`, and peer RPCs are accepted
 //! only from a `Listener`, so the simulation can swap the network.
 
+// openraft's `StorageError` (about 224 bytes) is what its storage traits must
+// return; our helpers return it too rather than boxing and unboxing it.
+#![allow(clippy::result_large_err)]
+
 #[cfg(test)]
 mod conformance;
 mod forward;
@@ -33,27 +37,17 @@ impl<T> PeerStream for T where
 {
 }
 
+/// A boxed future, as the seams' object-safe methods return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// Dials peers. `TcpConnector` on real sockets; the simulation has its own.
 pub trait Connector: Send + Sync + 'static {
-    fn connect(
-        &self,
-        addr: &str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = std::io::Result<Box<dyn PeerStream>>> + Send + '_>,
-    >;
+    fn connect(&self, addr: &str) -> BoxFuture<'_, std::io::Result<Box<dyn PeerStream>>>;
 }
 
 /// Accepts peer connections. `tokio::net::TcpListener` on real sockets.
 pub trait Listener: Send + 'static {
-    fn accept(
-        &mut self,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = std::io::Result<(Box<dyn PeerStream>, String)>>
-                + Send
-                + '_,
-        >,
-    >;
+    fn accept(&mut self) -> BoxFuture<'_, std::io::Result<(Box<dyn PeerStream>, String)>>;
 }
 
 /// Raft timing and batching settings, validated by the server's config loader.

@@ -26,7 +26,7 @@ use cairn_core::{Outcome, Proposal};
 
 use crate::local::{self, AdminRequest};
 use crate::types::{PeerNode, Raft, TypeConfig};
-use crate::{Connector, Listener, NodeError, PeerStream};
+use crate::{BoxFuture, Connector, Listener, NodeError, PeerStream};
 
 /// The largest frame either side accepts: an append-entries batch of
 /// `max_payload_entries` entries, each at most one request, fits well within.
@@ -375,12 +375,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 pub struct TcpConnector;
 
 impl Connector for TcpConnector {
-    fn connect(
-        &self,
-        addr: &str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = std::io::Result<Box<dyn PeerStream>>> + Send + '_>,
-    > {
+    fn connect(&self, addr: &str) -> BoxFuture<'_, std::io::Result<Box<dyn PeerStream>>> {
         let addr = addr.to_string();
         Box::pin(async move {
             let stream = tokio::net::TcpStream::connect(&addr).await?;
@@ -394,15 +389,7 @@ impl Connector for TcpConnector {
 pub struct TcpPeerListener(pub tokio::net::TcpListener);
 
 impl Listener for TcpPeerListener {
-    fn accept(
-        &mut self,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = std::io::Result<(Box<dyn PeerStream>, String)>>
-                + Send
-                + '_,
-        >,
-    > {
+    fn accept(&mut self) -> BoxFuture<'_, std::io::Result<(Box<dyn PeerStream>, String)>> {
         Box::pin(async move {
             let (stream, remote) = self.0.accept().await?;
             stream.set_nodelay(true)?;

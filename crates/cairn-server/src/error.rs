@@ -8,18 +8,22 @@ use cairn_core::{CoreError, ReadError};
 use cairn_raft::NodeError;
 
 #[derive(Debug)]
-pub struct ApiError(pub Problem);
+pub struct ApiError(pub Box<Problem>);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> ApiError {
-        ApiError(Problem::new(status.as_u16(), code, detail))
+        ApiError(Box::new(Problem::new(status.as_u16(), code, detail)))
     }
 
     /// A domain error. `header_precondition` turns a version conflict from
     /// `If-Match` / `If-None-Match` into `412` rather than `409`.
     pub fn core(error: &CoreError, op_index: Option<u32>, header_precondition: bool) -> ApiError {
         let status = status_for(error, header_precondition);
-        ApiError(Problem::from_core(status.as_u16(), error, op_index))
+        ApiError(Box::new(Problem::from_core(
+            status.as_u16(),
+            error,
+            op_index,
+        )))
     }
 
     pub fn invalid_json(detail: impl Into<String>) -> ApiError {

@@ -23,6 +23,17 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
 /// Bump when the snapshot layout changes.
 pub const SNAPSHOT_FORMAT: u32 = 1;
 
+/// One key and value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+type RangeItem<'a> = Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
 /// A whole state machine as one value: what a snapshot carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotDump {
@@ -30,7 +41,7 @@ pub struct SnapshotDump {
     /// `sm_raft` entries (applied log id, membership), encoded by the Raft layer.
     pub raft: Vec<(String, Vec<u8>)>,
     /// Every state-machine table by name, entries in key order.
-    pub tables: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>,
+    pub tables: Vec<(String, Vec<Entry>)>,
 }
 
 impl SnapshotDump {
@@ -176,10 +187,7 @@ fn scan_table(
         return Ok(());
     }
     let range = table.range::<&[u8]>((start, end)).map_err(storage_error)?;
-    let mut step = |item: Result<
-        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
-        redb::StorageError,
-    >| {
+    let mut step = |item: RangeItem<'_>| {
         let (key, value) = item.map_err(storage_error)?;
         visit(key.value(), value.value())
     };

@@ -1,0 +1,248 @@
+//! Building request targets: percent-encoding store names, file paths and
+//! query values so that any valid (or deliberately invalid) path reaches the
+//! server byte for byte.
+
+use std::fmt::Write;
+
+use crate::error::ClientError;
+
+/// Where the server is: `host:port` for connecting and the `Host` header, and
+/// a path prefix (empty unless the base URL had one, e.g. behind a proxy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseUrl {
+    pub host: String,
+    pub port: u16,
+    pub authority: String,
+    pub path_prefix: String,
+}
+
+impl BaseUrl {
+    /// Parses `http://host[:port][/prefix]`. Only plain HTTP is supported.
+    pub fn parse(base_url: &str) -> Result<BaseUrl, ClientError> {
+        let invalid = |reason: &str| ClientError::InvalidUrl(format!("{base_url:?}: {reason}"));
+        let uri: hyper::Uri = base_url
+            .trim()
+            .parse()
+            .map_err(|error| invalid(&format!("{error}")))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => {
+                return Err(invalid(&format!(
+                    "scheme {other:?} is not supported, use http"
+                )));
+            }
+            None => return Err(invalid("missing scheme, expected http://host:port")),
+        }
+        let authority = uri.authority().ok_or_else(|| invalid("missing host"))?;
+        if authority.as_str().contains('@') {
+            return Err(invalid("user information is not supported"));
+        }
+        if uri.query().is_some() {
+            return Err(invalid("a base URL may not have a query"));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        if host.is_empty() {
+            return Err(invalid("missing host"));
+        }
+        let port = authority.port_u16().unwrap_or(80);
+        Ok(BaseUrl {
+            host: host.to_string(),
+            port,
+            authority: authority.as_str().to_string(),
+            path_prefix: uri.path().trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn encode_component(text: &str, out: &mut String) {
+    for byte in text.bytes() {
+        if is_unreserved(byte) {
+            out.push(byte as char);
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+}
+
+/// Percent-encodes each `/`-separated segment of `path`, keeping the
+/// separators. A path without a leading `/` gets one.
+pub fn encode_path(path: &str, out: &mut String) {
+    if !path.starts_with('/') {
+        out.push('/');
+    }
+    for (index, segment) in path.split('/').enumerate() {
+        if index > 0 {
+            out.push('/');
+        }
+        encode_component(segment, out);
+    }
+}
+
+/// A request target under `/v1/stores/{store}`, built piece by piece.
+#[derive(Clone, Debug)]
+pub struct Target {
+    path: String,
+    has_query: bool,
+}
+
+impl Target {
+    /// `/v1/stores`.
+    pub fn stores() -> Target {
+        Target {
+            path: "/v1/stores".to_string(),
+            has_query: false,
+        }
+    }
+
+    /// `/v1/stores/{store}`.
+    pub fn store(store: &str) -> Target {
+        let mut target = Target::stores();
+        target.path.push('/');
+        encode_component(store, &mut target.path);
+        target
+    }
+
+    /// `/v1/stores/{store}/{route}{path}`, e.g. `files` and `/notes/a.md`.
+    pub fn store_path(store: &str, route: &str, path: &str) -> Target {
+        let mut target = Target::store(store);
+        target.path.push('/');
+        target.path.push_str(route);
+        encode_path(path, &mut target.path);
+        target
+    }
+
+    /// `/v1/stores/{store}/{route}`, e.g. `txn`, `audit`, `tree`.
+    pub fn store_route(store: &str, route: &str) -> Target {
+        let mut target = Target::store(store);
+        target.path.push('/');
+        target.path.push_str(route);
+        target
+    }
+
+    /// Appends `name=value` (value percent-encoded).
+    pub fn query(mut self, name: &str, value: impl std::fmt::Display) -> Target {
+        self.path.push(if self.has_query { '&' } else { '?' });
+        self.has_query = true;
+        encode_component(name, &mut self.path);
+        self.path.push('=');
+        encode_component(&value.to_string(), &mut self.path);
+        self
+    }
+
+    /// Appends `name=value` when there is a value.
+    pub fn query_opt(self, name: &str, value: Option<impl std::fmt::Display>) -> Target {
+        match value {
+            Some(value) => self.query(name, value),
+            None => self,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.path
+    }
+
+    pub fn into_string(self) -> String {
+        self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_forms() {
+        let base = BaseUrl::parse("http://127.0.0.1:7700").unwrap();
+        assert_eq!(base.host, "127.0.0.1");
+        assert_eq!(base.port, 7700);
+        assert_eq!(base.authority, "127.0.0.1:7700");
+        assert_eq!(base.path_prefix, "");
+
+        let base = BaseUrl::parse("http://localhost/").unwrap();
+        assert_eq!((base.host.as_str(), base.port), ("localhost", 80));
+        assert_eq!(base.path_prefix, "");
+
+        let base = BaseUrl::parse("http://[::1]:8080/cairn/").unwrap();
+        assert_eq!((base.host.as_str(), base.port), ("::1", 8080));
+        assert_eq!(base.authority, "[::1]:8080");
+        assert_eq!(base.path_prefix, "/cairn");
+    }
+
+    #[test]
+    fn base_url_rejects() {
+        for bad in [
+            "",
+            "127.0.0.1:7700",
+            "https://example.com",
+            "http://",
+            "http://user@host:1",
+            "http://host:1/?q=1",
+            "not a url",
+        ] {
+            let error = BaseUrl::parse(bad).unwrap_err();
+            assert_eq!(error.code(), "invalid_url", "{bad:?} gave {error}");
+        }
+    }
+
+    #[test]
+    fn paths_keep_separators_and_encode_segments() {
+        let target = Target::store_path("notes", "files", "/notes/a.md");
+        assert_eq!(target.as_str(), "/v1/stores/notes/files/notes/a.md");
+
+        let target = Target::store_path("s", "files", "/my dir/100%/a?b#c.md");
+        assert_eq!(
+            target.as_str(),
+            "/v1/stores/s/files/my%20dir/100%25/a%3Fb%23c.md"
+        );
+
+        let target = Target::store_path("s", "files", "/über/日本.md");
+        assert_eq!(
+            target.as_str(),
+            "/v1/stores/s/files/%C3%BCber/%E6%97%A5%E6%9C%AC.md"
+        );
+
+        // Invalid paths pass through unchanged so that the server can refuse them.
+        let target = Target::store_path("s", "files", "/a/../b");
+        assert_eq!(target.as_str(), "/v1/stores/s/files/a/../b");
+        let target = Target::store_path("s", "files", "/a//b");
+        assert_eq!(target.as_str(), "/v1/stores/s/files/a//b");
+        let target = Target::store_path("s", "files", "/a\0b");
+        assert_eq!(target.as_str(), "/v1/stores/s/files/a%00b");
+
+        // A missing leading slash is added.
+        let target = Target::store_path("s", "history", "a.md");
+        assert_eq!(target.as_str(), "/v1/stores/s/history/a.md");
+    }
+
+    #[test]
+    fn store_names_and_queries_are_encoded() {
+        let target = Target::store("a b/c");
+        assert_eq!(target.as_str(), "/v1/stores/a%20b%2Fc");
+
+        let target = Target::store_path("s", "diff", "/a")
+            .query("from", 1)
+            .query("to", 2)
+            .query_opt("consistency", None::<&str>)
+            .query("x", "a&b=c d+e");
+        assert_eq!(
+            target.as_str(),
+            "/v1/stores/s/diff/a?from=1&to=2&x=a%26b%3Dc%20d%2Be"
+        );
+    }
+
+    #[test]
+    fn unreserved_characters_stay() {
+        let mut out = String::new();
+        encode_component("AZaz09-._~", &mut out);
+        assert_eq!(out, "AZaz09-._~");
+    }
+}

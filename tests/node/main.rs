@@ -1,0 +1,48 @@
+//! One node, the real `cairn` binary on loopback: durability across SIGKILL,
+//! concurrent writers, refusal of bad input, and the CLI.
+
+mod bad_input;
+mod cli;
+mod concurrency;
+mod durability;
+
+use cairn_client::{Client, ClientError};
+use cairn_tests::NodeProcess;
+use tempfile::TempDir;
+
+/// A started, ready single-node cluster with its data directory and a client.
+/// Keep the `TempDir` alive for as long as the node runs.
+pub struct Single {
+    pub dir: TempDir,
+    pub node: NodeProcess,
+    pub client: Client,
+}
+
+pub async fn start_single() -> Single {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let mut node = NodeProcess::start_single(dir.path());
+    node.wait_ready().await;
+    let client = Client::new(&node.url()).expect("client for the node");
+    Single { dir, node, client }
+}
+
+/// Asserts that `result` failed with an API problem of this status and code,
+/// and returns the problem.
+#[track_caller]
+pub fn expect_problem<T: std::fmt::Debug>(
+    result: Result<T, ClientError>,
+    status: u16,
+    code: &str,
+) -> cairn_client::Problem {
+    match result {
+        Err(ClientError::Api(problem)) => {
+            assert_eq!(
+                (problem.status, problem.code.as_str()),
+                (status, code),
+                "unexpected problem: {problem:?}"
+            );
+            *problem
+        }
+        other => panic!("expected {status} {code}, got {other:?}"),
+    }
+}
