@@ -17,11 +17,9 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
         let dir = tempfile::tempdir().expect("temp dir");
         let log = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).expect("open log");
         let state = StateDb::open(&dir.path().join(cairn_storage::STATE_FILE)).expect("open state");
-        Ok((
-            dir,
-            LogStore::new(Arc::new(log)),
-            StateMachine::new(Arc::new(state)),
-        ))
+        let sm =
+            StateMachine::new(Arc::new(state), dir.path().join("snapshots")).expect("snapshot dir");
+        Ok((dir, LogStore::new(Arc::new(log)), sm))
     }
 }
 

@@ -15,6 +15,7 @@ mod forward;
 mod local;
 mod log_store;
 mod node;
+mod snapshot_file;
 mod state_machine;
 mod transport;
 pub mod types;

@@ -150,7 +150,7 @@ impl Node {
             Arc::new(raft_config(&config.raft)?),
             network,
             LogStore::new(log.clone()),
-            StateMachine::new(state.clone()),
+            StateMachine::new(state.clone(), config.data_dir.join("snapshots")).map_err(fatal)?,
         )
         .await
         .map_err(fatal)?;

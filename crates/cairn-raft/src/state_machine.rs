@@ -3,27 +3,44 @@
 //! with the last applied log id and membership, so a crash never leaves the
 //! data and the applied index disagreeing (no entry is applied twice).
 //!
-//! The redb state *is* the snapshot: building one dumps the tables from one
-//! read transaction; installing one replaces them in one write transaction.
+//! Snapshots are files under `<data_dir>/snapshots/`: `current.snap` is the
+//! latest one built or installed, streamed from one redb read transaction
+//! (`StateDb::export_to`) and self-describing (its header holds the applied
+//! log id and membership). Building writes `build.tmp` and renames it;
+//! receiving writes `recv-N.tmp`, imports it and renames it. Memory stays
+//! bounded: nothing holds a whole snapshot.
 
-use std::io::Cursor;
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_core::codec;
 use cairn_core::{Outcome, StorageError};
-use cairn_storage::{SnapshotDump, StateDb, StateReader};
+use cairn_storage::{RaftValues, StateDb, StateReader, snapshot_header};
 use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
+use crate::snapshot_file::SnapshotFile;
 use crate::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
 
 const APPLIED: &str = "applied";
 const MEMBERSHIP: &str = "membership";
+const CURRENT: &str = "current.snap";
+const BUILDING: &str = "build.tmp";
 
 fn any(error: impl std::fmt::Display) -> AnyError {
     AnyError::error(error.to_string())
+}
+
+fn read_error(error: impl std::fmt::Display) -> RaftStorageError {
+    StorageIOError::read_snapshot(None, any(error)).into()
+}
+
+fn write_error(error: impl std::fmt::Display) -> RaftStorageError {
+    StorageIOError::write_snapshot(None, any(error)).into()
 }
 
 /// The last applied log id and membership recorded in the state machine.
@@ -41,56 +58,96 @@ pub fn applied_state(
     Ok((applied, membership))
 }
 
+/// The snapshot meta that a snapshot's raft values describe.
+fn meta_from(raft: &RaftValues) -> Result<SnapshotMeta, StorageError> {
+    let value = |name: &str| raft.iter().find(|(key, _)| key == name).map(|(_, v)| v);
+    let applied: Option<LogId> = match value(APPLIED) {
+        Some(bytes) => codec::decode(bytes)?,
+        None => None,
+    };
+    let membership: StoredMembership = match value(MEMBERSHIP) {
+        Some(bytes) => codec::decode(bytes)?,
+        None => StoredMembership::default(),
+    };
+    let snapshot_id = match applied {
+        Some(id) => format!("{}-{}", id.leader_id, id.index),
+        None => "empty".to_string(),
+    };
+    Ok(SnapshotMeta {
+        last_log_id: applied,
+        last_membership: membership,
+        snapshot_id,
+    })
+}
+
+fn sync_dir(dir: &Path) {
+    // Makes a rename durable; best effort where directories cannot be opened.
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
 #[derive(Clone)]
 pub struct StateMachine {
     db: Arc<StateDb>,
+    dir: PathBuf,
+    received: Arc<AtomicU64>,
 }
 
 impl StateMachine {
-    pub fn new(db: Arc<StateDb>) -> StateMachine {
-        StateMachine { db }
+    /// `dir` holds the snapshot files; leftovers of interrupted builds and
+    /// receipts are removed.
+    pub fn new(db: Arc<StateDb>, dir: PathBuf) -> std::io::Result<StateMachine> {
+        std::fs::create_dir_all(&dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "tmp") {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(StateMachine {
+            db,
+            dir,
+            received: Arc::new(AtomicU64::new(0)),
+        })
     }
 
-    /// The state machine as it is now, as a snapshot (of nothing, if nothing was applied).
-    fn snapshot(&self) -> Result<Snapshot, RaftStorageError> {
-        let dump = self
-            .db
-            .export()
-            .map_err(|e| StorageIOError::read_state_machine(any(e)))?;
-        let decode = |name: &str| -> Result<Option<Vec<u8>>, RaftStorageError> {
-            Ok(dump.raft_value(name).map(<[u8]>::to_vec))
+    /// `current.snap`, opened at its start, with its meta.
+    fn open_current(&self) -> Result<Option<Snapshot>, RaftStorageError> {
+        let path = self.dir.join(CURRENT);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(read_error(error)),
         };
-        let applied: Option<LogId> = match decode(APPLIED)? {
-            Some(bytes) => {
-                codec::decode(&bytes).map_err(|e| StorageIOError::read_state_machine(any(e)))?
-            }
-            None => None,
-        };
-        let membership: StoredMembership = match decode(MEMBERSHIP)? {
-            Some(bytes) => {
-                codec::decode(&bytes).map_err(|e| StorageIOError::read_state_machine(any(e)))?
-            }
-            None => StoredMembership::default(),
-        };
-        let snapshot_id = match applied {
-            Some(id) => format!("{}-{}", id.leader_id, id.index),
-            None => "empty".to_string(),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: applied,
-            last_membership: membership,
-            snapshot_id,
-        };
-        Ok(Snapshot {
+        let raft = snapshot_header(&mut BufReader::new(&mut file)).map_err(read_error)?;
+        let meta = meta_from(&raft).map_err(read_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+        Ok(Some(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(dump.encode())),
-        })
+            snapshot: Box::new(SnapshotFile::new(file, path)),
+        }))
+    }
+
+    /// Streams the state into a new `current.snap`.
+    fn build(&self) -> Result<Snapshot, RaftStorageError> {
+        let building = self.dir.join(BUILDING);
+        let file = std::fs::File::create(&building).map_err(write_error)?;
+        let mut out = BufWriter::new(file);
+        self.db.export_to(&mut out).map_err(write_error)?;
+        out.flush().map_err(write_error)?;
+        out.get_ref().sync_all().map_err(write_error)?;
+        drop(out);
+        std::fs::rename(&building, self.dir.join(CURRENT)).map_err(write_error)?;
+        sync_dir(&self.dir);
+        self.open_current()?
+            .ok_or_else(|| write_error("the snapshot just built is missing"))
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot, RaftStorageError> {
-        self.snapshot()
+        self.build()
     }
 }
 
@@ -144,30 +201,56 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, RaftStorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotFile>, RaftStorageError> {
+        let n = self.received.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("recv-{n}.tmp"));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(write_error)?;
+        Ok(Box::new(SnapshotFile::new(file, path)))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        mut snapshot: Box<SnapshotFile>,
     ) -> Result<(), RaftStorageError> {
-        let fail = |e: StorageError| StorageIOError::write_snapshot(Some(meta.signature()), any(e));
-        let mut dump = SnapshotDump::decode(snapshot.get_ref()).map_err(fail)?;
-        // The meta is authoritative for what the snapshot covers.
-        dump.raft
-            .retain(|(name, _)| name != APPLIED && name != MEMBERSHIP);
-        dump.raft
-            .push((APPLIED.to_string(), codec::encode(&meta.last_log_id)));
-        dump.raft
-            .push((MEMBERSHIP.to_string(), codec::encode(&meta.last_membership)));
-        self.db.import(&dump).map_err(fail)?;
+        let fail = |e: StorageError| -> RaftStorageError {
+            StorageIOError::write_snapshot(Some(meta.signature()), any(e)).into()
+        };
+        let file = snapshot.file_mut();
+        file.sync_all().map_err(write_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(write_error)?;
+        let raft = snapshot_header(&mut BufReader::new(&mut *file)).map_err(fail)?;
+        let described = meta_from(&raft).map_err(fail)?;
+        if described.last_log_id != meta.last_log_id {
+            return Err(write_error(format!(
+                "received snapshot covers {:?}, its meta says {:?}",
+                described.last_log_id, meta.last_log_id
+            )));
+        }
+        file.seek(SeekFrom::Start(0)).map_err(write_error)?;
+        self.db
+            .import_from(&mut BufReader::new(&mut *file))
+            .map_err(fail)?;
+        std::fs::rename(&snapshot.path, self.dir.join(CURRENT)).map_err(write_error)?;
+        sync_dir(&self.dir);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, RaftStorageError> {
-        let snapshot = self.snapshot()?;
-        Ok(snapshot.meta.last_log_id.is_some().then_some(snapshot))
+        if let Some(snapshot) = self.open_current()? {
+            return Ok(Some(snapshot));
+        }
+        // No file yet (never built): the state itself is the snapshot, if anything was applied.
+        let reader = self.db.reader().map_err(read_error)?;
+        match applied_state(&reader).map_err(read_error)? {
+            (Some(_), _) => self.build().map(Some),
+            (None, _) => Ok(None),
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! openraft's type configuration for Cairn.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 
 use cairn_core::{Outcome, Proposal};
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ openraft::declare_raft_types!(
         R = Outcome,
         NodeId = u64,
         Node = PeerNode,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = crate::snapshot_file::SnapshotFile,
 );
 
 pub type Raft = openraft::Raft<TypeConfig>;

@@ -227,6 +227,27 @@ mod tests {
     }
 
     #[test]
+    fn cluster_3_configs_are_valid_and_distinct() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/cluster-3");
+        let configs: Vec<Config> = (1..=3)
+            .map(|n| Config::load(Some(&dir.join(format!("node{n}.toml")))).unwrap())
+            .collect();
+        for (n, config) in configs.iter().enumerate() {
+            config.validate().unwrap();
+            assert_eq!(config.node_id, n as u64 + 1);
+            assert_eq!(config.bootstrap, n == 0);
+            assert_eq!(config.cluster_secret, configs[0].cluster_secret);
+        }
+        let mut addrs: Vec<&String> = configs
+            .iter()
+            .flat_map(|c| [&c.listen_http, &c.listen_raft])
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(addrs.len(), 6);
+    }
+
+    #[test]
     fn empty_file_is_the_defaults() {
         let config: Config = toml::from_str("").unwrap();
         assert_eq!(config, Config::default());

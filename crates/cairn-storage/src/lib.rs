@@ -10,10 +10,12 @@
 //! appends and state-machine applies run concurrently in openraft.
 
 mod log;
+mod snapshot;
 mod state;
 
 pub use log::LogDb;
-pub use state::{SNAPSHOT_FORMAT, SnapshotDump, StateDb, StateReader, StateWriter};
+pub use snapshot::{RaftValues, SNAPSHOT_FORMAT, snapshot_header};
+pub use state::{StateDb, StateReader, StateWriter};
 
 use cairn_core::StorageError;
 

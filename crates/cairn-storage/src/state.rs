@@ -7,10 +7,8 @@ use std::ops::Bound;
 use std::path::Path;
 
 use cairn_core::StorageError;
-use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
 
 use crate::{begin_write, open_database, storage_error};
 
@@ -20,12 +18,6 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
     TableDefinition::new(table.name())
 }
 
-/// Bump when the snapshot layout changes.
-pub const SNAPSHOT_FORMAT: u32 = 1;
-
-/// One key and value.
-pub type Entry = (Vec<u8>, Vec<u8>);
-
 type RangeItem<'a> = Result<
     (
         redb::AccessGuard<'a, &'static [u8]>,
@@ -33,40 +25,6 @@ type RangeItem<'a> = Result<
     ),
     redb::StorageError,
 >;
-
-/// A whole state machine as one value: what a snapshot carries.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotDump {
-    pub format: u32,
-    /// `sm_raft` entries (applied log id, membership), encoded by the Raft layer.
-    pub raft: Vec<(String, Vec<u8>)>,
-    /// Every state-machine table by name, entries in key order.
-    pub tables: Vec<(String, Vec<Entry>)>,
-}
-
-impl SnapshotDump {
-    pub fn raft_value(&self, name: &str) -> Option<&[u8]> {
-        self.raft
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_slice())
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        codec::encode(self)
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<SnapshotDump, StorageError> {
-        let dump: SnapshotDump = codec::decode(bytes)?;
-        if dump.format != SNAPSHOT_FORMAT {
-            return Err(StorageError::corrupt(format!(
-                "snapshot format {} is not the supported {SNAPSHOT_FORMAT}",
-                dump.format
-            )));
-        }
-        Ok(dump)
-    }
-}
 
 pub struct StateDb {
     db: redb::Database,
@@ -114,63 +72,6 @@ impl StateDb {
         txn.commit().map_err(storage_error)?;
         Ok(value)
     }
-
-    /// Everything, from one read transaction.
-    pub fn export(&self) -> Result<SnapshotDump, StorageError> {
-        let reader = self.reader()?;
-        let mut dump = SnapshotDump {
-            format: SNAPSHOT_FORMAT,
-            ..SnapshotDump::default()
-        };
-        for item in reader.raft.iter().map_err(storage_error)? {
-            let (key, value) = item.map_err(storage_error)?;
-            dump.raft
-                .push((key.value().to_string(), value.value().to_vec()));
-        }
-        for table in Table::ALL {
-            let mut entries = Vec::new();
-            reader.scan(
-                table,
-                Bound::Unbounded,
-                Bound::Unbounded,
-                false,
-                &mut |key, value| {
-                    entries.push((key.to_vec(), value.to_vec()));
-                    Ok(true)
-                },
-            )?;
-            dump.tables.push((table.name().to_string(), entries));
-        }
-        Ok(dump)
-    }
-
-    /// Replaces everything with `dump`, in one transaction.
-    pub fn import(&self, dump: &SnapshotDump) -> Result<(), StorageError> {
-        self.write(|writer| {
-            writer.raft.retain(|_, _| false).map_err(storage_error)?;
-            for (key, value) in &dump.raft {
-                writer
-                    .raft
-                    .insert(key.as_str(), value.as_slice())
-                    .map_err(storage_error)?;
-            }
-            for table in Table::ALL {
-                let slot = &mut writer.tables[table as usize];
-                slot.retain(|_, _| false).map_err(storage_error)?;
-                let entries = dump
-                    .tables
-                    .iter()
-                    .find(|(name, _)| name == table.name())
-                    .map(|(_, entries)| entries.as_slice())
-                    .unwrap_or_default();
-                for (key, value) in entries {
-                    slot.insert(key.as_slice(), value.as_slice())
-                        .map_err(storage_error)?;
-                }
-            }
-            Ok(())
-        })
-    }
 }
 
 fn scan_table(
@@ -214,6 +115,10 @@ pub struct StateReader {
 }
 
 impl StateReader {
+    pub(crate) fn raft_table(&self) -> &redb::ReadOnlyTable<&'static str, &'static [u8]> {
+        &self.raft
+    }
+
     pub fn raft_value(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self
             .raft
@@ -253,6 +158,24 @@ impl StateWriter<'_> {
     pub fn set_raft_value(&mut self, name: &str, value: &[u8]) -> Result<(), StorageError> {
         self.raft.insert(name, value).map_err(storage_error)?;
         Ok(())
+    }
+
+    pub(crate) fn replace_raft_values(
+        &mut self,
+        values: &[(String, Vec<u8>)],
+    ) -> Result<(), StorageError> {
+        self.raft.retain(|_, _| false).map_err(storage_error)?;
+        for (name, value) in values {
+            self.set_raft_value(name, value)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every entry of `table`.
+    pub(crate) fn clear(&mut self, table: Table) -> Result<(), StorageError> {
+        self.tables[table as usize]
+            .retain(|_, _| false)
+            .map_err(storage_error)
     }
 }
 
@@ -357,11 +280,28 @@ mod tests {
         let digest = state_digest(&memory).unwrap();
         assert_eq!(state_digest(&db.reader().unwrap()).unwrap(), digest);
 
-        let dump = SnapshotDump::decode(&db.export().unwrap().encode()).unwrap();
+        let mut bytes = Vec::new();
+        let raft = db.export_to(&mut bytes).unwrap();
+        assert_eq!(raft, vec![("applied".to_string(), vec![2])]);
+        assert_eq!(crate::snapshot_header(&mut bytes.as_slice()).unwrap(), raft);
         let other = StateDb::open(&dir.path().join("other.redb")).unwrap();
-        other.import(&dump).unwrap();
+        // Something to be replaced.
+        other
+            .write(|writer| writer.put(Table::Files, b"stale", b"x"))
+            .unwrap();
+        other.import_from(&mut bytes.as_slice()).unwrap();
         let reader = other.reader().unwrap();
         assert_eq!(state_digest(&reader).unwrap(), digest);
         assert_eq!(reader.raft_value("applied").unwrap(), Some(vec![2]));
+
+        // A corrupted or truncated snapshot changes nothing.
+        let empty = StateDb::open(&dir.path().join("empty.redb")).unwrap();
+        let before = state_digest(&empty.reader().unwrap()).unwrap();
+        let mut flipped = bytes.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x55;
+        assert!(empty.import_from(&mut flipped.as_slice()).is_err());
+        assert!(empty.import_from(&mut &bytes[..bytes.len() - 3]).is_err());
+        assert_eq!(state_digest(&empty.reader().unwrap()).unwrap(), before);
     }
 }

@@ -1,0 +1,208 @@
+//! Three to four real `cairn` processes on loopback: failover under load,
+//! a minority that must not acknowledge, catch-up by snapshot, membership
+//! changes at run time, and replicas converging to identical state.
+
+mod failover;
+mod membership;
+mod minority;
+
+use std::time::{Duration, Instant};
+
+use cairn_client::Client;
+use cairn_tests::NodeProcess;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Fast timings, so that elections and timeouts fit in a test.
+pub const RAFT: &str = "[raft]\nheartbeat_interval_ms = 50\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 600\n";
+/// A request waits at most this long for a leader or a quorum.
+pub const HTTP: &str = "[http]\nrequest_timeout_ms = 3000\n";
+
+pub struct Cluster {
+    pub dir: TempDir,
+    /// `nodes[i]` is node `i + 1`.
+    pub nodes: Vec<NodeProcess>,
+    /// TOML appended to every node's config: the `[raft]` and `[http]` tables.
+    tables: String,
+}
+
+impl Cluster {
+    /// Node 1 bootstraps; nodes 2..=n join it as learners and are promoted.
+    /// `raft` holds extra `[raft]` settings, one `key = value` per line.
+    pub async fn start(n: u64, raft: &str) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cluster = Cluster {
+            dir,
+            nodes: Vec::new(),
+            tables: format!("{RAFT}{raft}{HTTP}"),
+        };
+        let mut first = NodeProcess::configure(
+            cluster.dir.path(),
+            1,
+            &format!("bootstrap = true\n{}", cluster.tables),
+        );
+        first.spawn();
+        first.wait_ready().await;
+        cluster.nodes.push(first);
+        for id in 2..=n {
+            cluster.add_learner(id, "").await;
+            cluster.promote(id).await;
+        }
+        cluster
+    }
+
+    pub fn node(&self, id: u64) -> &NodeProcess {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    pub fn node_mut(&mut self, id: u64) -> &mut NodeProcess {
+        &mut self.nodes[(id - 1) as usize]
+    }
+
+    pub fn client(&self, id: u64) -> Client {
+        Client::new(&self.node(id).url())
+            .expect("client")
+            .with_timeout(Duration::from_secs(10))
+    }
+
+    /// Ids of the nodes whose process runs.
+    pub fn running(&self) -> Vec<u64> {
+        (1..=self.nodes.len() as u64)
+            .filter(|id| self.node(*id).is_running())
+            .collect()
+    }
+
+    /// Starts node `id` (with extra top-level config) and adds it as a learner
+    /// through some running member.
+    pub async fn add_learner(&mut self, id: u64, top_level: &str) {
+        let mut node = NodeProcess::configure(
+            self.dir.path(),
+            id,
+            &format!("bootstrap = false\n{top_level}{}", self.tables),
+        );
+        node.spawn();
+        let body = serde_json::json!({
+            "node_id": id,
+            "raft_addr": node.raft_addr,
+            "api_addr": node.http_addr,
+            "tags": {"region": format!("region-{id}")},
+        });
+        self.nodes.push(node);
+        let via = self.running()[0];
+        admin(
+            &self.client(via),
+            "POST",
+            "/v1/admin/learners",
+            body.to_string(),
+        )
+        .await;
+    }
+
+    pub async fn promote(&self, id: u64) {
+        let via = self.running()[0];
+        admin(
+            &self.client(via),
+            "POST",
+            &format!("/v1/admin/voters/{id}"),
+            String::new(),
+        )
+        .await;
+    }
+
+    pub async fn remove(&self, id: u64, via: u64) {
+        admin(
+            &self.client(via),
+            "DELETE",
+            &format!("/v1/admin/members/{id}"),
+            String::new(),
+        )
+        .await;
+    }
+
+    /// A node's `/v1/admin/status`, or `None` if it does not answer.
+    pub async fn status(&self, id: u64) -> Option<Value> {
+        if !self.node(id).is_running() {
+            return None;
+        }
+        let client = self.client(id).with_timeout(Duration::from_secs(2));
+        client.get_json::<Value>("/v1/admin/status").await.ok()
+    }
+
+    /// The leader every running node in `among` agrees on, once they do.
+    pub async fn leader_among(&self, among: &[u64]) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut seen = Vec::new();
+            for id in among {
+                if let Some(status) = self.status(*id).await {
+                    seen.push(status["current_leader"].as_u64());
+                }
+            }
+            if let Some(Some(leader)) = seen.first()
+                && seen.iter().all(|s| *s == Some(*leader))
+                && among.contains(leader)
+            {
+                return *leader;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no agreed leader among {among:?}: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn leader(&self) -> u64 {
+        self.leader_among(&self.running()).await
+    }
+
+    /// Waits until every node in `ids` applied the same index and has the same
+    /// state digest; returns the digest.
+    pub async fn converged(&self, ids: &[u64]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut digests = Vec::new();
+            for id in ids {
+                let digest = self
+                    .client(*id)
+                    .get_json::<Value>("/v1/admin/digest")
+                    .await
+                    .ok();
+                digests.push(digest.map(|d| (d["digest"].clone(), d["last_applied"].clone())));
+            }
+            if let Some(Some(first)) = digests.first()
+                && digests.iter().all(|d| d.as_ref() == Some(first))
+            {
+                return first.0.as_str().unwrap_or_default().to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replicas did not converge: {digests:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// An admin call that must succeed (retrying while leadership settles).
+pub async fn admin(client: &Client, method: &str, path: &str, body: String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let headers = [("content-type", "application/json")];
+        match client
+            .raw_request(method, path, &headers, body.clone())
+            .await
+        {
+            Ok(response) if response.is_success() => return,
+            Ok(response) if response.status == 503 || response.status == 504 => {}
+            Ok(response) => panic!(
+                "{method} {path}: {} {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            ),
+            Err(_) => {}
+        }
+        assert!(Instant::now() < deadline, "{method} {path} kept failing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
