@@ -70,8 +70,10 @@ pub struct RaftSettings {
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     pub node_id: u64,
-    /// Holds `raft-log.redb` and `state.redb`.
+    /// Holds `raft-log.redb`, `state.redb` and `snapshots/`.
     pub data_dir: PathBuf,
+    /// Where the redb databases live instead of `data_dir` (the simulation's disk).
+    pub disk: Option<std::sync::Arc<dyn cairn_storage::Disk>>,
     /// The address peers dial to reach this node's Raft port.
     pub raft_advertise_addr: String,
     /// The address clients (and forwarding peers) use for this node's HTTP API.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_core::{Outcome, Proposal, ReadError, StorageError};
-use cairn_storage::{LOG_FILE, LogDb, STATE_FILE, StateDb, StateReader};
+use cairn_storage::{Disk, FileDisk, LOG_FILE, LogDb, STATE_FILE, StateDb, StateReader};
 use openraft::error::{InitializeError, RaftError};
 use openraft::{ServerState, SnapshotPolicy};
 
@@ -135,8 +135,15 @@ impl Node {
                 config.data_dir.display()
             ))
         })?;
-        let log = Arc::new(LogDb::open(&config.data_dir.join(LOG_FILE)).map_err(fatal)?);
-        let state = Arc::new(StateDb::open(&config.data_dir.join(STATE_FILE)).map_err(fatal)?);
+        let disk: Arc<dyn Disk> = match &config.disk {
+            Some(disk) => disk.clone(),
+            None => Arc::new(FileDisk(config.data_dir.clone())),
+        };
+        let log =
+            Arc::new(LogDb::with_database(disk.database(LOG_FILE).map_err(fatal)?).map_err(fatal)?);
+        let state = Arc::new(
+            StateDb::with_database(disk.database(STATE_FILE).map_err(fatal)?).map_err(fatal)?,
+        );
         let secret: Arc<str> = config.cluster_secret.as_str().into();
         let connector_for_forwarding = connector.clone();
         let network = Network {
@@ -198,11 +205,17 @@ impl Node {
     /// Makes this node a one-member cluster if it has never been initialized;
     /// a no-op on a node that already has a log or a membership.
     pub async fn initialize_single(&self) -> Result<(), NodeError> {
+        self.initialize(BTreeMap::from([(self.id(), self.peer_node())]))
+            .await
+    }
+
+    /// Makes `members` (this node among them) the first voters of a new
+    /// cluster, if this node has never been initialized; otherwise a no-op.
+    pub async fn initialize(&self, members: BTreeMap<u64, PeerNode>) -> Result<(), NodeError> {
         let raft = &self.inner.raft;
         if raft.is_initialized().await.map_err(from_fatal)? {
             return Ok(());
         }
-        let members = BTreeMap::from([(self.id(), self.peer_node())]);
         match raft.initialize(members).await {
             Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(RaftError::APIError(error)) => Err(fatal(error)),

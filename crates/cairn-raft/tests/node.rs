@@ -12,6 +12,7 @@ async fn start(dir: &std::path::Path) -> Node {
     let config = NodeConfig {
         node_id: 1,
         data_dir: dir.to_path_buf(),
+        disk: None,
         raft_advertise_addr: addr,
         api_advertise_addr: "127.0.0.1:1".into(),
         tags: Default::default(),

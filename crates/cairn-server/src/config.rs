@@ -199,6 +199,7 @@ impl Config {
         NodeConfig {
             node_id: self.node_id,
             data_dir: self.data_dir.clone(),
+            disk: None,
             raft_advertise_addr: self
                 .advertise_raft
                 .clone()

@@ -30,6 +30,15 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub request_timeout: Duration,
     pub metrics: Arc<RequestMetrics>,
+    pub testing: Testing,
+}
+
+/// Faults planted on purpose, to prove the simulation's checkers catch them.
+/// Only ever set by test code; `cairn serve` has no way to turn them on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Testing {
+    /// Serve linearizable reads from the local replica, as stale reads.
+    pub linearizable_reads_are_stale: bool,
 }
 
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -289,6 +298,11 @@ impl App {
         consistency: Consistency,
         read: impl FnOnce(&cairn_storage::StateReader) -> Result<T, ReadError>,
     ) -> ApiResult<T> {
+        let consistency = if self.testing.linearizable_reads_are_stale {
+            Consistency::Stale
+        } else {
+            consistency
+        };
         match tokio::time::timeout(self.request_timeout, self.node.read(consistency, read)).await {
             Ok(result) => Ok(result??),
             Err(_) => Err(ApiError::timeout()),

@@ -46,14 +46,15 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
 /// Opens the node's storage, starts Raft on `raft_listener`, and (for a
 /// bootstrap node) makes it a one-member cluster.
 pub async fn start_node(
-    config: &Config,
+    node_config: cairn_raft::NodeConfig,
+    bootstrap: bool,
     raft_listener: Box<dyn Listener>,
     connector: Arc<dyn Connector>,
 ) -> anyhow::Result<Node> {
-    let node = Node::start(config.node_config(), raft_listener, connector)
+    let node = Node::start(node_config, raft_listener, connector)
         .await
         .context("starting the node")?;
-    if config.bootstrap {
+    if bootstrap {
         node.initialize_single()
             .await
             .context("initializing a single-node cluster")?;
@@ -69,6 +70,7 @@ pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> App {
         clock,
         request_timeout: Duration::from_millis(config.http.request_timeout_ms),
         metrics: Arc::default(),
+        testing: http::Testing::default(),
     }
 }
 
@@ -90,7 +92,8 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on listen_raft = {}", config.listen_raft))?;
     let node = start_node(
-        &config,
+        config.node_config(),
+        config.bootstrap,
         Box::new(TcpPeerListener(raft)),
         Arc::new(TcpConnector),
     )

@@ -27,10 +27,27 @@ pub(crate) fn storage_error(error: impl Into<redb::Error>) -> StorageError {
     StorageError::new(error.into())
 }
 
-/// Opens (or creates) a redb file. Kept in one place so that the simulation
-/// can later swap the file for an in-memory backend that models crashes.
+/// Opens (or creates) a redb file.
 pub(crate) fn open_database(path: &std::path::Path) -> Result<redb::Database, StorageError> {
     redb::Database::create(path).map_err(storage_error)
+}
+
+/// Where a node's redb databases live. Nodes use files in their data
+/// directory; the simulation supplies a disk that models crashes (writes
+/// not yet synced are lost).
+pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
+    /// Opens (or creates) the database called `name` (`LOG_FILE`, `STATE_FILE`).
+    fn database(&self, name: &str) -> Result<redb::Database, StorageError>;
+}
+
+/// redb files in a directory.
+#[derive(Clone, Debug)]
+pub struct FileDisk(pub std::path::PathBuf);
+
+impl Disk for FileDisk {
+    fn database(&self, name: &str) -> Result<redb::Database, StorageError> {
+        open_database(&self.0.join(name))
+    }
 }
 
 pub(crate) fn begin_write(db: &redb::Database) -> Result<redb::WriteTransaction, StorageError> {

@@ -20,7 +20,10 @@ pub struct LogDb {
 
 impl LogDb {
     pub fn open(path: &Path) -> Result<LogDb, StorageError> {
-        let db = open_database(path)?;
+        LogDb::with_database(open_database(path)?)
+    }
+
+    pub fn with_database(db: redb::Database) -> Result<LogDb, StorageError> {
         let txn = begin_write(&db)?;
         txn.open_table(ENTRIES).map_err(storage_error)?;
         txn.open_table(META).map_err(storage_error)?;

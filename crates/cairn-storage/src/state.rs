@@ -32,7 +32,10 @@ pub struct StateDb {
 
 impl StateDb {
     pub fn open(path: &Path) -> Result<StateDb, StorageError> {
-        let db = open_database(path)?;
+        StateDb::with_database(open_database(path)?)
+    }
+
+    pub fn with_database(db: redb::Database) -> Result<StateDb, StorageError> {
         let txn = begin_write(&db)?;
         for table in Table::ALL {
             txn.open_table(definition(table)).map_err(storage_error)?;

@@ -1,0 +1,991 @@
+//! A linearizability checker for the history of one path, after Wing & Gong
+//! with Lowe's memoization, as in Porcupine.
+//!
+//! Every operation is a call entry at `invoked_ns` and a return entry at
+//! `completed_ns`, in one list sorted by time. The search walks that list
+//! depth first: at a call it tries to apply the operation to the model next
+//! (and lifts its call and return out of the list); at a return it has
+//! found an operation that finished before anything left could go first,
+//! so it undoes the last choice. A memo of (set of applied operations, model
+//! state) pairs already explored keeps it from exploring the same thing
+//! twice.
+//!
+//! An operation with `Outcome::Unknown` has no return entry: it may take
+//! effect at any time after its call, or never, so the search succeeds once
+//! every operation whose answer is known has been placed.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use super::model::{FileState, step};
+use crate::history::{Event, Op, Outcome};
+
+/// The verdict on one path's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckResult {
+    Linearizable,
+    /// No order of the operations explains what agents were told.
+    NotLinearizable {
+        explanation: String,
+    },
+    /// The search ran out of its step budget first.
+    Unknown,
+}
+
+/// How many operations of the longest linearizable prefix an explanation shows.
+const EXPLANATION_PREFIX_OPERATIONS_MAX: usize = 10;
+/// How many candidates for the place after that prefix an explanation shows.
+const EXPLANATION_CANDIDATES_MAX: usize = 10;
+/// Longer descriptions of an event or a state are cut to this.
+const DESCRIPTION_CHARS_MAX: usize = 240;
+
+/// Checks that `events`, the history of one path, is linearizable with
+/// respect to the model in `super::model`, in at most `budget` search
+/// steps (each one an attempt to place an operation or an undo).
+///
+/// Events with `Outcome::NotApplied`, and reads with `Outcome::Unknown`, are
+/// dropped: they cannot have changed anything.
+///
+/// # Panics
+/// If the events are of several paths, or an event with a known outcome has
+/// no completion time or completed before it was invoked: the history is
+/// then malformed, which is a bug in whoever recorded it.
+pub fn check(events: &[Event], budget: u64) -> CheckResult {
+    if let Some(first) = events.first() {
+        assert!(
+            events.iter().all(|event| event.path == first.path),
+            "linearizability::check takes the history of one path; got {:?} and others",
+            first.path
+        );
+    }
+    let operations: Vec<&Event> = events
+        .iter()
+        .filter(|event| {
+            !matches!(
+                (&event.op, &event.outcome),
+                (_, Outcome::NotApplied) | (Op::Read, Outcome::Unknown)
+            )
+        })
+        .collect();
+    for event in &operations {
+        if event.outcome != Outcome::Unknown {
+            let completed_ns = event.completed_ns.unwrap_or_else(|| {
+                panic!("an event with a known outcome has no completion time: {event:?}")
+            });
+            assert!(
+                completed_ns >= event.invoked_ns,
+                "an event completed before it was invoked: {event:?}"
+            );
+        }
+    }
+    Search::new(&operations).run(budget)
+}
+
+/// No entry: the end of the list.
+const NONE: usize = usize::MAX;
+/// The list's head, a sentinel before the first entry.
+const HEAD: usize = 0;
+
+struct Entry {
+    /// Index into `Search::operations`.
+    operation: usize,
+    /// The return entry of a call, `NONE` for a return or for an unknown outcome.
+    return_entry: usize,
+    is_call: bool,
+    previous: usize,
+    next: usize,
+}
+
+/// A set of operations, one bit each.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Bitset(Vec<u64>);
+
+impl Bitset {
+    fn new(bits: usize) -> Bitset {
+        Bitset(vec![0; bits.div_ceil(64)])
+    }
+
+    fn insert(&mut self, bit: usize) {
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn remove(&mut self, bit: usize) {
+        self.0[bit / 64] &= !(1 << (bit % 64));
+    }
+}
+
+/// The best partial result, for the explanation of a failure.
+struct LongestPrefix {
+    /// The operations placed, in order.
+    operations: Vec<usize>,
+    state: FileState,
+    /// The operation whose return was reached with that prefix placed (it
+    /// could not be placed next), and the operations that were candidates.
+    blocked: Option<(usize, Vec<usize>)>,
+}
+
+struct Search<'a> {
+    operations: &'a [&'a Event],
+    /// `entries[HEAD]` is the sentinel; a doubly linked list runs from it.
+    entries: Vec<Entry>,
+}
+
+impl<'a> Search<'a> {
+    fn new(operations: &'a [&'a Event]) -> Search<'a> {
+        // (time, is return, operation): at equal times calls come first, so
+        // that an operation that answered when another was sent counts as
+        // concurrent with it, which can only accept more histories.
+        let mut points: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * operations.len());
+        for (index, event) in operations.iter().enumerate() {
+            points.push((event.invoked_ns, false, index));
+            if event.outcome != Outcome::Unknown {
+                let completed_ns = event.completed_ns.expect("checked by `check`");
+                points.push((completed_ns, true, index));
+            }
+        }
+        points.sort_unstable();
+
+        let mut entries = Vec::with_capacity(points.len() + 1);
+        entries.push(Entry {
+            operation: NONE,
+            return_entry: NONE,
+            is_call: false,
+            previous: NONE,
+            next: NONE,
+        });
+        let mut call_entry_of = vec![NONE; operations.len()];
+        for (position, &(_, is_return, operation)) in points.iter().enumerate() {
+            let index = position + 1;
+            if is_return {
+                let call = call_entry_of[operation];
+                assert!(call != NONE, "a return is sorted before its call");
+                entries[call].return_entry = index;
+            } else {
+                call_entry_of[operation] = index;
+            }
+            entries.push(Entry {
+                operation,
+                return_entry: NONE,
+                is_call: !is_return,
+                previous: index - 1,
+                next: if position + 1 < points.len() {
+                    index + 1
+                } else {
+                    NONE
+                },
+            });
+        }
+        entries[HEAD].next = if points.is_empty() { NONE } else { 1 };
+        Search {
+            operations,
+            entries,
+        }
+    }
+
+    fn unlink(&mut self, index: usize) {
+        let Entry { previous, next, .. } = self.entries[index];
+        self.entries[previous].next = next;
+        if next != NONE {
+            self.entries[next].previous = previous;
+        }
+    }
+
+    /// Undoes `unlink(index)`; undos must come in the reverse order.
+    fn relink(&mut self, index: usize) {
+        let Entry { previous, next, .. } = self.entries[index];
+        self.entries[previous].next = index;
+        if next != NONE {
+            self.entries[next].previous = index;
+        }
+    }
+
+    /// Takes an operation's call and return out of the list.
+    fn lift(&mut self, call: usize) {
+        self.unlink(call);
+        let return_entry = self.entries[call].return_entry;
+        if return_entry != NONE {
+            self.unlink(return_entry);
+        }
+    }
+
+    fn unlift(&mut self, call: usize) {
+        let return_entry = self.entries[call].return_entry;
+        if return_entry != NONE {
+            self.relink(return_entry);
+        }
+        self.relink(call);
+    }
+
+    fn run(mut self, budget: u64) -> CheckResult {
+        let mut remaining_with_known_outcome = self
+            .operations
+            .iter()
+            .filter(|event| event.outcome != Outcome::Unknown)
+            .count();
+        let mut placed = Bitset::new(self.operations.len());
+        let mut explored: HashSet<(Bitset, FileState)> = HashSet::new();
+        // The call entries placed, in order, each with the state before it.
+        let mut stack: Vec<(usize, FileState)> = Vec::new();
+        let mut state = FileState::initial();
+        let mut longest = LongestPrefix {
+            operations: Vec::new(),
+            state: state.clone(),
+            blocked: None,
+        };
+        let mut steps: u64 = 0;
+        let mut entry = self.entries[HEAD].next;
+
+        while remaining_with_known_outcome > 0 {
+            if steps >= budget {
+                return CheckResult::Unknown;
+            }
+            steps += 1;
+            // A return is left in the list while an operation remains to be
+            // placed, and the walk stops at the first one.
+            assert!(entry != NONE, "the walk ran past the last return");
+            let Entry {
+                operation,
+                is_call,
+                next,
+                ..
+            } = self.entries[entry];
+            let event = self.operations[operation];
+
+            if is_call {
+                if let Some(next_state) = step(&state, &event.op, &event.outcome) {
+                    placed.insert(operation);
+                    let key = (placed.clone(), next_state);
+                    if !explored.contains(&key) {
+                        let (_, next_state) = key.clone();
+                        explored.insert(key);
+                        stack.push((entry, std::mem::replace(&mut state, next_state)));
+                        if event.outcome != Outcome::Unknown {
+                            remaining_with_known_outcome -= 1;
+                        }
+                        self.lift(entry);
+                        if stack.len() > longest.operations.len() {
+                            longest = LongestPrefix {
+                                operations: stack
+                                    .iter()
+                                    .map(|&(call, _)| self.entries[call].operation)
+                                    .collect(),
+                                state: state.clone(),
+                                blocked: None,
+                            };
+                        }
+                        entry = self.entries[HEAD].next;
+                        continue;
+                    }
+                    placed.remove(operation);
+                }
+                entry = next;
+            } else {
+                // `operation` answered before any operation left to place
+                // could go next: undo the last choice.
+                if stack.len() == longest.operations.len() && longest.blocked.is_none() {
+                    longest.blocked = Some((operation, self.candidates_before(entry)));
+                }
+                let Some((call, previous_state)) = stack.pop() else {
+                    return CheckResult::NotLinearizable {
+                        explanation: self.explain(&longest),
+                    };
+                };
+                let undone = self.entries[call].operation;
+                placed.remove(undone);
+                if self.operations[undone].outcome != Outcome::Unknown {
+                    remaining_with_known_outcome += 1;
+                }
+                state = previous_state;
+                self.unlift(call);
+                entry = self.entries[call].next;
+            }
+        }
+        CheckResult::Linearizable
+    }
+
+    /// The operations whose calls are in the list before `entry`: those that
+    /// could have been placed next.
+    fn candidates_before(&self, entry: usize) -> Vec<usize> {
+        let mut candidates = Vec::new();
+        let mut current = self.entries[HEAD].next;
+        while current != entry && current != NONE {
+            if self.entries[current].is_call {
+                candidates.push(self.entries[current].operation);
+            }
+            current = self.entries[current].next;
+        }
+        candidates
+    }
+
+    fn explain(&self, longest: &LongestPrefix) -> String {
+        let with_known_outcome = self
+            .operations
+            .iter()
+            .filter(|event| event.outcome != Outcome::Unknown)
+            .count();
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "no order of the {} operations ({} with a known outcome) explains the history; \
+             the longest linearizable prefix places {}:",
+            self.operations.len(),
+            with_known_outcome,
+            longest.operations.len()
+        );
+        let skipped = longest
+            .operations
+            .len()
+            .saturating_sub(EXPLANATION_PREFIX_OPERATIONS_MAX);
+        if skipped > 0 {
+            let _ = writeln!(text, "  ... {skipped} earlier operations");
+        }
+        for (position, &operation) in longest.operations.iter().enumerate().skip(skipped) {
+            let _ = writeln!(
+                text,
+                "  {}. {}",
+                position + 1,
+                describe_event(self.operations[operation])
+            );
+        }
+        let _ = writeln!(
+            text,
+            "leaving the file {}.",
+            truncated(format!("{:?}", longest.state))
+        );
+        match &longest.blocked {
+            Some((blocked, candidates)) => {
+                let _ = writeln!(
+                    text,
+                    "Then this operation could not be placed before it completed:\n  {}",
+                    describe_event(self.operations[*blocked])
+                );
+                let _ = writeln!(
+                    text,
+                    "because no candidate for the next place fits that state \
+                     (or each leads to a dead end):"
+                );
+                for &candidate in candidates.iter().take(EXPLANATION_CANDIDATES_MAX) {
+                    let _ = writeln!(text, "  {}", describe_event(self.operations[candidate]));
+                }
+                if candidates.len() > EXPLANATION_CANDIDATES_MAX {
+                    let _ = writeln!(
+                        text,
+                        "  ... {} more",
+                        candidates.len() - EXPLANATION_CANDIDATES_MAX
+                    );
+                }
+            }
+            // Unreachable in practice: the search fails at a return.
+            None => text.push_str("No operation was found to block it.\n"),
+        }
+        text
+    }
+}
+
+fn describe_event(event: &Event) -> String {
+    let completed = match (&event.outcome, event.completed_ns) {
+        (Outcome::Unknown, _) | (_, None) => "never".to_owned(),
+        (_, Some(completed_ns)) => completed_ns.to_string(),
+    };
+    truncated(format!(
+        "client {} [{}..{} ns] {:?} -> {:?}",
+        event.client, event.invoked_ns, completed, event.op, event.outcome
+    ))
+}
+
+fn truncated(mut text: String) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(DESCRIPTION_CHARS_MAX) {
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::history::Precondition;
+
+    const BUDGET: u64 = 1_000_000;
+
+    fn event(client: u32, invoked_ns: u64, completed_ns: u64, op: Op, outcome: Outcome) -> Event {
+        Event {
+            client,
+            path: "notes/a.md".to_owned(),
+            op,
+            outcome,
+            invoked_ns,
+            completed_ns: Some(completed_ns),
+        }
+    }
+
+    fn unknown(client: u32, invoked_ns: u64, op: Op) -> Event {
+        Event {
+            client,
+            path: "notes/a.md".to_owned(),
+            op,
+            outcome: Outcome::Unknown,
+            invoked_ns,
+            completed_ns: None,
+        }
+    }
+
+    fn write(content: &str) -> Op {
+        Op::Write {
+            content: content.to_owned(),
+            precondition: Precondition::None,
+        }
+    }
+
+    fn write_if(content: &str, precondition: Precondition) -> Op {
+        Op::Write {
+            content: content.to_owned(),
+            precondition,
+        }
+    }
+
+    fn str_replace(old: &str, new: &str) -> Op {
+        Op::StrReplace {
+            old: old.to_owned(),
+            new: new.to_owned(),
+        }
+    }
+
+    fn found(version: u64, content: &str) -> Outcome {
+        Outcome::Found {
+            version,
+            content: content.to_owned(),
+        }
+    }
+
+    fn applied(version: u64) -> Outcome {
+        Outcome::Applied {
+            version: Some(version),
+        }
+    }
+
+    fn assert_linearizable(events: &[Event]) {
+        let result = check(events, BUDGET);
+        assert_eq!(result, CheckResult::Linearizable, "{events:#?}");
+    }
+
+    /// Returns the explanation.
+    fn assert_not_linearizable(events: &[Event]) -> String {
+        match check(events, BUDGET) {
+            CheckResult::NotLinearizable { explanation } => explanation,
+            other => panic!("expected NotLinearizable, got {other:?} for {events:#?}"),
+        }
+    }
+
+    #[test]
+    fn empty_history_is_linearizable() {
+        assert_linearizable(&[]);
+    }
+
+    #[test]
+    fn sequential_history_is_linearizable() {
+        assert_linearizable(&[
+            event(0, 0, 10, Op::Read, Outcome::Absent),
+            event(0, 20, 30, write_if("a", Precondition::IfAbsent), applied(3)),
+            event(1, 40, 50, Op::Read, found(3, "a")),
+            event(
+                1,
+                60,
+                70,
+                write_if("b", Precondition::IfVersion(3)),
+                applied(8),
+            ),
+            event(
+                0,
+                80,
+                90,
+                write_if("c", Precondition::IfVersion(3)),
+                Outcome::Conflict,
+            ),
+            event(0, 100, 110, str_replace("b", "bb"), applied(9)),
+            event(1, 120, 130, str_replace("b", "c"), Outcome::NoUniqueMatch),
+            event(1, 140, 150, Op::Delete, Outcome::Applied { version: None }),
+            event(0, 160, 170, Op::Read, Outcome::Absent),
+            event(0, 180, 190, str_replace("b", "c"), Outcome::Absent),
+            event(0, 200, 210, Op::Delete, Outcome::Absent),
+            event(0, 220, 230, write("d"), applied(12)),
+            event(1, 240, 250, Op::Read, found(12, "d")),
+        ]);
+    }
+
+    #[test]
+    fn concurrent_writes_read_in_either_order_are_linearizable() {
+        // Two writes overlap; the one with the higher version went last.
+        // Reads during the overlap may see either.
+        let writes = [
+            event(0, 0, 100, write("a"), applied(5)),
+            event(1, 10, 90, write("b"), applied(4)),
+        ];
+        for seen in [found(4, "b"), found(5, "a")] {
+            let mut history = writes.to_vec();
+            history.push(event(2, 20, 30, Op::Read, seen));
+            assert_linearizable(&history);
+        }
+        // After both completed, only the last one.
+        let mut history = writes.to_vec();
+        history.push(event(2, 110, 120, Op::Read, found(5, "a")));
+        assert_linearizable(&history);
+        let mut history = writes.to_vec();
+        history.push(event(2, 110, 120, Op::Read, found(4, "b")));
+        assert_not_linearizable(&history);
+    }
+
+    #[test]
+    fn operations_touching_in_time_count_as_concurrent() {
+        // The read was sent at the instant the write answered.
+        assert_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            event(1, 10, 20, Op::Read, Outcome::Absent),
+        ]);
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            event(1, 11, 20, Op::Read, Outcome::Absent),
+        ]);
+    }
+
+    #[test]
+    fn stale_read_after_a_completed_write_is_not_linearizable() {
+        let explanation = assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            event(0, 20, 30, write("b"), applied(2)),
+            event(1, 40, 50, Op::Read, found(1, "a")),
+        ]);
+        // The explanation names the read that could not be placed.
+        assert!(explanation.contains("places 2"), "{explanation}");
+        assert!(
+            explanation.contains("client 1 [40..50 ns] Read -> Found"),
+            "{explanation}"
+        );
+    }
+
+    #[test]
+    fn read_of_a_value_no_one_wrote_is_not_linearizable() {
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            event(1, 5, 50, Op::Read, found(1, "z")),
+        ]);
+        assert_not_linearizable(&[event(1, 5, 50, Op::Read, found(1, ""))]);
+    }
+
+    #[test]
+    fn unknown_write_that_is_later_read_is_linearizable() {
+        assert_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            unknown(0, 20, write("b")),
+            event(1, 1_000, 1_010, Op::Read, found(7, "b")),
+            event(
+                1,
+                1_020,
+                1_030,
+                write_if("c", Precondition::IfVersion(7)),
+                applied(9),
+            ),
+        ]);
+        // Its version is learnt from the read: a conditional write on another
+        // version cannot then apply.
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            unknown(0, 20, write("b")),
+            event(1, 1_000, 1_010, Op::Read, found(7, "b")),
+            event(
+                1,
+                1_020,
+                1_030,
+                write_if("c", Precondition::IfVersion(6)),
+                applied(9),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn unknown_write_that_is_never_read_is_linearizable() {
+        assert_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            unknown(0, 20, write("b")),
+            event(1, 1_000, 1_010, Op::Read, found(1, "a")),
+        ]);
+        assert_linearizable(&[unknown(0, 20, write("b"))]);
+    }
+
+    #[test]
+    fn unknown_write_cannot_take_effect_before_it_was_invoked() {
+        assert_not_linearizable(&[
+            event(1, 0, 10, Op::Read, found(7, "b")),
+            unknown(0, 20, write("b")),
+        ]);
+    }
+
+    #[test]
+    fn unknown_write_takes_a_version_above_the_previous_one() {
+        // The unknown write went after version 5, so its version is above 5.
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(5)),
+            unknown(0, 20, write("b")),
+            event(1, 1_000, 1_010, Op::Read, found(5, "b")),
+        ]);
+        assert_linearizable(&[
+            event(0, 0, 10, write("a"), applied(5)),
+            unknown(0, 20, write("b")),
+            event(1, 1_000, 1_010, Op::Read, found(6, "b")),
+        ]);
+    }
+
+    #[test]
+    fn lost_update_is_not_linearizable() {
+        // Both conditional writes applied on version 3: one must have seen the other.
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("base"), applied(3)),
+            event(
+                1,
+                20,
+                40,
+                write_if("one", Precondition::IfVersion(3)),
+                applied(4),
+            ),
+            event(
+                2,
+                25,
+                45,
+                write_if("two", Precondition::IfVersion(3)),
+                applied(5),
+            ),
+        ]);
+        // One of them conflicting is fine.
+        assert_linearizable(&[
+            event(0, 0, 10, write("base"), applied(3)),
+            event(
+                1,
+                20,
+                40,
+                write_if("one", Precondition::IfVersion(3)),
+                applied(4),
+            ),
+            event(
+                2,
+                25,
+                45,
+                write_if("two", Precondition::IfVersion(3)),
+                Outcome::Conflict,
+            ),
+        ]);
+        // So is two creations of which one conflicted, but not two that applied.
+        assert_not_linearizable(&[
+            event(
+                1,
+                20,
+                40,
+                write_if("one", Precondition::IfAbsent),
+                applied(1),
+            ),
+            event(
+                2,
+                25,
+                45,
+                write_if("two", Precondition::IfAbsent),
+                applied(2),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn conflict_that_no_state_explains_is_not_linearizable() {
+        // The conditional write expected the only version the file ever had.
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("base"), applied(3)),
+            event(
+                1,
+                20,
+                40,
+                write_if("one", Precondition::IfVersion(3)),
+                Outcome::Conflict,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn concurrent_str_replaces_are_linearizable_in_some_order() {
+        // Both edits applied, each to its own part of the file.
+        assert_linearizable(&[
+            event(0, 0, 10, write("alpha beta"), applied(1)),
+            event(1, 20, 60, str_replace("alpha", "ALPHA"), applied(3)),
+            event(2, 25, 55, str_replace("beta", "BETA"), applied(2)),
+            event(0, 70, 80, Op::Read, found(3, "ALPHA BETA")),
+        ]);
+        // Concurrent edits of the same text: only one can apply; the other
+        // finds no match after it.
+        assert_linearizable(&[
+            event(0, 0, 10, write("alpha beta"), applied(1)),
+            event(
+                1,
+                20,
+                60,
+                str_replace("alpha", "one"),
+                Outcome::NoUniqueMatch,
+            ),
+            event(2, 25, 55, str_replace("alpha", "two"), applied(2)),
+            event(0, 70, 80, Op::Read, found(2, "two beta")),
+        ]);
+        // Both applying to the same unique text is a lost update.
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("alpha beta"), applied(1)),
+            event(1, 20, 60, str_replace("alpha", "one"), applied(3)),
+            event(2, 25, 55, str_replace("alpha", "two"), applied(2)),
+        ]);
+        // The final read must show both edits.
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("alpha beta"), applied(1)),
+            event(1, 20, 60, str_replace("alpha", "ALPHA"), applied(3)),
+            event(2, 25, 55, str_replace("beta", "BETA"), applied(2)),
+            event(0, 70, 80, Op::Read, found(3, "ALPHA beta")),
+        ]);
+    }
+
+    #[test]
+    fn version_going_backwards_is_not_linearizable() {
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(5)),
+            event(0, 20, 30, write("b"), applied(4)),
+        ]);
+        // Even across a delete: the path's versions come from one counter.
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(5)),
+            event(0, 20, 30, Op::Delete, Outcome::Applied { version: None }),
+            event(0, 40, 50, write("b"), applied(5)),
+        ]);
+        // Two reads in order must not see versions in the other order.
+        assert_not_linearizable(&[
+            event(0, 0, 100, write("a"), applied(5)),
+            event(1, 0, 100, write("b"), applied(6)),
+            event(2, 110, 120, Op::Read, found(6, "b")),
+            event(2, 130, 140, Op::Read, found(5, "a")),
+        ]);
+    }
+
+    #[test]
+    fn found_after_a_completed_delete_is_not_linearizable() {
+        assert_not_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            event(0, 20, 30, Op::Delete, Outcome::Applied { version: None }),
+            event(1, 40, 50, Op::Read, found(1, "a")),
+        ]);
+        // A concurrent read may see the file before the delete.
+        assert_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            event(0, 20, 30, Op::Delete, Outcome::Applied { version: None }),
+            event(1, 25, 50, Op::Read, found(1, "a")),
+        ]);
+    }
+
+    #[test]
+    fn not_applied_events_and_unknown_reads_are_dropped() {
+        assert_linearizable(&[
+            event(0, 0, 10, write("a"), applied(1)),
+            event(1, 20, 30, write("zzz"), Outcome::NotApplied),
+            unknown(1, 35, Op::Read),
+            event(0, 40, 50, Op::Read, found(1, "a")),
+        ]);
+    }
+
+    #[test]
+    fn exhausted_budget_gives_unknown() {
+        let history = [
+            event(0, 0, 10, write("a"), applied(1)),
+            event(1, 20, 30, Op::Read, found(1, "a")),
+        ];
+        assert_eq!(check(&history, 1), CheckResult::Unknown);
+        assert_eq!(check(&history, 2), CheckResult::Linearizable);
+        assert_eq!(check(&history, 0), CheckResult::Unknown);
+    }
+
+    #[test]
+    #[should_panic(expected = "one path")]
+    fn events_of_several_paths_are_refused() {
+        let mut other = event(1, 20, 30, Op::Read, Outcome::Absent);
+        other.path = "notes/b.md".to_owned();
+        check(&[event(0, 0, 10, Op::Read, Outcome::Absent), other], BUDGET);
+    }
+
+    /// A small deterministic generator, so that tests need no crate.
+    struct SplitMix64(u64);
+
+    impl SplitMix64 {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, bound: u64) -> u64 {
+            self.next() % bound
+        }
+    }
+
+    /// A random operation, answered as the model in `state` answers it; the
+    /// revision counter is shared by the store, so it skips values.
+    fn random_operation(
+        random: &mut SplitMix64,
+        state: &FileState,
+        revision: &mut u64,
+    ) -> (Op, Outcome, FileState) {
+        use super::super::model::Version;
+        let words = ["alpha", "beta", "gamma", "alpha beta", "beta beta", ""];
+        let word = |random: &mut SplitMix64| words[random.below(words.len() as u64) as usize];
+        let current_version = match state {
+            FileState::Present {
+                version: Version::Exact(version),
+                ..
+            } => Some(*version),
+            _ => None,
+        };
+        let op = match random.below(6) {
+            0 | 1 => Op::Read,
+            2 => write(word(random)),
+            3 => write_if(
+                word(random),
+                match (random.below(3), current_version) {
+                    (0, _) => Precondition::IfAbsent,
+                    (1, Some(version)) => Precondition::IfVersion(version),
+                    _ => Precondition::IfVersion(random.below(*revision + 2)),
+                },
+            ),
+            4 => str_replace(word(random), word(random)),
+            _ => Op::Delete,
+        };
+        // Find the outcome the model accepts, trying the possible answers.
+        *revision += 1 + random.below(3);
+        let mut candidates = vec![
+            applied(*revision),
+            Outcome::Applied { version: None },
+            Outcome::Conflict,
+            Outcome::NoUniqueMatch,
+            Outcome::Absent,
+        ];
+        if let FileState::Present { version, content } = state {
+            candidates.push(found(version.least_possible(), content));
+        }
+        for outcome in candidates {
+            if let Some(next_state) = step(state, &op, &outcome) {
+                return (op, outcome, next_state);
+            }
+        }
+        panic!("no outcome for {op:?} in {state:?}");
+    }
+
+    fn random_sequential_history(seed: u64, operations: usize) -> Vec<Event> {
+        let mut random = SplitMix64(seed);
+        let mut state = FileState::initial();
+        let mut revision = 0;
+        let mut history = Vec::new();
+        for index in 0..operations as u64 {
+            let (op, outcome, next_state) = random_operation(&mut random, &state, &mut revision);
+            state = next_state;
+            let client = random.below(4) as u32;
+            history.push(event(client, index * 100, index * 100 + 50, op, outcome));
+        }
+        history
+    }
+
+    #[test]
+    fn random_sequential_history_of_200_operations_passes_quickly() {
+        for seed in 0..20 {
+            let history = random_sequential_history(seed, 200);
+            let started = Instant::now();
+            assert_linearizable(&history);
+            let elapsed = started.elapsed();
+            assert!(elapsed.as_millis() < 1_000, "seed {seed} took {elapsed:?}");
+            // With a step budget that a greedy walk needs: about one per
+            // operation placed plus one per candidate skipped.
+            assert_eq!(
+                check(&history, 1_000),
+                CheckResult::Linearizable,
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_sequential_history_with_one_changed_answer_fails() {
+        for seed in 0..20 {
+            let mut history = random_sequential_history(seed, 200);
+            // Make one late read stale: it sees an earlier state again.
+            let reads: Vec<usize> = history
+                .iter()
+                .enumerate()
+                .filter(|(_, event)| matches!(event.outcome, Outcome::Found { .. }))
+                .map(|(index, _)| index)
+                .collect();
+            let (&first, &last) = (reads.first().unwrap(), reads.last().unwrap());
+            if history[first].outcome == history[last].outcome {
+                continue;
+            }
+            history[last].outcome = history[first].outcome.clone();
+            assert_not_linearizable(&history);
+        }
+    }
+
+    /// A concurrent history made by a sequential run of the model: each
+    /// operation takes effect at one instant inside its [invoked, completed]
+    /// window, so the history is linearizable by construction. Some answers
+    /// are lost (`Unknown`): those take effect, or not, unseen.
+    fn random_concurrent_history(
+        seed: u64,
+        clients: u32,
+        operations_per_client: usize,
+        unknown_per_mille: u64,
+    ) -> Vec<Event> {
+        let mut random = SplitMix64(seed);
+        let mut state = FileState::initial();
+        let mut revision = 0;
+        let mut history = Vec::new();
+        // Per client: the time it is free again.
+        let mut free_at_ns = vec![0_u64; clients as usize];
+        let mut done = vec![0_usize; clients as usize];
+        let mut now_ns = 0_u64;
+        while done.iter().any(|&count| count < operations_per_client) {
+            now_ns += 1 + random.below(20);
+            let client = random.below(u64::from(clients)) as usize;
+            if done[client] >= operations_per_client || free_at_ns[client] > now_ns {
+                continue;
+            }
+            let invoked_ns = now_ns
+                .saturating_sub(random.below(60))
+                .max(free_at_ns[client]);
+            let completed_ns = now_ns + random.below(60);
+            free_at_ns[client] = completed_ns + 1;
+            done[client] += 1;
+            let (op, outcome, next_state) = random_operation(&mut random, &state, &mut revision);
+            if random.below(1_000) < unknown_per_mille && op != Op::Read {
+                // Lost answer: it took effect or not, at random.
+                if random.below(2) == 0 {
+                    state = next_state;
+                }
+                history.push(unknown(client as u32, invoked_ns, op));
+            } else {
+                state = next_state;
+                history.push(event(client as u32, invoked_ns, completed_ns, op, outcome));
+            }
+        }
+        history
+    }
+
+    #[test]
+    fn random_concurrent_histories_with_unknowns_are_linearizable() {
+        for seed in 0..20 {
+            let history = random_concurrent_history(seed, 8, 30, 100);
+            let started = Instant::now();
+            let result = check(&history, 10_000_000);
+            let elapsed = started.elapsed();
+            assert_eq!(result, CheckResult::Linearizable, "seed {seed}");
+            assert!(elapsed.as_secs() < 5, "seed {seed} took {elapsed:?}");
+        }
+    }
+}

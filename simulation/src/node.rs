@@ -1,0 +1,99 @@
+//! A simulated node: the real `cairn_server` router over a real
+//! `cairn_raft::Node`, on turmoil's network, with its redb files on a
+//! `SimDisk` that outlives the node's crashes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_core::Limits;
+use cairn_raft::{Node, NodeConfig, PeerNode, RaftSettings};
+use cairn_server::http::{App, Testing};
+
+use crate::disk::SimDisk;
+use crate::net::{HttpListener, PeerConnector, PeerListener, SimClock};
+
+pub const HTTP_PORT: u16 = 7700;
+pub const RAFT_PORT: u16 = 7701;
+
+/// How long a request may wait for a commit before answering `timeout`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn host_name(id: u64) -> String {
+    format!("n{id}")
+}
+
+pub fn peer(id: u64) -> PeerNode {
+    PeerNode {
+        raft_addr: format!("{}:{RAFT_PORT}", host_name(id)),
+        api_addr: format!("{}:{HTTP_PORT}", host_name(id)),
+        tags: BTreeMap::from([("region".to_string(), format!("sim-{}", id % 3))]),
+    }
+}
+
+/// Everything a node needs, kept by the harness across restarts.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub id: u64,
+    pub disk: Arc<SimDisk>,
+    /// Snapshot files (not crash-modelled; see README.md).
+    pub data_dir: PathBuf,
+    /// Fixed per node, from the seed: openraft draws election timeouts from
+    /// an unseeded generator, so the range is made one millisecond wide.
+    pub election_timeout_ms: u64,
+    /// The first voters, for the node that founds the cluster.
+    pub founders: Option<BTreeMap<u64, PeerNode>>,
+    pub testing: Testing,
+}
+
+pub fn raft_settings(election_timeout_ms: u64) -> RaftSettings {
+    RaftSettings {
+        heartbeat_interval_ms: 50,
+        election_timeout_min_ms: election_timeout_ms,
+        election_timeout_max_ms: election_timeout_ms + 1,
+        snapshot_logs_since_last: 200,
+        max_in_snapshot_log_to_keep: 50,
+        max_payload_entries: 64,
+        rpc_timeout_ms: 500,
+    }
+}
+
+/// The node's software: what turmoil runs on its host, and runs again after a crash.
+pub async fn run(spec: NodeSpec) -> turmoil::Result {
+    let http = turmoil::net::TcpListener::bind(("0.0.0.0", HTTP_PORT)).await?;
+    let raft = turmoil::net::TcpListener::bind(("0.0.0.0", RAFT_PORT)).await?;
+    let me = peer(spec.id);
+    let config = NodeConfig {
+        node_id: spec.id,
+        data_dir: spec.data_dir.clone(),
+        disk: Some(spec.disk.clone()),
+        raft_advertise_addr: me.raft_addr.clone(),
+        api_advertise_addr: me.api_addr.clone(),
+        tags: me.tags.clone(),
+        cluster_secret: "simulation".into(),
+        raft: raft_settings(spec.election_timeout_ms),
+    };
+    let node = Node::start(
+        config,
+        Box::new(PeerListener(raft)),
+        Arc::new(PeerConnector),
+    )
+    .await
+    .map_err(|error| error.to_string())?;
+    if let Some(founders) = spec.founders.clone() {
+        node.initialize(founders)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    let app = App {
+        node,
+        limits: Limits::default(),
+        clock: Arc::new(SimClock),
+        request_timeout: REQUEST_TIMEOUT,
+        metrics: Arc::default(),
+        testing: spec.testing,
+    };
+    axum::serve(HttpListener(http), cairn_server::router(app)).await?;
+    Ok(())
+}
