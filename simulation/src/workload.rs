@@ -157,7 +157,7 @@ impl Agent {
     }
 
     fn path(&mut self) -> &'static str {
-        *self.rng.pick(&PATHS)
+        PATHS[self.rng.below(PATHS.len() as u64) as usize]
     }
 
     async fn read(&mut self) -> Option<(u64, String)> {

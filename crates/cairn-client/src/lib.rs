@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod connector;
 mod error;
 mod url;
@@ -37,6 +38,7 @@ use cairn_core::api::{OpRequest, PreconditionFields, StoreList, TxnRequest, Writ
 use cairn_core::read::{AuditPage, FileMeta, HistoryPage, Listing};
 use cairn_core::{At, StoreInfo, TxnResult};
 
+pub use admin::{DigestView, LearnerRequest, NodeStatusView, PeerView};
 pub use cairn_core::api::Problem;
 pub use connector::{ConnectFuture, Connection, Connector, TcpConnector};
 pub use error::{ClientError, ProblemExt};
@@ -58,6 +60,8 @@ pub const HEADER_SESSION: &str = "x-cairn-session";
 pub const HEADER_VERSION: &str = "x-cairn-version";
 pub const HEADER_REVISION: &str = "x-cairn-revision";
 pub const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const HEADER_APPLIED_INDEX: &str = "x-cairn-applied-index";
+pub const HEADER_STALENESS_MS: &str = "x-cairn-staleness-ms";
 
 /// How fresh a read must be (`?consistency=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

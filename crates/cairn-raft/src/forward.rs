@@ -3,6 +3,7 @@
 //! connections per leader address.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,10 +70,12 @@ impl Forwarder {
     }
 
     /// Sends `request` to the peer at `addr` and waits for its answer, within the deadline.
+    /// Sets `sent` once the request may have reached the peer.
     pub(crate) async fn call(
         &self,
         addr: &str,
         request: &PeerRequest,
+        sent: &AtomicBool,
     ) -> Result<PeerResponse, ForwardFailure> {
         let mut conn = match self.take_idle(addr) {
             Some(conn) => conn,
@@ -89,6 +92,7 @@ impl Forwarder {
             })?
             .map_err(ForwardFailure::NotSent)?,
         };
+        sent.store(true, Ordering::Relaxed);
         let exchange = async {
             transport::write_frame(&mut conn, request).await?;
             transport::read_frame::<PeerResponse>(&mut conn).await

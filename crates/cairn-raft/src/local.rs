@@ -59,10 +59,14 @@ fn from_leader_check(error: RaftError<u64, CheckIsLeaderError<u64, PeerNode>>) -
 
 /// Proposes on this node; `NotLeader` if it is not the leader (nothing appended).
 pub(crate) async fn propose(raft: &Raft, proposal: Proposal) -> Result<Outcome, NodeError> {
-    raft.client_write(proposal)
-        .await
-        .map(|response| response.data)
-        .map_err(from_write_error)
+    match raft.client_write(proposal).await {
+        Ok(response) => Ok(response.data),
+        // Stopped with the entry possibly appended: another leader may commit it.
+        Err(RaftError::Fatal(Fatal::Stopped)) => Err(NodeError::OutcomeUnknown(
+            "the node stopped while the write was in flight".into(),
+        )),
+        Err(error) => Err(from_write_error(error)),
+    }
 }
 
 /// As the leader: confirms leadership with a quorum and answers the index a

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cairn_core::{Outcome, Proposal, ReadError, StorageError};
@@ -261,8 +262,9 @@ impl Node {
         leader: u64,
         raft_addr: &str,
         request: &PeerRequest,
+        sent: &AtomicBool,
     ) -> Result<Option<PeerResponse>, ForwardFailure> {
-        match self.inner.forwarder.call(raft_addr, request).await {
+        match self.inner.forwarder.call(raft_addr, request, sent).await {
             Ok(response) => Ok(Some(response)),
             Err(ForwardFailure::NotSent(error)) => {
                 tracing::debug!(leader, %error, "leader unreachable; routing again");
@@ -273,70 +275,99 @@ impl Node {
         }
     }
 
-    /// Proposes a command through the leader (this node or, forwarded, the
-    /// one it knows) and waits until it is committed and applied there.
-    /// Retries only when nothing can have been appended.
-    pub async fn propose(&self, proposal: Proposal) -> Result<Outcome, NodeError> {
-        let request = PeerRequest::Propose(proposal);
-        loop {
-            let result = match self.route().await? {
-                Route::Local => {
-                    let PeerRequest::Propose(proposal) = &request else {
-                        unreachable!("built above")
-                    };
-                    local::propose(&self.inner.raft, proposal.clone()).await
-                }
-                Route::Leader { id, raft_addr } => {
-                    match self.to_leader(id, &raft_addr, &request).await {
-                        Ok(Some(PeerResponse::Propose(result))) => result,
-                        Ok(Some(_)) => return Err(fatal("leader answered with the wrong kind")),
-                        Ok(None) => continue,
-                        Err(ForwardFailure::NoAnswer(detail)) => {
-                            return Err(NodeError::OutcomeUnknown(detail));
-                        }
-                        Err(ForwardFailure::NotSent(error)) => {
-                            return Err(NodeError::Unavailable(error.to_string()));
+    /// Runs a request that changes state on the leader: here, or forwarded to
+    /// the one this node knows. Retries only while it certainly took no
+    /// effect. If `timeout` passes first, the answer is `Unavailable` when
+    /// nothing was handed to a leader yet, else `OutcomeUnknown`.
+    async fn on_leader<T>(
+        &self,
+        request: PeerRequest,
+        timeout: Duration,
+        local: impl AsyncFn(&Raft, &PeerRequest) -> Result<T, NodeError>,
+        answer: impl Fn(PeerResponse) -> Option<Result<T, NodeError>>,
+    ) -> Result<T, NodeError> {
+        let sent = AtomicBool::new(false);
+        let attempt = async {
+            loop {
+                let result = match self.route().await? {
+                    Route::Local => {
+                        sent.store(true, Ordering::Relaxed);
+                        local(&self.inner.raft, &request).await
+                    }
+                    Route::Leader { id, raft_addr } => {
+                        match self.to_leader(id, &raft_addr, &request, &sent).await {
+                            Ok(Some(response)) => answer(response)
+                                .ok_or_else(|| fatal("the leader answered with the wrong kind"))?,
+                            Ok(None) => continue,
+                            Err(ForwardFailure::NoAnswer(detail)) => {
+                                Err(NodeError::OutcomeUnknown(detail))
+                            }
+                            Err(ForwardFailure::NotSent(error)) => {
+                                Err(NodeError::Unavailable(error.to_string()))
+                            }
                         }
                     }
+                };
+                match result {
+                    // Refused before anything was appended: safe to try again.
+                    Err(NodeError::NotLeader { .. }) => {
+                        sent.store(false, Ordering::Relaxed);
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                    }
+                    other => return other,
                 }
-            };
-            match result {
-                Err(NodeError::NotLeader { .. }) => tokio::time::sleep(RETRY_PAUSE).await,
-                other => return other,
             }
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) if sent.load(Ordering::Relaxed) => Err(NodeError::OutcomeUnknown(format!(
+                "no answer within {} ms",
+                timeout.as_millis()
+            ))),
+            Err(_) => Err(NodeError::Unavailable(format!(
+                "no leader could take the request within {} ms",
+                timeout.as_millis()
+            ))),
         }
     }
 
+    /// Proposes a command through the leader and waits until it is
+    /// committed and applied there, for at most `timeout`.
+    pub async fn propose(
+        &self,
+        proposal: Proposal,
+        timeout: Duration,
+    ) -> Result<Outcome, NodeError> {
+        self.on_leader(
+            PeerRequest::Propose(proposal),
+            timeout,
+            async |raft, request| match request {
+                PeerRequest::Propose(proposal) => local::propose(raft, proposal.clone()).await,
+                _ => unreachable!("a proposal"),
+            },
+            |response| match response {
+                PeerResponse::Propose(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
+    }
+
     /// A membership change, made by the leader wherever it is asked.
-    pub async fn admin(&self, request: AdminRequest) -> Result<(), NodeError> {
-        let request = PeerRequest::Admin(request);
-        loop {
-            let result = match self.route().await? {
-                Route::Local => {
-                    let PeerRequest::Admin(admin) = &request else {
-                        unreachable!("built above")
-                    };
-                    local::admin(&self.inner.raft, admin.clone()).await
-                }
-                Route::Leader { id, raft_addr } => {
-                    match self.to_leader(id, &raft_addr, &request).await {
-                        Ok(Some(PeerResponse::Admin(result))) => result,
-                        Ok(Some(_)) => return Err(fatal("leader answered with the wrong kind")),
-                        Ok(None) => continue,
-                        Err(ForwardFailure::NoAnswer(detail)) => {
-                            return Err(NodeError::OutcomeUnknown(detail));
-                        }
-                        Err(ForwardFailure::NotSent(error)) => {
-                            return Err(NodeError::Unavailable(error.to_string()));
-                        }
-                    }
-                }
-            };
-            match result {
-                Err(NodeError::NotLeader { .. }) => tokio::time::sleep(RETRY_PAUSE).await,
-                other => return other,
-            }
-        }
+    pub async fn admin(&self, request: AdminRequest, timeout: Duration) -> Result<(), NodeError> {
+        self.on_leader(
+            PeerRequest::Admin(request),
+            timeout,
+            async |raft, request| match request {
+                PeerRequest::Admin(admin) => local::admin(raft, admin.clone()).await,
+                _ => unreachable!("a membership change"),
+            },
+            |response| match response {
+                PeerResponse::Admin(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
     }
 
     /// Waits until this node's state machine has applied everything the
@@ -348,7 +379,12 @@ impl Node {
                 Route::Local => local::linearize(&self.inner.raft).await,
                 Route::Leader { id, raft_addr } => {
                     match self
-                        .to_leader(id, &raft_addr, &PeerRequest::ReadIndex)
+                        .to_leader(
+                            id,
+                            &raft_addr,
+                            &PeerRequest::ReadIndex,
+                            &AtomicBool::new(false),
+                        )
                         .await
                     {
                         Ok(Some(PeerResponse::ReadIndex(Ok(index)))) => {

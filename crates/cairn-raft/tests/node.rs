@@ -50,7 +50,10 @@ fn proposal(command: Command) -> Proposal {
 async fn propose_retrying(node: &Node, command: Command) -> Outcome {
     // Right after start the single node may still be electing itself.
     for _ in 0..100 {
-        match node.propose(proposal(command.clone())).await {
+        match node
+            .propose(proposal(command.clone()), std::time::Duration::from_secs(5))
+            .await
+        {
             Ok(outcome) => return outcome,
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
         }

@@ -14,7 +14,7 @@ use cairn_core::api::{StoreList, TxnRequest, WriteResponse};
 use cairn_core::command::{Command, Meta, Outcome, Precondition, Proposal, WriteOp};
 use cairn_core::read::{self, ListOptions};
 use cairn_core::{At, CoreError, DirPath, FilePath, Limits, ReadError, StoreName};
-use cairn_raft::{AdminRequest, Consistency, Node, PeerNode};
+use cairn_raft::{AdminRequest, Consistency, Node, NodeError, PeerNode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -287,10 +287,7 @@ impl App {
             meta: self.meta(headers)?,
             command,
         };
-        match tokio::time::timeout(self.request_timeout, self.node.propose(proposal)).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(ApiError::timeout()),
-        }
+        Ok(self.node.propose(proposal, self.request_timeout).await?)
     }
 
     async fn read<T>(
@@ -305,7 +302,12 @@ impl App {
         };
         match tokio::time::timeout(self.request_timeout, self.node.read(consistency, read)).await {
             Ok(result) => Ok(result??),
-            Err(_) => Err(ApiError::timeout()),
+            // A read changes nothing: running out of time only means "not now".
+            Err(_) => Err(NodeError::Unavailable(format!(
+                "could not confirm a linearizable read within {} ms",
+                self.request_timeout.as_millis()
+            ))
+            .into()),
         }
     }
 }
@@ -402,10 +404,7 @@ struct LearnerRequest {
 }
 
 async fn admin_change(app: &App, request: AdminRequest) -> ApiResult {
-    match tokio::time::timeout(app.request_timeout, app.node.admin(request)).await {
-        Ok(result) => result?,
-        Err(_) => return Err(ApiError::timeout()),
-    }
+    app.node.admin(request, app.request_timeout).await?;
     Ok(admin_status(State(app.clone())).await)
 }
 

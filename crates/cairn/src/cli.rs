@@ -16,9 +16,17 @@ pub const URL_DEFAULT: &str = "http://127.0.0.1:7700";
                   2 usage error, 3 node unreachable, timed out or unavailable (5xx)."
 )]
 pub struct Cli {
-    /// The node to talk to.
-    #[arg(long, global = true, env = "CAIRN_URL", default_value = URL_DEFAULT)]
-    pub url: String,
+    /// The node to talk to. `cairn bench` takes several (repeat the flag or
+    /// separate them with commas) and spreads its clients over them.
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_URL",
+        default_value = URL_DEFAULT,
+        value_delimiter = ',',
+        action = clap::ArgAction::Append
+    )]
+    pub url: Vec<String>,
 
     /// Agent id recorded with every change (`X-Cairn-Agent`).
     #[arg(long, global = true, env = "CAIRN_AGENT")]
@@ -208,6 +216,20 @@ pub enum Command {
         limit: Option<u64>,
     },
 
+    /// Form a cluster, change its members, and show their state.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+
+    /// Generate load: CAS writes and linearizable reads, against one or more --url.
+    Bench(BenchArgs),
+
+    /// Show the results of several `cairn bench --json` runs side by side.
+    BenchReport {
+        /// Files written by `cairn bench --json` (e.g. one for Cairn, one for etcd).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
     /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
     Txn {
         store: String,
@@ -215,6 +237,100 @@ pub enum Command {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Make the --url node a one-member cluster (does nothing if it already is in one).
+    Init,
+
+    /// Add a node as a learner: give its URL, or its id and addresses.
+    #[command(group(
+        clap::ArgGroup::new("describe").args(["node_url", "node_id"]).required(true)
+    ))]
+    AddLearner {
+        /// The new node's HTTP URL; its id, addresses and tags are read from
+        /// its /v1/admin/status.
+        node_url: Option<String>,
+        /// The new node's id (instead of NODE_URL).
+        #[arg(long, requires_all = ["raft_addr", "api_addr"], conflicts_with = "node_url")]
+        node_id: Option<u64>,
+        /// The new node's Raft address, host:port.
+        #[arg(long, requires = "node_id")]
+        raft_addr: Option<String>,
+        /// The new node's HTTP address, host:port.
+        #[arg(long, requires = "node_id")]
+        api_addr: Option<String>,
+        /// A label such as region=eu-west; repeatable.
+        #[arg(long = "tag", value_name = "KEY=VALUE", requires = "node_id", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
+    },
+
+    /// Make a learner a voter.
+    Promote { node_id: u64 },
+
+    /// Remove a voter or a learner from the cluster.
+    Remove { node_id: u64 },
+
+    /// Show every member as it sees itself: role, term, applied index, lag.
+    Status {
+        /// How long to wait for each member's answer, in milliseconds.
+        #[arg(long, default_value_t = MEMBER_TIMEOUT_MS_DEFAULT)]
+        member_timeout_ms: u64,
+    },
+}
+
+/// How long `cluster status` waits for each member.
+pub const MEMBER_TIMEOUT_MS_DEFAULT: u64 = 1_500;
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+/// What `cairn bench` runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchTarget {
+    /// Cairn's HTTP API.
+    Cairn,
+    /// etcd's v3 JSON gateway (`/v3/kv/range`, `/v3/kv/txn`), for comparison.
+    Etcd,
+}
+
+/// Which phases `cairn bench` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchWorkload {
+    /// Compare-and-set writes: read the version, write if unchanged.
+    Cas,
+    /// Linearizable reads of pre-written files.
+    Read,
+    /// The CAS phase, then the read phase.
+    Both,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Concurrent clients; a list (1,16,64) runs each count in turn.
+    #[arg(long, value_delimiter = ',', default_value = "16", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub clients: Vec<u64>,
+    /// How long each phase runs, in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub duration: u64,
+    #[arg(long, value_enum, default_value_t = BenchWorkload::Both)]
+    pub workload: BenchWorkload,
+    /// Size of every value written, in bytes.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub value_bytes: u64,
+    /// Distinct files (keys); default: one per client. 1 makes a contended counter.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub files: Option<u64>,
+    /// The store the files live in (created if absent; ignored for etcd).
+    #[arg(long, default_value = "bench")]
+    pub store: String,
+    #[arg(long, value_enum, default_value_t = BenchTarget::Cairn)]
+    pub target: BenchTarget,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,7 +370,7 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.json);
-        assert_eq!(cli.url, "http://h:1");
+        assert_eq!(cli.url, ["http://h:1"]);
         assert!(matches!(
             cli.command,
             Command::Cat {
@@ -263,6 +379,123 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn add_learner_takes_a_url_or_explicit_addresses() {
+        let cli = Cli::try_parse_from(["cairn", "cluster", "add-learner", "http://127.0.0.1:7710"])
+            .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Cluster(ClusterCommand::AddLearner {
+                node_url: Some(_),
+                node_id: None,
+                ..
+            })
+        ));
+
+        let cli = Cli::try_parse_from([
+            "cairn",
+            "cluster",
+            "add-learner",
+            "--node-id",
+            "2",
+            "--raft-addr",
+            "h:1",
+            "--api-addr",
+            "h:2",
+            "--tag",
+            "region=eu",
+            "--tag",
+            "rack=a=b",
+        ])
+        .unwrap();
+        let Command::Cluster(ClusterCommand::AddLearner { node_id, tags, .. }) = cli.command else {
+            panic!("not add-learner");
+        };
+        assert_eq!(node_id, Some(2));
+        assert_eq!(
+            tags,
+            [
+                ("region".to_string(), "eu".to_string()),
+                ("rack".to_string(), "a=b".to_string())
+            ]
+        );
+
+        for bad in [
+            &["cairn", "cluster", "add-learner"][..],
+            &["cairn", "cluster", "add-learner", "--node-id", "2"],
+            &[
+                "cairn",
+                "cluster",
+                "add-learner",
+                "http://h:1",
+                "--node-id",
+                "2",
+                "--raft-addr",
+                "a:1",
+                "--api-addr",
+                "a:2",
+            ],
+            &[
+                "cairn",
+                "cluster",
+                "add-learner",
+                "--node-id",
+                "2",
+                "--raft-addr",
+                "a:1",
+                "--api-addr",
+                "a:2",
+                "--tag",
+                "novalue",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn bench_flags() {
+        let cli = Cli::try_parse_from([
+            "cairn",
+            "bench",
+            "--clients",
+            "1,16,64",
+            "--url",
+            "http://a:1",
+            "--url",
+            "http://b:1,http://c:1",
+            "--workload",
+            "cas",
+            "--target",
+            "etcd",
+        ])
+        .unwrap();
+        assert_eq!(cli.url, ["http://a:1", "http://b:1", "http://c:1"]);
+        let Command::Bench(args) = cli.command else {
+            panic!("not bench");
+        };
+        assert_eq!(args.clients, [1, 16, 64]);
+        assert_eq!(args.duration, 10);
+        assert_eq!(args.value_bytes, 1024);
+        assert_eq!(args.files, None);
+        assert_eq!(args.store, "bench");
+        assert_eq!(args.workload, BenchWorkload::Cas);
+        assert_eq!(args.target, BenchTarget::Etcd);
+
+        let cli = Cli::try_parse_from(["cairn", "bench"]).unwrap();
+        assert_eq!(cli.url, [URL_DEFAULT]);
+        let Command::Bench(args) = cli.command else {
+            panic!("not bench");
+        };
+        assert_eq!(
+            (args.clients.as_slice(), args.workload),
+            (&[16][..], BenchWorkload::Both)
+        );
+
+        assert!(Cli::try_parse_from(["cairn", "bench", "--clients", "0"]).is_err());
+        assert!(Cli::try_parse_from(["cairn", "bench", "--duration", "0"]).is_err());
     }
 
     #[test]

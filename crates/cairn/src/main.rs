@@ -5,7 +5,9 @@
 //! 2 usage error (bad flags, unreadable input file); 3 the node could not
 //! answer (unreachable, timed out, 5xx such as `unavailable`).
 
+mod bench;
 mod cli;
+mod cluster;
 mod output;
 
 use std::io::{Read, Write};
@@ -19,7 +21,7 @@ use cairn_client::{Client, ClientError, WriteOptions};
 use cairn_core::At;
 use cairn_core::api::TxnRequest;
 
-use crate::cli::{Cli, Command, StoreCommand};
+use crate::cli::{Cli, ClusterCommand, Command, StoreCommand};
 
 const EXIT_REFUSED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -33,6 +35,8 @@ enum Failure {
         code: &'static str,
         detail: String,
     },
+    /// `cairn bench` could not set up or run (a node down, a store refused).
+    Bench(bench::OpError),
 }
 
 impl From<ClientError> for Failure {
@@ -56,7 +60,7 @@ impl Failure {
                 EXIT_USAGE
             }
             Failure::Client(error) if error.is_client_error() => EXIT_REFUSED,
-            Failure::Client(_) => EXIT_UNAVAILABLE,
+            Failure::Client(_) | Failure::Bench(_) => EXIT_UNAVAILABLE,
         }
     }
 
@@ -64,6 +68,7 @@ impl Failure {
         let line = match self {
             Failure::Client(error) => format!("error: {}: {}", error.code(), error.detail()),
             Failure::Usage { code, detail } => format!("error: {code}: {detail}"),
+            Failure::Bench(error) => format!("error: {}: {}", error.code, error.detail),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
@@ -81,13 +86,19 @@ fn main() -> ExitCode {
             data_dir,
             listen,
         }),
+        Command::Bench(_) => bench_main(cli),
+        Command::BenchReport { files } => bench_report(&files, cli.json),
         _ => client_main(cli),
     }
 }
 
+/// openraft logs every election and membership step at `info`; that drowns
+/// Cairn's own lines, so it is held to warnings unless `RUST_LOG` says otherwise.
+const LOG_FILTER_DEFAULT: &str = "info,openraft=warn";
+
 fn serve(args: cairn_server::ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(LOG_FILTER_DEFAULT));
     tracing_subscriber::fmt().with_env_filter(filter).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -108,6 +119,84 @@ fn serve(args: cairn_server::ServeArgs) -> ExitCode {
     }
 }
 
+/// Prints what a command produced, or reports its failure; the exit code.
+fn finish(result: Result<Vec<u8>, Failure>) -> ExitCode {
+    match result.and_then(|text| print_stdout(&text)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            failure.report();
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+/// `cairn bench` on a multi-threaded runtime: its clients must not share one
+/// thread with each other and with the progress printer.
+fn bench_main(cli: Cli) -> ExitCode {
+    let Command::Bench(args) = &cli.command else {
+        unreachable!("bench_main runs cairn bench only")
+    };
+    // A bad URL is a usage error, found before anything starts.
+    for url in &cli.url {
+        if let Err(error) = cairn_client::BaseUrl::parse(url) {
+            return finish(Err(error.into()));
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: start the tokio runtime: {error}");
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+    let plan = bench::BenchPlan::new(args, &cli.url);
+    finish(match runtime.block_on(bench::run(&plan)) {
+        Ok(phases) if cli.json => json_text(&serde_json::json!({
+            "target": plan.target_name(),
+            "urls": plan.urls,
+            "duration_s": plan.duration.as_secs(),
+            "phases": phases,
+        })),
+        Ok(phases) => Ok(bench::report(&phases).into_bytes()),
+        Err(error) => Err(Failure::Bench(error)),
+    })
+}
+
+/// `cairn bench-report`: every phase of every file, compared by workload
+/// and client count, then each phase in full.
+fn bench_report(files: &[std::path::PathBuf], json: bool) -> ExitCode {
+    let load = |file: &std::path::PathBuf| -> Result<Vec<bench::PhaseSummary>, Failure> {
+        let bytes = read_input(Some(file))?;
+        bench::parse_results(&bytes).map_err(|error| {
+            Failure::usage(
+                "invalid_json",
+                format!(
+                    "{} is not `cairn bench --json` output: {error}",
+                    file.display()
+                ),
+            )
+        })
+    };
+    let phases: Result<Vec<bench::PhaseSummary>, Failure> = files
+        .iter()
+        .map(load)
+        .collect::<Result<Vec<_>, _>>()
+        .map(|loaded| loaded.concat());
+    finish(phases.and_then(|phases| {
+        if json {
+            json_text(&serde_json::json!({ "phases": phases }))
+        } else {
+            let mut text = bench::comparison(&phases);
+            text.push('\n');
+            text.push_str(&bench::report(&phases));
+            Ok(text.into_bytes())
+        }
+    }))
+}
+
 fn client_main(cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -119,14 +208,7 @@ fn client_main(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
-    let result = runtime.block_on(run_client(cli));
-    match result.and_then(|text| print_stdout(&text)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            failure.report();
-            ExitCode::from(failure.exit_code())
-        }
-    }
+    finish(runtime.block_on(run_client(cli)))
 }
 
 /// Writes everything to standard output; a closed pipe (`cairn cat … | head`)
@@ -176,7 +258,19 @@ fn at(version: Option<u64>, revision: Option<u64>) -> At {
 
 /// Runs one client command and returns what to print on success.
 async fn run_client(cli: Cli) -> Result<Vec<u8>, Failure> {
-    let mut client = Client::new(&cli.url)?.with_timeout(Duration::from_millis(cli.timeout_ms));
+    let url = match cli.url.as_slice() {
+        [url] => url.clone(),
+        urls => {
+            return Err(Failure::usage(
+                "usage",
+                format!(
+                    "{} URLs given; only `cairn bench` takes more than one --url",
+                    urls.len()
+                ),
+            ));
+        }
+    };
+    let mut client = Client::new(&url)?.with_timeout(Duration::from_millis(cli.timeout_ms));
     if let Some(agent) = cli.agent {
         client = client.with_agent(agent);
     }
@@ -199,7 +293,10 @@ async fn run_client(cli: Cli) -> Result<Vec<u8>, Failure> {
     };
 
     match cli.command {
-        Command::Serve { .. } => unreachable!("serve is dispatched before the client starts"),
+        Command::Serve { .. } | Command::Bench(_) | Command::BenchReport { .. } => {
+            unreachable!("serve and bench run without a client")
+        }
+        Command::Cluster(command) => cluster_command(&client, command, json, cli.timeout_ms).await,
         Command::Store(command) => match command {
             StoreCommand::Create { name } => show(&client.create_store(&name).await?),
             StoreCommand::List => show(&erased::Stores(client.list_stores().await?)),
@@ -346,6 +443,71 @@ async fn run_client(cli: Cli) -> Result<Vec<u8>, Failure> {
                     .txn(&store, &request, idempotency_key.as_deref())
                     .await?,
             )
+        }
+    }
+}
+
+async fn cluster_command(
+    client: &Client,
+    command: ClusterCommand,
+    json: bool,
+    timeout_ms: u64,
+) -> Result<Vec<u8>, Failure> {
+    let changed = |status: cairn_client::NodeStatusView| {
+        if json {
+            json_text(&status)
+        } else {
+            Ok(cluster::summary_line(&status).into_bytes())
+        }
+    };
+    match command {
+        ClusterCommand::Init => changed(client.init().await?),
+        ClusterCommand::AddLearner {
+            node_url,
+            node_id,
+            raft_addr,
+            api_addr,
+            tags,
+        } => {
+            let request = match (node_url, node_id, raft_addr, api_addr) {
+                (Some(node_url), ..) => {
+                    let node =
+                        Client::new(&node_url)?.with_timeout(Duration::from_millis(timeout_ms));
+                    cairn_client::LearnerRequest::from_status(&node.status().await?)
+                }
+                (None, Some(node_id), Some(raft_addr), Some(api_addr)) => {
+                    cairn_client::LearnerRequest {
+                        node_id,
+                        raft_addr,
+                        api_addr,
+                        tags: tags.into_iter().collect(),
+                    }
+                }
+                _ => {
+                    return Err(Failure::usage(
+                        "usage",
+                        "give NODE_URL, or --node-id with --raft-addr and --api-addr",
+                    ));
+                }
+            };
+            if !json {
+                eprintln!(
+                    "adding node {} (raft {}, api {}) as a learner",
+                    request.node_id, request.raft_addr, request.api_addr
+                );
+            }
+            changed(client.add_learner_request(&request).await?)
+        }
+        ClusterCommand::Promote { node_id } => changed(client.promote(node_id).await?),
+        ClusterCommand::Remove { node_id } => changed(client.remove_member(node_id).await?),
+        ClusterCommand::Status { member_timeout_ms } => {
+            let member_timeout = Duration::from_millis(member_timeout_ms.min(timeout_ms));
+            let report = cluster::collect(client, member_timeout).await?;
+            if json {
+                json_text(&report)
+            } else {
+                Ok(cluster::render(&report).into_bytes())
+            }
         }
     }
 }

@@ -53,25 +53,26 @@ pub fn check(journal: &Journal, state: &FinalState) -> Vec<String> {
             continue;
         };
         match &event.op {
-            Op::Write { content, .. } => {
-                if found.content.as_deref() != Some(content.as_str()) || found.op != OpKind::Write {
-                    failures.push(format!(
-                        "{}@{version}: acknowledged write of {content:?}, history has {:?} {:?}",
-                        event.path, found.op, found.content
-                    ));
-                }
+            Op::Write { content, .. }
+                if found.content.as_deref() != Some(content.as_str())
+                    || found.op != OpKind::Write =>
+            {
+                failures.push(format!(
+                    "{}@{version}: acknowledged write of {content:?}, history has {:?} {:?}",
+                    event.path, found.op, found.content
+                ));
             }
-            Op::StrReplace { new, .. } => {
-                let holds = found
+            Op::StrReplace { new, .. }
+                if !found
                     .content
                     .as_deref()
-                    .is_some_and(|content| content.contains(new.as_str()));
-                if !holds || found.op != OpKind::StrReplace {
-                    failures.push(format!(
-                        "{}@{version}: acknowledged str_replace to {new:?}, history has {:?} {:?}",
-                        event.path, found.op, found.content
-                    ));
-                }
+                    .is_some_and(|content| content.contains(new.as_str()))
+                    || found.op != OpKind::StrReplace =>
+            {
+                failures.push(format!(
+                    "{}@{version}: acknowledged str_replace to {new:?}, history has {:?} {:?}",
+                    event.path, found.op, found.content
+                ));
             }
             _ => {}
         }

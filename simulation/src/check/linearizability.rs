@@ -5,16 +5,22 @@
 //! `completed_ns`, in one list sorted by time. The search walks that list
 //! depth first: at a call it tries to apply the operation to the model next
 //! (and lifts its call and return out of the list); at a return it has
-//! found an operation that finished before anything left could go first,
-//! so it undoes the last choice. A memo of (set of applied operations, model
-//! state) pairs already explored keeps it from exploring the same thing
-//! twice.
+//! found an operation that answered before anything left could go first,
+//! so it undoes the last choice. A memo of the configurations (operations
+//! placed, model state) that led nowhere keeps it from exploring one twice.
 //!
-//! An operation with `Outcome::Unknown` has no return entry: it may take
-//! effect at any time after its call, or never, so the search succeeds once
-//! every operation whose answer is known has been placed.
+//! An operation with `Outcome::Unknown` may take effect at any time after it
+//! was invoked, or never. It has no return entry, and its call is kept in a
+//! second list: the search tries those operations only after the ones with
+//! a known outcome, and succeeds once every one of those is placed. Since
+//! such an operation is optional and blocks nothing, a configuration is no
+//! better than one with the same model state, the same known-outcome
+//! operations placed and fewer unknown-outcome ones; the memo prunes it when
+//! that one led nowhere. Trying unknown-outcome operations last makes that
+//! pruning bite: without it, histories with a few dozen lost answers take
+//! time exponential in their number to refute.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::model::{FileState, step};
@@ -41,10 +47,11 @@ const DESCRIPTION_CHARS_MAX: usize = 240;
 
 /// Checks that `events`, the history of one path, is linearizable with
 /// respect to the model in `super::model`, in at most `budget` search
-/// steps (each one an attempt to place an operation or an undo).
+/// steps (each one an attempt to place an operation, or an undo).
 ///
 /// Events with `Outcome::NotApplied`, and reads with `Outcome::Unknown`, are
-/// dropped: they cannot have changed anything.
+/// dropped: they cannot have changed anything. The `completed_ns` of an
+/// event with `Outcome::Unknown` is ignored.
 ///
 /// # Panics
 /// If the events are of several paths, or an event with a known outcome has
@@ -58,7 +65,7 @@ pub fn check(events: &[Event], budget: u64) -> CheckResult {
             first.path
         );
     }
-    let operations: Vec<&Event> = events
+    let events: Vec<&Event> = events
         .iter()
         .filter(|event| {
             !matches!(
@@ -67,7 +74,7 @@ pub fn check(events: &[Event], budget: u64) -> CheckResult {
             )
         })
         .collect();
-    for event in &operations {
+    for event in &events {
         if event.outcome != Outcome::Unknown {
             let completed_ns = event.completed_ns.unwrap_or_else(|| {
                 panic!("an event with a known outcome has no completion time: {event:?}")
@@ -78,26 +85,38 @@ pub fn check(events: &[Event], budget: u64) -> CheckResult {
             );
         }
     }
-    Search::new(&operations).run(budget)
+    Search::new(&events).run(budget)
 }
 
-/// No entry: the end of the list.
+/// No entry: the end of a list.
 const NONE: usize = usize::MAX;
-/// The list's head, a sentinel before the first entry.
-const HEAD: usize = 0;
+/// The sentinel before the first entry of the list of calls and returns of
+/// the operations with a known outcome.
+const KNOWN_HEAD: usize = 0;
+/// The sentinel before the first entry of the list of calls of the
+/// operations with an unknown outcome.
+const UNKNOWN_HEAD: usize = 1;
 
 struct Entry {
     /// Index into `Search::operations`.
     operation: usize,
-    /// The return entry of a call, `NONE` for a return or for an unknown outcome.
-    return_entry: usize,
+    time_ns: u64,
     is_call: bool,
+    /// The return entry of a call with a known outcome, else `NONE`.
+    return_entry: usize,
     previous: usize,
     next: usize,
 }
 
+struct Operation<'a> {
+    event: &'a Event,
+    outcome_known: bool,
+    /// Its bit in the set of placed operations of its kind (known outcome or not).
+    slot: usize,
+}
+
 /// A set of operations, one bit each.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Bitset(Vec<u64>);
 
 impl Bitset {
@@ -112,6 +131,78 @@ impl Bitset {
     fn remove(&mut self, bit: usize) {
         self.0[bit / 64] &= !(1 << (bit % 64));
     }
+
+    fn is_subset_of(&self, other: &Bitset) -> bool {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .all(|(mine, theirs)| mine & !theirs == 0)
+    }
+}
+
+/// The operations placed so far.
+#[derive(Clone)]
+struct Placed {
+    known_outcome: Bitset,
+    unknown_outcome: Bitset,
+}
+
+/// Configurations from which no linearization exists, by model state, then
+/// by the known-outcome operations placed: the minimal sets of
+/// unknown-outcome operations placed.
+#[derive(Default)]
+struct DeadEnds(HashMap<FileState, HashMap<Bitset, Vec<Bitset>>>);
+
+impl DeadEnds {
+    /// Whether a configuration is known to lead nowhere: one with fewer
+    /// unknown-outcome operations placed did.
+    fn contains(&self, state: &FileState, placed: &Placed) -> bool {
+        self.0
+            .get(state)
+            .and_then(|by_known| by_known.get(&placed.known_outcome))
+            .is_some_and(|minimal| {
+                minimal
+                    .iter()
+                    .any(|unknown| unknown.is_subset_of(&placed.unknown_outcome))
+            })
+    }
+
+    fn insert(&mut self, state: &FileState, placed: &Placed) {
+        let minimal = self
+            .0
+            .entry(state.clone())
+            .or_default()
+            .entry(placed.known_outcome.clone())
+            .or_default();
+        debug_assert!(
+            !minimal
+                .iter()
+                .any(|unknown| unknown.is_subset_of(&placed.unknown_outcome)),
+            "a dead end was explored twice"
+        );
+        minimal.retain(|unknown| !placed.unknown_outcome.is_subset_of(unknown));
+        minimal.push(placed.unknown_outcome.clone());
+    }
+}
+
+/// Where the walk is.
+#[derive(Clone, Copy)]
+enum Cursor {
+    /// At this entry of the known-outcome list.
+    Known(usize),
+    /// At this entry of the unknown-outcome list, having reached `barrier`,
+    /// the first return in the known-outcome list: only calls up to its
+    /// time are candidates.
+    Unknown { entry: usize, barrier: usize },
+}
+
+/// A placed operation.
+struct Frame {
+    call: usize,
+    /// The model state before it.
+    previous_state: FileState,
+    /// Where the walk resumes if it is undone.
+    resume: Cursor,
 }
 
 /// The best partial result, for the explanation of a failure.
@@ -125,59 +216,86 @@ struct LongestPrefix {
 }
 
 struct Search<'a> {
-    operations: &'a [&'a Event],
-    /// `entries[HEAD]` is the sentinel; a doubly linked list runs from it.
+    operations: Vec<Operation<'a>>,
+    known_outcome_count: usize,
+    /// Two doubly linked lists, from `KNOWN_HEAD` and `UNKNOWN_HEAD`.
     entries: Vec<Entry>,
 }
 
 impl<'a> Search<'a> {
-    fn new(operations: &'a [&'a Event]) -> Search<'a> {
+    fn new(events: &[&'a Event]) -> Search<'a> {
+        let mut operations = Vec::with_capacity(events.len());
+        let (mut known_outcome_count, mut unknown_outcome_count) = (0, 0);
+        for &event in events {
+            let outcome_known = event.outcome != Outcome::Unknown;
+            let count = if outcome_known {
+                &mut known_outcome_count
+            } else {
+                &mut unknown_outcome_count
+            };
+            operations.push(Operation {
+                event,
+                outcome_known,
+                slot: *count,
+            });
+            *count += 1;
+        }
+
         // (time, is return, operation): at equal times calls come first, so
         // that an operation that answered when another was sent counts as
         // concurrent with it, which can only accept more histories.
-        let mut points: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * operations.len());
-        for (index, event) in operations.iter().enumerate() {
-            points.push((event.invoked_ns, false, index));
-            if event.outcome != Outcome::Unknown {
+        let mut known_points: Vec<(u64, bool, usize)> = Vec::new();
+        let mut unknown_points: Vec<(u64, bool, usize)> = Vec::new();
+        for (index, operation) in operations.iter().enumerate() {
+            let event = operation.event;
+            if operation.outcome_known {
                 let completed_ns = event.completed_ns.expect("checked by `check`");
-                points.push((completed_ns, true, index));
+                known_points.push((event.invoked_ns, false, index));
+                known_points.push((completed_ns, true, index));
+            } else {
+                unknown_points.push((event.invoked_ns, false, index));
             }
         }
-        points.sort_unstable();
+        known_points.sort_unstable();
+        unknown_points.sort_unstable();
 
-        let mut entries = Vec::with_capacity(points.len() + 1);
-        entries.push(Entry {
+        let sentinel = Entry {
             operation: NONE,
-            return_entry: NONE,
+            time_ns: 0,
             is_call: false,
+            return_entry: NONE,
             previous: NONE,
             next: NONE,
-        });
+        };
+        let mut entries = vec![sentinel];
+        entries.push(Entry { ..entries[0] });
         let mut call_entry_of = vec![NONE; operations.len()];
-        for (position, &(_, is_return, operation)) in points.iter().enumerate() {
-            let index = position + 1;
-            if is_return {
-                let call = call_entry_of[operation];
-                assert!(call != NONE, "a return is sorted before its call");
-                entries[call].return_entry = index;
-            } else {
-                call_entry_of[operation] = index;
-            }
-            entries.push(Entry {
-                operation,
-                return_entry: NONE,
-                is_call: !is_return,
-                previous: index - 1,
-                next: if position + 1 < points.len() {
-                    index + 1
+        for (head, points) in [(KNOWN_HEAD, known_points), (UNKNOWN_HEAD, unknown_points)] {
+            let mut previous = head;
+            for (time_ns, is_return, operation) in points {
+                let index = entries.len();
+                if is_return {
+                    let call = call_entry_of[operation];
+                    assert!(call != NONE, "a return is sorted before its call");
+                    entries[call].return_entry = index;
                 } else {
-                    NONE
-                },
-            });
+                    call_entry_of[operation] = index;
+                }
+                entries.push(Entry {
+                    operation,
+                    time_ns,
+                    is_call: !is_return,
+                    return_entry: NONE,
+                    previous,
+                    next: NONE,
+                });
+                entries[previous].next = index;
+                previous = index;
+            }
         }
-        entries[HEAD].next = if points.is_empty() { NONE } else { 1 };
         Search {
             operations,
+            known_outcome_count,
             entries,
         }
     }
@@ -199,7 +317,7 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Takes an operation's call and return out of the list.
+    /// Takes an operation's call and return out of their list.
     fn lift(&mut self, call: usize) {
         self.unlink(call);
         let return_entry = self.entries[call].return_entry;
@@ -216,16 +334,40 @@ impl<'a> Search<'a> {
         self.relink(call);
     }
 
+    fn placed_insert(&self, placed: &mut Placed, operation: usize) {
+        let Operation {
+            outcome_known,
+            slot,
+            ..
+        } = self.operations[operation];
+        if outcome_known {
+            placed.known_outcome.insert(slot);
+        } else {
+            placed.unknown_outcome.insert(slot);
+        }
+    }
+
+    fn placed_remove(&self, placed: &mut Placed, operation: usize) {
+        let Operation {
+            outcome_known,
+            slot,
+            ..
+        } = self.operations[operation];
+        if outcome_known {
+            placed.known_outcome.remove(slot);
+        } else {
+            placed.unknown_outcome.remove(slot);
+        }
+    }
+
     fn run(mut self, budget: u64) -> CheckResult {
-        let mut remaining_with_known_outcome = self
-            .operations
-            .iter()
-            .filter(|event| event.outcome != Outcome::Unknown)
-            .count();
-        let mut placed = Bitset::new(self.operations.len());
-        let mut explored: HashSet<(Bitset, FileState)> = HashSet::new();
-        // The call entries placed, in order, each with the state before it.
-        let mut stack: Vec<(usize, FileState)> = Vec::new();
+        let mut remaining_with_known_outcome = self.known_outcome_count;
+        let mut placed = Placed {
+            known_outcome: Bitset::new(self.known_outcome_count),
+            unknown_outcome: Bitset::new(self.operations.len() - self.known_outcome_count),
+        };
+        let mut dead_ends = DeadEnds::default();
+        let mut stack: Vec<Frame> = Vec::new();
         let mut state = FileState::initial();
         let mut longest = LongestPrefix {
             operations: Vec::new(),
@@ -233,103 +375,127 @@ impl<'a> Search<'a> {
             blocked: None,
         };
         let mut steps: u64 = 0;
-        let mut entry = self.entries[HEAD].next;
+        let mut cursor = Cursor::Known(self.entries[KNOWN_HEAD].next);
 
         while remaining_with_known_outcome > 0 {
             if steps >= budget {
                 return CheckResult::Unknown;
             }
             steps += 1;
-            // A return is left in the list while an operation remains to be
-            // placed, and the walk stops at the first one.
-            assert!(entry != NONE, "the walk ran past the last return");
-            let Entry {
-                operation,
-                is_call,
-                next,
-                ..
-            } = self.entries[entry];
-            let event = self.operations[operation];
-
-            if is_call {
-                if let Some(next_state) = step(&state, &event.op, &event.outcome) {
-                    placed.insert(operation);
-                    let key = (placed.clone(), next_state);
-                    if !explored.contains(&key) {
-                        let (_, next_state) = key.clone();
-                        explored.insert(key);
-                        stack.push((entry, std::mem::replace(&mut state, next_state)));
-                        if event.outcome != Outcome::Unknown {
-                            remaining_with_known_outcome -= 1;
-                        }
-                        self.lift(entry);
-                        if stack.len() > longest.operations.len() {
-                            longest = LongestPrefix {
-                                operations: stack
-                                    .iter()
-                                    .map(|&(call, _)| self.entries[call].operation)
-                                    .collect(),
-                                state: state.clone(),
-                                blocked: None,
-                            };
-                        }
-                        entry = self.entries[HEAD].next;
+            // The call to try next, and where to go if it does not fit.
+            let (call, resume) = match cursor {
+                Cursor::Known(entry) => {
+                    // A return is left in the list while an operation with a
+                    // known outcome remains, and the walk stops at the first.
+                    assert!(entry != NONE, "the walk ran past the last return");
+                    let Entry { is_call, next, .. } = self.entries[entry];
+                    if !is_call {
+                        cursor = Cursor::Unknown {
+                            entry: self.entries[UNKNOWN_HEAD].next,
+                            barrier: entry,
+                        };
                         continue;
                     }
-                    placed.remove(operation);
+                    (entry, Cursor::Known(next))
                 }
-                entry = next;
-            } else {
-                // `operation` answered before any operation left to place
-                // could go next: undo the last choice.
-                if stack.len() == longest.operations.len() && longest.blocked.is_none() {
-                    longest.blocked = Some((operation, self.candidates_before(entry)));
+                Cursor::Unknown { entry, barrier } => {
+                    if entry != NONE && self.entries[entry].time_ns <= self.entries[barrier].time_ns
+                    {
+                        let next = self.entries[entry].next;
+                        (
+                            entry,
+                            Cursor::Unknown {
+                                entry: next,
+                                barrier,
+                            },
+                        )
+                    } else {
+                        // The operation of `barrier` answered before any
+                        // operation left could go next: undo the last choice.
+                        if stack.len() == longest.operations.len() && longest.blocked.is_none() {
+                            let blocked = self.entries[barrier].operation;
+                            longest.blocked = Some((blocked, self.candidates_before(barrier)));
+                        }
+                        let Some(frame) = stack.pop() else {
+                            return CheckResult::NotLinearizable {
+                                explanation: self.explain(&longest),
+                            };
+                        };
+                        dead_ends.insert(&state, &placed);
+                        let undone = self.entries[frame.call].operation;
+                        self.placed_remove(&mut placed, undone);
+                        if self.operations[undone].outcome_known {
+                            remaining_with_known_outcome += 1;
+                        }
+                        state = frame.previous_state;
+                        self.unlift(frame.call);
+                        cursor = frame.resume;
+                        continue;
+                    }
                 }
-                let Some((call, previous_state)) = stack.pop() else {
-                    return CheckResult::NotLinearizable {
-                        explanation: self.explain(&longest),
-                    };
-                };
-                let undone = self.entries[call].operation;
-                placed.remove(undone);
-                if self.operations[undone].outcome != Outcome::Unknown {
-                    remaining_with_known_outcome += 1;
-                }
-                state = previous_state;
-                self.unlift(call);
-                entry = self.entries[call].next;
+            };
+
+            let operation = self.entries[call].operation;
+            let event = self.operations[operation].event;
+            cursor = resume;
+            let Some(next_state) = step(&state, &event.op, &event.outcome) else {
+                continue;
+            };
+            self.placed_insert(&mut placed, operation);
+            if dead_ends.contains(&next_state, &placed) {
+                self.placed_remove(&mut placed, operation);
+                continue;
             }
+            stack.push(Frame {
+                call,
+                previous_state: std::mem::replace(&mut state, next_state),
+                resume,
+            });
+            if self.operations[operation].outcome_known {
+                remaining_with_known_outcome -= 1;
+            }
+            self.lift(call);
+            if stack.len() > longest.operations.len() {
+                longest = LongestPrefix {
+                    operations: stack
+                        .iter()
+                        .map(|frame| self.entries[frame.call].operation)
+                        .collect(),
+                    state: state.clone(),
+                    blocked: None,
+                };
+            }
+            cursor = Cursor::Known(self.entries[KNOWN_HEAD].next);
         }
         CheckResult::Linearizable
     }
 
-    /// The operations whose calls are in the list before `entry`: those that
-    /// could have been placed next.
-    fn candidates_before(&self, entry: usize) -> Vec<usize> {
+    /// The operations that could have been placed next when the walk
+    /// reached `barrier`, the first return in the known-outcome list.
+    fn candidates_before(&self, barrier: usize) -> Vec<usize> {
         let mut candidates = Vec::new();
-        let mut current = self.entries[HEAD].next;
-        while current != entry && current != NONE {
-            if self.entries[current].is_call {
-                candidates.push(self.entries[current].operation);
-            }
+        let mut current = self.entries[KNOWN_HEAD].next;
+        while current != barrier && current != NONE {
+            candidates.push(self.entries[current].operation);
+            current = self.entries[current].next;
+        }
+        let mut current = self.entries[UNKNOWN_HEAD].next;
+        while current != NONE && self.entries[current].time_ns <= self.entries[barrier].time_ns {
+            candidates.push(self.entries[current].operation);
             current = self.entries[current].next;
         }
         candidates
     }
 
     fn explain(&self, longest: &LongestPrefix) -> String {
-        let with_known_outcome = self
-            .operations
-            .iter()
-            .filter(|event| event.outcome != Outcome::Unknown)
-            .count();
+        let describe = |operation: usize| describe_event(self.operations[operation].event);
         let mut text = String::new();
         let _ = writeln!(
             text,
             "no order of the {} operations ({} with a known outcome) explains the history; \
              the longest linearizable prefix places {}:",
             self.operations.len(),
-            with_known_outcome,
+            self.known_outcome_count,
             longest.operations.len()
         );
         let skipped = longest
@@ -340,12 +506,7 @@ impl<'a> Search<'a> {
             let _ = writeln!(text, "  ... {skipped} earlier operations");
         }
         for (position, &operation) in longest.operations.iter().enumerate().skip(skipped) {
-            let _ = writeln!(
-                text,
-                "  {}. {}",
-                position + 1,
-                describe_event(self.operations[operation])
-            );
+            let _ = writeln!(text, "  {}. {}", position + 1, describe(operation));
         }
         let _ = writeln!(
             text,
@@ -356,8 +517,8 @@ impl<'a> Search<'a> {
             Some((blocked, candidates)) => {
                 let _ = writeln!(
                     text,
-                    "Then this operation could not be placed before it completed:\n  {}",
-                    describe_event(self.operations[*blocked])
+                    "Then this operation could not be placed before it answered:\n  {}",
+                    describe(*blocked)
                 );
                 let _ = writeln!(
                     text,
@@ -365,7 +526,7 @@ impl<'a> Search<'a> {
                      (or each leads to a dead end):"
                 );
                 for &candidate in candidates.iter().take(EXPLANATION_CANDIDATES_MAX) {
-                    let _ = writeln!(text, "  {}", describe_event(self.operations[candidate]));
+                    let _ = writeln!(text, "  {}", describe(candidate));
                 }
                 if candidates.len() > EXPLANATION_CANDIDATES_MAX {
                     let _ = writeln!(
@@ -375,7 +536,8 @@ impl<'a> Search<'a> {
                     );
                 }
             }
-            // Unreachable in practice: the search fails at a return.
+            // Unreachable: the search fails at a return, with the longest
+            // prefix at most as long as the stack was then.
             None => text.push_str("No operation was found to block it.\n"),
         }
         text

@@ -1,0 +1,498 @@
+//! `cairn bench`: a load generator for a Cairn cluster (or, for comparison,
+//! an etcd cluster). Each client is a tokio task with its own keep-alive
+//! connection, bound to one of the given URLs round-robin as a load balancer
+//! would; it loops on one operation until the phase's deadline and records
+//! every latency in its own histogram, merged at the end.
+//!
+//! - CAS phase: read the file's version, write it back only if unchanged
+//!   (`If-Match` for Cairn, a `mod_revision` compare for etcd). A conflict
+//!   is counted and the client re-reads and retries.
+//! - Read phase: linearizable reads of pre-written files.
+
+mod etcd;
+mod histogram;
+mod summary;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cairn_client::{Client, ClientError, WriteOptions};
+use cairn_core::At;
+
+use crate::cli::{BenchArgs, BenchTarget, BenchWorkload};
+
+use summary::{PhaseCounters, PhaseShape};
+pub use summary::{PhaseSummary, comparison, report};
+
+use self::etcd::{EtcdDriver, base64_encode};
+
+/// How long a client waits after an error other than a conflict before it
+/// tries again, so that a node that is down is not hammered in a tight loop.
+const ERROR_BACKOFF_MS: u64 = 20;
+
+/// How long one benchmark request may take.
+const BENCH_REQUEST_TIMEOUT_MS: u64 = 10_000;
+
+/// How often a pre-write is tried, 100 ms apart, before the run gives up.
+const SETUP_ATTEMPTS_MAX: u32 = 100;
+
+/// Most clients pre-writing files at once.
+const SETUP_CONCURRENCY_MAX: usize = 16;
+
+/// A failed operation: a stable code (`version_conflict`, `timeout`, …) and
+/// a message.
+#[derive(Clone, Debug)]
+pub struct OpError {
+    pub code: String,
+    pub detail: String,
+}
+
+impl OpError {
+    pub fn new(code: &str, detail: impl Into<String>) -> OpError {
+        OpError {
+            code: code.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    fn is_conflict(&self) -> bool {
+        self.code == "version_conflict"
+    }
+}
+
+impl From<ClientError> for OpError {
+    fn from(error: ClientError) -> Self {
+        OpError::new(error.code(), error.detail())
+    }
+}
+
+/// The phases in what `cairn bench --json` printed.
+pub fn parse_results(bytes: &[u8]) -> Result<Vec<PhaseSummary>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Results {
+        phases: Vec<PhaseSummary>,
+    }
+    Ok(serde_json::from_slice::<Results>(bytes)?.phases)
+}
+
+/// Everything a run needs, checked.
+#[derive(Clone, Debug)]
+pub struct BenchPlan {
+    pub target: BenchTarget,
+    pub urls: Vec<String>,
+    pub clients: Vec<u64>,
+    pub duration: Duration,
+    pub workload: BenchWorkload,
+    pub value_bytes: usize,
+    pub files: Option<u64>,
+    pub store: String,
+}
+
+impl BenchPlan {
+    pub fn new(args: &BenchArgs, urls: &[String]) -> BenchPlan {
+        BenchPlan {
+            target: args.target,
+            urls: urls.to_vec(),
+            clients: args.clients.clone(),
+            duration: Duration::from_secs(args.duration),
+            workload: args.workload,
+            value_bytes: args.value_bytes as usize,
+            files: args.files,
+            store: args.store.clone(),
+        }
+    }
+
+    pub fn target_name(&self) -> &'static str {
+        match self.target {
+            BenchTarget::Cairn => "cairn",
+            BenchTarget::Etcd => "etcd",
+        }
+    }
+}
+
+/// The key (etcd) or path (Cairn) of file number `index`.
+fn file_path(index: u64) -> String {
+    format!("/bench/f{index:06}")
+}
+
+/// `value_bytes` of text that starts with a marker of who wrote it when, so
+/// that each write changes the content.
+fn fill_value(value: &mut [u8], client: u64, sequence: u64) {
+    value.fill(b'x');
+    let marker = format!("c{client} n{sequence} ");
+    let length = marker.len().min(value.len());
+    value[..length].copy_from_slice(&marker.as_bytes()[..length]);
+}
+
+/// How one client talks to the system under test.
+enum Driver {
+    Cairn { client: Client, store: String },
+    Etcd(EtcdDriver),
+}
+
+impl Driver {
+    fn new(plan: &BenchPlan, url: &str) -> Result<Driver, ClientError> {
+        let client = Client::new(url)?
+            .with_agent("cairn-bench")
+            .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS));
+        Ok(match plan.target {
+            BenchTarget::Cairn => Driver::Cairn {
+                client,
+                store: plan.store.clone(),
+            },
+            BenchTarget::Etcd => Driver::Etcd(EtcdDriver::new(client)),
+        })
+    }
+
+    /// The name the system knows file `index` by.
+    fn key(&self, index: u64) -> String {
+        match self {
+            Driver::Cairn { .. } => file_path(index),
+            Driver::Etcd(_) => base64_encode(file_path(index).as_bytes()),
+        }
+    }
+
+    /// The current version of `key` (Cairn: the file version; etcd: its
+    /// `mod_revision`); `None` when the file does not exist (Cairn).
+    async fn read_version(&self, key: &str) -> Result<Option<i64>, OpError> {
+        match self {
+            Driver::Cairn { client, store } => {
+                match client.read_file(store, key, At::Current).await {
+                    Ok(read) => Ok(Some(read.version as i64)),
+                    Err(error) if error.code() == "not_found" => Ok(None),
+                    Err(error) => Err(error.into()),
+                }
+            }
+            Driver::Etcd(etcd) => Ok(Some(etcd.read_version(key).await?)),
+        }
+    }
+
+    async fn write_if(&self, key: &str, seen: Option<i64>, value: &[u8]) -> Result<(), OpError> {
+        match self {
+            Driver::Cairn { client, store } => {
+                let options = WriteOptions {
+                    if_match: seen.map(|version| version as u64),
+                    if_none_match: seen.is_none(),
+                    idempotency_key: None,
+                };
+                client.write_file(store, key, value, &options).await?;
+                Ok(())
+            }
+            Driver::Etcd(etcd) => etcd.write_if(key, seen.unwrap_or(0), value).await,
+        }
+    }
+
+    async fn put(&self, key: &str, value: &[u8]) -> Result<(), OpError> {
+        match self {
+            Driver::Cairn { client, store } => {
+                client
+                    .write_file(store, key, value, &WriteOptions::default())
+                    .await?;
+                Ok(())
+            }
+            Driver::Etcd(etcd) => etcd.put(key, value).await,
+        }
+    }
+
+    async fn read(&self, key: &str) -> Result<(), OpError> {
+        match self {
+            Driver::Cairn { client, store } => {
+                client.read_file(store, key, At::Current).await?;
+                Ok(())
+            }
+            Driver::Etcd(etcd) => etcd.read(key).await.map(|_| ()),
+        }
+    }
+}
+
+/// Counters the progress printer reads while the clients run.
+#[derive(Default)]
+struct Progress {
+    ops: AtomicU64,
+    errors: AtomicU64,
+    stop: AtomicBool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Cas,
+    Read,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Cas => "cas",
+            Phase::Read => "read",
+        }
+    }
+}
+
+/// Runs every phase of the plan; progress and per-phase lines go to stderr.
+pub async fn run(plan: &BenchPlan) -> Result<Vec<PhaseSummary>, OpError> {
+    if plan.urls.is_empty() {
+        return Err(OpError::new("invalid_request", "no --url to benchmark"));
+    }
+    if plan.target == BenchTarget::Cairn {
+        let client = Client::new(&plan.urls[0])?
+            .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS));
+        match client.create_store(&plan.store).await {
+            Ok(_) => {}
+            Err(error) if error.code() == "already_exists" => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let phases: &[Phase] = match plan.workload {
+        BenchWorkload::Cas => &[Phase::Cas],
+        BenchWorkload::Read => &[Phase::Read],
+        BenchWorkload::Both => &[Phase::Cas, Phase::Read],
+    };
+    let mut summaries = Vec::new();
+    for &clients in &plan.clients {
+        let files = plan.files.unwrap_or(clients).max(1);
+        prepare_files(plan, files).await?;
+        for &phase in phases {
+            let summary = run_phase(plan, phase, clients, files).await?;
+            eprintln!("{}", summary.line());
+            summaries.push(summary);
+        }
+    }
+    Ok(summaries)
+}
+
+/// Writes every file once (`value_bytes` each) so that reads find them and
+/// CAS starts from an existing version.
+async fn prepare_files(plan: &BenchPlan, files: u64) -> Result<(), OpError> {
+    let workers = (files as usize).min(SETUP_CONCURRENCY_MAX) as u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..workers {
+        let url = plan.urls[worker as usize % plan.urls.len()].clone();
+        let driver = Driver::new(plan, &url)?;
+        let value_bytes = plan.value_bytes;
+        tasks.spawn(async move {
+            let mut value = vec![0u8; value_bytes];
+            let mut index = worker;
+            while index < files {
+                fill_value(&mut value, worker, 0);
+                let key = driver.key(index);
+                // A cluster may still be electing a leader: retry for a while.
+                let mut attempt = 0;
+                loop {
+                    match driver.put(&key, &value).await {
+                        Ok(()) => break,
+                        Err(error) if attempt < SETUP_ATTEMPTS_MAX => {
+                            attempt += 1;
+                            if attempt == 1 {
+                                eprintln!(
+                                    "setup: write {key}: {}: {}; retrying",
+                                    error.code, error.detail
+                                );
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                index += workers;
+            }
+            Ok(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|error| OpError::new("internal", format!("setup task: {error}")))??;
+    }
+    Ok(())
+}
+
+async fn run_phase(
+    plan: &BenchPlan,
+    phase: Phase,
+    clients: u64,
+    files: u64,
+) -> Result<PhaseSummary, OpError> {
+    let progress = Arc::new(Progress::default());
+    // Each client connects and reads its file once before the clock starts,
+    // so that no timed operation pays for opening a connection.
+    let mut warming = tokio::task::JoinSet::new();
+    for client in 0..clients {
+        let url = &plan.urls[client as usize % plan.urls.len()];
+        let driver = Driver::new(plan, url)?;
+        warming.spawn(async move {
+            let _ = driver.read(&driver.key(client % files)).await;
+            (client, driver)
+        });
+    }
+    let mut drivers = Vec::new();
+    while let Some(joined) = warming.join_next().await {
+        drivers.push(
+            joined.map_err(|error| OpError::new("internal", format!("warm-up task: {error}")))?,
+        );
+    }
+    drivers.sort_by_key(|(client, _)| *client);
+    let started = Instant::now();
+    let deadline = started + plan.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (client, driver) in drivers {
+        let key = driver.key(client % files);
+        let progress = progress.clone();
+        let value_bytes = plan.value_bytes;
+        tasks.spawn(async move {
+            match phase {
+                Phase::Cas => cas_loop(driver, key, client, value_bytes, deadline, &progress).await,
+                Phase::Read => read_loop(driver, key, deadline, &progress).await,
+            }
+        });
+    }
+    let label = format!("{} {} clients={clients}", plan.target_name(), phase.name());
+    let printer = tokio::spawn(print_progress(label, progress.clone(), started));
+    let mut counters = PhaseCounters::default();
+    while let Some(joined) = tasks.join_next().await {
+        let client_counters =
+            joined.map_err(|error| OpError::new("internal", format!("client task: {error}")))?;
+        counters.merge(&client_counters);
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    progress.stop.store(true, Ordering::Relaxed);
+    printer.abort();
+    let shape = PhaseShape {
+        target: plan.target_name().to_string(),
+        workload: phase.name().to_string(),
+        clients,
+        files,
+        value_bytes: plan.value_bytes as u64,
+    };
+    Ok(PhaseSummary::compute(&shape, &counters, elapsed_s))
+}
+
+/// Once a second: operations so far, the last second's rate, errors.
+async fn print_progress(label: String, progress: Arc<Progress>, started: Instant) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut last_ops = 0;
+    loop {
+        ticker.tick().await;
+        if progress.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let ops = progress.ops.load(Ordering::Relaxed);
+        let errors = progress.errors.load(Ordering::Relaxed);
+        eprintln!(
+            "[{label}] {:>3.0}s: {ops} ops, {} ops/s, {errors} errors",
+            started.elapsed().as_secs_f64(),
+            ops - last_ops
+        );
+        last_ops = ops;
+    }
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+async fn backoff() {
+    tokio::time::sleep(Duration::from_millis(ERROR_BACKOFF_MS)).await;
+}
+
+async fn cas_loop(
+    driver: Driver,
+    key: String,
+    client: u64,
+    value_bytes: usize,
+    deadline: Instant,
+    progress: &Progress,
+) -> PhaseCounters {
+    let mut counters = PhaseCounters::default();
+    let mut value = vec![0u8; value_bytes];
+    let mut sequence = 0u64;
+    // Set when an attempt starts; kept across conflicts so that the cycle
+    // latency includes the retries a conflict costs.
+    let mut cycle_started: Option<Instant> = None;
+    while Instant::now() < deadline {
+        let cycle_start = *cycle_started.get_or_insert_with(Instant::now);
+        let seen = match driver.read_version(&key).await {
+            Ok(seen) => seen,
+            Err(error) => {
+                counters.error(&error.code, &error.detail);
+                progress.errors.fetch_add(1, Ordering::Relaxed);
+                backoff().await;
+                continue;
+            }
+        };
+        sequence += 1;
+        fill_value(&mut value, client, sequence);
+        let write_start = Instant::now();
+        match driver.write_if(&key, seen, &value).await {
+            Ok(()) => {
+                counters.latency_us.record(micros(write_start.elapsed()));
+                counters
+                    .cycle_latency_us
+                    .record(micros(cycle_start.elapsed()));
+                counters.ops += 1;
+                cycle_started = None;
+                progress.ops.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                counters.error(&error.code, &error.detail);
+                progress.errors.fetch_add(1, Ordering::Relaxed);
+                if error.is_conflict() {
+                    counters.conflicts += 1;
+                } else {
+                    backoff().await;
+                }
+            }
+        }
+    }
+    counters
+}
+
+async fn read_loop(
+    driver: Driver,
+    key: String,
+    deadline: Instant,
+    progress: &Progress,
+) -> PhaseCounters {
+    let mut counters = PhaseCounters::default();
+    while Instant::now() < deadline {
+        let start = Instant::now();
+        match driver.read(&key).await {
+            Ok(()) => {
+                counters.latency_us.record(micros(start.elapsed()));
+                counters.ops += 1;
+                progress.ops.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                counters.error(&error.code, &error.detail);
+                progress.errors.fetch_add(1, Ordering::Relaxed);
+                backoff().await;
+            }
+        }
+    }
+    counters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_have_the_asked_size_and_differ() {
+        let mut first = vec![0u8; 1024];
+        let mut second = vec![0u8; 1024];
+        fill_value(&mut first, 3, 1);
+        fill_value(&mut second, 3, 2);
+        assert_ne!(first, second);
+        assert!(first.starts_with(b"c3 n1 x"));
+        assert!(std::str::from_utf8(&first).is_ok());
+        // Shorter than the marker: cut, never longer.
+        let mut tiny = vec![0u8; 2];
+        fill_value(&mut tiny, 12345, 1);
+        assert_eq!(&tiny, b"c1");
+    }
+
+    #[test]
+    fn file_paths_are_distinct_and_sortable() {
+        assert_eq!(file_path(7), "/bench/f000007");
+        assert!(file_path(9) < file_path(10));
+    }
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Benchmarks a 3-node Cairn cluster on loopback, then a 3-member etcd
+# cluster under the same load (scripts/etcd-bench.sh), and prints both side
+# by side.
+#
+# usage: scripts/cluster-bench.sh [--duration S] [--clients LIST] [--no-etcd]
+#                                 [--out DIR]
+#
+# Node 1 bootstraps; nodes 2 and 3 start empty and join with
+# `cairn cluster add-learner` and `cairn cluster promote`. Every node gets a
+# temporary data directory and free ports; all of it is removed at the end
+# (KEEP=1 keeps it, with the nodes' logs). The JSON results stay in --out
+# (default target/bench/<time>).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+
+duration=10
+clients=1,16,64
+run_etcd=1
+out="$root/target/bench/$(date +%Y%m%d-%H%M%S)"
+while (($#)); do
+    case $1 in
+        --duration) duration=$2; shift 2 ;;
+        --clients) clients=$2; shift 2 ;;
+        --no-etcd) run_etcd=0; shift ;;
+        --out) out=$2; shift 2 ;;
+        *) echo "usage: $0 [--duration S] [--clients LIST] [--no-etcd] [--out DIR]" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$out"
+
+log "building cairn (release)"
+(cd "$root" && cargo build --release --quiet -p cairn)
+cairn="${CARGO_TARGET_DIR:-$root/target}/release/cairn"
+
+work=$(mktemp -d -t cairn-bench.XXXXXX)
+pids=()
+stop_nodes() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+}
+cleanup() {
+    local status=$?
+    if ((status != 0)); then
+        log "failed (exit $status); last lines of the logs:"
+        tail -n 15 "$work"/node*.log >&2 2>/dev/null || true
+    fi
+    stop_nodes
+    if [[ ${KEEP:-0} == 1 ]]; then
+        log "kept $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+
+regions=(eu-west us-east ap-south)
+urls=()
+for node in 1 2 3; do
+    http_port=$(free_port)
+    raft_port=$(free_port)
+    bootstrap=false
+    [[ $node == 1 ]] && bootstrap=true
+    cat >"$work/node$node.toml" <<TOML
+node_id = $node
+data_dir = "$work/node$node"
+listen_http = "127.0.0.1:$http_port"
+listen_raft = "127.0.0.1:$raft_port"
+bootstrap = $bootstrap
+cluster_secret = "cluster-bench-$$"
+
+[tags]
+region = "${regions[node - 1]}"
+TOML
+    "$cairn" serve --config "$work/node$node.toml" >"$work/node$node.log" 2>&1 &
+    pids+=("$!")
+    urls+=("http://127.0.0.1:$http_port")
+done
+log "cairn nodes at ${urls[*]} (data in $work)"
+
+for url in "${urls[@]}"; do
+    wait_until 30 "$url answering" "$cairn" --url "$url" --timeout-ms 1000 cluster status
+done
+# Nodes 2 and 3 belong to no cluster yet, so the only leader can be node 1.
+has_leader() {
+    local status
+    status=$("$cairn" --url "$1" --json --timeout-ms 1000 cluster status)
+    [[ $status == *'"state": "Leader"'* ]]
+}
+wait_until 30 "node 1 leading" has_leader "${urls[0]}"
+
+for node in 2 3; do
+    "$cairn" --url "${urls[0]}" cluster add-learner "${urls[node - 1]}"
+    "$cairn" --url "${urls[0]}" cluster promote "$node"
+done
+"$cairn" --url "${urls[0]}" cluster status
+
+url_flags=()
+for url in "${urls[@]}"; do
+    url_flags+=(--url "$url")
+done
+log "cairn bench --clients $clients --duration $duration (3 nodes)"
+"$cairn" bench "${url_flags[@]}" --clients "$clients" --duration "$duration" \
+    --value-bytes 1024 --json >"$out/cairn.json"
+"$cairn" --url "${urls[0]}" cluster status
+stop_nodes
+results=("$out/cairn.json")
+
+if ((run_etcd)); then
+    # Cairn is stopped first so that etcd has the machine to itself, as Cairn had.
+    "$root/scripts/etcd-bench.sh" --cairn "$cairn" --duration "$duration" \
+        --clients "$clients" --json-out "$out/etcd.json"
+    results+=("$out/etcd.json")
+fi
+
+echo
+echo "== Cairn vs etcd: 3 members on loopback, ${duration}s per phase, 1 KiB values"
+"$cairn" bench-report "${results[@]}"
+log "results in $out"
