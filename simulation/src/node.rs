@@ -93,6 +93,7 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
         request_timeout: REQUEST_TIMEOUT,
         metrics: Arc::default(),
         testing: spec.testing,
+        auto_keys: Arc::default(),
     };
     axum::serve(HttpListener(http), cairn_server::router(app)).await?;
     Ok(())

@@ -221,23 +221,19 @@ impl Agent {
             idempotency_key: Some(key),
         };
         let invoked = now_ns();
-        let mut outcome = Outcome::Unknown;
-        for _attempt in 0..2 {
-            let client = self.client();
-            outcome = match client
-                .write_file(STORE, path, content.clone(), &options)
-                .await
-            {
-                Ok(written) => Outcome::Applied {
-                    version: Some(written.version),
-                },
-                Err(error) => classify(&error),
-            };
-            if outcome != Outcome::Unknown {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let outcome = self
+            .keyed(async |client| {
+                match client
+                    .write_file(STORE, path, content.clone(), &options)
+                    .await
+                {
+                    Ok(written) => Outcome::Applied {
+                        version: Some(written.version),
+                    },
+                    Err(error) => classify(&error),
+                }
+            })
+            .await;
         self.record(
             path,
             Op::Write {
@@ -247,6 +243,24 @@ impl Agent {
             outcome,
             invoked,
         );
+    }
+
+    /// Runs a keyed write, retried once with the same key when its outcome is
+    /// unknown. A refused retry says nothing of the first attempt.
+    async fn keyed(&mut self, mut attempt: impl AsyncFnMut(Client) -> Outcome) -> Outcome {
+        let mut uncertain = false;
+        for _ in 0..2 {
+            let client = self.client();
+            match attempt(client).await {
+                Outcome::Unknown => {
+                    uncertain = true;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Outcome::NotApplied if uncertain => return Outcome::Unknown,
+                other => return other,
+            }
+        }
+        Outcome::Unknown
     }
 
     async fn blind_write(&mut self) {
@@ -278,20 +292,16 @@ impl Agent {
         };
         let key = format!("a{}-{}", self.index, self.seq);
         let invoked = now_ns();
-        let mut outcome = Outcome::Unknown;
-        for _attempt in 0..2 {
-            let client = self.client();
-            outcome = match client.txn(STORE, &request, Some(&key)).await {
-                Ok(result) => Outcome::Applied {
-                    version: Some(result.revision),
+        let outcome = self
+            .keyed(
+                async |client| match client.txn(STORE, &request, Some(&key)).await {
+                    Ok(result) => Outcome::Applied {
+                        version: Some(result.revision),
+                    },
+                    Err(error) => classify(&error),
                 },
-                Err(error) => classify(&error),
-            };
-            if outcome != Outcome::Unknown {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            )
+            .await;
         self.record(
             path,
             Op::StrReplace {
@@ -330,20 +340,16 @@ impl Agent {
         };
         let key = format!("a{}-{}", self.index, self.seq);
         let invoked = now_ns();
-        let mut outcome = Outcome::Unknown;
-        for _attempt in 0..2 {
-            let client = self.client();
-            outcome = match client.txn(STORE, &request, Some(&key)).await {
-                Ok(result) => Outcome::Applied {
-                    version: Some(result.revision),
+        let outcome = self
+            .keyed(
+                async |client| match client.txn(STORE, &request, Some(&key)).await {
+                    Ok(result) => Outcome::Applied {
+                        version: Some(result.revision),
+                    },
+                    Err(error) => classify(&error),
                 },
-                Err(error) => classify(&error),
-            };
-            if outcome != Outcome::Unknown {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            )
+            .await;
         for (path, content) in [first, second].iter().zip(contents) {
             self.record(
                 path,

@@ -1,14 +1,24 @@
-//! openraft's log storage over `cairn_storage::LogDb`: entries, vote,
-//! committed id and last purged id, each write durable before it returns.
+//! openraft's log storage over `cairn_storage::LogDb`, with group commit.
+//!
+//! `append` hands entries to a writer task and returns at once; the writer
+//! takes every append queued since its last commit and writes them in one
+//! durable redb transaction (one fsync), then tells openraft they are
+//! flushed. openraft acknowledges nothing (and a follower answers no append
+//! request) before that. Until flushed, entries are kept in `pending`, so
+//! reads see them immediately.
+//!
+//! Truncation and purging go through the same queue, in order, and wait.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cairn_core::codec;
 use cairn_storage::LogDb;
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, LogState, OptionalSend, RaftLogReader, StorageIOError};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::types::{Entry, LogId, RaftStorageError, TypeConfig, Vote};
 
@@ -20,14 +30,42 @@ fn any(error: impl std::fmt::Display) -> AnyError {
     AnyError::error(error.to_string())
 }
 
+type Rows = Vec<(u64, Arc<Vec<u8>>)>;
+type Done = oneshot::Sender<Result<(), String>>;
+
+enum Job {
+    Append {
+        rows: Rows,
+        callback: LogFlushed<TypeConfig>,
+    },
+    Truncate {
+        from: u64,
+        done: Done,
+    },
+    Purge {
+        upto: u64,
+        last_purged: Vec<u8>,
+        done: Done,
+    },
+}
+
+/// Encoded entries handed to the writer and not yet durable, by index.
+type Pending = Arc<Mutex<BTreeMap<u64, Arc<Vec<u8>>>>>;
+
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<LogDb>,
+    pending: Pending,
+    jobs: mpsc::UnboundedSender<Job>,
 }
 
 impl LogStore {
+    /// Starts the writer task; it ends when the last clone is dropped.
     pub fn new(db: Arc<LogDb>) -> LogStore {
-        LogStore { db }
+        let pending: Pending = Arc::default();
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(writer(db.clone(), pending.clone(), queue));
+        LogStore { db, pending, jobs }
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(
@@ -43,6 +81,83 @@ impl LogStore {
             .transpose()
             .map_err(|e| StorageIOError::read_logs(any(e)).into())
     }
+
+    async fn run(&self, job: impl FnOnce(Done) -> Job) -> Result<(), RaftStorageError> {
+        let (done, finished) = oneshot::channel();
+        self.jobs
+            .send(job(done))
+            .map_err(|_| StorageIOError::write_logs(any("the log writer stopped")))?;
+        finished
+            .await
+            .map_err(|_| StorageIOError::write_logs(any("the log writer stopped")))?
+            .map_err(|e| StorageIOError::write_logs(any(e)).into())
+    }
+}
+
+/// Commits queued appends in batches, and runs truncations and purges in order.
+async fn writer(db: Arc<LogDb>, pending: Pending, mut queue: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take().or_else(|| queue.try_recv().ok()) {
+            match job {
+                Job::Append { rows, callback } => appends.push((rows, callback)),
+                Job::Truncate { from, done } => {
+                    flush(&db, &pending, &mut appends);
+                    let result = db.truncate_from(from).map_err(|e| e.to_string());
+                    let _ = done.send(result);
+                }
+                Job::Purge {
+                    upto,
+                    last_purged,
+                    done,
+                } => {
+                    flush(&db, &pending, &mut appends);
+                    let result = db
+                        .purge_upto(upto, LAST_PURGED, &last_purged)
+                        .map_err(|e| e.to_string());
+                    let _ = done.send(result);
+                }
+            }
+        }
+        flush(&db, &pending, &mut appends);
+    }
+}
+
+/// One durable transaction for every queued append.
+fn flush(db: &LogDb, pending: &Pending, appends: &mut Vec<(Rows, LogFlushed<TypeConfig>)>) {
+    if appends.is_empty() {
+        return;
+    }
+    let batch = std::mem::take(appends);
+    let rows = batch
+        .iter()
+        .flat_map(|(rows, _)| rows.iter().map(|(index, bytes)| (*index, bytes.as_slice())));
+    match db.append(rows) {
+        Ok(()) => {
+            {
+                let mut pending = pending.lock().expect("pending lock");
+                for (index, bytes) in batch.iter().flat_map(|(rows, _)| rows) {
+                    // Only if no later append replaced it meanwhile.
+                    if pending
+                        .get(index)
+                        .is_some_and(|held| Arc::ptr_eq(held, bytes))
+                    {
+                        pending.remove(index);
+                    }
+                }
+            }
+            for (_, callback) in batch {
+                callback.log_io_completed(Ok(()));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "log append failed");
+            for (_, callback) in batch {
+                callback.log_io_completed(Err(std::io::Error::other(error.to_string())));
+            }
+        }
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -52,10 +167,22 @@ impl RaftLogReader<TypeConfig> for LogStore {
     ) -> Result<Vec<Entry>, RaftStorageError> {
         let start = range.start_bound().cloned();
         let end = range.end_bound().cloned();
-        let rows = self
+        // Pending first: the writer moves entries to disk before it drops them from pending.
+        let unflushed: Vec<(u64, Arc<Vec<u8>>)> = self
+            .pending
+            .lock()
+            .expect("pending lock")
+            .range((start, end))
+            .map(|(index, bytes)| (*index, bytes.clone()))
+            .collect();
+        let mut rows: BTreeMap<u64, Arc<Vec<u8>>> = self
             .db
             .range(start, end)
-            .map_err(|e| StorageIOError::read_logs(any(e)))?;
+            .map_err(|e| StorageIOError::read_logs(any(e)))?
+            .into_iter()
+            .map(|(index, bytes)| (index, Arc::new(bytes)))
+            .collect();
+        rows.extend(unflushed);
         rows.iter()
             .map(|(index, bytes)| {
                 codec::decode::<Entry>(bytes)
@@ -70,10 +197,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, RaftStorageError> {
         let last_purged_log_id: Option<LogId> = self.read_meta(LAST_PURGED)?;
-        let last = self
-            .db
-            .last()
-            .map_err(|e| StorageIOError::read_logs(any(e)))?;
+        let unflushed = self
+            .pending
+            .lock()
+            .expect("pending lock")
+            .last_key_value()
+            .map(|(index, bytes)| (*index, bytes.to_vec()));
+        let last = match unflushed {
+            Some(row) => Some(row),
+            None => self
+                .db
+                .last()
+                .map_err(|e| StorageIOError::read_logs(any(e)))?,
+        };
         let last_log_id = match last {
             Some((index, bytes)) => Some(
                 codec::decode::<Entry>(&bytes)
@@ -102,9 +238,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.read_meta(VOTE)
     }
 
+    /// A hint for restarts (apply up to here at once); it rides along with
+    /// the next synced commit rather than costing its own fsync.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), RaftStorageError> {
         self.db
-            .set_meta(COMMITTED, &codec::encode(&committed))
+            .set_meta_unsynced(COMMITTED, &codec::encode(&committed))
             .map_err(|e| StorageIOError::write_logs(any(e)).into())
     }
 
@@ -121,33 +259,41 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let rows: Vec<(u64, Vec<u8>)> = entries
+        let rows: Rows = entries
             .into_iter()
-            .map(|entry| (entry.log_id.index, codec::encode(&entry)))
+            .map(|entry| (entry.log_id.index, Arc::new(codec::encode(&entry))))
             .collect();
-        // The commit is durable (`Durability::Immediate`) when `append` returns.
-        let result = self.db.append(rows);
-        match result {
-            Ok(()) => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(error) => {
-                callback.log_io_completed(Err(std::io::Error::other(error.to_string())));
-                Err(StorageIOError::write_logs(any(error)).into())
-            }
-        }
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .extend(rows.iter().cloned());
+        self.jobs
+            .send(Job::Append { rows, callback })
+            .map_err(|_| StorageIOError::write_logs(any("the log writer stopped")).into())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
-        self.db
-            .truncate_from(log_id.index)
-            .map_err(|e| StorageIOError::write_logs(any(e)).into())
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .retain(|index, _| *index < log_id.index);
+        self.run(|done| Job::Truncate {
+            from: log_id.index,
+            done,
+        })
+        .await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
-        self.db
-            .purge_upto(log_id.index, LAST_PURGED, &codec::encode(&log_id))
-            .map_err(|e| StorageIOError::write_logs(any(e)).into())
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .retain(|index, _| *index > log_id.index);
+        self.run(|done| Job::Purge {
+            upto: log_id.index,
+            last_purged: codec::encode(&log_id),
+            done,
+        })
+        .await
     }
 }

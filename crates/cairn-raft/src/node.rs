@@ -309,11 +309,12 @@ impl Node {
                     }
                 };
                 match result {
-                    // Refused before anything was appended: safe to try again.
-                    Err(NodeError::NotLeader { .. }) => {
-                        sent.store(false, Ordering::Relaxed);
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                    }
+                    // Leadership moved. The entry may still have been appended
+                    // (openraft answers pending writes this way when a leader
+                    // steps down) and may yet commit: `sent` stays set, and
+                    // the retry is safe only because every proposal carries an
+                    // idempotency key (the server adds one if the client did not).
+                    Err(NodeError::NotLeader { .. }) => tokio::time::sleep(RETRY_PAUSE).await,
                     other => return other,
                 }
             }

@@ -131,6 +131,9 @@ impl StateMachine {
 
     /// Streams the state into a new `current.snap`.
     fn build(&self) -> Result<Snapshot, RaftStorageError> {
+        // Entries up to the snapshot may be purged once it exists: their
+        // effects must be durable first.
+        self.db.persist().map_err(write_error)?;
         let building = self.dir.join(BUILDING);
         let file = std::fs::File::create(&building).map_err(write_error)?;
         let mut out = BufWriter::new(file);
@@ -173,8 +176,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let Some(last) = entries.last().map(|entry| entry.log_id) else {
             return Ok(Vec::new());
         };
+        // Unsynced: the Raft log is durable, and a crash replays from the last
+        // synced apply (the applied id commits with the effects). `build`
+        // persists before a snapshot lets the log be purged.
         self.db
-            .write(|writer| {
+            .write_unsynced(|writer| {
                 let mut outcomes = Vec::with_capacity(entries.len());
                 for entry in &entries {
                     let outcome = match &entry.payload {

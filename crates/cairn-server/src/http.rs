@@ -2,6 +2,7 @@
 //! proposals and reads on the `Node`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -31,7 +32,13 @@ pub struct App {
     pub request_timeout: Duration,
     pub metrics: Arc<RequestMetrics>,
     pub testing: Testing,
+    /// Numbers the idempotency keys this node makes for keyless writes.
+    pub auto_keys: Arc<AtomicU64>,
 }
+
+/// How long a key made by the server is remembered: long enough for the
+/// node's own retries within one request.
+const AUTO_KEY_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 /// Faults planted on purpose, to prove the simulation's checkers catch them.
 /// Only ever set by test code; `cairn serve` has no way to turn them on.
@@ -271,13 +278,26 @@ impl ReadQuery {
 }
 
 impl App {
+    /// Attribution, time and limits for a proposal. A write without an
+    /// `Idempotency-Key` gets one made here (remembered only briefly), so that
+    /// the node may retry it across a leader change without applying it twice.
     fn meta(&self, headers: &HeaderMap) -> ApiResult<Meta> {
+        let time_ms = self.clock.now_ms();
+        let mut limits = self.limits;
+        let idempotency_key = match header_label(headers, "idempotency-key", &self.limits)? {
+            Some(key) => key,
+            None => {
+                let n = self.auto_keys.fetch_add(1, Ordering::Relaxed);
+                limits.idempotency_window_ms = AUTO_KEY_WINDOW_MS.min(limits.idempotency_window_ms);
+                format!("~auto/{}/{time_ms}/{n}", self.node.id())
+            }
+        };
         Ok(Meta {
-            time_ms: self.clock.now_ms(),
+            time_ms,
             agent: header_label(headers, "x-cairn-agent", &self.limits)?.unwrap_or_default(),
             session: header_label(headers, "x-cairn-session", &self.limits)?.unwrap_or_default(),
-            idempotency_key: header_label(headers, "idempotency-key", &self.limits)?,
-            limits: self.limits,
+            idempotency_key: Some(idempotency_key),
+            limits,
         })
     }
 

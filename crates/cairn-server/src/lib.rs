@@ -71,6 +71,7 @@ pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> App {
         request_timeout: Duration::from_millis(config.http.request_timeout_ms),
         metrics: Arc::default(),
         testing: http::Testing::default(),
+        auto_keys: Arc::default(),
     }
 }
 

@@ -41,7 +41,24 @@ impl LogDb {
     }
 
     pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError> {
-        let txn = begin_write(&self.db)?;
+        self.set_meta_with(name, value, redb::Durability::Immediate)
+    }
+
+    /// As `set_meta`, but durable only with the next synced commit (for hints
+    /// such as the committed id, which may be lost in a crash).
+    pub fn set_meta_unsynced(&self, name: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.set_meta_with(name, value, redb::Durability::None)
+    }
+
+    fn set_meta_with(
+        &self,
+        name: &str,
+        value: &[u8],
+        durability: redb::Durability,
+    ) -> Result<(), StorageError> {
+        let mut txn = begin_write(&self.db)?;
+        txn.set_durability(durability)
+            .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
         txn.open_table(META)
             .map_err(storage_error)?
             .insert(name, value)
@@ -50,17 +67,15 @@ impl LogDb {
     }
 
     /// Appends (or overwrites) entries in one durable transaction.
-    pub fn append(
+    pub fn append<B: AsRef<[u8]>>(
         &self,
-        entries: impl IntoIterator<Item = (u64, Vec<u8>)>,
+        entries: impl IntoIterator<Item = (u64, B)>,
     ) -> Result<(), StorageError> {
         let txn = begin_write(&self.db)?;
         {
             let mut table = txn.open_table(ENTRIES).map_err(storage_error)?;
             for (index, bytes) in entries {
-                table
-                    .insert(index, bytes.as_slice())
-                    .map_err(storage_error)?;
+                table.insert(index, bytes.as_ref()).map_err(storage_error)?;
             }
         }
         txn.commit().map_err(storage_error)

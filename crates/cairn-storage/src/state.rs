@@ -62,7 +62,32 @@ impl StateDb {
         &self,
         work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let txn = begin_write(&self.db)?;
+        self.write_with(redb::Durability::Immediate, work)
+    }
+
+    /// As `write`, but the commit is not synced: readers see it at once, a
+    /// crash may take it back to the last durable commit. For state that can
+    /// be rebuilt (the state machine, from the durable Raft log).
+    pub fn write_unsynced<T>(
+        &self,
+        work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        self.write_with(redb::Durability::None, work)
+    }
+
+    /// Makes every earlier unsynced commit durable.
+    pub fn persist(&self) -> Result<(), StorageError> {
+        self.write(|_| Ok(()))
+    }
+
+    fn write_with<T>(
+        &self,
+        durability: redb::Durability,
+        work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut txn = begin_write(&self.db)?;
+        txn.set_durability(durability)
+            .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
         let value = {
             let mut tables = Vec::with_capacity(Table::ALL.len());
             for table in Table::ALL {

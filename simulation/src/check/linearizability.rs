@@ -6,24 +6,29 @@
 //! depth first: at a call it tries to apply the operation to the model next
 //! (and lifts its call and return out of the list); at a return it has
 //! found an operation that answered before anything left could go first,
-//! so it undoes the last choice. A memo of the configurations (operations
-//! placed, model state) that led nowhere keeps it from exploring one twice.
+//! so it undoes the last choice.
 //!
-//! An operation with `Outcome::Unknown` may take effect at any time after it
-//! was invoked, or never. It has no return entry, and its call is kept in a
-//! second list: the search tries those operations only after the ones with
-//! a known outcome, and succeeds once every one of those is placed. Since
-//! such an operation is optional and blocks nothing, a configuration is no
-//! better than one with the same model state, the same known-outcome
-//! operations placed and fewer unknown-outcome ones; the memo prunes it when
-//! that one led nowhere. Trying unknown-outcome operations last makes that
-//! pruning bite: without it, histories with a few dozen lost answers take
-//! time exponential in their number to refute.
+//! An operation with `Outcome::Unknown` (a lost answer) may take effect at
+//! any time after it was invoked, or never. It has no return entry, and its
+//! call is kept in a second list; the search succeeds once every operation
+//! with a known outcome is placed. Lost answers multiply the orders to try,
+//! so the search prunes, each rule sound on its own terms and all checked
+//! against a brute-force search in the tests:
+//! - dead ends: a configuration (operations placed, model state) is skipped
+//!   when one no worse led nowhere (`DeadEnds`); Lowe's memo, extended to
+//!   count a configuration with more lost operations placed, or less
+//!   latitude on the version, as no better;
+//! - lost operations are tried after the known-outcome ones, and only
+//!   followed by an operation that depends on them
+//!   (`Search::defers_to_another_order`);
+//! - identical lost operations are placed in the order of their calls;
+//! - versions only grow: an order is dropped as soon as a known-outcome
+//!   operation left to place was told a version that can no longer be seen.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use super::model::{FileState, step};
+use super::model::{FileState, step, version_told};
 use crate::history::{Event, Op, Outcome};
 
 /// The verdict on one path's history.
@@ -113,6 +118,48 @@ struct Operation<'a> {
     outcome_known: bool,
     /// Its bit in the set of placed operations of its kind (known outcome or not).
     slot: usize,
+    /// For an unknown-outcome operation, the one invoked last before it
+    /// that is identical (same `Op`), else `NONE`. Identical lost operations
+    /// are interchangeable, and the earlier one can go wherever the later
+    /// one can, so the search places them in the order of their calls.
+    identical_before: usize,
+}
+
+/// The versions told to the known-outcome operations not placed yet (see
+/// `version_told`), as a multiset.
+struct VersionsTold(BTreeMap<u64, usize>);
+
+impl VersionsTold {
+    fn insert(&mut self, version: Option<u64>) {
+        if let Some(version) = version {
+            *self.0.entry(version).or_default() += 1;
+        }
+    }
+
+    fn remove(&mut self, version: Option<u64>) {
+        let Some(version) = version else {
+            return;
+        };
+        let count = self
+            .0
+            .get_mut(&version)
+            .expect("removed a version never inserted");
+        *count -= 1;
+        if *count == 0 {
+            self.0.remove(&version);
+        }
+    }
+
+    /// The least version told, leaving out one `version`.
+    fn least_without(&self, version: Option<u64>) -> Option<u64> {
+        let mut versions = self.0.iter();
+        let (&least, &count) = versions.next()?;
+        if Some(least) == version && count == 1 {
+            versions.next().map(|(&next, _)| next)
+        } else {
+            Some(least)
+        }
+    }
 }
 
 /// A set of operations, one bit each.
@@ -132,6 +179,10 @@ impl Bitset {
         self.0[bit / 64] &= !(1 << (bit % 64));
     }
 
+    fn contains(&self, bit: usize) -> bool {
+        self.0[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
     fn is_subset_of(&self, other: &Bitset) -> bool {
         self.0
             .iter()
@@ -147,41 +198,72 @@ struct Placed {
     unknown_outcome: Bitset,
 }
 
-/// Configurations from which no linearization exists, by model state, then
-/// by the known-outcome operations placed: the minimal sets of
-/// unknown-outcome operations placed.
+/// Configurations from which no linearization exists.
+///
+/// A configuration is no better than a dead end with the same known-outcome
+/// operations placed, a subset of its unknown-outcome ones (those are
+/// optional, and block nothing), and a state that subsumes its own (see
+/// `FileState::subsumes`): whatever could follow it could follow the dead
+/// end. So the dead ends are kept by known-outcome operations placed, then
+/// by content, which subsumption needs to be the same, and only those that
+/// no other covers.
 #[derive(Default)]
-struct DeadEnds(HashMap<FileState, HashMap<Bitset, Vec<Bitset>>>);
+struct DeadEnds(HashMap<Bitset, DeadEndsByContent>);
+
+#[derive(Default)]
+struct DeadEndsByContent {
+    absent: Vec<DeadEnd>,
+    present: HashMap<String, Vec<DeadEnd>>,
+}
+
+struct DeadEnd {
+    unknown_outcome: Bitset,
+    state: FileState,
+}
+
+impl DeadEnd {
+    fn covers(&self, state: &FileState, unknown_outcome: &Bitset) -> bool {
+        self.unknown_outcome.is_subset_of(unknown_outcome) && self.state.subsumes(state)
+    }
+}
 
 impl DeadEnds {
-    /// Whether a configuration is known to lead nowhere: one with fewer
-    /// unknown-outcome operations placed did.
+    /// Whether a configuration is known to lead nowhere.
     fn contains(&self, state: &FileState, placed: &Placed) -> bool {
-        self.0
-            .get(state)
-            .and_then(|by_known| by_known.get(&placed.known_outcome))
-            .is_some_and(|minimal| {
-                minimal
-                    .iter()
-                    .any(|unknown| unknown.is_subset_of(&placed.unknown_outcome))
-            })
+        let Some(by_content) = self.0.get(&placed.known_outcome) else {
+            return false;
+        };
+        let dead_ends = match state {
+            FileState::Absent { .. } => Some(&by_content.absent),
+            FileState::Present { content, .. } => by_content.present.get(content.as_str()),
+        };
+        dead_ends.is_some_and(|dead_ends| {
+            dead_ends
+                .iter()
+                .any(|dead_end| dead_end.covers(state, &placed.unknown_outcome))
+        })
     }
 
     fn insert(&mut self, state: &FileState, placed: &Placed) {
-        let minimal = self
-            .0
-            .entry(state.clone())
-            .or_default()
-            .entry(placed.known_outcome.clone())
-            .or_default();
+        let by_content = self.0.entry(placed.known_outcome.clone()).or_default();
+        let dead_ends = match state {
+            FileState::Absent { .. } => &mut by_content.absent,
+            FileState::Present { content, .. } => {
+                by_content.present.entry(content.clone()).or_default()
+            }
+        };
+        let new = DeadEnd {
+            unknown_outcome: placed.unknown_outcome.clone(),
+            state: state.clone(),
+        };
         debug_assert!(
-            !minimal
+            !dead_ends
                 .iter()
-                .any(|unknown| unknown.is_subset_of(&placed.unknown_outcome)),
+                .any(|dead_end| dead_end.covers(state, &placed.unknown_outcome)),
             "a dead end was explored twice"
         );
-        minimal.retain(|unknown| !placed.unknown_outcome.is_subset_of(unknown));
-        minimal.push(placed.unknown_outcome.clone());
+        dead_ends.retain(|dead_end| !new.covers(&dead_end.state, &dead_end.unknown_outcome));
+        dead_ends.push(new);
     }
 }
 
@@ -237,6 +319,7 @@ impl<'a> Search<'a> {
                 event,
                 outcome_known,
                 slot: *count,
+                identical_before: NONE,
             });
             *count += 1;
         }
@@ -258,6 +341,15 @@ impl<'a> Search<'a> {
         }
         known_points.sort_unstable();
         unknown_points.sort_unstable();
+        for (position, &(_, _, operation)) in unknown_points.iter().enumerate() {
+            let op = &operations[operation].event.op;
+            operations[operation].identical_before = unknown_points[..position]
+                .iter()
+                .rev()
+                .map(|&(_, _, earlier)| earlier)
+                .find(|&earlier| operations[earlier].event.op == *op)
+                .unwrap_or(NONE);
+        }
 
         let sentinel = Entry {
             operation: NONE,
@@ -347,6 +439,20 @@ impl<'a> Search<'a> {
         }
     }
 
+    fn is_placed(&self, placed: &Placed, operation: usize) -> bool {
+        let Operation {
+            outcome_known,
+            slot,
+            ..
+        } = self.operations[operation];
+        let set = if outcome_known {
+            &placed.known_outcome
+        } else {
+            &placed.unknown_outcome
+        };
+        set.contains(slot)
+    }
+
     fn placed_remove(&self, placed: &mut Placed, operation: usize) {
         let Operation {
             outcome_known,
@@ -367,6 +473,12 @@ impl<'a> Search<'a> {
             unknown_outcome: Bitset::new(self.operations.len() - self.known_outcome_count),
         };
         let mut dead_ends = DeadEnds::default();
+        let mut versions_told = VersionsTold(BTreeMap::new());
+        for operation in &self.operations {
+            if operation.outcome_known {
+                versions_told.insert(version_told(&operation.event.op, &operation.event.outcome));
+            }
+        }
         let mut stack: Vec<Frame> = Vec::new();
         let mut state = FileState::initial();
         let mut longest = LongestPrefix {
@@ -424,8 +536,14 @@ impl<'a> Search<'a> {
                         dead_ends.insert(&state, &placed);
                         let undone = self.entries[frame.call].operation;
                         self.placed_remove(&mut placed, undone);
-                        if self.operations[undone].outcome_known {
+                        let Operation {
+                            event,
+                            outcome_known,
+                            ..
+                        } = self.operations[undone];
+                        if outcome_known {
                             remaining_with_known_outcome += 1;
+                            versions_told.insert(version_told(&event.op, &event.outcome));
                         }
                         state = frame.previous_state;
                         self.unlift(frame.call);
@@ -436,11 +554,33 @@ impl<'a> Search<'a> {
             };
 
             let operation = self.entries[call].operation;
-            let event = self.operations[operation].event;
+            let Operation {
+                event,
+                outcome_known,
+                identical_before,
+                ..
+            } = self.operations[operation];
             cursor = resume;
+            if identical_before != NONE && !self.is_placed(&placed, identical_before) {
+                continue;
+            }
             let Some(next_state) = step(&state, &event.op, &event.outcome) else {
                 continue;
             };
+            // Versions only grow: an operation left to place that was told
+            // a version below what can still be seen will never fit.
+            let told = outcome_known
+                .then(|| version_told(&event.op, &event.outcome))
+                .flatten();
+            if versions_told
+                .least_without(told)
+                .is_some_and(|least| least < next_state.versions_from())
+            {
+                continue;
+            }
+            if self.defers_to_another_order(&stack, operation, &next_state) {
+                continue;
+            }
             self.placed_insert(&mut placed, operation);
             if dead_ends.contains(&next_state, &placed) {
                 self.placed_remove(&mut placed, operation);
@@ -451,8 +591,9 @@ impl<'a> Search<'a> {
                 previous_state: std::mem::replace(&mut state, next_state),
                 resume,
             });
-            if self.operations[operation].outcome_known {
+            if outcome_known {
                 remaining_with_known_outcome -= 1;
+                versions_told.remove(told);
             }
             self.lift(call);
             if stack.len() > longest.operations.len() {
@@ -468,6 +609,50 @@ impl<'a> Search<'a> {
             cursor = Cursor::Known(self.entries[KNOWN_HEAD].next);
         }
         CheckResult::Linearizable
+    }
+
+    /// Whether placing `operation`, to reach `next_state`, right after an
+    /// unknown-outcome operation is pointless because another order that
+    /// the search tries anyway does at least as well:
+    /// - `operation` placed instead, leaving the unknown-outcome one out,
+    ///   fits and leads to a state that subsumes `next_state` (say, two
+    ///   writes in a row, the first one lost): one lost operation fewer;
+    /// - `operation` has a known outcome, and placed first, then the
+    ///   unknown-outcome one, both fit and lead to such a state (say, a
+    ///   conditional write that conflicts either way): lost operations are
+    ///   tried as late as possible.
+    ///
+    /// So a lost operation is only followed by one that depends on it. This
+    /// spares the search the many orders and subsets of lost operations that
+    /// nothing observed. The second rule is only for known-outcome
+    /// operations, so that two orders never each defer to the other.
+    fn defers_to_another_order(
+        &self,
+        stack: &[Frame],
+        operation: usize,
+        next_state: &FileState,
+    ) -> bool {
+        let Some(last) = stack.last() else {
+            return false;
+        };
+        let last_event = self.operations[self.entries[last.call].operation].event;
+        if last_event.outcome != Outcome::Unknown {
+            return false;
+        }
+        let Operation {
+            event,
+            outcome_known,
+            ..
+        } = self.operations[operation];
+        let Some(instead) = step(&last.previous_state, &event.op, &event.outcome) else {
+            return false;
+        };
+        if instead.subsumes(next_state) {
+            return true;
+        }
+        outcome_known
+            && step(&instead, &last_event.op, &last_event.outcome)
+                .is_some_and(|swapped| swapped.subsumes(next_state))
     }
 
     /// The operations that could have been placed next when the walk
@@ -517,16 +702,17 @@ impl<'a> Search<'a> {
             Some((blocked, candidates)) => {
                 let _ = writeln!(
                     text,
-                    "Then this operation could not be placed before it answered:\n  {}",
+                    "The next place must be taken before this operation answered:\n  {}\n\
+                     but no candidate fits there:",
                     describe(*blocked)
                 );
-                let _ = writeln!(
-                    text,
-                    "because no candidate for the next place fits that state \
-                     (or each leads to a dead end):"
-                );
                 for &candidate in candidates.iter().take(EXPLANATION_CANDIDATES_MAX) {
-                    let _ = writeln!(text, "  {}", describe(candidate));
+                    let _ = writeln!(
+                        text,
+                        "  {}\n    {}",
+                        describe(candidate),
+                        self.why_not_next(longest, candidate)
+                    );
                 }
                 if candidates.len() > EXPLANATION_CANDIDATES_MAX {
                     let _ = writeln!(
@@ -541,6 +727,43 @@ impl<'a> Search<'a> {
             None => text.push_str("No operation was found to block it.\n"),
         }
         text
+    }
+}
+
+impl Search<'_> {
+    /// Why `candidate` cannot follow the longest prefix, in a sentence.
+    fn why_not_next(&self, longest: &LongestPrefix, candidate: usize) -> String {
+        let event = self.operations[candidate].event;
+        let Some(next_state) = step(&longest.state, &event.op, &event.outcome) else {
+            return if event.outcome == Outcome::Unknown {
+                "could not have taken effect in that state".to_owned()
+            } else {
+                "does not fit that state".to_owned()
+            };
+        };
+        let mut in_prefix = vec![false; self.operations.len()];
+        for &operation in &longest.operations {
+            in_prefix[operation] = true;
+        }
+        let versions_from = next_state.versions_from();
+        let starved = (0..self.operations.len())
+            .filter(|&other| {
+                other != candidate && !in_prefix[other] && self.operations[other].outcome_known
+            })
+            .filter_map(|other| {
+                let other_event = self.operations[other].event;
+                let told = version_told(&other_event.op, &other_event.outcome)?;
+                (told < versions_from).then_some((told, other))
+            })
+            .min();
+        match starved {
+            Some((told, other)) => format!(
+                "fits, but then versions are from {versions_from} on, so this one, \
+                 told version {told}, never fits: {}",
+                describe_event(self.operations[other].event)
+            ),
+            None => "fits, but no order of the rest fits after it".to_owned(),
+        }
     }
 }
 
@@ -719,10 +942,11 @@ mod tests {
             event(0, 20, 30, write("b"), applied(2)),
             event(1, 40, 50, Op::Read, found(1, "a")),
         ]);
-        // The explanation names the read that could not be placed.
-        assert!(explanation.contains("places 2"), "{explanation}");
+        // The explanation names the read that cannot be placed once the
+        // second write is.
+        assert!(explanation.contains("places 1:"), "{explanation}");
         assert!(
-            explanation.contains("client 1 [40..50 ns] Read -> Found"),
+            explanation.contains("told version 1, never fits: client 1 [40..50 ns] Read"),
             "{explanation}"
         );
     }
@@ -763,6 +987,36 @@ mod tests {
                 write_if("c", Precondition::IfVersion(6)),
                 applied(9),
             ),
+        ]);
+    }
+
+    #[test]
+    fn two_unknown_edits_that_commute_are_both_read_later() {
+        // Either order of the lost edits gives the same file; the search
+        // must still try one of them.
+        assert_linearizable(&[
+            event(0, 0, 10, write("a b"), applied(1)),
+            unknown(1, 20, str_replace("a", "x")),
+            unknown(2, 20, str_replace("b", "y")),
+            event(0, 1_000, 1_010, Op::Read, found(9, "x y")),
+        ]);
+        // Two identical lost writes, the first one overwritten before the
+        // second is read.
+        assert_linearizable(&[
+            unknown(1, 0, write("lost")),
+            unknown(2, 0, write("lost")),
+            event(0, 100, 110, Op::Read, found(3, "lost")),
+            event(0, 120, 130, write("kept"), applied(4)),
+            event(0, 140, 150, Op::Read, found(7, "lost")),
+        ]);
+        assert_not_linearizable(&[
+            unknown(1, 0, write("lost")),
+            unknown(2, 0, write("lost")),
+            event(0, 100, 110, Op::Read, found(3, "lost")),
+            event(0, 120, 130, write("kept"), applied(4)),
+            event(0, 140, 150, Op::Read, found(7, "lost")),
+            event(0, 160, 170, write("kept"), applied(8)),
+            event(0, 180, 190, Op::Read, found(9, "lost")),
         ]);
     }
 
@@ -956,6 +1210,52 @@ mod tests {
     }
 
     #[test]
+    fn dead_ends_cover_configurations_no_better_than_them() {
+        let absent = |next_version_greater_than| FileState::Absent {
+            next_version_greater_than,
+        };
+        let placed = |known: &[usize], unknown: &[usize]| {
+            let mut placed = Placed {
+                known_outcome: Bitset::new(70),
+                unknown_outcome: Bitset::new(70),
+            };
+            known
+                .iter()
+                .for_each(|&bit| placed.known_outcome.insert(bit));
+            unknown
+                .iter()
+                .for_each(|&bit| placed.unknown_outcome.insert(bit));
+            placed
+        };
+        let mut dead_ends = DeadEnds::default();
+        dead_ends.insert(&absent(3), &placed(&[0, 1], &[3, 65]));
+        assert!(dead_ends.contains(&absent(3), &placed(&[0, 1], &[3, 65])));
+        // More lost operations placed, or a later version: no better.
+        assert!(dead_ends.contains(&absent(3), &placed(&[0, 1], &[2, 3, 65])));
+        assert!(dead_ends.contains(&absent(5), &placed(&[0, 1], &[3, 65])));
+        // Fewer lost operations placed, or an earlier version: more options.
+        assert!(!dead_ends.contains(&absent(3), &placed(&[0, 1], &[3])));
+        assert!(!dead_ends.contains(&absent(3), &placed(&[0, 1], &[])));
+        assert!(!dead_ends.contains(&absent(2), &placed(&[0, 1], &[3, 65])));
+        // Other known operations, or another file: unrelated.
+        assert!(!dead_ends.contains(&absent(3), &placed(&[0], &[3, 65])));
+        assert!(!dead_ends.contains(&absent(3), &placed(&[0, 1, 2], &[3, 65])));
+        let present = FileState::Present {
+            version: super::super::model::Version::Exact(7),
+            content: "a".to_owned(),
+        };
+        assert!(!dead_ends.contains(&present, &placed(&[0, 1], &[3, 65])));
+        dead_ends.insert(&present, &placed(&[0, 1], &[3, 65]));
+        assert!(dead_ends.contains(&present, &placed(&[0, 1], &[3, 65])));
+        // A dead end that covers others replaces them.
+        dead_ends.insert(&absent(1), &placed(&[0, 1], &[65]));
+        assert!(dead_ends.contains(&absent(2), &placed(&[0, 1], &[4, 65])));
+        let known = placed(&[0, 1], &[]).known_outcome;
+        assert_eq!(dead_ends.0[&known].absent.len(), 1);
+        assert_eq!(dead_ends.0[&known].present["a"].len(), 1);
+    }
+
+    #[test]
     fn exhausted_budget_gives_unknown() {
         let history = [
             event(0, 0, 10, write("a"), applied(1)),
@@ -1137,6 +1437,114 @@ mod tests {
             }
         }
         history
+    }
+
+    /// Whether some order of `events` fits, by trying every order and every
+    /// subset of the unknown-outcome events: no memo, no pruning.
+    fn brute_force_linearizable(events: &[Event]) -> bool {
+        fn unplaced_known(events: &[&Event], placed: &[bool], index: usize) -> bool {
+            !placed[index] && events[index].outcome != Outcome::Unknown
+        }
+        fn search(events: &[&Event], placed: &mut [bool], state: &FileState) -> bool {
+            if !(0..events.len()).any(|index| unplaced_known(events, placed, index)) {
+                return true;
+            }
+            for index in 0..events.len() {
+                if placed[index] {
+                    continue;
+                }
+                // Nothing left to place answered before this was invoked.
+                let invoked_ns = events[index].invoked_ns;
+                let callable = (0..events.len()).all(|other| {
+                    !unplaced_known(events, placed, other)
+                        || events[other].completed_ns.unwrap() >= invoked_ns
+                });
+                if !callable {
+                    continue;
+                }
+                if let Some(next) = step(state, &events[index].op, &events[index].outcome) {
+                    placed[index] = true;
+                    let found = search(events, placed, &next);
+                    placed[index] = false;
+                    if found {
+                        return true;
+                    }
+                }
+            }
+            false
+        }
+        let events: Vec<&Event> = events
+            .iter()
+            .filter(|event| {
+                !matches!(
+                    (&event.op, &event.outcome),
+                    (_, Outcome::NotApplied) | (Op::Read, Outcome::Unknown)
+                )
+            })
+            .collect();
+        search(
+            &events,
+            &mut vec![false; events.len()],
+            &FileState::initial(),
+        )
+    }
+
+    /// A random answer, right or wrong, for `op`.
+    fn random_outcome(random: &mut SplitMix64, op: &Op) -> Outcome {
+        let contents = ["alpha", "beta", "gamma", "alpha beta", ""];
+        let version = random.below(12);
+        match (random.below(7), op) {
+            (0, Op::Read) => found(version, contents[random.below(5) as usize]),
+            (0, _) => applied(version),
+            (1, _) => Outcome::Absent,
+            (2, Op::Delete) => Outcome::Applied { version: None },
+            (2, _) => applied(version),
+            (3, _) => Outcome::Conflict,
+            (4, _) => Outcome::NoUniqueMatch,
+            (5, _) => Outcome::Unknown,
+            _ => found(version, contents[random.below(5) as usize]),
+        }
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_small_histories() {
+        let (mut linearizable, mut not_linearizable) = (0, 0);
+        for seed in 0..4_000 {
+            let mut random = SplitMix64(seed);
+            let clients = 2 + random.below(3) as u32;
+            let operations_per_client = 1 + random.below(3) as usize;
+            let mut history = random_concurrent_history(seed, clients, operations_per_client, 300);
+            // Change some answers, so that many histories are wrong.
+            for event in history.iter_mut() {
+                if random.below(4) == 0 {
+                    event.outcome = random_outcome(&mut random, &event.op);
+                    if event.outcome == Outcome::Unknown {
+                        event.completed_ns = None;
+                    } else if event.completed_ns.is_none() {
+                        event.completed_ns = Some(event.invoked_ns + random.below(100));
+                    }
+                }
+            }
+            let expected = brute_force_linearizable(&history);
+            let result = check(&history, BUDGET);
+            if expected {
+                linearizable += 1;
+                assert_eq!(
+                    result,
+                    CheckResult::Linearizable,
+                    "seed {seed}: {history:#?}"
+                );
+            } else {
+                not_linearizable += 1;
+                assert!(
+                    matches!(result, CheckResult::NotLinearizable { .. }),
+                    "seed {seed}: {result:?} for {history:#?}"
+                );
+            }
+        }
+        // Both verdicts are well represented.
+        assert!(linearizable > 1_000, "{linearizable}");
+        assert!(not_linearizable > 1_000, "{not_linearizable}");
     }
 
     #[test]

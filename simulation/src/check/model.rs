@@ -82,6 +82,30 @@ impl Version {
         }
     }
 
+    /// Whether every version `other` admits, this admits too.
+    pub fn subsumes(&self, other: &Version) -> bool {
+        match (self, other) {
+            (_, Version::Exact(version)) => self.admits(*version),
+            // An unobserved version admits infinitely many values.
+            (Version::Exact(_), Version::Unobserved { .. }) => false,
+            (
+                Version::Unobserved {
+                    greater_than,
+                    excluded,
+                },
+                Version::Unobserved {
+                    greater_than: other_greater_than,
+                    excluded: other_excluded,
+                },
+            ) => {
+                greater_than <= other_greater_than
+                    && excluded.iter().all(|value| {
+                        value <= other_greater_than || other_excluded.binary_search(value).is_ok()
+                    })
+            }
+        }
+    }
+
     /// What is known once a precondition `IfVersion(version)` failed on a
     /// present file: its version is not `version`. `None` if it must be.
     fn excluding(&self, version: u64) -> Option<Version> {
@@ -118,6 +142,43 @@ impl FileState {
     pub fn initial() -> FileState {
         FileState::Absent {
             next_version_greater_than: 0,
+        }
+    }
+
+    /// Whether everything that can follow `other` can follow this state
+    /// too: the same file, with at least as many possible versions. The
+    /// checker uses it to prune configurations that are no better than
+    /// one it has seen.
+    pub fn subsumes(&self, other: &FileState) -> bool {
+        match (self, other) {
+            (
+                FileState::Absent {
+                    next_version_greater_than,
+                },
+                FileState::Absent {
+                    next_version_greater_than: other_next_version_greater_than,
+                },
+            ) => next_version_greater_than <= other_next_version_greater_than,
+            (
+                FileState::Present { version, content },
+                FileState::Present {
+                    version: other_version,
+                    content: other_content,
+                },
+            ) => content == other_content && version.subsumes(other_version),
+            _ => false,
+        }
+    }
+
+    /// No version the file can be seen at, now or later, is below this:
+    /// versions only grow. So an operation told a smaller version cannot
+    /// come after this state (see `version_told`).
+    pub fn versions_from(&self) -> u64 {
+        match self {
+            FileState::Absent {
+                next_version_greater_than,
+            } => next_version_greater_than + 1,
+            FileState::Present { version, .. } => version.least_possible(),
         }
     }
 
@@ -172,6 +233,23 @@ pub fn step(state: &FileState, op: &Op, outcome: &Outcome) -> Option<FileState> 
         } => write(state, content, precondition, outcome),
         Op::StrReplace { old, new } => str_replace(state, old, new, outcome),
         Op::Delete => delete(state, outcome),
+    }
+}
+
+/// The smallest version that `op`, answering `outcome`, observed or was
+/// told: it can only follow a state whose `versions_from` is at most that.
+pub fn version_told(op: &Op, outcome: &Outcome) -> Option<u64> {
+    match (op, outcome) {
+        (_, Outcome::Found { version, .. }) => Some(*version),
+        (
+            Op::Write {
+                precondition: Precondition::IfVersion(expected),
+                ..
+            },
+            Outcome::Applied { .. },
+        ) => Some(*expected),
+        (_, Outcome::Applied { version }) => *version,
+        _ => None,
     }
 }
 
@@ -658,6 +736,98 @@ mod tests {
             step(&absent(4), &create, &applied(5)),
             Some(present(5, "b"))
         );
+    }
+
+    #[test]
+    fn versions_from_bounds_every_version_told_later() {
+        assert_eq!(FileState::initial().versions_from(), 1);
+        assert_eq!(absent(4).versions_from(), 5);
+        assert_eq!(present(4, "a").versions_from(), 4);
+        assert_eq!(present_unobserved(4, "a").versions_from(), 5);
+        let conditional = write("b", Precondition::IfVersion(3));
+        assert_eq!(version_told(&conditional, &applied(9)), Some(3));
+        assert_eq!(version_told(&conditional, &Outcome::Conflict), None);
+        assert_eq!(version_told(&conditional, &Outcome::Unknown), None);
+        let unconditional = write("b", Precondition::None);
+        assert_eq!(version_told(&unconditional, &applied(9)), Some(9));
+        assert_eq!(version_told(&Op::Read, &found(7, "a")), Some(7));
+        assert_eq!(version_told(&Op::Read, &Outcome::Absent), None);
+        assert_eq!(
+            version_told(&Op::Delete, &Outcome::Applied { version: None }),
+            None
+        );
+        // Every rule keeps the bound: told versions below it never fit.
+        let states = [
+            absent(4),
+            present(4, "a"),
+            present_unobserved(4, "a"),
+            FileState::Present {
+                version: Version::unobserved(4, vec![7]),
+                content: "a".to_owned(),
+            },
+        ];
+        let ops = [
+            Op::Read,
+            Op::Delete,
+            unconditional,
+            conditional,
+            write("b", Precondition::IfVersion(5)),
+            write("b", Precondition::IfAbsent),
+            str_replace("a", "b"),
+        ];
+        let mut outcomes = vec![
+            Outcome::Absent,
+            Outcome::Applied { version: None },
+            Outcome::Conflict,
+            Outcome::NoUniqueMatch,
+            Outcome::Unknown,
+        ];
+        for version in 0..10 {
+            outcomes.push(applied(version));
+            outcomes.push(found(version, "a"));
+        }
+        for state in &states {
+            for op in &ops {
+                for outcome in &outcomes {
+                    let Some(next) = step(state, op, outcome) else {
+                        continue;
+                    };
+                    assert!(next.versions_from() >= state.versions_from(), "{next:?}");
+                    if let Some(told) = version_told(op, outcome) {
+                        assert!(told >= state.versions_from(), "{op:?} {outcome:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn subsumption_compares_what_can_follow() {
+        assert!(absent(3).subsumes(&absent(3)));
+        assert!(absent(3).subsumes(&absent(5)));
+        assert!(!absent(5).subsumes(&absent(3)));
+        assert!(!absent(0).subsumes(&present(1, "a")));
+        assert!(!present(1, "a").subsumes(&absent(0)));
+        assert!(present(4, "a").subsumes(&present(4, "a")));
+        assert!(!present(4, "a").subsumes(&present(5, "a")));
+        assert!(!present(4, "a").subsumes(&present(4, "b")));
+        assert!(present_unobserved(3, "a").subsumes(&present(4, "a")));
+        assert!(!present_unobserved(4, "a").subsumes(&present(4, "a")));
+        assert!(!present(4, "a").subsumes(&present_unobserved(3, "a")));
+        assert!(present_unobserved(3, "a").subsumes(&present_unobserved(3, "a")));
+        assert!(present_unobserved(3, "a").subsumes(&present_unobserved(5, "a")));
+        assert!(!present_unobserved(5, "a").subsumes(&present_unobserved(3, "a")));
+        assert!(!present_unobserved(3, "a").subsumes(&present_unobserved(3, "b")));
+        let excluding = |greater_than, excluded: Vec<u64>| FileState::Present {
+            version: Version::unobserved(greater_than, excluded),
+            content: "a".to_owned(),
+        };
+        assert!(!excluding(3, vec![9]).subsumes(&present_unobserved(3, "a")));
+        assert!(present_unobserved(3, "a").subsumes(&excluding(3, vec![9])));
+        assert!(excluding(3, vec![9]).subsumes(&excluding(5, vec![9, 12])));
+        assert!(excluding(3, vec![5]).subsumes(&excluding(6, vec![])));
+        assert!(!excluding(3, vec![9]).subsumes(&excluding(5, vec![12])));
+        assert!(!excluding(3, vec![9]).subsumes(&present(9, "a")));
     }
 
     #[test]
