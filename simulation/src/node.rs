@@ -68,6 +68,7 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
         node_id: spec.id,
         data_dir: spec.data_dir.clone(),
         disk: Some(spec.disk.clone()),
+        io: cairn_raft::IoMode::Inline,
         raft_advertise_addr: me.raft_addr.clone(),
         api_advertise_addr: me.api_addr.clone(),
         tags: me.tags.clone(),

@@ -74,6 +74,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Where the redb databases live instead of `data_dir` (the simulation's disk).
     pub disk: Option<std::sync::Arc<dyn cairn_storage::Disk>>,
+    /// How the Raft log's writer runs.
+    pub io: IoMode,
     /// The address peers dial to reach this node's Raft port.
     pub raft_advertise_addr: String,
     /// The address clients (and forwarding peers) use for this node's HTTP API.
@@ -82,6 +84,16 @@ pub struct NodeConfig {
     /// Checked on every peer connection.
     pub cluster_secret: String,
     pub raft: RaftSettings,
+}
+
+/// Where blocking log I/O (the fsync of each group commit) runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IoMode {
+    /// A dedicated thread: the runtime's workers never wait on the disk.
+    #[default]
+    Thread,
+    /// A task on the runtime, for the deterministic simulation.
+    Inline,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -8,6 +8,10 @@
 //! reads see them immediately.
 //!
 //! Truncation and purging go through the same queue, in order, and wait.
+//!
+//! The writer is a thread of its own (`IoMode::Thread`), so an fsync never
+//! stalls a runtime worker; under the simulation it is a task
+//! (`IoMode::Inline`), since threads would break determinism.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -20,6 +24,7 @@ use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, LogState, OptionalSend, RaftLogReader, StorageIOError};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::IoMode;
 use crate::types::{Entry, LogId, RaftStorageError, TypeConfig, Vote};
 
 const VOTE: &str = "vote";
@@ -60,11 +65,32 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// Starts the writer task; it ends when the last clone is dropped.
-    pub fn new(db: Arc<LogDb>) -> LogStore {
+    /// Starts the writer; it ends when the last clone is dropped.
+    pub fn new(db: Arc<LogDb>, io: IoMode) -> LogStore {
         let pending: Pending = Arc::default();
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(writer(db.clone(), pending.clone(), queue));
+        let (writer_db, writer_pending) = (db.clone(), pending.clone());
+        match io {
+            IoMode::Thread => {
+                std::thread::Builder::new()
+                    .name("cairn-log-writer".into())
+                    .spawn(move || {
+                        let mut queue = queue;
+                        while let Some(first) = queue.blocking_recv() {
+                            drain(&writer_db, &writer_pending, &mut queue, first);
+                        }
+                    })
+                    .expect("start the log writer thread");
+            }
+            IoMode::Inline => {
+                tokio::spawn(async move {
+                    let mut queue = queue;
+                    while let Some(first) = queue.recv().await {
+                        drain(&writer_db, &writer_pending, &mut queue, first);
+                    }
+                });
+            }
+        }
         LogStore { db, pending, jobs }
     }
 
@@ -94,34 +120,32 @@ impl LogStore {
     }
 }
 
-/// Commits queued appends in batches, and runs truncations and purges in order.
-async fn writer(db: Arc<LogDb>, pending: Pending, mut queue: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = queue.recv().await {
-        let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
-        let mut next = Some(first);
-        while let Some(job) = next.take().or_else(|| queue.try_recv().ok()) {
-            match job {
-                Job::Append { rows, callback } => appends.push((rows, callback)),
-                Job::Truncate { from, done } => {
-                    flush(&db, &pending, &mut appends);
-                    let result = db.truncate_from(from).map_err(|e| e.to_string());
-                    let _ = done.send(result);
-                }
-                Job::Purge {
-                    upto,
-                    last_purged,
-                    done,
-                } => {
-                    flush(&db, &pending, &mut appends);
-                    let result = db
-                        .purge_upto(upto, LAST_PURGED, &last_purged)
-                        .map_err(|e| e.to_string());
-                    let _ = done.send(result);
-                }
+/// Takes `first` and every job queued behind it: commits the appends in one
+/// transaction, and runs truncations and purges in their place in the order.
+fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>, first: Job) {
+    let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next.take().or_else(|| queue.try_recv().ok()) {
+        match job {
+            Job::Append { rows, callback } => appends.push((rows, callback)),
+            Job::Truncate { from, done } => {
+                flush(db, pending, &mut appends);
+                let _ = done.send(db.truncate_from(from).map_err(|e| e.to_string()));
+            }
+            Job::Purge {
+                upto,
+                last_purged,
+                done,
+            } => {
+                flush(db, pending, &mut appends);
+                let result = db
+                    .purge_upto(upto, LAST_PURGED, &last_purged)
+                    .map_err(|e| e.to_string());
+                let _ = done.send(result);
             }
         }
-        flush(&db, &pending, &mut appends);
     }
+    flush(db, pending, &mut appends);
 }
 
 /// One durable transaction for every queued append.

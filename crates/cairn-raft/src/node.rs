@@ -157,7 +157,7 @@ impl Node {
             config.node_id,
             Arc::new(raft_config(&config.raft)?),
             network,
-            LogStore::new(log.clone()),
+            LogStore::new(log.clone(), config.io),
             StateMachine::new(state.clone(), config.data_dir.join("snapshots")).map_err(fatal)?,
         )
         .await
@@ -434,6 +434,16 @@ impl Node {
         }
         let reader = self.inner.state.reader().map_err(fatal)?;
         Ok(read(&reader))
+    }
+
+    /// The last log index applied here (cheap: no copy of the whole status).
+    pub fn applied_index(&self) -> Option<u64> {
+        self.inner
+            .raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map(|id| id.index)
     }
 
     pub fn status(&self) -> NodeStatus {

@@ -13,6 +13,7 @@ async fn start(dir: &std::path::Path) -> Node {
         node_id: 1,
         data_dir: dir.to_path_buf(),
         disk: None,
+        io: cairn_raft::IoMode::Thread,
         raft_advertise_addr: addr,
         api_advertise_addr: "127.0.0.1:1".into(),
         tags: Default::default(),

@@ -200,6 +200,7 @@ impl Config {
             node_id: self.node_id,
             data_dir: self.data_dir.clone(),
             disk: None,
+            io: cairn_raft::IoMode::Thread,
             raft_advertise_addr: self
                 .advertise_raft
                 .clone()

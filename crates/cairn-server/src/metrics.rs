@@ -105,8 +105,7 @@ pub async fn track(State(app): State<App>, request: Request, next: Next) -> Resp
         .query()
         .is_some_and(|query| query.split('&').any(|pair| pair == "consistency=stale"));
     let mut response = next.run(request).await;
-    let status = app.node.status();
-    if let Some(applied) = status.last_applied
+    if let Some(applied) = app.node.applied_index()
         && let Ok(value) = HeaderValue::from_str(&applied.to_string())
     {
         response
