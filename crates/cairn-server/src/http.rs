@@ -544,20 +544,29 @@ async fn delete_store(
 
 // ---- files ----
 
-async fn read_file(
-    State(app): State<App>,
-    Path((store, path)): Path<(String, String)>,
-    uri: Uri,
-) -> ApiResult {
-    let q: ReadQuery = query(&uri)?;
+/// One file as of `?version=` / `?revision=`, read with `?consistency=`.
+async fn read_at<T>(
+    app: &App,
+    (store, path): (String, String),
+    uri: &Uri,
+    read: impl FnOnce(&cairn_storage::StateReader, &StoreName, &FilePath, At) -> Result<T, ReadError>,
+) -> ApiResult<T> {
+    let q: ReadQuery = query(uri)?;
     let store = store_name(&store)?;
     let path = file_path(&path, &app.limits)?;
     let at = q.at()?;
-    let file = app
-        .read(consistency(q.consistency.as_deref())?, |reader| {
-            read::read_file(reader, &store, &path, at)
-        })
-        .await?;
+    app.read(consistency(q.consistency.as_deref())?, |reader| {
+        read(reader, &store, &path, at)
+    })
+    .await
+}
+
+async fn read_file(
+    State(app): State<App>,
+    Path(target): Path<(String, String)>,
+    uri: Uri,
+) -> ApiResult {
+    let file = read_at(&app, target, &uri, read::read_file).await?;
     let version = file.meta.version.to_string();
     Ok((
         StatusCode::OK,
@@ -667,20 +676,8 @@ async fn delete_file(
     }
 }
 
-async fn stat(
-    State(app): State<App>,
-    Path((store, path)): Path<(String, String)>,
-    uri: Uri,
-) -> ApiResult {
-    let q: ReadQuery = query(&uri)?;
-    let store = store_name(&store)?;
-    let path = file_path(&path, &app.limits)?;
-    let at = q.at()?;
-    let meta = app
-        .read(consistency(q.consistency.as_deref())?, |reader| {
-            read::stat(reader, &store, &path, at)
-        })
-        .await?;
+async fn stat(State(app): State<App>, Path(target): Path<(String, String)>, uri: Uri) -> ApiResult {
+    let meta = read_at(&app, target, &uri, read::stat).await?;
     Ok(json_response(StatusCode::OK, &meta))
 }
 

@@ -156,12 +156,19 @@ impl StateReader {
     }
 }
 
+fn get_value(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, StorageError> {
+    Ok(table
+        .get(key)
+        .map_err(storage_error)?
+        .map(|value| value.value().to_vec()))
+}
+
 impl KvRead for StateReader {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.tables[table as usize]
-            .get(key)
-            .map_err(storage_error)?
-            .map(|value| value.value().to_vec()))
+        get_value(&self.tables[table as usize], key)
     }
 
     fn scan(
@@ -209,10 +216,7 @@ impl StateWriter<'_> {
 
 impl KvRead for StateWriter<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.tables[table as usize]
-            .get(key)
-            .map_err(storage_error)?
-            .map(|value| value.value().to_vec()))
+        get_value(&self.tables[table as usize], key)
     }
 
     fn scan(
