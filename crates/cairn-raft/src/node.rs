@@ -507,14 +507,18 @@ impl Node {
         self.inner.log.len().map_err(fatal)
     }
 
-    /// Sizes of `raft-log.redb` and `state.redb`, in bytes.
-    pub fn file_bytes(&self) -> (Option<u64>, Option<u64>) {
+    /// Sizes of `raft-log.redb`, `state.redb` and the current snapshot, in bytes.
+    pub fn file_bytes(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
         let size = |name: &str| {
             std::fs::metadata(self.inner.config.data_dir.join(name))
                 .ok()
                 .map(|meta| meta.len())
         };
-        (size(LOG_FILE), size(STATE_FILE))
+        (
+            size(LOG_FILE),
+            size(STATE_FILE),
+            size(crate::state_machine::CURRENT_SNAPSHOT),
+        )
     }
 
     /// A digest of the whole state machine (`cairn_core::kv::state_digest`).

@@ -29,6 +29,8 @@ use crate::types::{
 const APPLIED: &str = "applied";
 const MEMBERSHIP: &str = "membership";
 const CURRENT: &str = "current.snap";
+/// Where the current snapshot lives, under the data directory.
+pub(crate) const CURRENT_SNAPSHOT: &str = "snapshots/current.snap";
 const BUILDING: &str = "build.tmp";
 
 fn any(error: impl std::fmt::Display) -> AnyError {

@@ -202,17 +202,24 @@ pub async fn metrics(State(app): State<App>) -> Response {
         "Entries held in the Raft log.",
         app.node.log_entries().ok(),
     );
+    let (log_bytes, state_bytes, snapshot_bytes) = app.node.file_bytes();
     gauge(
         &mut out,
         "cairn_raft_log_file_bytes",
         "Size of raft-log.redb.",
-        app.node.file_bytes().0,
+        log_bytes,
     );
     gauge(
         &mut out,
         "cairn_state_file_bytes",
-        "Size of state.redb, which is also the snapshot's source.",
-        app.node.file_bytes().1,
+        "Size of state.redb.",
+        state_bytes,
+    );
+    gauge(
+        &mut out,
+        "cairn_snapshot_bytes",
+        "Size of the current snapshot file.",
+        snapshot_bytes,
     );
     gauge(
         &mut out,
