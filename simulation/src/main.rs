@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use cairn_simulation::{SimOptions, run_seed};
+
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -43,6 +44,89 @@ struct Args {
     verbose: bool,
 }
 
+fn options(args: &Args, seed: u64) -> SimOptions {
+    SimOptions {
+        nodes: args.nodes,
+        agents: args.agents,
+        chaos: Duration::from_secs(args.duration),
+        heal: Duration::from_secs(args.duration.div_ceil(2)),
+        plant_stale_reads: args.plant_stale_reads,
+        ..SimOptions::new(seed)
+    }
+}
+
+/// Runs one seed here and prints its line (and failures).
+fn run_one(args: &Args, seed: u64) -> cairn_simulation::SeedReport {
+    let options = options(args, seed);
+    let seed_started = Instant::now();
+    let report = run_seed(&options);
+    println!(
+        "seed {seed}: {} operations, {} events checked, {} faults, {} failures, trace {:016x}, {:.1} s",
+        report.operations,
+        report.events_checked,
+        report.faults.len(),
+        report.failures.len(),
+        report.trace_digest,
+        seed_started.elapsed().as_secs_f64()
+    );
+    if args.verbose {
+        for fault in &report.faults {
+            println!("    {fault}");
+        }
+    }
+    if !report.failures.is_empty() {
+        for failure in report.failures.iter().take(20) {
+            println!("    FAILED: {failure}");
+        }
+        println!("    reproduce with: {}", options.reproduce());
+    }
+    report
+}
+
+/// Runs one seed in a child process; answers (operations, events, faults, failures).
+fn run_child(args: &Args, seed: u64) -> Result<(u64, u64, u64, u64), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("--seed")
+        .arg(seed.to_string())
+        .arg("--nodes")
+        .arg(args.nodes.to_string())
+        .arg("--agents")
+        .arg(args.agents.to_string())
+        .arg("--duration")
+        .arg(args.duration.to_string());
+    if args.plant_stale_reads {
+        command.arg("--plant-stale-reads");
+    }
+    if args.verbose {
+        command.arg("--verbose");
+    }
+    let output = command.output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut summary = None;
+    for line in stdout.lines() {
+        if line.starts_with("seed ") {
+            println!("{line}");
+            summary = parse_seed_line(line);
+        } else if line.starts_with("    ") {
+            println!("{line}");
+        }
+    }
+    summary.ok_or_else(|| format!("no result line (exit {})", output.status))
+}
+
+/// "seed S: A operations, B events checked, C faults, D failures, …" → (A, B, C, D).
+fn parse_seed_line(line: &str) -> Option<(u64, u64, u64, u64)> {
+    let (_, rest) = line.split_once(": ")?;
+    let numbers: Vec<u64> = rest
+        .split(", ")
+        .take(4)
+        .map(|part| part.split(' ').next().and_then(|n| n.parse().ok()))
+        .collect::<Option<_>>()?;
+    Some((numbers[0], numbers[1], numbers[2], numbers[3]))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.nodes != 3 && args.nodes != 5 {
@@ -55,40 +139,33 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let (mut operations, mut events, mut faults, mut failed) = (0, 0, 0, Vec::new());
-    for seed in &seeds {
-        let options = SimOptions {
-            nodes: args.nodes,
-            agents: args.agents,
-            chaos: Duration::from_secs(args.duration),
-            heal: Duration::from_secs(args.duration.div_ceil(2)),
-            plant_stale_reads: args.plant_stale_reads,
-            ..SimOptions::new(*seed)
-        };
-        let seed_started = Instant::now();
-        let report = run_seed(&options);
-        operations += report.operations;
-        events += report.events_checked;
-        faults += report.faults.len();
-        println!(
-            "seed {seed}: {} operations, {} events checked, {} faults, {} failures, trace {:016x}, {:.1} s",
-            report.operations,
-            report.events_checked,
-            report.faults.len(),
-            report.failures.len(),
-            report.trace_digest,
-            seed_started.elapsed().as_secs_f64()
-        );
-        if args.verbose {
-            for fault in &report.faults {
-                println!("    {fault}");
-            }
-        }
+    if seeds.len() == 1 {
+        let report = run_one(&args, seeds[0]);
+        operations = report.operations;
+        events = report.events_checked;
+        faults = report.faults.len();
         if !report.failures.is_empty() {
-            for failure in report.failures.iter().take(20) {
-                println!("    FAILED: {failure}");
+            failed.push(seeds[0]);
+        }
+    } else {
+        // Every seed in a process of its own, exactly as `reproduce with`
+        // will run it: state left in a process by one run (thread-local
+        // generators, hash seeds) must not colour the next.
+        for seed in &seeds {
+            match run_child(&args, *seed) {
+                Ok(summary) => {
+                    operations += summary.0;
+                    events += summary.1 as usize;
+                    faults += summary.2 as usize;
+                    if summary.3 > 0 {
+                        failed.push(*seed);
+                    }
+                }
+                Err(error) => {
+                    println!("seed {seed}: could not run: {error}");
+                    failed.push(*seed);
+                }
             }
-            println!("    reproduce with: {}", options.reproduce());
-            failed.push(*seed);
         }
     }
     println!(
