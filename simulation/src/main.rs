@@ -42,6 +42,9 @@ struct Args {
     /// Print the fault schedule of each seed.
     #[arg(long)]
     verbose: bool,
+    /// Run a batch of seeds in this one process (faster; but see README.md: runs may drift).
+    #[arg(long)]
+    in_process: bool,
 }
 
 fn options(args: &Args, seed: u64) -> SimOptions {
@@ -139,13 +142,15 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let (mut operations, mut events, mut faults, mut failed) = (0, 0, 0, Vec::new());
-    if seeds.len() == 1 {
-        let report = run_one(&args, seeds[0]);
-        operations = report.operations;
-        events = report.events_checked;
-        faults = report.faults.len();
-        if !report.failures.is_empty() {
-            failed.push(seeds[0]);
+    if seeds.len() == 1 || args.in_process {
+        for seed in &seeds {
+            let report = run_one(&args, *seed);
+            operations += report.operations;
+            events += report.events_checked;
+            faults += report.faults.len();
+            if !report.failures.is_empty() {
+                failed.push(*seed);
+            }
         }
     } else {
         // Every seed in a process of its own, exactly as `reproduce with`
