@@ -211,7 +211,7 @@ impl Agent {
     /// Writes with an idempotency key; an unknown outcome is retried once
     /// with the same key, and the retry's answer is the operation's.
     async fn write(&mut self, path: &str, content: String, precondition: Precondition) {
-        let key = format!("a{}-{}", self.index, self.seq);
+        let key = self.key();
         let options = WriteOptions {
             if_match: match precondition {
                 Precondition::IfVersion(version) => Some(version),
@@ -263,6 +263,29 @@ impl Agent {
         Outcome::Unknown
     }
 
+    /// The idempotency key of the operation under way (one per `token`).
+    fn key(&self) -> String {
+        format!("a{}-{}", self.index, self.seq)
+    }
+
+    /// Sends a transaction under the current operation's key; answers when it
+    /// was invoked and its outcome (the store revision is every file's new version).
+    async fn submit_txn(&mut self, request: &TxnRequest) -> (u64, Outcome) {
+        let key = self.key();
+        let invoked = now_ns();
+        let outcome = self
+            .keyed(
+                async |client| match client.txn(STORE, request, Some(&key)).await {
+                    Ok(result) => Outcome::Applied {
+                        version: Some(result.revision),
+                    },
+                    Err(error) => classify(&error),
+                },
+            )
+            .await;
+        (invoked, outcome)
+    }
+
     async fn blind_write(&mut self) {
         let path = self.path();
         let content = format!("{}\n{OPEN}\n", self.token());
@@ -290,18 +313,7 @@ impl Agent {
                 precondition: PreconditionFields::default(),
             }],
         };
-        let key = format!("a{}-{}", self.index, self.seq);
-        let invoked = now_ns();
-        let outcome = self
-            .keyed(
-                async |client| match client.txn(STORE, &request, Some(&key)).await {
-                    Ok(result) => Outcome::Applied {
-                        version: Some(result.revision),
-                    },
-                    Err(error) => classify(&error),
-                },
-            )
-            .await;
+        let (invoked, outcome) = self.submit_txn(&request).await;
         self.record(
             path,
             Op::StrReplace {
@@ -338,18 +350,7 @@ impl Agent {
                 })
                 .collect(),
         };
-        let key = format!("a{}-{}", self.index, self.seq);
-        let invoked = now_ns();
-        let outcome = self
-            .keyed(
-                async |client| match client.txn(STORE, &request, Some(&key)).await {
-                    Ok(result) => Outcome::Applied {
-                        version: Some(result.revision),
-                    },
-                    Err(error) => classify(&error),
-                },
-            )
-            .await;
+        let (invoked, outcome) = self.submit_txn(&request).await;
         for (path, content) in [first, second].iter().zip(contents) {
             self.record(
                 path,
