@@ -311,12 +311,32 @@ impl PeerClient {
     }
 }
 
-fn mismatch<E: std::error::Error>() -> RPCError<u64, PeerNode, E> {
-    let error = std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        "response of the wrong kind",
-    );
-    RPCError::Network(NetworkError::new(&error))
+impl PeerClient {
+    /// One RPC: sends `request`, takes the answer of the expected kind
+    /// (`answer`), and turns every failure into openraft's error.
+    async fn rpc<T, E: std::error::Error>(
+        &mut self,
+        request: PeerRequest,
+        ttl: Duration,
+        action: openraft::RPCTypes,
+        answer: impl FnOnce(PeerResponse) -> Option<Result<T, E>>,
+    ) -> Result<T, RPCError<u64, PeerNode, E>> {
+        match self.call(request, ttl).await {
+            Ok(response) => match answer(response) {
+                Some(result) => {
+                    result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+                }
+                None => {
+                    let error = std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "response of the wrong kind",
+                    );
+                    Err(RPCError::Network(NetworkError::new(&error)))
+                }
+            },
+            Err(error) => Err(self.rpc_error(error, action, ttl)),
+        }
+    }
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
@@ -326,13 +346,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
         let ttl = option.hard_ttl().min(self.rpc_timeout);
-        match self.call(PeerRequest::AppendEntries(rpc), ttl).await {
-            Ok(PeerResponse::AppendEntries(result)) => {
-                result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
-            Ok(_) => Err(mismatch()),
-            Err(error) => Err(self.rpc_error(error, openraft::RPCTypes::AppendEntries, ttl)),
-        }
+        self.rpc(
+            PeerRequest::AppendEntries(rpc),
+            ttl,
+            openraft::RPCTypes::AppendEntries,
+            |response| match response {
+                PeerResponse::AppendEntries(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
     }
 
     async fn install_snapshot(
@@ -346,13 +369,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         // A snapshot chunk may take longer than ordinary RPCs; openraft's
         // `install_snapshot_timeout` bounds it.
         let ttl = option.hard_ttl().max(self.rpc_timeout);
-        match self.call(PeerRequest::InstallSnapshot(rpc), ttl).await {
-            Ok(PeerResponse::InstallSnapshot(result)) => {
-                result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
-            Ok(_) => Err(mismatch()),
-            Err(error) => Err(self.rpc_error(error, openraft::RPCTypes::InstallSnapshot, ttl)),
-        }
+        self.rpc(
+            PeerRequest::InstallSnapshot(rpc),
+            ttl,
+            openraft::RPCTypes::InstallSnapshot,
+            |response| match response {
+                PeerResponse::InstallSnapshot(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
     }
 
     async fn vote(
@@ -361,13 +387,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
         let ttl = option.hard_ttl().min(self.rpc_timeout);
-        match self.call(PeerRequest::Vote(rpc), ttl).await {
-            Ok(PeerResponse::Vote(result)) => {
-                result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
-            Ok(_) => Err(mismatch()),
-            Err(error) => Err(self.rpc_error(error, openraft::RPCTypes::Vote, ttl)),
-        }
+        self.rpc(
+            PeerRequest::Vote(rpc),
+            ttl,
+            openraft::RPCTypes::Vote,
+            |response| match response {
+                PeerResponse::Vote(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
     }
 }
 
