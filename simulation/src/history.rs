@@ -64,3 +64,36 @@ pub struct Event {
     /// When the answer arrived; `None` with `Outcome::Unknown` when none did.
     pub completed_ns: Option<u64>,
 }
+
+/// Short constructors for the checkers' tests.
+#[cfg(test)]
+pub(crate) mod build {
+    use super::{Op, Outcome, Precondition};
+
+    pub fn write_if(content: &str, precondition: Precondition) -> Op {
+        Op::Write {
+            content: content.to_owned(),
+            precondition,
+        }
+    }
+
+    pub fn str_replace(old: &str, new: &str) -> Op {
+        Op::StrReplace {
+            old: old.to_owned(),
+            new: new.to_owned(),
+        }
+    }
+
+    pub fn found(version: u64, content: &str) -> Outcome {
+        Outcome::Found {
+            version,
+            content: content.to_owned(),
+        }
+    }
+
+    pub fn applied(version: u64) -> Outcome {
+        Outcome::Applied {
+            version: Some(version),
+        }
+    }
+}

@@ -792,6 +792,7 @@ mod tests {
 
     use super::*;
     use crate::history::Precondition;
+    use crate::history::build::{applied, found, str_replace, write_if};
 
     const BUDGET: u64 = 1_000_000;
 
@@ -821,33 +822,6 @@ mod tests {
         Op::Write {
             content: content.to_owned(),
             precondition: Precondition::None,
-        }
-    }
-
-    fn write_if(content: &str, precondition: Precondition) -> Op {
-        Op::Write {
-            content: content.to_owned(),
-            precondition,
-        }
-    }
-
-    fn str_replace(old: &str, new: &str) -> Op {
-        Op::StrReplace {
-            old: old.to_owned(),
-            new: new.to_owned(),
-        }
-    }
-
-    fn found(version: u64, content: &str) -> Outcome {
-        Outcome::Found {
-            version,
-            content: content.to_owned(),
-        }
-    }
-
-    fn applied(version: u64) -> Outcome {
-        Outcome::Applied {
-            version: Some(version),
         }
     }
 

@@ -378,6 +378,7 @@ fn replaced(content: &str, offset: usize, old: &str, new: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::build::{applied, found, str_replace, write_if};
 
     fn present(version: u64, content: &str) -> FileState {
         FileState::Present {
@@ -399,33 +400,6 @@ mod tests {
         }
     }
 
-    fn write(content: &str, precondition: Precondition) -> Op {
-        Op::Write {
-            content: content.to_owned(),
-            precondition,
-        }
-    }
-
-    fn str_replace(old: &str, new: &str) -> Op {
-        Op::StrReplace {
-            old: old.to_owned(),
-            new: new.to_owned(),
-        }
-    }
-
-    fn found(version: u64, content: &str) -> Outcome {
-        Outcome::Found {
-            version,
-            content: content.to_owned(),
-        }
-    }
-
-    fn applied(version: u64) -> Outcome {
-        Outcome::Applied {
-            version: Some(version),
-        }
-    }
-
     #[test]
     fn initial_state_is_absent_and_versions_start_above_zero() {
         let initial = FileState::initial();
@@ -434,7 +408,7 @@ mod tests {
             Some(initial.clone())
         );
         assert_eq!(step(&initial, &Op::Read, &found(1, "")), None);
-        let unconditional = write("a", Precondition::None);
+        let unconditional = write_if("a", Precondition::None);
         assert_eq!(step(&initial, &unconditional, &applied(0)), None);
         assert_eq!(
             step(&initial, &unconditional, &applied(1)),
@@ -482,7 +456,7 @@ mod tests {
         for op in [
             Op::Read,
             Op::Delete,
-            write("b", Precondition::None),
+            write_if("b", Precondition::None),
             str_replace("a", "b"),
         ] {
             assert_eq!(step(&state, &op, &Outcome::NotApplied), Some(state.clone()));
@@ -491,7 +465,7 @@ mod tests {
 
     #[test]
     fn unconditional_write_needs_a_greater_version() {
-        let op = write("new", Precondition::None);
+        let op = write_if("new", Precondition::None);
         assert_eq!(
             step(&present(5, "old"), &op, &applied(6)),
             Some(present(6, "new"))
@@ -517,7 +491,7 @@ mod tests {
     #[test]
     fn write_after_an_unobserved_version_skips_at_least_one_value() {
         // The unobserved version is at least 6, so the next is at least 7.
-        let op = write("new", Precondition::None);
+        let op = write_if("new", Precondition::None);
         let state = present_unobserved(5, "old");
         assert_eq!(step(&state, &op, &applied(6)), None);
         assert_eq!(step(&state, &op, &applied(7)), Some(present(7, "new")));
@@ -525,7 +499,7 @@ mod tests {
 
     #[test]
     fn if_version_write_applies_only_at_that_version() {
-        let op = write("new", Precondition::IfVersion(5));
+        let op = write_if("new", Precondition::IfVersion(5));
         assert_eq!(
             step(&present(5, "old"), &op, &applied(6)),
             Some(present(6, "new"))
@@ -551,7 +525,7 @@ mod tests {
         let state = present_unobserved(2, "old");
         let after_conflict = step(
             &state,
-            &write("new", Precondition::IfVersion(7)),
+            &write_if("new", Precondition::IfVersion(7)),
             &Outcome::Conflict,
         )
         .unwrap();
@@ -563,12 +537,12 @@ mod tests {
         // Excluding the least value raises the bound a later write must exceed.
         let after_second_conflict = step(
             &state,
-            &write("new", Precondition::IfVersion(3)),
+            &write_if("new", Precondition::IfVersion(3)),
             &Outcome::Conflict,
         )
         .unwrap();
         assert_eq!(after_second_conflict, present_unobserved(3, "old"));
-        let unconditional = write("newer", Precondition::None);
+        let unconditional = write_if("newer", Precondition::None);
         assert_eq!(
             step(&after_second_conflict, &unconditional, &applied(4)),
             None
@@ -578,7 +552,7 @@ mod tests {
 
     #[test]
     fn if_absent_write_applies_only_when_absent() {
-        let op = write("new", Precondition::IfAbsent);
+        let op = write_if("new", Precondition::IfAbsent);
         assert_eq!(step(&absent(4), &op, &applied(5)), Some(present(5, "new")));
         assert_eq!(step(&absent(4), &op, &applied(4)), None);
         assert_eq!(step(&present(4, "old"), &op, &applied(5)), None);
@@ -591,7 +565,7 @@ mod tests {
 
     #[test]
     fn unknown_write_that_took_effect_has_an_unobserved_version() {
-        let unconditional = write("new", Precondition::None);
+        let unconditional = write_if("new", Precondition::None);
         assert_eq!(
             step(&present(5, "old"), &unconditional, &Outcome::Unknown),
             Some(present_unobserved(5, "new"))
@@ -609,7 +583,7 @@ mod tests {
             ),
             Some(present_unobserved(6, "new"))
         );
-        let conditional = write("new", Precondition::IfVersion(5));
+        let conditional = write_if("new", Precondition::IfVersion(5));
         assert_eq!(
             step(&present(5, "old"), &conditional, &Outcome::Unknown),
             Some(present_unobserved(5, "new"))
@@ -619,7 +593,7 @@ mod tests {
             step(&present(4, "old"), &conditional, &Outcome::Unknown),
             None
         );
-        let create = write("new", Precondition::IfAbsent);
+        let create = write_if("new", Precondition::IfAbsent);
         assert_eq!(step(&present(4, "old"), &create, &Outcome::Unknown), None);
         assert_eq!(
             step(&absent(4), &create, &Outcome::Unknown),
@@ -730,7 +704,7 @@ mod tests {
             step(&present_unobserved(4, "a"), &Op::Delete, &deleted),
             Some(absent(5))
         );
-        let create = write("b", Precondition::IfAbsent);
+        let create = write_if("b", Precondition::IfAbsent);
         assert_eq!(step(&absent(4), &create, &applied(4)), None);
         assert_eq!(
             step(&absent(4), &create, &applied(5)),
@@ -744,11 +718,11 @@ mod tests {
         assert_eq!(absent(4).versions_from(), 5);
         assert_eq!(present(4, "a").versions_from(), 4);
         assert_eq!(present_unobserved(4, "a").versions_from(), 5);
-        let conditional = write("b", Precondition::IfVersion(3));
+        let conditional = write_if("b", Precondition::IfVersion(3));
         assert_eq!(version_told(&conditional, &applied(9)), Some(3));
         assert_eq!(version_told(&conditional, &Outcome::Conflict), None);
         assert_eq!(version_told(&conditional, &Outcome::Unknown), None);
-        let unconditional = write("b", Precondition::None);
+        let unconditional = write_if("b", Precondition::None);
         assert_eq!(version_told(&unconditional, &applied(9)), Some(9));
         assert_eq!(version_told(&Op::Read, &found(7, "a")), Some(7));
         assert_eq!(version_told(&Op::Read, &Outcome::Absent), None);
@@ -771,8 +745,8 @@ mod tests {
             Op::Delete,
             unconditional,
             conditional,
-            write("b", Precondition::IfVersion(5)),
-            write("b", Precondition::IfAbsent),
+            write_if("b", Precondition::IfVersion(5)),
+            write_if("b", Precondition::IfAbsent),
             str_replace("a", "b"),
         ];
         let mut outcomes = vec![
