@@ -38,28 +38,8 @@ cairn="${CARGO_TARGET_DIR:-$root/target}/release/cairn"
 
 work=$(mktemp -d -t cairn-bench.XXXXXX)
 pids=()
-stop_nodes() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    pids=()
-}
 cleanup() {
-    local status=$?
-    if ((status != 0)); then
-        log "failed (exit $status); last lines of the logs:"
-        tail -n 15 "$work"/node*.log >&2 2>/dev/null || true
-    fi
-    stop_nodes
-    if [[ ${KEEP:-0} == 1 ]]; then
-        log "kept $work"
-    else
-        rm -rf "$work"
-    fi
+    finish_work $? 'node*.log'
 }
 trap cleanup EXIT
 
@@ -112,7 +92,7 @@ log "cairn bench --clients $clients --duration $duration (3 nodes)"
 "$cairn" bench "${url_flags[@]}" --clients "$clients" --duration "$duration" \
     --value-bytes 1024 --json >"$out/cairn.json"
 "$cairn" --url "${urls[0]}" cluster status
-stop_nodes
+stop_pids
 results=("$out/cairn.json")
 
 if ((run_etcd)); then

@@ -54,23 +54,7 @@ log "using $etcd_version"
 work=$(mktemp -d -t etcd-bench.XXXXXX)
 pids=()
 cleanup() {
-    local status=$?
-    if ((status != 0)); then
-        log "failed (exit $status); last lines of the logs:"
-        tail -n 15 "$work"/e*.log >&2 2>/dev/null || true
-    fi
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ ${KEEP:-0} == 1 ]]; then
-        log "kept $work"
-    else
-        rm -rf "$work"
-    fi
+    finish_work $? 'e*.log'
 }
 trap cleanup EXIT
 

@@ -38,3 +38,34 @@ wait_until() {
 log() {
     echo "== $*" >&2
 }
+
+# stop_pids: stops every process in the caller's `pids` array and waits for it.
+stop_pids() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+}
+
+# finish_work STATUS LOG_GLOB: the EXIT trap's work. On failure shows the last
+# lines of the logs under `$work` matching LOG_GLOB; stops `pids`; removes
+# `$work` unless KEEP=1.
+# shellcheck disable=SC2154 # `work` and `pids` belong to the sourcing script
+finish_work() {
+    local status=$1 logs=$2
+    if ((status != 0)); then
+        log "failed (exit $status); last lines of the logs:"
+        # shellcheck disable=SC2086 # LOG_GLOB is a glob
+        tail -n 15 "$work"/$logs >&2 2>/dev/null || true
+    fi
+    stop_pids
+    if [[ ${KEEP:-0} == 1 ]]; then
+        log "kept $work"
+    else
+        rm -rf "$work"
+    fi
+}
