@@ -1,0 +1,32 @@
+//! A store's audit trail: `GET /v1/stores/{store}/audit`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::txn::Change;
+
+/// One applied transaction: who, when, and what it changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEvent {
+    /// The store revision the transaction made.
+    pub revision: u64,
+    /// The Raft log index of its entry.
+    pub log_index: u64,
+    pub time_ms: u64,
+    pub agent: String,
+    pub session: String,
+    /// The client's key, or the one the node made (`~auto/…`).
+    pub idempotency_key: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub store: String,
+    /// Oldest first.
+    pub records: Vec<AuditEvent>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
+}

@@ -1,0 +1,33 @@
+//! Cairn's HTTP wire types: every JSON body, query string, header name,
+//! ETag rule and error code of the API, defined once and used by
+//! `cairn-server`, `cairn-client` and the `cairn` CLI.
+//!
+//! **Architecture invariant:** this is the only crate whose types are JSON on
+//! the wire. It depends on serde alone (utoipa behind the `openapi` feature),
+//! so an SDK user compiles neither the state machine nor the storage, and the
+//! disk records of `cairn-core::codec` never leave a node as JSON: an HTTP
+//! shape change is not a disk-format change, and the reverse.
+
+pub mod admin;
+pub mod audit;
+pub mod consistency;
+pub mod etag;
+pub mod files;
+pub mod headers;
+pub mod history;
+pub mod problem;
+pub mod query;
+pub mod stores;
+pub mod txn;
+
+pub use admin::{DigestView, Health, LearnerRequest, NodeStatusView, PeerView, Ready, ServerState};
+pub use audit::{AuditEvent, AuditPage};
+pub use consistency::Consistency;
+pub use files::{EntryKind, FileMeta, ListEntry, Listing, WriteResponse};
+pub use history::{HistoryPage, VersionInfo};
+pub use problem::{ErrorCode, Problem};
+pub use query::{
+    AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
+};
+pub use stores::{StoreInfo, StoreList};
+pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};

@@ -1,0 +1,26 @@
+//! Stores: `/v1/stores` and `/v1/stores/{store}`.
+
+use serde::{Deserialize, Serialize};
+
+/// A store and its counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoreInfo {
+    pub id: u64,
+    pub name: String,
+    /// When the store was created, in milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// The Raft log index of the entry that created the store.
+    pub created_log_index: u64,
+    /// Bumped by one for every applied transaction.
+    pub revision: u64,
+    pub file_count: u64,
+    pub bytes_total: u64,
+}
+
+/// `GET /v1/stores`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoreList {
+    pub stores: Vec<StoreInfo>,
+}
