@@ -89,6 +89,10 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
     }
     let service = Service::new(node, Limits::default(), Arc::new(SimClock), REQUEST_TIMEOUT)
         .with_planted_faults(spec.planted);
-    axum::serve(HttpListener(http), cairn_server::router(AppState::new(service))).await?;
+    axum::serve(
+        HttpListener(http),
+        cairn_server::router(AppState::new(service)),
+    )
+    .await?;
     Ok(())
 }

@@ -91,7 +91,10 @@ impl Metrics {
         };
         let raft = RaftFamily {
             term: gauge("cairn_raft_term", "Current Raft term"),
-            leader_id: gauge("cairn_raft_leader_id", "The leader this node knows (NaN if none)"),
+            leader_id: gauge(
+                "cairn_raft_leader_id",
+                "The leader this node knows (NaN if none)",
+            ),
             is_leader: gauge("cairn_raft_is_leader", "1 if this node is the leader"),
             last_log_index: gauge(
                 "cairn_raft_last_log_index",

@@ -38,7 +38,10 @@ async fn digest(State(state): State<AppState>) -> ApiResult<Json<DigestView>> {
 
 /// Makes this never-initialized node a one-member cluster (a no-op otherwise).
 #[utoipa::path(post, path = "/v1/admin/init", tag = "admin", responses((status = 200, body = NodeStatusView), CommonProblems, AdminProblems))]
-async fn init(State(state): State<AppState>, context: RequestContext) -> ApiResult<Json<NodeStatusView>> {
+async fn init(
+    State(state): State<AppState>,
+    context: RequestContext,
+) -> ApiResult<Json<NodeStatusView>> {
     Ok(Json(state.service.init(&context).await?))
 }
 

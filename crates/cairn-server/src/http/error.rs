@@ -159,10 +159,12 @@ impl From<NodeError> for ApiError {
                 api.0.leader_id = leader_id;
                 api
             }
-            NodeError::Unavailable(detail) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, detail)
-                    .retryable()
-            }
+            NodeError::Unavailable(detail) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                detail,
+            )
+            .retryable(),
             NodeError::OutcomeUnknown(detail) => {
                 let mut api = ApiError::timeout();
                 api.0.detail = format!("{}: {detail}", api.0.detail);

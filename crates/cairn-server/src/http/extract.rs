@@ -45,9 +45,9 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>
     headers
         .get(name)
         .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| ApiError::invalid_request(format!("header {name} must be visible ASCII")))
+            value.to_str().map_err(|_| {
+                ApiError::invalid_request(format!("header {name} must be visible ASCII"))
+            })
         })
         .transpose()
 }

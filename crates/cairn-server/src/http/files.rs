@@ -54,7 +54,10 @@ async fn read_file(
     let version = file.meta.version;
     Ok((
         [
-            (header::CONTENT_TYPE.as_str(), "text/plain; charset=utf-8".to_string()),
+            (
+                header::CONTENT_TYPE.as_str(),
+                "text/plain; charset=utf-8".to_string(),
+            ),
             (header::ETAG.as_str(), etag::etag(version)),
             (headers::VERSION, version.to_string()),
             (headers::REVISION, file.meta.store_revision.to_string()),
@@ -126,7 +129,13 @@ async fn delete_file(
 ) -> ApiResult<Json<TxnResult>> {
     let result = state
         .service
-        .delete_file(&context, &store, &rooted(&path), query.recursive, preconditions.0)
+        .delete_file(
+            &context,
+            &store,
+            &rooted(&path),
+            query.recursive,
+            preconditions.0,
+        )
         .await
         .map_err(|error| ApiError::service(error, preconditions.is_set()))?;
     Ok(Json(result))

@@ -65,7 +65,11 @@ fn is_stale_read(request: &Request) -> bool {
 /// Gives the request its id and span, stamps the answer with the id, the
 /// index this node has applied and (for stale reads) how stale they may be,
 /// and records the request in the metrics.
-pub async fn around_request(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn around_request(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = tokio::time::Instant::now();
     let request_id = state.request_ids.for_request(&request);
     let route = request
@@ -75,7 +79,9 @@ pub async fn around_request(State(state): State<AppState>, mut request: Request,
         .to_string();
     let method = request.method().as_str().to_string();
     let stale = is_stale_read(&request);
-    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", node_id = state.service.node_id(), %method, %route, %request_id);
     let mut response = next.run(request).instrument(span).await;
 
@@ -103,4 +109,3 @@ pub async fn around_request(State(state): State<AppState>, mut request: Request,
         .record_request(&labels, started.elapsed().as_secs_f64());
     response
 }
-

@@ -42,11 +42,13 @@ async fn health() -> Json<Health> {
 async fn ready(State(state): State<AppState>) -> Response {
     match state.service.ready() {
         ReadyState::Ready(ready) => Json(ready).into_response(),
-        ReadyState::NotReady(reason) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, reason)
-                .retryable()
-                .into_response()
-        }
+        ReadyState::NotReady(reason) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            reason,
+        )
+        .retryable()
+        .into_response(),
     }
 }
 

@@ -32,7 +32,9 @@ async fn list_stores(
     ApiQuery(query): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<StoreList>> {
     let consistency = query.consistency.unwrap_or_default();
-    Ok(Json(state.service.list_stores(&context, consistency).await?))
+    Ok(Json(
+        state.service.list_stores(&context, consistency).await?,
+    ))
 }
 
 /// Creates a store (`409 already_exists` if there is one of that name).
@@ -67,7 +69,12 @@ async fn get_store(
     ApiQuery(query): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<StoreInfo>> {
     let consistency = query.consistency.unwrap_or_default();
-    Ok(Json(state.service.get_store(&context, &store, consistency).await?))
+    Ok(Json(
+        state
+            .service
+            .get_store(&context, &store, consistency)
+            .await?,
+    ))
 }
 
 /// Deletes a store and everything in it; answers the store as it was.

@@ -32,7 +32,9 @@ async fn tree_root(
     ApiPath(store): ApiPath<String>,
     ApiQuery(query): ApiQuery<TreeQuery>,
 ) -> ApiResult<Json<Listing>> {
-    Ok(Json(state.service.list(&context, &store, "/", query).await?))
+    Ok(Json(
+        state.service.list(&context, &store, "/", query).await?,
+    ))
 }
 
 /// The tree under `dir`.
@@ -53,5 +55,10 @@ async fn tree(
     ApiPath((store, dir)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<TreeQuery>,
 ) -> ApiResult<Json<Listing>> {
-    Ok(Json(state.service.list(&context, &store, &rooted(&dir), query).await?))
+    Ok(Json(
+        state
+            .service
+            .list(&context, &store, &rooted(&dir), query)
+            .await?,
+    ))
 }

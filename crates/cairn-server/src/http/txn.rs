@@ -35,5 +35,7 @@ async fn txn(
     ApiPath(store): ApiPath<String>,
     JsonBody(request): JsonBody<TxnRequest>,
 ) -> ApiResult<Json<TxnResult>> {
-    Ok(Json(state.service.txn(&context, &store, request.ops).await?))
+    Ok(Json(
+        state.service.txn(&context, &store, request.ops).await?,
+    ))
 }

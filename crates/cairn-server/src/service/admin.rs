@@ -93,9 +93,10 @@ impl Service {
             ("api_addr", &request.api_addr),
         ] {
             if !addr.contains(':') {
-                return Err(
-                    CoreError::invalid_request(format!("{name} {addr:?} must be host:port")).into(),
-                );
+                return Err(CoreError::invalid_request(format!(
+                    "{name} {addr:?} must be host:port"
+                ))
+                .into());
             }
         }
         let node = PeerNode {
@@ -117,7 +118,8 @@ impl Service {
         context: &RequestContext,
         node_id: u64,
     ) -> ServiceResult<NodeStatusView> {
-        self.change_membership(AdminRequest::Promote { node_id }).await
+        self.change_membership(AdminRequest::Promote { node_id })
+            .await
     }
 
     /// Takes a voter or learner out of the cluster.
@@ -127,7 +129,8 @@ impl Service {
         context: &RequestContext,
         node_id: u64,
     ) -> ServiceResult<NodeStatusView> {
-        self.change_membership(AdminRequest::Remove { node_id }).await
+        self.change_membership(AdminRequest::Remove { node_id })
+            .await
     }
 
     async fn change_membership(&self, request: AdminRequest) -> ServiceResult<NodeStatusView> {

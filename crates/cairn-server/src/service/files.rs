@@ -1,6 +1,8 @@
 //! Files and directories: read, stat, write, delete, list.
 
-use cairn_api::{FileMeta, Listing, PreconditionFields, ReadQuery, TreeQuery, TxnResult, WriteResponse};
+use cairn_api::{
+    FileMeta, Listing, PreconditionFields, ReadQuery, TreeQuery, TxnResult, WriteResponse,
+};
 use cairn_core::command::{Command, Outcome, WriteOp};
 use cairn_core::read::{self, ListOptions};
 use cairn_core::{At, CoreError};
@@ -36,7 +38,11 @@ impl Service {
         path: &str,
         query: ReadQuery,
     ) -> ServiceResult<FileRead> {
-        let (store, path, at) = (self.store_name(store)?, self.file_path(path)?, read_position(&query)?);
+        let (store, path, at) = (
+            self.store_name(store)?,
+            self.file_path(path)?,
+            read_position(&query)?,
+        );
         let file = self
             .read(query.consistency.unwrap_or_default(), |reader| {
                 read::read_file(reader, &store, &path, at)
@@ -56,7 +62,11 @@ impl Service {
         path: &str,
         query: ReadQuery,
     ) -> ServiceResult<FileMeta> {
-        let (store, path, at) = (self.store_name(store)?, self.file_path(path)?, read_position(&query)?);
+        let (store, path, at) = (
+            self.store_name(store)?,
+            self.file_path(path)?,
+            read_position(&query)?,
+        );
         let meta = self
             .read(query.consistency.unwrap_or_default(), |reader| {
                 read::stat(reader, &store, &path, at)
@@ -105,7 +115,9 @@ impl Service {
             recursive,
             precondition: precondition(preconditions)?,
         };
-        Ok(wire::txn_result(self.txn_of(context, store, vec![op]).await?))
+        Ok(wire::txn_result(
+            self.txn_of(context, store, vec![op]).await?,
+        ))
     }
 
     /// Files and directories under `dir` (`/` for the root).

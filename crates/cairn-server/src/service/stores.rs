@@ -13,7 +13,7 @@ impl Service {
         context: &RequestContext,
         consistency: Consistency,
     ) -> ServiceResult<StoreList> {
-        let stores = self.read(consistency, |reader| read::list_stores(reader)).await?;
+        let stores = self.read(consistency, read::list_stores).await?;
         Ok(StoreList {
             stores: stores.into_iter().map(wire::store_info).collect(),
         })
@@ -26,7 +26,10 @@ impl Service {
         store: &str,
     ) -> ServiceResult<StoreInfo> {
         let store = self.store_name(store)?;
-        match self.propose(context, Command::CreateStore { store }).await? {
+        match self
+            .propose(context, Command::CreateStore { store })
+            .await?
+        {
             Outcome::StoreCreated(info) => Ok(wire::store_info(info)),
             other => Err(unexpected(other)),
         }
@@ -54,7 +57,10 @@ impl Service {
         store: &str,
     ) -> ServiceResult<StoreInfo> {
         let store = self.store_name(store)?;
-        match self.propose(context, Command::DeleteStore { store }).await? {
+        match self
+            .propose(context, Command::DeleteStore { store })
+            .await?
+        {
             Outcome::StoreDeleted(info) => Ok(wire::store_info(info)),
             other => Err(unexpected(other)),
         }

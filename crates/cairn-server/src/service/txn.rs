@@ -99,6 +99,8 @@ impl Service {
             })?;
             write_ops.push(op);
         }
-        Ok(wire::txn_result(self.txn_of(context, store, write_ops).await?))
+        Ok(wire::txn_result(
+            self.txn_of(context, store, write_ops).await?,
+        ))
     }
 }

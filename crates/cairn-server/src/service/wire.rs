@@ -4,7 +4,9 @@
 
 use cairn_api as api;
 use cairn_core::command::{Change, OpKind, StoreInfo, TxnResult};
-use cairn_core::read::{AuditPage, EntryKind, FileMeta, HistoryPage, ListEntry, Listing, VersionInfo};
+use cairn_core::read::{
+    AuditPage, EntryKind, FileMeta, HistoryPage, ListEntry, Listing, VersionInfo,
+};
 
 pub fn store_info(info: StoreInfo) -> api::StoreInfo {
     api::StoreInfo {
