@@ -150,6 +150,26 @@ pub enum OpKind {
     DeleteStore,
 }
 
+impl OpKind {
+    /// The name serde uses for the kind (snake_case), for text output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Write => "write",
+            OpKind::Delete => "delete",
+            OpKind::Rename => "rename",
+            OpKind::StrReplace => "str_replace",
+            OpKind::Insert => "insert",
+            OpKind::DeleteStore => "delete_store",
+        }
+    }
+}
+
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The answer to an applied command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {

@@ -1,9 +1,14 @@
 //! Unit tests of the state machine: every operation, every precondition
 //! outcome, all-or-nothing transactions and deterministic replay.
 
+use std::ops::Bound;
+
 use super::*;
-use crate::kv::{MemoryKv, state_digest};
-use crate::path::DirPath;
+use crate::command::{Change, Meta, OpKind, Precondition, TxnResult, WriteOp};
+use crate::error::Resource;
+use crate::kv::{KvRead, MemoryKv, state_digest};
+use crate::limits::Limits;
+use crate::path::{DirPath, FilePath, StoreName};
 use crate::read::{self, At, EntryKind, ListOptions};
 
 const STORE: &str = "mem";
