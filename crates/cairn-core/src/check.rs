@@ -150,3 +150,202 @@ fn check_op(op: &WriteOp, limits: &Limits) -> Result<(), CoreError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Precondition;
+    use crate::path::{FilePath, StoreName};
+
+    fn path(text: &str) -> FilePath {
+        FilePath::parse(text, &Limits::default()).unwrap()
+    }
+
+    fn write(at: &str, content: &str) -> WriteOp {
+        WriteOp::Write {
+            path: path(at),
+            content: content.to_string(),
+            precondition: Precondition::None,
+        }
+    }
+
+    fn txn(ops: Vec<WriteOp>) -> Proposal {
+        Proposal {
+            meta: Meta {
+                time_ms: 1,
+                agent: "agent".into(),
+                session: "session".into(),
+                idempotency_key: Some("key".into()),
+                limits: Limits::default(),
+            },
+            command: Command::Txn {
+                store: StoreName::parse("notes").unwrap(),
+                ops,
+            },
+        }
+    }
+
+    fn refusal(proposal: &Proposal) -> (Option<u32>, String, &'static str) {
+        let refusal = proposal.check().unwrap_err();
+        let limit = match &refusal.error {
+            CoreError::LimitExceeded { limit, .. } => limit.clone(),
+            _ => String::new(),
+        };
+        (refusal.op_index, limit, refusal.error.code())
+    }
+
+    #[test]
+    fn a_proposal_within_every_rule_passes() {
+        assert_eq!(txn(vec![write("/a", "x")]).check(), Ok(()));
+        let mut store = txn(vec![]);
+        store.command = Command::CreateStore {
+            store: StoreName::parse("notes").unwrap(),
+        };
+        assert_eq!(store.check(), Ok(()));
+    }
+
+    #[test]
+    fn labels_longer_than_label_bytes_max_are_refused() {
+        let long = "x".repeat(9);
+        for field in ["agent", "session", "idempotency_key"] {
+            let mut proposal = txn(vec![write("/a", "x")]);
+            proposal.meta.limits.label_bytes_max = 8;
+            match field {
+                "agent" => proposal.meta.agent = long.clone(),
+                "session" => proposal.meta.session = long.clone(),
+                _ => proposal.meta.idempotency_key = Some(long.clone()),
+            }
+            let expected = (None, "label_bytes_max".to_string(), "limit_exceeded");
+            assert_eq!(refusal(&proposal), expected, "{field}");
+            proposal.meta.limits.label_bytes_max = 9;
+            assert_eq!(proposal.check(), Ok(()), "{field} at the limit");
+        }
+    }
+
+    #[test]
+    fn a_transaction_has_between_one_and_txn_ops_max_operations() {
+        let empty = txn(vec![]).check().unwrap_err();
+        assert_eq!(
+            empty,
+            Refusal {
+                op_index: None,
+                error: CoreError::invalid_request(EMPTY_TXN_REASON),
+            }
+        );
+        assert_eq!(
+            empty.error.to_string(),
+            "invalid request: a transaction needs at least one operation"
+        );
+        let mut three = txn(vec![write("/a", ""), write("/b", ""), write("/c", "")]);
+        three.meta.limits.txn_ops_max = 2;
+        assert_eq!(
+            refusal(&three),
+            (None, "txn_ops_max".to_string(), "limit_exceeded")
+        );
+        three.meta.limits.txn_ops_max = 3;
+        assert_eq!(three.check(), Ok(()));
+    }
+
+    #[test]
+    fn written_content_is_at_most_file_bytes_max() {
+        let mut proposal = txn(vec![write("/a", "1234"), write("/b", "12345")]);
+        proposal.meta.limits.file_bytes_max = 4;
+        assert_eq!(
+            refusal(&proposal),
+            (Some(1), "file_bytes_max".to_string(), "limit_exceeded")
+        );
+        assert_eq!(
+            proposal.check().unwrap_err().error.kind(),
+            crate::error::ErrorKind::TooLarge
+        );
+    }
+
+    /// Every operation's paths are checked against the proposal's limits,
+    /// which may be tighter than those the paths were parsed under.
+    #[test]
+    fn every_operations_paths_are_within_the_path_limits() {
+        let deep = path("/a/b/c");
+        let ops = [
+            write("/a/b/c", ""),
+            WriteOp::Delete {
+                path: deep.clone(),
+                recursive: false,
+                precondition: Precondition::None,
+            },
+            WriteOp::Rename {
+                from: path("/x"),
+                to: deep.clone(),
+                overwrite: false,
+                precondition: Precondition::None,
+            },
+            WriteOp::StrReplace {
+                path: deep.clone(),
+                old: "a".into(),
+                new: "b".into(),
+                precondition: Precondition::None,
+            },
+            WriteOp::Insert {
+                path: deep.clone(),
+                line: 0,
+                text: "t".into(),
+                precondition: Precondition::None,
+            },
+        ];
+        for op in ops {
+            let mut proposal = txn(vec![write("/ok", ""), op.clone()]);
+            proposal.meta.limits.path_depth_max = 2;
+            assert_eq!(
+                refusal(&proposal),
+                (Some(1), "path_depth_max".to_string(), "limit_exceeded"),
+                "{op:?}"
+            );
+            proposal.meta.limits.path_depth_max = 3;
+            proposal.meta.limits.path_bytes_max = 5;
+            assert_eq!(
+                refusal(&proposal),
+                (Some(1), "path_bytes_max".to_string(), "limit_exceeded"),
+                "{op:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rename_to_itself_and_an_empty_old_text_are_invalid() {
+        let to_itself = WriteOp::Rename {
+            from: path("/a"),
+            to: path("/a"),
+            overwrite: true,
+            precondition: Precondition::None,
+        };
+        assert_eq!(
+            refusal(&txn(vec![to_itself])),
+            (Some(0), String::new(), "invalid_request")
+        );
+        let empty_old = WriteOp::StrReplace {
+            path: path("/a"),
+            old: String::new(),
+            new: "x".into(),
+            precondition: Precondition::None,
+        };
+        assert_eq!(
+            refusal(&txn(vec![write("/b", ""), empty_old])),
+            (Some(1), String::new(), "invalid_request")
+        );
+    }
+
+    #[test]
+    fn a_refusal_becomes_the_failed_outcome_with_its_index() {
+        let refusal = Refusal::from(CoreError::invalid_request("r")).at_op(3);
+        assert_eq!(refusal.op_index, Some(3));
+        // An index already named is kept.
+        assert_eq!(refusal.clone().at_op(5).op_index, Some(3));
+        assert_eq!(
+            refusal.into_outcome(),
+            Outcome::Failed {
+                op_index: Some(3),
+                error: CoreError::invalid_request("r"),
+            }
+        );
+        assert_eq!(op_index(usize::MAX), u32::MAX);
+    }
+}
