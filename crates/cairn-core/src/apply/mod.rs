@@ -21,15 +21,13 @@ mod work;
 
 use crate::check::Refusal;
 use crate::codec::{self, META_FORMAT_VERSION};
-use crate::command::{Command, Proposal};
+use crate::command::{Command, Outcome, Proposal};
 use crate::error::{CoreError, StorageError};
 use crate::kv::{KvWrite, Table};
 
 pub use idempotency::IDEMPOTENCY_PRUNE_BATCH_MAX;
 pub(crate) use store::load_store;
 pub use text::{count_occurrences, insert_at_line, line_count};
-
-use crate::command::Outcome;
 
 /// Why applying stopped early: a refusal is an answer to the client (it
 /// becomes `Outcome::Failed` and nothing is written); a storage failure means
