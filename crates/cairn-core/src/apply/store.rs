@@ -10,7 +10,7 @@ use crate::kv::{KvRead, KvWrite, Table, scan_prefix};
 use crate::path::StoreName;
 
 pub(crate) fn load_store(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreName,
 ) -> Result<Option<StoreInfo>, StorageError> {
     kv.get(Table::Stores, store.as_str().as_bytes())?
@@ -19,7 +19,10 @@ pub(crate) fn load_store(
 }
 
 /// The store, or `not_found`.
-pub(super) fn existing_store(kv: &impl KvRead, store: &StoreName) -> ApplyResult<StoreInfo> {
+pub(super) fn existing_store(
+    kv: &(impl KvRead + ?Sized),
+    store: &StoreName,
+) -> ApplyResult<StoreInfo> {
     Ok(load_store(kv, store)?
         .ok_or_else(|| CoreError::not_found(Resource::Store, store.as_str()))?)
 }

@@ -953,3 +953,27 @@ fn a_version_whose_content_row_is_missing_is_corruption_not_an_answer() {
     };
     assert!(apply(&mut h.kv, h.log_index + 1, &proposal).is_err());
 }
+
+/// Reads take any `KvRead`, trait objects included, so an adapter can read
+/// without naming the storage crate's reader type.
+#[test]
+fn reads_work_through_a_trait_object() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "text")]);
+    let kv: &dyn KvRead = &h.kv;
+    assert_eq!(
+        read::read_file(kv, &store(), &path("/a"), At::Current)
+            .unwrap()
+            .content,
+        "text"
+    );
+    assert_eq!(read::list_stores(kv).unwrap().len(), 1);
+    let dir = DirPath::root();
+    assert_eq!(
+        read::list(kv, &store(), &dir, ListOptions::default())
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
+}

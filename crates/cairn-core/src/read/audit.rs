@@ -10,7 +10,7 @@ use crate::path::StoreName;
 
 /// The store's audit log, oldest first, after revision `after` if given.
 pub fn audit(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreName,
     after: Option<u64>,
     limit: u64,

@@ -10,7 +10,7 @@ use crate::kv::{KvRead, Table};
 use crate::path::{FilePath, StoreName};
 
 pub fn read_file(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreName,
     path: &FilePath,
     at: At,
@@ -25,7 +25,7 @@ pub fn read_file(
 }
 
 pub fn stat(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreName,
     path: &FilePath,
     at: At,
@@ -37,7 +37,7 @@ pub fn stat(
 
 /// The version record stored under exactly this version.
 pub(super) fn version_record(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store_id: u64,
     path: &str,
     version: u64,
@@ -71,7 +71,7 @@ pub(super) fn check_key_matches(
 
 /// The content of a version that is not a delete (a delete reads as empty).
 pub(super) fn version_content(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store_id: u64,
     path: &str,
     record: &VersionRecord,
@@ -96,7 +96,7 @@ pub(super) fn version_content(
 
 /// The newest version record of `path` at or before `revision`.
 fn version_as_of(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store_id: u64,
     path: &str,
     revision: u64,
@@ -122,7 +122,7 @@ fn version_as_of(
 
 /// The live version record of `path` at `at`, or `not_found`.
 pub(super) fn file_version(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreInfo,
     path: &FilePath,
     at: At,

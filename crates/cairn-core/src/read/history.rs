@@ -12,7 +12,7 @@ use crate::path::{FilePath, StoreName};
 /// Versions of one path, newest first, older than `before` if given. Content
 /// is read (from `Content`) only when `with_content` asks for it.
 pub fn history(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreName,
     path: &FilePath,
     before: Option<u64>,
@@ -81,7 +81,7 @@ fn version_info(path: &str, record: VersionRecord, content: Option<String>) -> V
 /// A unified diff from version `from` to version `to` of one path. A version
 /// that is a delete diffs as empty text.
 pub fn diff(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreName,
     path: &FilePath,
     from: u64,

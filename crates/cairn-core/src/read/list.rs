@@ -19,7 +19,7 @@ struct LiveFile {
 }
 
 pub fn list(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store: &StoreName,
     dir: &DirPath,
     options: ListOptions,
@@ -47,7 +47,7 @@ pub fn list(
 }
 
 fn live_files_now(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store_id: u64,
     prefix: &str,
 ) -> Result<Vec<LiveFile>, StorageError> {
@@ -74,7 +74,7 @@ fn live_files_now(
 /// `revision` of each path tells whether it was live then. Only version
 /// records are decoded, never content.
 fn live_files_as_of(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     store_id: u64,
     prefix: &str,
     revision: u64,
@@ -118,7 +118,7 @@ fn live_files_as_of(
 
 /// A file path listed as itself.
 fn single_file(
-    kv: &impl KvRead,
+    kv: &(impl KvRead + ?Sized),
     info: &StoreInfo,
     path: &FilePath,
     revision: Option<u64>,

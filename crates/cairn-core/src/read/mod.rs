@@ -151,7 +151,7 @@ pub struct ListOptions {
     pub revision: Option<u64>,
 }
 
-pub fn list_stores(kv: &impl KvRead) -> Result<Vec<StoreInfo>, ReadError> {
+pub fn list_stores(kv: &(impl KvRead + ?Sized)) -> Result<Vec<StoreInfo>, ReadError> {
     let mut stores = Vec::new();
     kv.scan(
         Table::Stores,
@@ -166,7 +166,7 @@ pub fn list_stores(kv: &impl KvRead) -> Result<Vec<StoreInfo>, ReadError> {
     Ok(stores)
 }
 
-pub fn get_store(kv: &impl KvRead, store: &StoreName) -> Result<StoreInfo, ReadError> {
+pub fn get_store(kv: &(impl KvRead + ?Sized), store: &StoreName) -> Result<StoreInfo, ReadError> {
     Ok(load_store(kv, store)?
         .ok_or_else(|| CoreError::not_found(Resource::Store, store.as_str()))?)
 }
