@@ -11,7 +11,8 @@ use crate::command::{Change, OpKind, Outcome};
 use crate::error::StorageError;
 
 /// Bump when any table layout, record or command encoding changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Format 2 moved version content out of `VersionRecord` into `sm_content`.
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_STORE_ID: &[u8] = b"next_store_id";
@@ -53,8 +54,10 @@ pub struct FileRecord {
 pub struct VersionRecord {
     pub revision: u64,
     pub op: OpKind,
-    /// The content after this version; `None` for a delete.
-    pub content: Option<String>,
+    /// The content's length in bytes after this version; `None` for a delete.
+    /// The content itself is in `Table::Content` under the same key, so that
+    /// metadata reads (stat, list, history, audit) never load it.
+    pub bytes: Option<u64>,
     pub time_ms: u64,
     pub agent: String,
     pub session: String,
@@ -78,7 +81,7 @@ pub struct AuditRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
     pub time_ms: u64,
-    /// FNV-1a of the encoded command, to tell a retry from a reused key.
+    /// FNV-1a 64 of the encoded command, to tell a retry from a reused key.
     pub fingerprint: u64,
     pub outcome: Outcome,
 }
@@ -125,6 +128,22 @@ pub fn version_key_parts(key: &[u8]) -> Result<(&str, u64), StorageError> {
     Ok((path, revision))
 }
 
+/// A version's content is keyed exactly like the version itself.
+pub fn content_key(store_id: u64, path: &str, revision: u64) -> Vec<u8> {
+    version_key(store_id, path, revision)
+}
+
+/// Content rows hold the raw UTF-8 bytes, without bincode framing, so reading
+/// content costs one copy and a UTF-8 check.
+pub fn decode_content(bytes: Vec<u8>) -> Result<String, StorageError> {
+    String::from_utf8(bytes).map_err(|error| {
+        StorageError::corrupt(format!(
+            "content is not UTF-8 (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 pub fn audit_key(store_id: u64, revision: u64) -> [u8; 16] {
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&store_id.to_be_bytes());
@@ -137,16 +156,6 @@ pub fn expiry_key(time_ms: u64, idempotency_key: &str) -> Vec<u8> {
     key.extend_from_slice(&time_ms.to_be_bytes());
     key.extend_from_slice(idempotency_key.as_bytes());
     key
-}
-
-/// FNV-1a 64 of some bytes.
-pub fn fingerprint(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 #[cfg(test)]
@@ -174,5 +183,12 @@ mod tests {
         bytes.push(0);
         assert!(decode::<FileRecord>(&bytes).is_err());
         assert!(decode::<VersionRecord>(&[0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn content_keys_are_version_keys_and_content_must_be_utf8() {
+        assert_eq!(content_key(3, "/a", 9), version_key(3, "/a", 9));
+        assert_eq!(decode_content(b"caf\xc3\xa9".to_vec()).unwrap(), "café");
+        assert!(decode_content(vec![b'a', 0xff]).is_err());
     }
 }

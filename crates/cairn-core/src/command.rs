@@ -150,6 +150,26 @@ pub enum OpKind {
     DeleteStore,
 }
 
+impl OpKind {
+    /// The name serde uses for the kind (snake_case), for text output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Write => "write",
+            OpKind::Delete => "delete",
+            OpKind::Rename => "rename",
+            OpKind::StrReplace => "str_replace",
+            OpKind::Insert => "insert",
+            OpKind::DeleteStore => "delete_store",
+        }
+    }
+}
+
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The answer to an applied command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
@@ -203,4 +223,63 @@ pub struct Change {
     pub op: OpKind,
     /// The file's new version (the revision), or `None` when it was deleted.
     pub version: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec;
+
+    #[test]
+    fn op_kind_names_are_the_serde_names() {
+        let kinds = [
+            OpKind::Write,
+            OpKind::Delete,
+            OpKind::Rename,
+            OpKind::StrReplace,
+            OpKind::Insert,
+            OpKind::DeleteStore,
+        ];
+        for kind in kinds {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
+
+    /// Log entries carry proposals as bincode; validated paths and names must
+    /// round-trip, and a malformed one must not decode.
+    #[test]
+    fn proposals_round_trip_through_bincode_and_malformed_paths_do_not_decode() {
+        let limits = Limits::default();
+        let proposal = Proposal {
+            meta: Meta {
+                time_ms: 7,
+                agent: "agent".into(),
+                session: "session".into(),
+                idempotency_key: Some("key".into()),
+                limits,
+            },
+            command: Command::Txn {
+                store: StoreName::parse("notes").unwrap(),
+                ops: vec![WriteOp::Rename {
+                    from: FilePath::parse("/a/b", &limits).unwrap(),
+                    to: FilePath::parse("/c", &limits).unwrap(),
+                    overwrite: false,
+                    precondition: Precondition::IfVersion(3),
+                }],
+            },
+        };
+        let bytes = codec::encode(&proposal);
+        assert_eq!(codec::decode::<Proposal>(&bytes).unwrap(), proposal);
+
+        // The same entry with `/c` replaced by the malformed `/.`, of equal length.
+        let at = bytes
+            .windows(2)
+            .rposition(|window| window == b"/c")
+            .unwrap();
+        let mut malformed = bytes.clone();
+        malformed[at + 1] = b'.';
+        assert!(codec::decode::<Proposal>(&malformed).is_err());
+    }
 }

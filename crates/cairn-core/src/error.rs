@@ -82,7 +82,48 @@ pub enum CoreError {
     InvalidRequest { reason: String },
 }
 
+/// The broad class of a `CoreError`, for adapters that map errors onto their
+/// own status scheme (HTTP statuses, exit codes) with an exhaustive match
+/// rather than by comparing code strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A store, file or version that does not exist.
+    NotFound,
+    /// The request is well formed but collides with the current state.
+    Conflict,
+    /// The request itself is malformed; no state could make it succeed.
+    Invalid,
+    /// The request is well formed but cannot be carried out on this content.
+    Unprocessable,
+    /// A size limit on content or on a request body was exceeded.
+    TooLarge,
+}
+
 impl CoreError {
+    /// The error's class. Limits on content and request bodies are `TooLarge`;
+    /// every other limit (counts, depths, lengths) is `Unprocessable`.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoreError::NotFound { .. } => ErrorKind::NotFound,
+            CoreError::AlreadyExists { .. }
+            | CoreError::VersionConflict { .. }
+            | CoreError::PathConflict { .. }
+            | CoreError::IdempotencyKeyReused { .. } => ErrorKind::Conflict,
+            CoreError::NoUniqueMatch { .. } | CoreError::InvalidLine { .. } => {
+                ErrorKind::Unprocessable
+            }
+            CoreError::LimitExceeded { limit, .. } => match limit.as_str() {
+                "file_bytes_max" | "request_bytes_max" => ErrorKind::TooLarge,
+                _ => ErrorKind::Unprocessable,
+            },
+            CoreError::InvalidPath { .. }
+            | CoreError::InvalidStoreName { .. }
+            | CoreError::NotUtf8 { .. }
+            | CoreError::InvalidRequest { .. } => ErrorKind::Invalid,
+        }
+    }
+
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -146,4 +187,90 @@ pub enum ReadError {
     Domain(#[from] CoreError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(name: &str) -> CoreError {
+        CoreError::limit(name, 1, 2)
+    }
+
+    /// The kinds reproduce the HTTP mapping the server used before kinds existed.
+    #[test]
+    fn every_error_has_the_kind_its_code_had() {
+        let cases = [
+            (
+                CoreError::not_found(Resource::File, "/a"),
+                ErrorKind::NotFound,
+            ),
+            (
+                CoreError::AlreadyExists {
+                    resource: Resource::Store,
+                    name: "s".into(),
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                CoreError::VersionConflict {
+                    path: "/a".into(),
+                    expected: Precondition::IfAbsent,
+                    current: Some(1),
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                CoreError::PathConflict {
+                    path: "/a".into(),
+                    conflicting: "/a/b".into(),
+                    reason: "r".into(),
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                CoreError::IdempotencyKeyReused { key: "k".into() },
+                ErrorKind::Conflict,
+            ),
+            (
+                CoreError::NoUniqueMatch {
+                    path: "/a".into(),
+                    occurrences: 0,
+                },
+                ErrorKind::Unprocessable,
+            ),
+            (
+                CoreError::InvalidLine {
+                    path: "/a".into(),
+                    line: 3,
+                    lines: 1,
+                },
+                ErrorKind::Unprocessable,
+            ),
+            (limit("file_bytes_max"), ErrorKind::TooLarge),
+            (limit("request_bytes_max"), ErrorKind::TooLarge),
+            (limit("txn_ops_max"), ErrorKind::Unprocessable),
+            (limit("path_bytes_max"), ErrorKind::Unprocessable),
+            (limit("label_bytes_max"), ErrorKind::Unprocessable),
+            (
+                CoreError::InvalidPath {
+                    path: "a".into(),
+                    reason: "r".into(),
+                },
+                ErrorKind::Invalid,
+            ),
+            (
+                CoreError::InvalidStoreName {
+                    name: "-".into(),
+                    reason: "r".into(),
+                },
+                ErrorKind::Invalid,
+            ),
+            (CoreError::NotUtf8 { offset: 0 }, ErrorKind::Invalid),
+            (CoreError::invalid_request("r"), ErrorKind::Invalid),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{}", error.code());
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::error::StorageError;
+use crate::hash::Fnv1a;
 
 /// The state machine's tables. `docs/format.md` gives every key and value layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,6 +21,9 @@ pub enum Table {
     Files,
     /// store id ‖ path ‖ 0x00 ‖ revision → `VersionRecord` (every version, deletes included).
     Versions,
+    /// store id ‖ path ‖ 0x00 ‖ revision → the version's content, raw UTF-8
+    /// (versions that are deletes have no row).
+    Content,
     /// store id ‖ revision → `AuditRecord`.
     Audit,
     /// idempotency key → `IdempotencyRecord`.
@@ -29,11 +33,14 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    /// Every table, in discriminant order: storage indexes its open tables by
+    /// `table as usize`, and digests and snapshots visit tables in this order.
+    pub const ALL: [Table; 8] = [
         Table::Meta,
         Table::Stores,
         Table::Files,
         Table::Versions,
+        Table::Content,
         Table::Audit,
         Table::Idempotency,
         Table::IdempotencyExpiry,
@@ -46,6 +53,7 @@ impl Table {
             Table::Stores => "sm_stores",
             Table::Files => "sm_files",
             Table::Versions => "sm_versions",
+            Table::Content => "sm_content",
             Table::Audit => "sm_audit",
             Table::Idempotency => "sm_idempotency",
             Table::IdempotencyExpiry => "sm_idempotency_expiry",
@@ -165,16 +173,12 @@ impl KvWrite for MemoryKv {
 /// A 64-bit FNV-1a digest of every table, in table and key order. Two replicas
 /// that applied the same log have the same digest. Not a security hash.
 pub fn state_digest(kv: &(impl KvRead + ?Sized)) -> Result<u64, StorageError> {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut hash = OFFSET;
+    let mut hash = Fnv1a::new();
+    // Each piece is prefixed by its length so that different splits of the
+    // same bytes into keys and values digest differently.
     let mut feed = |bytes: &[u8]| {
-        for chunk in [&(bytes.len() as u64).to_be_bytes()[..], bytes] {
-            for byte in chunk {
-                hash ^= u64::from(*byte);
-                hash = hash.wrapping_mul(PRIME);
-            }
-        }
+        hash.feed(&(bytes.len() as u64).to_be_bytes());
+        hash.feed(bytes);
     };
     for table in Table::ALL {
         feed(table.name().as_bytes());
@@ -190,12 +194,31 @@ pub fn state_digest(kv: &(impl KvRead + ?Sized)) -> Result<u64, StorageError> {
             },
         )?;
     }
-    Ok(hash)
+    Ok(hash.value())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_tables_are_listed_in_discriminant_order_with_distinct_names() {
+        let mut names = std::collections::BTreeSet::new();
+        for (index, table) in Table::ALL.iter().enumerate() {
+            assert_eq!(*table as usize, index, "{table:?}");
+            assert!(names.insert(table.name()), "{} twice", table.name());
+        }
+    }
+
+    #[test]
+    fn the_digest_covers_every_table() {
+        let empty = state_digest(&MemoryKv::default()).unwrap();
+        for table in Table::ALL {
+            let mut kv = MemoryKv::default();
+            kv.put(table, b"k", b"v").unwrap();
+            assert_ne!(state_digest(&kv).unwrap(), empty, "{table:?}");
+        }
+    }
 
     #[test]
     fn prefix_end_handles_carries() {

@@ -6,19 +6,22 @@
 
 pub mod api;
 pub mod apply;
+pub mod check;
 pub mod codec;
 pub mod command;
 pub mod error;
+pub mod hash;
 pub mod kv;
 pub mod limits;
 pub mod path;
 pub mod read;
 
 pub use apply::apply;
+pub use check::Refusal;
 pub use command::{
     Change, Command, Meta, OpKind, Outcome, Precondition, Proposal, StoreInfo, TxnResult, WriteOp,
 };
-pub use error::{CoreError, ReadError, Resource, StorageError};
+pub use error::{CoreError, ErrorKind, ReadError, Resource, StorageError};
 pub use kv::{KvRead, KvWrite, MemoryKv, Table};
 pub use limits::Limits;
 pub use path::{DirPath, FilePath, StoreName};

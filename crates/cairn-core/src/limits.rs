@@ -6,6 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The longest idempotency key a node makes for a write that carries none:
+/// `~auto/<node id>/<time_ms>/<counter>`, three `u64`s of up to 20 digits.
+/// `Proposal::check` holds every key to `label_bytes_max`, so that limit may
+/// not be smaller, or every write without a client key would be refused.
+pub const AUTO_KEY_BYTES_MAX: u64 = 6 + 20 + 1 + 20 + 1 + 20;
+
 /// The named limits. `Limits::default()` is the one source of defaults: the
 /// config loader, the CLI and `config/cairn.toml` all agree with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,9 +82,39 @@ impl Limits {
                 self.request_bytes_max, self.file_bytes_max
             ));
         }
+        if self.label_bytes_max < AUTO_KEY_BYTES_MAX {
+            return Err(format!(
+                "limits.label_bytes_max ({}) must be at least {AUTO_KEY_BYTES_MAX}, \
+                 the length of the idempotency keys a node makes",
+                self.label_bytes_max
+            ));
+        }
         if self.path_bytes_max > 64 * 1024 {
             return Err("limits.path_bytes_max must be at most 65536".to_string());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_labels_fit_the_keys_a_node_makes() {
+        assert_eq!(Limits::default().validate(), Ok(()));
+        let longest = format!("~auto/{}/{}/{}", u64::MAX, u64::MAX, u64::MAX);
+        assert_eq!(longest.len() as u64, AUTO_KEY_BYTES_MAX);
+        let short_labels = Limits {
+            label_bytes_max: AUTO_KEY_BYTES_MAX - 1,
+            ..Limits::default()
+        };
+        let error = short_labels.validate().unwrap_err();
+        assert!(error.contains("label_bytes_max"), "{error}");
+        let just_enough = Limits {
+            label_bytes_max: AUTO_KEY_BYTES_MAX,
+            ..Limits::default()
+        };
+        assert_eq!(just_enough.validate(), Ok(()));
     }
 }

@@ -11,19 +11,25 @@ use crate::error::CoreError;
 use crate::limits::Limits;
 
 /// A validated absolute file path such as `/notes/acme.md`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Deserializing checks the structural rules but not the size limits, which
+/// belong to whoever proposes (`Proposal::check` checks them against the
+/// proposal's limits); so a log entry never holds a malformed path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct FilePath(String);
 
-/// A validated directory path: `/` or a path like a file path.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+/// A validated directory path: `/` or a path like a file path. Deserializing
+/// checks the structural rules, as for `FilePath`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct DirPath(String);
 
 /// A validated store name: 1 to 128 bytes of `[A-Za-z0-9._-]`, starting with a
 /// letter or digit, so it is safe in a URL segment and a file name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+/// Deserializing checks every rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct StoreName(String);
 
 pub const STORE_NAME_BYTES_MAX: usize = 128;
@@ -35,16 +41,9 @@ fn invalid(path: &str, reason: impl Into<String>) -> CoreError {
     }
 }
 
-/// Checks the segment rules shared by file and directory paths; `path` is
-/// known to start with `/` and not to be `/` itself.
-fn check_segments(path: &str, limits: &Limits) -> Result<(), CoreError> {
-    if path.len() as u64 > limits.path_bytes_max {
-        return Err(CoreError::limit(
-            "path_bytes_max",
-            limits.path_bytes_max,
-            path.len() as u64,
-        ));
-    }
+/// Checks the structural rules shared by file and directory paths and answers
+/// the depth; `path` is known to start with `/` and not to be `/` itself.
+fn check_segments(path: &str) -> Result<u64, CoreError> {
     if let Some(c) = path.chars().find(|c| c.is_control()) {
         return Err(invalid(
             path,
@@ -63,6 +62,22 @@ fn check_segments(path: &str, limits: &Limits) -> Result<(), CoreError> {
             _ => {}
         }
     }
+    Ok(depth)
+}
+
+fn check_path_bytes(path: &str, limits: &Limits) -> Result<(), CoreError> {
+    let bytes = path.len() as u64;
+    if bytes > limits.path_bytes_max {
+        return Err(CoreError::limit(
+            "path_bytes_max",
+            limits.path_bytes_max,
+            bytes,
+        ));
+    }
+    Ok(())
+}
+
+fn check_path_depth(depth: u64, limits: &Limits) -> Result<(), CoreError> {
     if depth > limits.path_depth_max {
         return Err(CoreError::limit(
             "path_depth_max",
@@ -73,16 +88,44 @@ fn check_segments(path: &str, limits: &Limits) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// The rules of a file path's start: absolute, and not the root.
+fn check_file_start(path: &str) -> Result<(), CoreError> {
+    if !path.starts_with('/') {
+        return Err(invalid(path, "must start with /"));
+    }
+    if path == "/" {
+        return Err(invalid(path, "the root is a directory, not a file"));
+    }
+    Ok(())
+}
+
+fn check_dir_start(path: &str) -> Result<(), CoreError> {
+    if !path.starts_with('/') {
+        return Err(invalid(path, "must start with /"));
+    }
+    Ok(())
+}
+
+/// Every rule of a path in the order users see them: start, length, segments, depth.
+fn check_all(path: &str, limits: &Limits) -> Result<(), CoreError> {
+    // The length is checked before the segments so that an oversized path is not scanned.
+    check_path_bytes(path, limits)?;
+    let depth = check_segments(path)?;
+    check_path_depth(depth, limits)
+}
+
 impl FilePath {
     pub fn parse(path: &str, limits: &Limits) -> Result<FilePath, CoreError> {
-        if !path.starts_with('/') {
-            return Err(invalid(path, "must start with /"));
-        }
-        if path == "/" {
-            return Err(invalid(path, "the root is a directory, not a file"));
-        }
-        check_segments(path, limits)?;
+        check_file_start(path)?;
+        check_all(path, limits)?;
         Ok(FilePath(path.to_string()))
+    }
+
+    /// Checks the size limits (`path_bytes_max`, `path_depth_max`) that
+    /// deserializing leaves out.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), CoreError> {
+        check_path_bytes(&self.0, limits)?;
+        check_path_depth(self.depth(), limits)
     }
 
     pub fn as_str(&self) -> &str {
@@ -110,13 +153,11 @@ impl DirPath {
     }
 
     pub fn parse(path: &str, limits: &Limits) -> Result<DirPath, CoreError> {
-        if !path.starts_with('/') {
-            return Err(invalid(path, "must start with /"));
-        }
+        check_dir_start(path)?;
         if path == "/" {
             return Ok(DirPath::root());
         }
-        check_segments(path, limits)?;
+        check_all(path, limits)?;
         Ok(DirPath(path.to_string()))
     }
 
@@ -190,6 +231,51 @@ macro_rules! display_as_str {
     )*};
 }
 display_as_str!(FilePath, DirPath, StoreName);
+
+impl TryFrom<String> for FilePath {
+    type Error = CoreError;
+
+    fn try_from(path: String) -> Result<FilePath, CoreError> {
+        check_file_start(&path)?;
+        check_segments(&path)?;
+        Ok(FilePath(path))
+    }
+}
+
+impl TryFrom<String> for DirPath {
+    type Error = CoreError;
+
+    fn try_from(path: String) -> Result<DirPath, CoreError> {
+        check_dir_start(&path)?;
+        if path != "/" {
+            check_segments(&path)?;
+        }
+        Ok(DirPath(path))
+    }
+}
+
+impl TryFrom<String> for StoreName {
+    type Error = CoreError;
+
+    fn try_from(name: String) -> Result<StoreName, CoreError> {
+        // `parse` copies; the check is the same and the name is small.
+        StoreName::parse(&name)
+    }
+}
+
+/// Serialized as the bare string, the same bytes as the `String` inside, so
+/// the wire and disk encodings did not change when deserializing started to
+/// validate (serde's `transparent` cannot be combined with `try_from`).
+macro_rules! serialize_as_str {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    )*};
+}
+serialize_as_str!(FilePath, DirPath, StoreName);
 
 #[cfg(test)]
 mod tests {
@@ -279,5 +365,47 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn deserializing_checks_structure_but_not_size_limits() {
+        let tight = Limits {
+            path_bytes_max: 4,
+            path_depth_max: 1,
+            ..Limits::default()
+        };
+        let long = "/a/bcdefgh";
+        assert!(FilePath::parse(long, &tight).is_err());
+        let decoded: FilePath = serde_json::from_str(&format!("{long:?}")).unwrap();
+        assert_eq!(decoded.as_str(), long);
+        assert_eq!(
+            decoded.check_limits(&tight).unwrap_err().code(),
+            "limit_exceeded"
+        );
+        assert!(decoded.check_limits(&Limits::default()).is_ok());
+        for bad in ["\"a\"", "\"/\"", "\"/a/\"", "\"/a/../b\"", "\"/a\\u0000\""] {
+            assert!(serde_json::from_str::<FilePath>(bad).is_err(), "{bad}");
+        }
+        for bad in ["\"a\"", "\"/a//b\""] {
+            assert!(serde_json::from_str::<DirPath>(bad).is_err(), "{bad}");
+        }
+        let root: DirPath = serde_json::from_str("\"/\"").unwrap();
+        assert_eq!(root, DirPath::root());
+        assert!(serde_json::from_str::<StoreName>("\"-bad\"").is_err());
+        assert!(serde_json::from_str::<StoreName>("\"good\"").is_ok());
+    }
+
+    #[test]
+    fn bincode_round_trips_and_refuses_a_malformed_path() {
+        let path = file("/notes/a.md").unwrap();
+        let bytes = crate::codec::encode(&path);
+        // The same bytes as the bare string: the encoding did not change.
+        assert_eq!(bytes, crate::codec::encode(&"/notes/a.md".to_string()));
+        assert_eq!(crate::codec::decode::<FilePath>(&bytes).unwrap(), path);
+        let malformed = crate::codec::encode(&"/a//b".to_string());
+        assert!(crate::codec::decode::<FilePath>(&malformed).is_err());
+        let store = StoreName::parse("acme").unwrap();
+        let bytes = crate::codec::encode(&store);
+        assert_eq!(crate::codec::decode::<StoreName>(&bytes).unwrap(), store);
     }
 }

@@ -15,6 +15,7 @@
 use std::io::{Read, Write};
 
 use cairn_core::StorageError;
+use cairn_core::hash::Fnv1a;
 use cairn_core::kv::{KvRead, KvWrite, Table};
 use redb::ReadableTable;
 
@@ -22,32 +23,18 @@ use crate::state::{StateDb, StateReader};
 use crate::storage_error;
 
 const MAGIC: &[u8; 8] = b"CAIRNSNP";
-/// Bump when the layout changes.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+/// Bump when the layout or the list of tables (`Table::ALL`) changes: 2 added
+/// `sm_content` (state format 2).
+pub const SNAPSHOT_FORMAT: u32 = 2;
 /// Largest key or value a snapshot may carry (a sanity bound against corruption).
 const FIELD_BYTES_MAX: u32 = 64 * 1024 * 1024;
 
 /// The `sm_raft` entries a snapshot carries (applied log id, membership).
 pub type RaftValues = Vec<(String, Vec<u8>)>;
 
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn feed(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
 struct HashWriter<'a, W: Write> {
     inner: &'a mut W,
-    hash: Fnv,
+    hash: Fnv1a,
 }
 
 impl<W: Write> HashWriter<'_, W> {
@@ -70,7 +57,7 @@ impl<W: Write> HashWriter<'_, W> {
 
 struct HashReader<'a, R: Read> {
     inner: &'a mut R,
-    hash: Fnv,
+    hash: Fnv1a,
 }
 
 impl<R: Read> HashReader<'_, R> {
@@ -138,7 +125,7 @@ fn read_header<R: Read>(reader: &mut HashReader<'_, R>) -> Result<RaftValues, St
 pub fn snapshot_header(input: &mut impl Read) -> Result<RaftValues, StorageError> {
     read_header(&mut HashReader {
         inner: input,
-        hash: Fnv::new(),
+        hash: Fnv1a::new(),
     })
 }
 
@@ -149,12 +136,14 @@ impl StateDb {
         let reader: StateReader = self.reader()?;
         let mut writer = HashWriter {
             inner: out,
-            hash: Fnv::new(),
+            hash: Fnv1a::new(),
         };
         writer.put(MAGIC)?;
         writer.put_u32(SNAPSHOT_FORMAT)?;
         let raft = reader.raft_values()?;
-        writer.put_u32(raft.len() as u32)?;
+        let raft_count = u32::try_from(raft.len())
+            .map_err(|_| StorageError::corrupt("more than 2^32 raft values"))?;
+        writer.put_u32(raft_count)?;
         for (name, value) in &raft {
             writer.put_field(name.as_bytes())?;
             writer.put_field(value)?;
@@ -186,7 +175,7 @@ impl StateDb {
             }
             writer.put(&[0])?;
         }
-        let checksum = writer.hash.0;
+        let checksum = writer.hash.value();
         writer
             .inner
             .write_all(&checksum.to_le_bytes())
@@ -201,7 +190,7 @@ impl StateDb {
         self.write(|writer| {
             let mut reader = HashReader {
                 inner: input,
-                hash: Fnv::new(),
+                hash: Fnv1a::new(),
             };
             let raft = read_header(&mut reader)?;
             writer.replace_raft_values(&raft)?;
@@ -230,7 +219,7 @@ impl StateDb {
                     }
                 }
             }
-            let expected = reader.hash.0;
+            let expected = reader.hash.value();
             let mut trailer = [0u8; 8];
             reader
                 .inner

@@ -7,10 +7,11 @@ use std::ops::Bound;
 use std::path::Path;
 
 use cairn_core::StorageError;
+use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{begin_write, open_database, storage_error};
+use crate::{STATE_FILE, begin_write, open_database, storage_error};
 
 const RAFT: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_raft");
 
@@ -31,18 +32,28 @@ pub struct StateDb {
 }
 
 impl StateDb {
+    /// Opens (or creates) the state at `path`; refuses a state written in
+    /// another format (see `check_format`).
     pub fn open(path: &Path) -> Result<StateDb, StorageError> {
-        StateDb::with_database(open_database(path)?)
+        StateDb::open_named(open_database(path)?, &path.display().to_string())
     }
 
+    /// As `open`, for a database the caller opened (a node's `Disk`); errors
+    /// name it `STATE_FILE`.
     pub fn with_database(db: redb::Database) -> Result<StateDb, StorageError> {
+        StateDb::open_named(db, STATE_FILE)
+    }
+
+    fn open_named(db: redb::Database, file_name: &str) -> Result<StateDb, StorageError> {
         let txn = begin_write(&db)?;
         for table in Table::ALL {
             txn.open_table(definition(table)).map_err(storage_error)?;
         }
         txn.open_table(RAFT).map_err(storage_error)?;
         txn.commit().map_err(storage_error)?;
-        Ok(StateDb { db })
+        let state = StateDb { db };
+        check_format(&state.reader()?, file_name)?;
+        Ok(state)
     }
 
     /// A consistent read-only view as of the last committed write.
@@ -100,6 +111,26 @@ impl StateDb {
         txn.commit().map_err(storage_error)?;
         Ok(value)
     }
+}
+
+/// Refuses a state whose recorded format is not this build's, before the
+/// node applies anything to it or serves a read from it. A fresh state has
+/// no format yet; the first apply records it.
+fn check_format(reader: &StateReader, file_name: &str) -> Result<(), StorageError> {
+    let Some(bytes) = reader.get(Table::Meta, codec::META_FORMAT_VERSION)? else {
+        return Ok(());
+    };
+    let found: u32 = codec::decode(&bytes).map_err(|error| {
+        StorageError::corrupt(format!("{file_name}: unreadable format version: {error}"))
+    })?;
+    if found != codec::FORMAT_VERSION {
+        return Err(StorageError::corrupt(format!(
+            "{file_name} holds format {found}; this build reads format {}; export with the \
+             older build or start on an empty data dir",
+            codec::FORMAT_VERSION
+        )));
+    }
+    Ok(())
 }
 
 fn scan_table(
@@ -335,5 +366,52 @@ mod tests {
         assert!(empty.import_from(&mut flipped.as_slice()).is_err());
         assert!(empty.import_from(&mut &bytes[..bytes.len() - 3]).is_err());
         assert_eq!(state_digest(&empty.reader().unwrap()).unwrap(), before);
+    }
+
+    /// A state written in another format is refused when it is opened, with
+    /// a message naming the file and both formats; this build's format opens.
+    #[test]
+    fn a_state_of_another_format_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::STATE_FILE);
+        let db = StateDb::open(&path).unwrap();
+        let proposal = proposal(Command::CreateStore {
+            store: StoreName::parse("notes").unwrap(),
+        });
+        db.write(|writer| cairn_core::apply(writer, 1, &proposal))
+            .unwrap();
+        drop(db);
+        assert!(StateDb::open(&path).is_ok(), "this build's own format");
+
+        let older = codec::FORMAT_VERSION - 1;
+        let db = StateDb::open(&path).unwrap();
+        db.write(|writer| {
+            writer.put(
+                Table::Meta,
+                codec::META_FORMAT_VERSION,
+                &codec::encode(&older),
+            )
+        })
+        .unwrap();
+        drop(db);
+        let message = match StateDb::open(&path) {
+            Ok(_) => panic!("a state of format {older} was opened"),
+            Err(error) => error.to_string(),
+        };
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(
+            message.contains(&format!("holds format {older}")),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("reads format {}", codec::FORMAT_VERSION)),
+            "{message}"
+        );
+        let database = crate::open_database(&path).unwrap();
+        let message = match StateDb::with_database(database) {
+            Ok(_) => panic!("a state of format {older} was opened"),
+            Err(error) => error.to_string(),
+        };
+        assert!(message.contains("state.redb holds format"), "{message}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use cairn_core::codec::AuditRecord;
+use cairn_core::read::AuditEvent;
 use cairn_core::read::{AuditPage, EntryKind, FileMeta, HistoryPage, Listing, VersionInfo};
 use cairn_core::{Change, OpKind, StoreInfo, TxnResult};
 
@@ -237,7 +237,7 @@ pub fn history(page: &HistoryPage) -> String {
     out
 }
 
-fn audit_line(record: &AuditRecord) -> Vec<String> {
+fn audit_line(record: &AuditEvent) -> Vec<String> {
     let changes: Vec<String> = record
         .changes
         .iter()

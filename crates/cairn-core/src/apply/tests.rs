@@ -1,9 +1,14 @@
 //! Unit tests of the state machine: every operation, every precondition
 //! outcome, all-or-nothing transactions and deterministic replay.
 
+use std::ops::Bound;
+
 use super::*;
-use crate::kv::{MemoryKv, state_digest};
-use crate::path::DirPath;
+use crate::command::{Change, Meta, OpKind, Precondition, TxnResult, WriteOp};
+use crate::error::Resource;
+use crate::kv::{KvRead, MemoryKv, state_digest};
+use crate::limits::Limits;
+use crate::path::{DirPath, FilePath, StoreName};
 use crate::read::{self, At, EntryKind, ListOptions};
 
 const STORE: &str = "mem";
@@ -779,4 +784,196 @@ fn count_occurrences_handles_multibyte_text() {
     assert_eq!(count_occurrences("ééé", "éé"), 2);
     assert_eq!(count_occurrences("日本日本", "日本"), 2);
     assert_eq!(count_occurrences("abc", "d"), 0);
+}
+
+/// Every refusal of `Proposal::check` is also `apply`'s answer, and leaves
+/// every table as it was (not even the idempotency key is remembered).
+#[test]
+fn apply_refuses_what_check_refuses_and_changes_nothing() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "text")]);
+    let base = |ops: Vec<WriteOp>| Proposal {
+        meta: Meta {
+            time_ms: h.time_ms + 10,
+            agent: "agent-1".into(),
+            session: "session-1".into(),
+            idempotency_key: Some("refused".into()),
+            limits: Limits::default(),
+        },
+        command: Command::Txn {
+            store: store(),
+            ops,
+        },
+    };
+    let mut refused = vec![
+        base(vec![]),
+        base(vec![write("/b", "x"), rename("/a", "/a", false)]),
+        base(vec![replace("/a", "", "x")]),
+    ];
+    let mut long_agent = base(vec![write("/b", "x")]);
+    long_agent.meta.agent = "x".repeat(257);
+    refused.push(long_agent);
+    let mut too_many = base(vec![write("/b", "x"), write("/c", "y")]);
+    too_many.meta.limits.txn_ops_max = 1;
+    refused.push(too_many);
+    let mut too_large = base(vec![write("/b", "12345")]);
+    too_large.meta.limits.file_bytes_max = 4;
+    refused.push(too_large);
+    let mut too_deep = base(vec![write("/b/c/d", "x")]);
+    too_deep.meta.limits.path_depth_max = 2;
+    refused.push(too_deep);
+
+    for proposal in refused {
+        let refusal = proposal.check().unwrap_err();
+        let before = h.kv.clone();
+        let outcome = apply(&mut h.kv, h.log_index + 1, &proposal).unwrap();
+        assert_eq!(outcome, refusal.clone().into_outcome());
+        assert_eq!(h.kv, before, "refused ({refusal}) yet the tables changed");
+    }
+    assert_eq!(h.revision(), 1);
+}
+
+/// A read view that fails any read of `Table::Content`, to show which reads
+/// never touch content.
+struct WithoutContent<'a>(&'a MemoryKv);
+
+impl KvRead for WithoutContent<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if table == Table::Content {
+            return Err(StorageError::corrupt("content was read"));
+        }
+        self.0.get(table, key)
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        visit: crate::kv::Visit<'_>,
+    ) -> Result<(), StorageError> {
+        if table == Table::Content {
+            return Err(StorageError::corrupt("content was scanned"));
+        }
+        self.0.scan(table, start, end, reverse, visit)
+    }
+}
+
+#[test]
+fn metadata_reads_never_load_content() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/d/a", "one"), write("/d/b", "two")]); // r1
+    h.ok(vec![replace("/d/a", "one", "three"), delete("/d/b", false)]); // r2
+    let kv = WithoutContent(&h.kv);
+    let a = path("/d/a");
+    let meta = read::stat(&kv, &store(), &a, At::Current).unwrap();
+    assert_eq!((meta.version, meta.bytes), (2, 5));
+    let old = read::stat(&kv, &store(), &a, At::Revision(1)).unwrap();
+    assert_eq!((old.version, old.bytes), (1, 3));
+    let dir = DirPath::parse("/d", &Limits::default()).unwrap();
+    for revision in [None, Some(1), Some(2)] {
+        let options = ListOptions {
+            depth: None,
+            revision,
+        };
+        let listing = read::list(&kv, &store(), &dir, options).unwrap();
+        let sizes: Vec<_> = listing.entries.iter().map(|e| e.bytes).collect();
+        let expected = match revision {
+            Some(1) => vec![Some(3), Some(3)],
+            _ => vec![Some(5)],
+        };
+        assert_eq!(sizes, expected, "as of {revision:?}");
+    }
+    let history = read::history(&kv, &store(), &a, None, 10, false).unwrap();
+    let sizes: Vec<_> = history.versions.iter().map(|v| v.bytes).collect();
+    assert_eq!(sizes, vec![Some(5), Some(3)]);
+    assert_eq!(
+        read::audit(&kv, &store(), None, 10).unwrap().records.len(),
+        2
+    );
+
+    // Reading content does go to the content table: the wrapper is not vacuous.
+    assert!(read::read_file(&kv, &store(), &a, At::Current).is_err());
+    assert!(read::history(&kv, &store(), &a, None, 10, true).is_err());
+    let history = read::history(&h.kv, &store(), &a, None, 10, true).unwrap();
+    let contents: Vec<_> = history.versions.iter().map(|v| v.content.clone()).collect();
+    assert_eq!(contents, vec![Some("three".into()), Some("one".into())]);
+}
+
+fn rows(kv: &MemoryKv, table: Table) -> usize {
+    kv.tables.get(&table).map_or(0, |rows| rows.len())
+}
+
+#[test]
+fn content_is_one_row_per_live_version_and_goes_with_its_store() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "1"), write("/b", "2")]);
+    h.ok(vec![delete("/a", false), rename("/b", "/c", false)]);
+    // Two writes and a rename's new version have content; deletes have none.
+    assert_eq!(rows(&h.kv, Table::Content), 3);
+    assert_eq!(rows(&h.kv, Table::Versions), 5);
+    assert_eq!(h.read("/c").as_deref(), Some("2"));
+
+    let Outcome::StoreDeleted(_) = h.command(Command::DeleteStore { store: store() }, None) else {
+        panic!("the store was not deleted")
+    };
+    for table in [Table::Files, Table::Versions, Table::Content, Table::Audit] {
+        assert_eq!(
+            rows(&h.kv, table),
+            0,
+            "{table:?} kept rows of a deleted store"
+        );
+    }
+}
+
+#[test]
+fn a_version_whose_content_row_is_missing_is_corruption_not_an_answer() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "text")]);
+    let store_id = read::get_store(&h.kv, &store()).unwrap().id;
+    h.kv.delete(Table::Content, &codec::content_key(store_id, "/a", 1))
+        .unwrap();
+    assert!(matches!(
+        read::read_file(&h.kv, &store(), &path("/a"), At::Current),
+        Err(ReadErrorKind::Storage(_))
+    ));
+    let proposal = Proposal {
+        meta: Meta {
+            time_ms: h.time_ms + 10,
+            agent: String::new(),
+            session: String::new(),
+            idempotency_key: None,
+            limits: Limits::default(),
+        },
+        command: Command::Txn {
+            store: store(),
+            ops: vec![replace("/a", "text", "new")],
+        },
+    };
+    assert!(apply(&mut h.kv, h.log_index + 1, &proposal).is_err());
+}
+
+/// Reads take any `KvRead`, trait objects included, so an adapter can read
+/// without naming the storage crate's reader type.
+#[test]
+fn reads_work_through_a_trait_object() {
+    let mut h = Harness::new();
+    h.ok(vec![write("/a", "text")]);
+    let kv: &dyn KvRead = &h.kv;
+    assert_eq!(
+        read::read_file(kv, &store(), &path("/a"), At::Current)
+            .unwrap()
+            .content,
+        "text"
+    );
+    assert_eq!(read::list_stores(kv).unwrap().len(), 1);
+    let dir = DirPath::root();
+    assert_eq!(
+        read::list(kv, &store(), &dir, ListOptions::default())
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
 }

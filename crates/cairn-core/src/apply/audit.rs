@@ -1,0 +1,35 @@
+//! The audit record every applied transaction leaves: who changed what, at
+//! which revision, from which log entry.
+
+use crate::codec::{self, AuditRecord};
+use crate::command::{Change, Meta, StoreInfo};
+use crate::error::StorageError;
+use crate::kv::{KvWrite, Table};
+
+/// Records the transaction that brought `store` to its current revision.
+pub(super) fn record_txn(
+    kv: &mut impl KvWrite,
+    store: &StoreInfo,
+    log_index: u64,
+    meta: &Meta,
+    changes: &[Change],
+) -> Result<(), StorageError> {
+    let key = codec::audit_key(store.id, store.revision);
+    // Revisions only grow, so no transaction finds its audit slot taken.
+    debug_assert!(
+        matches!(kv.get(Table::Audit, &key), Ok(None)),
+        "store {:?} revision {} audited twice",
+        store.name,
+        store.revision
+    );
+    let record = AuditRecord {
+        revision: store.revision,
+        log_index,
+        time_ms: meta.time_ms,
+        agent: meta.agent.clone(),
+        session: meta.session.clone(),
+        idempotency_key: meta.idempotency_key.clone(),
+        changes: changes.to_vec(),
+    };
+    kv.put(Table::Audit, &key, &codec::encode(&record))
+}

@@ -1,0 +1,181 @@
+//! A transaction from start to finish: stage every operation in a `TxnWork`,
+//! work out the net change per path, check the store's limits, then write
+//! versions, content, the store record and the audit record at one revision.
+
+use super::work::{Staged, TxnWork, stored_file};
+use super::{ApplyResult, audit, store};
+use crate::codec::{self, FileRecord, VersionRecord};
+use crate::command::{Change, Meta, OpKind, Outcome, StoreInfo, TxnResult, WriteOp};
+use crate::error::{CoreError, StorageError};
+use crate::kv::{KvRead, KvWrite, Table};
+use crate::path::StoreName;
+
+pub(super) fn txn(
+    kv: &mut impl KvWrite,
+    log_index: u64,
+    meta: &Meta,
+    store: &StoreName,
+    ops: &[WriteOp],
+) -> ApplyResult<Outcome> {
+    // `Proposal::check` refused empty and oversized transactions already.
+    debug_assert!(!ops.is_empty());
+    let mut info = store::existing_store(kv, store)?;
+    let revision = info
+        .revision
+        .checked_add(1)
+        .ok_or_else(|| StorageError::corrupt(format!("store {store} revisions exhausted")))?;
+    let mut work = TxnWork::new(&*kv, info.id, revision, &meta.limits);
+    for (index, op) in ops.iter().enumerate() {
+        work.run(op).map_err(|error| error.at_op(index))?;
+    }
+    let net = net_change(&*kv, &info, revision, work.into_staged())?;
+    if net.file_count > info.file_count && net.file_count > meta.limits.files_per_store_max {
+        return Err(CoreError::limit(
+            "files_per_store_max",
+            meta.limits.files_per_store_max,
+            net.file_count,
+        )
+        .into());
+    }
+
+    let mut changes = Vec::with_capacity(net.writes.len());
+    for (path, staged) in net.writes {
+        changes.push(write_version(kv, info.id, revision, meta, path, staged)?);
+    }
+    info.revision = revision;
+    info.file_count = net.file_count;
+    info.bytes_total = net.bytes_total;
+    kv.put(
+        Table::Stores,
+        store.as_str().as_bytes(),
+        &codec::encode(&info),
+    )?;
+    #[cfg(test)]
+    assert_totals_match_files(&*kv, &info)?;
+    audit::record_txn(kv, &info, log_index, meta, &changes)?;
+    Ok(Outcome::Txn(TxnResult { revision, changes }))
+}
+
+/// What a transaction changes once its operations are netted out per path.
+struct NetChange {
+    /// The paths to write, in first-touch order.
+    writes: Vec<(String, Staged)>,
+    file_count: u64,
+    bytes_total: u64,
+}
+
+fn net_change(
+    kv: &impl KvRead,
+    info: &StoreInfo,
+    revision: u64,
+    staged: Vec<(String, Staged)>,
+) -> Result<NetChange, StorageError> {
+    let mut writes = Vec::with_capacity(staged.len());
+    let mut file_count = i128::from(info.file_count);
+    let mut bytes_total = i128::from(info.bytes_total);
+    for (path, staged) in staged {
+        let before = stored_file(kv, info.id, &path)?;
+        if let (None, Staged::Deleted { .. }) = (&before, &staged) {
+            // Created and deleted within this transaction: no trace.
+            continue;
+        }
+        if let Some(record) = &before {
+            // Revisions only grow: a live file's version is older than this transaction.
+            debug_assert!(record.version < revision, "{path} is at {}", record.version);
+            file_count -= 1;
+            bytes_total -= i128::from(record.bytes);
+        }
+        if let Staged::Live { content, .. } = &staged {
+            file_count += 1;
+            bytes_total += content.len() as i128;
+        }
+        writes.push((path, staged));
+    }
+    let negative =
+        |what: &str| StorageError::corrupt(format!("store {:?} {what} went negative", info.name));
+    Ok(NetChange {
+        writes,
+        file_count: u64::try_from(file_count).map_err(|_| negative("file count"))?,
+        bytes_total: u64::try_from(bytes_total).map_err(|_| negative("byte total"))?,
+    })
+}
+
+/// Writes one path's new version (and content, and live-file row) and
+/// answers the change it made.
+fn write_version(
+    kv: &mut impl KvWrite,
+    store_id: u64,
+    revision: u64,
+    meta: &Meta,
+    path: String,
+    staged: Staged,
+) -> Result<Change, StorageError> {
+    let file_key = codec::file_key(store_id, &path);
+    let version_key = codec::version_key(store_id, &path, revision);
+    let record = |op: OpKind, bytes, renamed_from, renamed_to| VersionRecord {
+        revision,
+        op,
+        bytes,
+        time_ms: meta.time_ms,
+        agent: meta.agent.clone(),
+        session: meta.session.clone(),
+        renamed_from,
+        renamed_to,
+    };
+    let (record, version) = match staged {
+        Staged::Live {
+            content,
+            op,
+            renamed_from,
+        } => {
+            let bytes = content.len() as u64;
+            let file = FileRecord {
+                version: revision,
+                bytes,
+            };
+            kv.put(Table::Files, &file_key, &codec::encode(&file))?;
+            kv.put(
+                Table::Content,
+                &codec::content_key(store_id, &path, revision),
+                content.as_bytes(),
+            )?;
+            (record(op, Some(bytes), renamed_from, None), Some(revision))
+        }
+        Staged::Deleted { op, renamed_to } => {
+            kv.delete(Table::Files, &file_key)?;
+            (record(op, None, None, renamed_to), None)
+        }
+    };
+    kv.put(Table::Versions, &version_key, &codec::encode(&record))?;
+    Ok(Change {
+        path,
+        op: record.op,
+        version,
+    })
+}
+
+/// In tests, every transaction recounts its store's files: the running
+/// `file_count` and `bytes_total` must equal what the `Files` table holds.
+#[cfg(test)]
+fn assert_totals_match_files(kv: &impl KvRead, info: &StoreInfo) -> Result<(), StorageError> {
+    let (mut files, mut bytes) = (0u64, 0u64);
+    crate::kv::scan_prefix(
+        kv,
+        Table::Files,
+        &codec::store_prefix(info.id),
+        false,
+        &mut |_, value| {
+            let record: FileRecord = codec::decode(value)?;
+            files += 1;
+            bytes += record.bytes;
+            Ok(true)
+        },
+    )?;
+    assert_eq!(
+        (files, bytes),
+        (info.file_count, info.bytes_total),
+        "store {:?} totals drifted from its files",
+        info.name
+    );
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! Reads over the state machine's tables. The caller decides how fresh the
+//! tables must be (read index or local replica); these functions only look.
+//!
+//! The types here are what reads answer; disk records (`codec::*Record`)
+//! never leave this module, so the disk format can change without changing
+//! what callers see. Files by topic: `file` (one file's content and
+//! metadata), `list` (directories, now or as of a revision), `history`
+//! (versions of one path and diffs), `audit` (a store's audit log).
+
+mod audit;
+mod file;
+mod history;
+mod list;
+
+pub use audit::audit;
+pub use file::{read_file, stat};
+pub use history::{diff, history};
+pub use list::list;
+
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+
+use crate::apply::load_store;
+use crate::codec;
+use crate::command::{Change, OpKind, StoreInfo};
+use crate::error::{CoreError, ReadError, Resource};
+use crate::kv::{KvRead, Table};
+use crate::path::StoreName;
+
+/// Which state of a file or directory to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum At {
+    #[default]
+    Current,
+    /// The file's version `V` (a revision at which it changed).
+    Version(u64),
+    /// The state as of store revision `R`.
+    Revision(u64),
+}
+
+/// A file's metadata (what `stat` and response headers show).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub path: String,
+    /// The revision that last changed the file, as of the requested point.
+    pub version: u64,
+    pub bytes: u64,
+    /// The store's current revision when the read was served.
+    pub store_revision: u64,
+    pub op: OpKind,
+    pub time_ms: u64,
+    pub agent: String,
+    pub session: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileContent {
+    pub meta: FileMeta,
+    pub content: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    File,
+    Dir,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntry {
+    pub path: String,
+    pub kind: EntryKind,
+    /// Files only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Files only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub store: String,
+    pub dir: String,
+    /// The revision the listing shows.
+    pub revision: u64,
+    /// Files and directories under `dir` down to the requested depth, in path order.
+    pub entries: Vec<ListEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub path: String,
+    pub version: u64,
+    pub op: OpKind,
+    pub time_ms: u64,
+    pub agent: String,
+    pub session: String,
+    /// `None` for a delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Present when the history was asked for with content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub path: String,
+    /// Newest first.
+    pub versions: Vec<VersionInfo>,
+    /// Pass as `before` to get the next (older) page; `None` on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub store: String,
+    /// Oldest first.
+    pub records: Vec<AuditEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
+}
+
+/// One applied transaction as the audit log shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// The store revision the transaction made.
+    pub revision: u64,
+    /// The Raft log index of the entry that carried it.
+    pub log_index: u64,
+    pub time_ms: u64,
+    pub agent: String,
+    pub session: String,
+    pub idempotency_key: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+/// How to list a directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// `None` lists the whole subtree; `Some(1)` only direct children.
+    pub depth: Option<u64>,
+    /// `None` lists the current state; `Some(R)` the state as of revision `R`.
+    pub revision: Option<u64>,
+}
+
+pub fn list_stores(kv: &(impl KvRead + ?Sized)) -> Result<Vec<StoreInfo>, ReadError> {
+    let mut stores = Vec::new();
+    kv.scan(
+        Table::Stores,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |_, value| {
+            stores.push(codec::decode(value)?);
+            Ok(true)
+        },
+    )?;
+    Ok(stores)
+}
+
+pub fn get_store(kv: &(impl KvRead + ?Sized), store: &StoreName) -> Result<StoreInfo, ReadError> {
+    Ok(load_store(kv, store)?
+        .ok_or_else(|| CoreError::not_found(Resource::Store, store.as_str()))?)
+}
+
+/// Refuses a revision the store has not reached.
+fn check_revision(store: &StoreInfo, revision: u64) -> Result<(), CoreError> {
+    if revision > store.revision {
+        return Err(CoreError::invalid_request(format!(
+            "revision {revision} is in the future: store {:?} is at revision {}",
+            store.name, store.revision
+        )));
+    }
+    Ok(())
+}
