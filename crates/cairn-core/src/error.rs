@@ -84,9 +84,10 @@ pub enum CoreError {
 
 /// The broad class of a `CoreError`, for adapters that map errors onto their
 /// own status scheme (HTTP statuses, exit codes) with an exhaustive match
-/// rather than by comparing code strings.
+/// rather than by comparing code strings. Deliberately not
+/// `#[non_exhaustive]`: a new kind must make every adapter's mapping fail to
+/// compile until it says what the kind means there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// A store, file or version that does not exist.
     NotFound,

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_api::problem::PROBLEM_CONTENT_TYPE;
 use cairn_api::{ErrorCode, Problem};
-use cairn_core::CoreError;
+use cairn_core::{CoreError, ErrorKind};
 use cairn_raft::NodeError;
 
 use crate::service::ServiceError;
@@ -47,8 +47,8 @@ impl ApiError {
     /// A service failure; `header_precondition` as for [`ApiError::core`].
     pub fn service(error: ServiceError, header_precondition: bool) -> ApiError {
         match error {
-            ServiceError::Refused { error, op_index } => {
-                ApiError::core(&error, op_index, header_precondition)
+            ServiceError::Refused(refusal) => {
+                ApiError::core(&refusal.error, refusal.op_index, header_precondition)
             }
             ServiceError::Node(error) => error.into(),
             ServiceError::Storage(error) => ApiError::internal(error),
@@ -89,37 +89,9 @@ impl ApiError {
     }
 }
 
-// TEMPORARY until cairn-core's `CoreError::kind` lands (merge of wt-core).
-enum ErrorKind {
-    NotFound,
-    Conflict,
-    Unprocessable,
-    TooLarge,
-    Invalid,
-}
-
-fn kind(error: &CoreError) -> ErrorKind {
-    match error.code() {
-        "not_found" => ErrorKind::NotFound,
-        "already_exists" | "version_conflict" | "path_conflict" | "idempotency_key_reused" => {
-            ErrorKind::Conflict
-        }
-        "no_unique_match" | "invalid_line" => ErrorKind::Unprocessable,
-        "limit_exceeded" => match error {
-            CoreError::LimitExceeded { limit, .. }
-                if limit == "file_bytes_max" || limit == "request_bytes_max" =>
-            {
-                ErrorKind::TooLarge
-            }
-            _ => ErrorKind::Unprocessable,
-        },
-        _ => ErrorKind::Invalid,
-    }
-}
-
 /// The status of a domain error, by its kind.
 pub fn status_for(error: &CoreError, header_precondition: bool) -> StatusCode {
-    match kind(error) {
+    match error.kind() {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict if header_precondition && error.code() == "version_conflict" => {
             StatusCode::PRECONDITION_FAILED

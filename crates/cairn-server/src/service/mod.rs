@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn_core::command::{Command, Meta, Outcome, Proposal};
-use cairn_core::{CoreError, DirPath, FilePath, Limits, ReadError, StorageError, StoreName};
+use cairn_core::{
+    CoreError, DirPath, FilePath, Limits, ReadError, Refusal, StorageError, StoreName,
+};
 use cairn_raft::{Node, NodeError};
 use cairn_storage::StateReader;
 
@@ -46,13 +48,10 @@ pub struct PlantedFaults {
 /// Why a service call did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The request was refused and changed nothing; `op_index` says which
-    /// operation of a transaction.
-    #[error("{error}")]
-    Refused {
-        error: CoreError,
-        op_index: Option<u32>,
-    },
+    /// The request was refused and changed nothing; the refusal's
+    /// `op_index` says which operation of a transaction.
+    #[error("{0}")]
+    Refused(Refusal),
     /// The cluster could not answer (no leader, no quorum, outcome unknown).
     #[error(transparent)]
     Node(#[from] NodeError),
@@ -66,10 +65,7 @@ pub enum ServiceError {
 
 impl From<CoreError> for ServiceError {
     fn from(error: CoreError) -> ServiceError {
-        ServiceError::Refused {
-            error,
-            op_index: None,
-        }
+        ServiceError::Refused(error.into())
     }
 }
 
@@ -166,14 +162,19 @@ impl Service {
     }
 
     /// Checks a command, proposes it and waits for its outcome, bounded by
-    /// the request timeout. A refused or failed command is `Refused`.
+    /// the request timeout. A command that breaks a stateless rule is refused
+    /// here, without a round through the log (`apply` checks again, and is
+    /// authoritative); one that fails when applied is refused with its reason.
     async fn propose(&self, context: &RequestContext, command: Command) -> ServiceResult<Outcome> {
         let proposal = Proposal {
             meta: self.meta(context),
             command,
         };
+        proposal.check().map_err(ServiceError::Refused)?;
         match self.node.propose(proposal, self.request_timeout).await? {
-            Outcome::Failed { op_index, error } => Err(ServiceError::Refused { error, op_index }),
+            Outcome::Failed { op_index, error } => {
+                Err(ServiceError::Refused(Refusal { op_index, error }))
+            }
             outcome => Ok(outcome),
         }
     }

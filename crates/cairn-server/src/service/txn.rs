@@ -91,10 +91,7 @@ impl Service {
         let mut write_ops = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
             let op = write_op(op, &self.limits).map_err(|error| match error {
-                ServiceError::Refused { error, .. } => ServiceError::Refused {
-                    error,
-                    op_index: u32::try_from(index).ok(),
-                },
+                ServiceError::Refused(refusal) => ServiceError::Refused(refusal.at_op(index)),
                 other => other,
             })?;
             write_ops.push(op);
