@@ -154,8 +154,8 @@ pub fn run_seed(options: &SimOptions) -> SeedReport {
     let snapshot_dirs = tempfile::tempdir().expect("temp dir for snapshots");
     let records = Records::default();
 
-    // The order of these calls is the order in which turmoil runs the hosts
-    // and clients, so it is part of what a seed replays.
+    // turmoil gives hosts and clients their addresses, and steps them, in
+    // the order they are added: that order is part of what a seed replays.
     let disks = add_nodes(&mut sim, &cluster, &root, snapshot_dirs.path(), options);
     roles::add_agents(&mut sim, &cluster, &root, &records.journal, options.agents);
     roles::add_observer(&mut sim, &cluster, &records);
