@@ -13,30 +13,56 @@ use crate::run::FinalState;
 use crate::workload::{Journal, PATHS};
 
 pub fn check(journal: &Journal, state: &FinalState) -> Vec<String> {
-    let mut failures = Vec::new();
-    let empty = Vec::new();
-    let history = |path: &str| -> BTreeMap<u64, &VersionInfo> {
-        state
-            .histories
-            .get(path)
-            .unwrap_or(&empty)
-            .iter()
-            .map(|version| (version.version, version))
-            .collect()
-    };
-    let mut sent_writes: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut sent_replacements: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for event in &journal.events {
-        match &event.op {
-            Op::Write { content, .. } => {
-                sent_writes.entry(&event.path).or_default().insert(content);
+    let sent = Sent::by_agents(journal);
+    let mut failures = acknowledged_writes_are_kept(journal, state);
+    failures.extend(every_content_was_sent(state, &sent));
+    failures.extend(stale_reads_saw_real_versions(journal, state));
+    failures
+}
+
+/// What agents sent, per path: the contents of writes, and the new text of
+/// `str_replace`s.
+struct Sent<'a> {
+    writes: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    replacements: BTreeMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> Sent<'a> {
+    fn by_agents(journal: &'a Journal) -> Sent<'a> {
+        let mut sent = Sent {
+            writes: BTreeMap::new(),
+            replacements: BTreeMap::new(),
+        };
+        for event in &journal.events {
+            match &event.op {
+                Op::Write { content, .. } => {
+                    sent.writes.entry(&event.path).or_default().insert(content);
+                }
+                Op::StrReplace { new, .. } => {
+                    sent.replacements.entry(&event.path).or_default().push(new);
+                }
+                _ => {}
             }
-            Op::StrReplace { new, .. } => {
-                sent_replacements.entry(&event.path).or_default().push(new);
-            }
-            _ => {}
         }
+        sent
     }
+}
+
+/// A path's history at the end, by version.
+fn versions_of<'a>(state: &'a FinalState, path: &str) -> BTreeMap<u64, &'a VersionInfo> {
+    state
+        .histories
+        .get(path)
+        .into_iter()
+        .flatten()
+        .map(|version| (version.version, version))
+        .collect()
+}
+
+/// Every acknowledged write and `str_replace` is in the history at the
+/// version its agent was told, as that kind of operation, with its content.
+fn acknowledged_writes_are_kept(journal: &Journal, state: &FinalState) -> Vec<String> {
+    let mut failures = Vec::new();
     for event in &journal.events {
         let Outcome::Applied {
             version: Some(version),
@@ -44,7 +70,7 @@ pub fn check(journal: &Journal, state: &FinalState) -> Vec<String> {
         else {
             continue;
         };
-        let versions = history(&event.path);
+        let versions = versions_of(state, &event.path);
         let Some(found) = versions.get(&version) else {
             failures.push(format!(
                 "{}: acknowledged version {version} is missing ({:?})",
@@ -77,18 +103,26 @@ pub fn check(journal: &Journal, state: &FinalState) -> Vec<String> {
             _ => {}
         }
     }
+    failures
+}
+
+/// Every version of a checked path written or replaced holds content that
+/// some agent sent to that path.
+fn every_content_was_sent(state: &FinalState, sent: &Sent<'_>) -> Vec<String> {
+    let mut failures = Vec::new();
     for path in PATHS {
-        for version in state.histories.get(path).unwrap_or(&empty) {
+        for version in state.histories.get(path).into_iter().flatten() {
             let Some(content) = &version.content else {
                 continue;
             };
             let explained = match version.op {
-                OpKind::Write => sent_writes
+                OpKind::Write => sent
+                    .writes
                     .get(path)
-                    .is_some_and(|sent| sent.contains(content.as_str())),
-                OpKind::StrReplace => sent_replacements
-                    .get(path)
-                    .is_some_and(|sent| sent.iter().any(|new| content.contains(new))),
+                    .is_some_and(|writes| writes.contains(content.as_str())),
+                OpKind::StrReplace => sent.replacements.get(path).is_some_and(|replacements| {
+                    replacements.iter().any(|new| content.contains(new))
+                }),
                 _ => true,
             };
             if !explained {
@@ -99,8 +133,14 @@ pub fn check(journal: &Journal, state: &FinalState) -> Vec<String> {
             }
         }
     }
+    failures
+}
+
+/// Every stale read saw a version that is in the history, with its content.
+fn stale_reads_saw_real_versions(journal: &Journal, state: &FinalState) -> Vec<String> {
+    let mut failures = Vec::new();
     for read in &journal.stale_reads {
-        let versions = history(&read.path);
+        let versions = versions_of(state, &read.path);
         match versions.get(&read.version) {
             Some(found) if found.content.as_deref() == Some(read.content.as_str()) => {}
             found => failures.push(format!(
