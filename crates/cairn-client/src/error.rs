@@ -1,7 +1,7 @@
 //! What can go wrong with a request, told apart so that callers (the CLI's
 //! exit codes, tests, agents' retry loops) can act on it.
 
-use cairn_core::api::Problem;
+use cairn_api::Problem;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
