@@ -86,6 +86,39 @@ pub enum Command {
     #[command(subcommand)]
     Store(StoreCommand),
 
+    // ls, cat, stat, put, rm, mv, replace, insert: one family, listed in
+    // `cairn --help` as if they were declared here.
+    #[command(flatten)]
+    Files(FileCommand),
+
+    // log and diff.
+    #[command(flatten)]
+    History(HistoryCommand),
+
+    /// Show the store's audit log, oldest first.
+    Audit(AuditArgs),
+
+    /// Form a cluster, change its members, and show their state.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+
+    /// Generate load: CAS writes and linearizable reads, against one or more --url.
+    Bench(BenchArgs),
+
+    /// Show the results of several `cairn bench --json` runs side by side.
+    BenchReport {
+        /// Files written by `cairn bench --json` (e.g. one for Cairn, one for etcd).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
+    Txn(TxnArgs),
+}
+
+/// The commands on files of a store (flattened into [`Command`]).
+#[derive(Debug, Subcommand)]
+pub enum FileCommand {
     /// List a directory (default: the whole store).
     Ls {
         store: String,
@@ -162,6 +195,9 @@ pub enum Command {
         /// Move only if the source is at this version.
         #[arg(long)]
         if_version: Option<u64>,
+        /// Retrying with the same key applies the change once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
 
     /// Replace the one occurrence of OLD with NEW in a file.
@@ -172,6 +208,9 @@ pub enum Command {
         new: String,
         #[arg(long)]
         if_version: Option<u64>,
+        /// Retrying with the same key applies the change once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
 
     /// Insert TEXT as whole lines before 0-based LINE (the line count appends).
@@ -182,8 +221,15 @@ pub enum Command {
         text: String,
         #[arg(long)]
         if_version: Option<u64>,
+        /// Retrying with the same key applies the change once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
+}
 
+/// The commands on a file's past (flattened into [`Command`]).
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
     /// Show a file's versions, newest first.
     Log {
         store: String,
@@ -205,38 +251,24 @@ pub enum Command {
         from: u64,
         to: u64,
     },
+}
 
-    /// Show the store's audit log, oldest first.
-    Audit {
-        store: String,
-        /// Only records after this store revision.
-        #[arg(long)]
-        after: Option<u64>,
-        #[arg(long)]
-        limit: Option<u64>,
-    },
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    pub store: String,
+    /// Only records after this store revision.
+    #[arg(long)]
+    pub after: Option<u64>,
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
 
-    /// Form a cluster, change its members, and show their state.
-    #[command(subcommand)]
-    Cluster(ClusterCommand),
-
-    /// Generate load: CAS writes and linearizable reads, against one or more --url.
-    Bench(BenchArgs),
-
-    /// Show the results of several `cairn bench --json` runs side by side.
-    BenchReport {
-        /// Files written by `cairn bench --json` (e.g. one for Cairn, one for etcd).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
-
-    /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
-    Txn {
-        store: String,
-        file: PathBuf,
-        #[arg(long)]
-        idempotency_key: Option<String>,
-    },
+#[derive(Debug, clap::Args)]
+pub struct TxnArgs {
+    pub store: String,
+    pub file: PathBuf,
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,11 +405,11 @@ mod tests {
         assert_eq!(cli.url, ["http://h:1"]);
         assert!(matches!(
             cli.command,
-            Command::Cat {
+            Command::Files(FileCommand::Cat {
                 version: Some(3),
                 revision: None,
                 ..
-            }
+            })
         ));
     }
 

@@ -4,7 +4,7 @@
 //! the same machine and the same load.
 
 use bytes::Bytes;
-use cairn_client::{Client, RawResponse};
+use cairn_client::{Client, ErrorCode, RawResponse};
 use serde_json::{Value, json};
 
 use super::OpError;
@@ -159,7 +159,7 @@ impl EtcdDriver {
             Ok(())
         } else {
             Err(OpError::new(
-                "version_conflict",
+                ErrorCode::VersionConflict.as_str(),
                 format!("mod_revision is no longer {seen}"),
             ))
         }

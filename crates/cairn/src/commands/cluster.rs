@@ -1,12 +1,66 @@
-//! `cairn cluster status`: every member's own view, collected concurrently
-//! and shown as one table.
+//! `cairn cluster init|add-learner|promote|remove|status`. `status` shows
+//! every member's own view, collected concurrently, as one table.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use cairn_client::{Client, ClientError, NodeStatusView};
+use cairn_client::{Client, ClientError, LearnerRequest, NodeStatusView, ServerState};
+
+use crate::cli::ClusterCommand;
+use crate::commands::Context;
+use crate::exit::Failure;
+use crate::render;
+
+pub async fn run(context: Context, command: ClusterCommand) -> Result<Vec<u8>, Failure> {
+    let client = &context.client;
+    let status = match command {
+        ClusterCommand::Init => client.init().await?,
+        ClusterCommand::AddLearner {
+            node_url,
+            node_id,
+            raft_addr,
+            api_addr,
+            tags,
+        } => {
+            let request = match (node_url, node_id, raft_addr, api_addr) {
+                (Some(node_url), ..) => {
+                    let timeout = Duration::from_millis(context.timeout_ms);
+                    let node = Client::new(&node_url)?.with_timeout(timeout);
+                    LearnerRequest::from_status(&node.status().await?)
+                }
+                (None, Some(node_id), Some(raft_addr), Some(api_addr)) => LearnerRequest {
+                    node_id,
+                    raft_addr,
+                    api_addr,
+                    tags: tags.into_iter().collect(),
+                },
+                _ => {
+                    return Err(Failure::usage(
+                        "usage",
+                        "give NODE_URL, or --node-id with --raft-addr and --api-addr",
+                    ));
+                }
+            };
+            if !context.json {
+                eprintln!(
+                    "adding node {} (raft {}, api {}) as a learner",
+                    request.node_id, request.raft_addr, request.api_addr
+                );
+            }
+            client.add_learner_request(&request).await?
+        }
+        ClusterCommand::Promote { node_id } => client.promote(node_id).await?,
+        ClusterCommand::Remove { node_id } => client.remove_member(node_id).await?,
+        ClusterCommand::Status { member_timeout_ms } => {
+            let member_timeout = Duration::from_millis(member_timeout_ms.min(context.timeout_ms));
+            let report = collect(client, member_timeout).await?;
+            return context.show(&report, render_report);
+        }
+    };
+    context.show(&status, summary_line)
+}
 
 /// One member as `cluster status` found it.
 #[derive(Clone, Debug, Serialize)]
@@ -102,11 +156,9 @@ fn role(report: &MemberReport) -> String {
     if status.voters.is_empty() && status.learners.is_empty() {
         return "uninitialized".to_string();
     }
-    match status.state.as_str() {
-        "Leader" => "leader".to_string(),
-        "Follower" if status.learners.contains(&status.node_id) => "learner".to_string(),
-        "Follower" => "follower".to_string(),
-        other => other.to_ascii_lowercase(),
+    match status.state {
+        ServerState::Follower if status.learners.contains(&status.node_id) => "learner".to_string(),
+        state => state.as_str().to_ascii_lowercase(),
     }
 }
 
@@ -125,7 +177,7 @@ fn or_dash(value: Option<u64>) -> String {
 }
 
 /// The table: node, API address, role, term, last applied, lag, region.
-pub fn render(report: &ClusterReport) -> String {
+pub fn render_report(report: &ClusterReport) -> String {
     let leader_last_log = leader(report).and_then(|leader| leader.last_log_index);
     let mut rows = vec![
         ["NODE", "API", "ROLE", "TERM", "APPLIED", "LAG", "REGION"]
@@ -159,7 +211,7 @@ pub fn render(report: &ClusterReport) -> String {
             region.unwrap_or_else(|| "-".to_string()),
         ]);
     }
-    let mut out = crate::output::table(&rows);
+    let mut out = render::table(&rows);
     let unreachable: Vec<String> = report
         .members
         .iter()
@@ -186,7 +238,7 @@ pub fn summary_line(status: &NodeStatusView) -> String {
     format!(
         "node {} is {} in term {} (leader {}); voters [{}], learners [{}]\n",
         status.node_id,
-        status.state.to_ascii_lowercase(),
+        status.state.as_str().to_ascii_lowercase(),
         status.current_term,
         or_dash(status.current_leader),
         ids(&status.voters),
@@ -199,7 +251,13 @@ mod tests {
     use super::*;
     use cairn_client::PeerView;
 
-    fn status(node_id: u64, state: &str, term: u64, last_log: u64, applied: u64) -> NodeStatusView {
+    fn status(
+        node_id: u64,
+        state: ServerState,
+        term: u64,
+        last_log: u64,
+        applied: u64,
+    ) -> NodeStatusView {
         let peer = |id: u64, region: Option<&str>| PeerView {
             raft_addr: format!("127.0.0.1:{}", 7701 + 10 * id),
             api_addr: format!("127.0.0.1:{}", 7700 + 10 * id),
@@ -210,7 +268,7 @@ mod tests {
         NodeStatusView {
             node_id,
             self_node: peer(node_id, (node_id == 1).then_some("eu")),
-            state: state.to_string(),
+            state,
             current_term: term,
             current_leader: Some(1),
             last_log_index: Some(last_log),
@@ -231,7 +289,7 @@ mod tests {
 
     #[test]
     fn table_shows_roles_lag_and_down_members() {
-        let leader = status(1, "Leader", 4, 100, 100);
+        let leader = status(1, ServerState::Leader, 4, 100, 100);
         let report = ClusterReport {
             queried: leader.clone(),
             members: vec![
@@ -253,12 +311,12 @@ mod tests {
                     node_id: 3,
                     api_addr: "127.0.0.1:7730".into(),
                     voter: false,
-                    status: Some(status(3, "Learner", 4, 98, 90)),
+                    status: Some(status(3, ServerState::Learner, 4, 98, 90)),
                     error: None,
                 },
             ],
         };
-        let text = render(&report);
+        let text = render_report(&report);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -282,7 +340,7 @@ mod tests {
 
     #[test]
     fn follower_in_the_learner_list_is_a_learner() {
-        let mut member = status(3, "Follower", 2, 5, 5);
+        let mut member = status(3, ServerState::Follower, 2, 5, 5);
         let report = MemberReport {
             node_id: 3,
             api_addr: String::new(),
@@ -298,7 +356,7 @@ mod tests {
         };
         assert_eq!(role(&report), "follower");
 
-        let mut fresh = status(4, "Learner", 0, 0, 0);
+        let mut fresh = status(4, ServerState::Learner, 0, 0, 0);
         fresh.voters.clear();
         fresh.learners.clear();
         let report = MemberReport {
@@ -311,7 +369,7 @@ mod tests {
     #[test]
     fn summary_lines() {
         assert_eq!(
-            summary_line(&status(1, "Leader", 4, 1, 1)),
+            summary_line(&status(1, ServerState::Leader, 4, 1, 1)),
             "node 1 is leader in term 4 (leader 1); voters [1,2], learners [3]\n"
         );
     }
