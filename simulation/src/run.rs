@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_client::AuditEvent;
 use cairn_client::Client;
-use cairn_core::codec::AuditRecord;
-use cairn_core::read::VersionInfo;
+use cairn_client::VersionInfo;
 use cairn_server::http::Testing;
 use serde_json::Value;
 
@@ -69,7 +69,7 @@ pub struct FinalState {
     /// Per checked path: its whole history, newest first, with content.
     pub histories: BTreeMap<String, Vec<VersionInfo>>,
     /// The store's whole audit log, oldest first.
-    pub audit: Option<Vec<AuditRecord>>,
+    pub audit: Option<Vec<AuditEvent>>,
     /// The cluster's members at the end (the ones that must agree).
     pub members: Vec<u64>,
 }
@@ -527,7 +527,7 @@ async fn collect(all: &[u64], out: &Arc<Mutex<FinalState>>) {
     state.members = members;
 }
 
-type Logs = (BTreeMap<String, Vec<VersionInfo>>, Vec<AuditRecord>);
+type Logs = (BTreeMap<String, Vec<VersionInfo>>, Vec<AuditEvent>);
 
 /// Every checked file's whole history and the whole audit log, page by page.
 async fn read_logs(client: &Client) -> Result<Logs, cairn_client::ClientError> {
