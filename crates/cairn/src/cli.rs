@@ -86,10 +86,13 @@ pub enum Command {
     #[command(subcommand)]
     Store(StoreCommand),
 
-    // ls, cat, stat, put, rm, mv, replace, insert: one family, listed in
-    // `cairn --help` as if they were declared here.
+    // ls, cat, stat, put, rm, then mv, replace, insert: listed in `cairn
+    // --help` as if they were declared here.
     #[command(flatten)]
     Files(FileCommand),
+
+    #[command(flatten)]
+    Edit(EditCommand),
 
     // log and diff.
     #[command(flatten)]
@@ -183,7 +186,12 @@ pub enum FileCommand {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+}
 
+/// The commands that edit a file in place or move it, each a one-operation
+/// transaction (flattened into [`Command`]).
+#[derive(Debug, Subcommand)]
+pub enum EditCommand {
     /// Move a file.
     Mv {
         store: String,

@@ -4,15 +4,14 @@ use std::path::PathBuf;
 
 use cairn_client::{At, WriteOptions};
 
-use crate::cli::FileCommand;
+use crate::cli::{EditCommand, FileCommand};
 use crate::commands::{Context, read_input};
 use crate::exit::Failure;
 use crate::render;
 
 pub async fn run(context: Context, command: FileCommand) -> Result<Vec<u8>, Failure> {
     let client = &context.client;
-    // Reads and `put` return at once; the edits all answer a transaction result.
-    let result = match command {
+    match command {
         FileCommand::Ls {
             store,
             dir,
@@ -20,14 +19,14 @@ pub async fn run(context: Context, command: FileCommand) -> Result<Vec<u8>, Fail
             revision,
         } => {
             let listing = client.list(&store, &dir, depth, revision).await?;
-            return context.show(&listing, render::listing);
+            context.show(&listing, render::listing)
         }
         FileCommand::Cat {
             store,
             path,
             version,
             revision,
-        } => return cat(&context, &store, &path, At::from_parts(version, revision)).await,
+        } => cat(&context, &store, &path, At::from_parts(version, revision)).await,
         FileCommand::Stat {
             store,
             path,
@@ -35,7 +34,7 @@ pub async fn run(context: Context, command: FileCommand) -> Result<Vec<u8>, Fail
             revision,
         } => {
             let at = At::from_parts(version, revision);
-            return context.show(&client.stat(&store, &path, at).await?, render::meta);
+            context.show(&client.stat(&store, &path, at).await?, render::meta)
         }
         FileCommand::Put {
             store,
@@ -50,7 +49,7 @@ pub async fn run(context: Context, command: FileCommand) -> Result<Vec<u8>, Fail
                 if_none_match: if_absent,
                 idempotency_key,
             };
-            return put(&context, &store, &path, file, &options).await;
+            put(&context, &store, &path, file, &options).await
         }
         FileCommand::Rm {
             store,
@@ -60,11 +59,19 @@ pub async fn run(context: Context, command: FileCommand) -> Result<Vec<u8>, Fail
             idempotency_key: key,
         } => {
             let key = key.as_deref();
-            client
+            let result = client
                 .delete_file(&store, &path, recursive, if_version, key)
-                .await?
+                .await?;
+            context.show(&result, render::txn_result)
         }
-        FileCommand::Mv {
+    }
+}
+
+/// `mv`, `replace`, `insert`: each answers a transaction result.
+pub async fn edit(context: Context, command: EditCommand) -> Result<Vec<u8>, Failure> {
+    let client = &context.client;
+    let result = match command {
+        EditCommand::Mv {
             store,
             from,
             to,
@@ -77,7 +84,7 @@ pub async fn run(context: Context, command: FileCommand) -> Result<Vec<u8>, Fail
                 .rename(&store, &from, &to, overwrite, if_version, key)
                 .await?
         }
-        FileCommand::Replace {
+        EditCommand::Replace {
             store,
             path,
             old,
@@ -90,7 +97,7 @@ pub async fn run(context: Context, command: FileCommand) -> Result<Vec<u8>, Fail
                 .str_replace(&store, &path, &old, &new, if_version, key)
                 .await?
         }
-        FileCommand::Insert {
+        EditCommand::Insert {
             store,
             path,
             line,

@@ -4,7 +4,7 @@
 
 mod audit;
 mod bench;
-mod cluster;
+pub mod cluster;
 mod files;
 mod history;
 mod serve;
@@ -57,6 +57,7 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
         Command::BenchReport { files } => bench::report(&files, json),
         Command::Store(command) => on_client(&globals, |context| store::run(context, command)),
         Command::Files(command) => on_client(&globals, |context| files::run(context, command)),
+        Command::Edit(command) => on_client(&globals, |context| files::edit(context, command)),
         Command::History(command) => on_client(&globals, |context| history::run(context, command)),
         Command::Audit(args) => on_client(&globals, |context| audit::run(context, args)),
         Command::Txn(args) => on_client(&globals, |context| txn::run(context, args)),

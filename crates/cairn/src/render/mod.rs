@@ -1,6 +1,7 @@
 //! What the CLI prints: pretty JSON of an answer (`--json`), or its human
 //! form. Every function returns the text; `exit::finish` prints it.
 
+mod cluster;
 mod files;
 mod history;
 mod table;
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use crate::exit::Failure;
 
+pub use cluster::{cluster_report, membership_summary};
 pub use files::{listing, meta, store, stores, txn_result, written};
 pub use history::{audit, history};
 pub use table::table;
