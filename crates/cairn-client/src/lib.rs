@@ -26,6 +26,8 @@ mod error;
 mod files;
 mod history;
 mod stores;
+#[cfg(test)]
+mod test_server;
 mod transport;
 mod txn;
 mod url;

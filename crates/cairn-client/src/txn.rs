@@ -95,3 +95,67 @@ impl Client {
         self.txn(store, &request, idempotency_key).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_server::recording_server;
+
+    const RESULT: &str = r#"{"revision":4,"changes":[{"path":"/b","op":"rename","version":4}]}"#;
+
+    /// The request head's `idempotency-key` line, if any.
+    fn key_line(request: &str) -> Option<&str> {
+        request
+            .lines()
+            .find(|line| line.to_ascii_lowercase().starts_with("idempotency-key:"))
+    }
+
+    fn body(request: &str) -> serde_json::Value {
+        serde_json::from_str(request.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn single_edits_carry_their_idempotency_key() {
+        let (url, mut requests) =
+            recording_server(vec![(200, "application/json", RESULT); 4]).await;
+        let client = Client::new(&url).unwrap();
+
+        client
+            .rename("s", "/a", "/b", false, Some(3), Some("k-mv"))
+            .await
+            .unwrap();
+        let request = requests.recv().await.unwrap();
+        assert!(
+            request.starts_with("POST /v1/stores/s/txn HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert_eq!(key_line(&request), Some("idempotency-key: k-mv"));
+        assert_eq!(
+            body(&request),
+            serde_json::json!({"ops": [
+                {"op": "rename", "from": "/a", "to": "/b", "overwrite": false, "if_version": 3}
+            ]})
+        );
+
+        client
+            .str_replace("s", "/a", "x", "y", None, Some("k-replace"))
+            .await
+            .unwrap();
+        let request = requests.recv().await.unwrap();
+        assert_eq!(key_line(&request), Some("idempotency-key: k-replace"));
+        assert_eq!(body(&request)["ops"][0]["op"], "str_replace");
+
+        client
+            .insert("s", "/a", 2, "line", None, Some("k-insert"))
+            .await
+            .unwrap();
+        let request = requests.recv().await.unwrap();
+        assert_eq!(key_line(&request), Some("idempotency-key: k-insert"));
+        assert_eq!(body(&request)["ops"][0]["line"], 2);
+
+        // Without a key none is sent: the server makes its own.
+        client.insert("s", "/a", 0, "x", None, None).await.unwrap();
+        let request = requests.recv().await.unwrap();
+        assert_eq!(key_line(&request), None, "{request}");
+    }
+}
