@@ -132,7 +132,10 @@ impl EtcdDriver {
     pub async fn read(&self, key: &str) -> Result<usize, OpError> {
         match self.range(key).await? {
             (Some(value), _) => Ok(value.len()),
-            (None, _) => Err(OpError::new("not_found", "the key is absent")),
+            (None, _) => Err(OpError::new(
+                ErrorCode::NotFound.as_str(),
+                "the key is absent",
+            )),
         }
     }
 
@@ -191,8 +194,9 @@ fn gateway_error(response: &RawResponse) -> OpError {
         .map(str::to_string)
         .unwrap_or_else(|| response.text());
     let code = match grpc_code {
-        Some(4) => "timeout".to_string(),
-        Some(14) => "unavailable".to_string(),
+        // DEADLINE_EXCEEDED and UNAVAILABLE mean what Cairn's codes say.
+        Some(4) => ErrorCode::Timeout.as_str().to_string(),
+        Some(14) => ErrorCode::Unavailable.as_str().to_string(),
         Some(code) => format!("grpc_{code}"),
         None => format!("http_{}", response.status),
     };
