@@ -16,6 +16,16 @@ pub const URL_DEFAULT: &str = "http://127.0.0.1:7700";
                   2 usage error, 3 node unreachable, timed out or unavailable (5xx)."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The flags every command takes, anywhere on the line.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
     /// The node to talk to. `cairn bench` takes several (repeat the flag or
     /// separate them with commas) and spreads its clients over them.
     #[arg(
@@ -47,9 +57,6 @@ pub struct Cli {
     /// How long one request may take, in milliseconds.
     #[arg(long, global = true, env = "CAIRN_TIMEOUT_MS", default_value_t = cairn_client::REQUEST_TIMEOUT_MS_DEFAULT)]
     pub timeout_ms: u64,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -409,8 +416,8 @@ mod tests {
             "http://h:1",
         ])
         .unwrap();
-        assert!(cli.json);
-        assert_eq!(cli.url, ["http://h:1"]);
+        assert!(cli.globals.json);
+        assert_eq!(cli.globals.url, ["http://h:1"]);
         assert!(matches!(
             cli.command,
             Command::Files(FileCommand::Cat {
@@ -512,7 +519,7 @@ mod tests {
             "etcd",
         ])
         .unwrap();
-        assert_eq!(cli.url, ["http://a:1", "http://b:1", "http://c:1"]);
+        assert_eq!(cli.globals.url, ["http://a:1", "http://b:1", "http://c:1"]);
         let Command::Bench(args) = cli.command else {
             panic!("not bench");
         };
@@ -525,7 +532,7 @@ mod tests {
         assert_eq!(args.target, BenchTarget::Etcd);
 
         let cli = Cli::try_parse_from(["cairn", "bench"]).unwrap();
-        assert_eq!(cli.url, [URL_DEFAULT]);
+        assert_eq!(cli.globals.url, [URL_DEFAULT]);
         let Command::Bench(args) = cli.command else {
             panic!("not bench");
         };

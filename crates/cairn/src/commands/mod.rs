@@ -20,30 +20,15 @@ use serde::Serialize;
 
 use cairn_client::Client;
 
-use crate::cli::{Cli, Command, ConsistencyArg};
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::exit::Failure;
 use crate::render;
 
 /// Runs the command line and returns what to print on success.
 pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
-    let Cli {
-        url,
-        agent,
-        session,
-        consistency,
-        json,
-        timeout_ms,
-        command,
-    } = cli;
-    let globals = Globals {
-        urls: url,
-        agent,
-        session,
-        consistency,
-        json,
-        timeout_ms,
-    };
-    match command {
+    let globals = &cli.globals;
+    let json = globals.json;
+    match cli.command {
         Command::Serve {
             config,
             data_dir,
@@ -53,26 +38,16 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
             data_dir,
             listen,
         }),
-        Command::Bench(args) => bench::run(&args, &globals.urls, json),
+        Command::Bench(args) => bench::run(&args, &globals.url, json),
         Command::BenchReport { files } => bench::report(&files, json),
-        Command::Store(command) => on_client(&globals, |context| store::run(context, command)),
-        Command::Files(command) => on_client(&globals, |context| files::run(context, command)),
-        Command::Edit(command) => on_client(&globals, |context| files::edit(context, command)),
-        Command::History(command) => on_client(&globals, |context| history::run(context, command)),
-        Command::Audit(args) => on_client(&globals, |context| audit::run(context, args)),
-        Command::Txn(args) => on_client(&globals, |context| txn::run(context, args)),
-        Command::Cluster(command) => on_client(&globals, |context| cluster::run(context, command)),
+        Command::Store(command) => on_client(globals, |context| store::run(context, command)),
+        Command::Files(command) => on_client(globals, |context| files::run(context, command)),
+        Command::Edit(command) => on_client(globals, |context| files::edit(context, command)),
+        Command::History(command) => on_client(globals, |context| history::run(context, command)),
+        Command::Audit(args) => on_client(globals, |context| audit::run(context, args)),
+        Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
+        Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),
     }
-}
-
-/// The flags every command takes.
-struct Globals {
-    urls: Vec<String>,
-    agent: Option<String>,
-    session: Option<String>,
-    consistency: Option<ConsistencyArg>,
-    json: bool,
-    timeout_ms: u64,
 }
 
 /// What a client command runs with.
@@ -84,8 +59,8 @@ pub struct Context {
 }
 
 impl Context {
-    fn new(globals: &Globals) -> Result<Context, Failure> {
-        let url = match globals.urls.as_slice() {
+    fn new(globals: &GlobalArgs) -> Result<Context, Failure> {
+        let url = match globals.url.as_slice() {
             [url] => url,
             urls => {
                 return Err(Failure::usage(
@@ -131,7 +106,7 @@ impl Context {
 /// Runs one client command on a single-threaded runtime: it sends its
 /// requests one after another (`cluster status` overlaps a few, which one
 /// thread serves well).
-fn on_client<F, Fut>(globals: &Globals, command: F) -> Result<Vec<u8>, Failure>
+fn on_client<F, Fut>(globals: &GlobalArgs, command: F) -> Result<Vec<u8>, Failure>
 where
     F: FnOnce(Context) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, Failure>>,
