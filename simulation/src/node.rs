@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cairn_core::Limits;
 use cairn_raft::{Node, NodeConfig, PeerNode, RaftSettings};
-use cairn_server::http::{App, Testing};
+use cairn_server::{AppState, PlantedFaults, Service};
 
 use crate::disk::SimDisk;
 use crate::net::{HttpListener, PeerConnector, PeerListener, SimClock};
@@ -44,7 +44,7 @@ pub struct NodeSpec {
     pub election_timeout_ms: u64,
     /// The first voters, for the node that founds the cluster.
     pub founders: Option<BTreeMap<u64, PeerNode>>,
-    pub testing: Testing,
+    pub planted: PlantedFaults,
 }
 
 pub fn raft_settings(election_timeout_ms: u64) -> RaftSettings {
@@ -87,15 +87,12 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
             .await
             .map_err(|error| error.to_string())?;
     }
-    let app = App {
-        node,
-        limits: Limits::default(),
-        clock: Arc::new(SimClock),
-        request_timeout: REQUEST_TIMEOUT,
-        metrics: Arc::default(),
-        testing: spec.testing,
-        auto_keys: Arc::default(),
-    };
-    axum::serve(HttpListener(http), cairn_server::router(app)).await?;
+    let service = Service::new(node, Limits::default(), Arc::new(SimClock), REQUEST_TIMEOUT)
+        .with_planted_faults(spec.planted);
+    axum::serve(
+        HttpListener(http),
+        cairn_server::router(AppState::new(service)),
+    )
+    .await?;
     Ok(())
 }

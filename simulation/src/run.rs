@@ -10,7 +10,7 @@ use std::time::Duration;
 use cairn_client::AuditEvent;
 use cairn_client::Client;
 use cairn_client::VersionInfo;
-use cairn_server::http::Testing;
+use cairn_server::PlantedFaults;
 use serde_json::Value;
 
 use crate::check;
@@ -158,7 +158,7 @@ pub fn run_seed(options: &SimOptions) -> SeedReport {
         .build();
 
     let dirs = tempfile::tempdir().expect("temp dir for snapshots");
-    let testing = Testing {
+    let planted = PlantedFaults {
         linearizable_reads_are_stale: options.plant_stale_reads,
     };
     let mut disks = BTreeMap::new();
@@ -172,7 +172,7 @@ pub fn run_seed(options: &SimOptions) -> SeedReport {
             data_dir: dirs.path().join(host_name(*id)),
             election_timeout_ms: timeout_rng.range(300, 700),
             founders: (*id == 1).then(|| (1..=voters).map(|v| (v, peer(v))).collect()),
-            testing,
+            planted,
         };
         sim.host(host_name(*id).as_str(), move || node::run(spec.clone()));
     }

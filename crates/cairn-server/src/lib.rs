@@ -7,9 +7,9 @@
 
 pub mod clock;
 pub mod config;
-pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod service;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +20,8 @@ use cairn_raft::{Connector, Listener, Node, TcpConnector, TcpPeerListener};
 
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
-pub use http::{App, router};
+pub use http::{AppState, openapi, router};
+pub use service::{PlantedFaults, RequestContext, Service};
 
 /// `cairn serve` flags; each overrides the config file.
 #[derive(Clone, Debug, Default)]
@@ -63,16 +64,9 @@ pub async fn start_node(
 }
 
 /// The handlers' shared state for `node` under `config`.
-pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> App {
-    App {
-        node,
-        limits: config.limits,
-        clock,
-        request_timeout: Duration::from_millis(config.http.request_timeout_ms),
-        metrics: Arc::default(),
-        testing: http::Testing::default(),
-        auto_keys: Arc::default(),
-    }
+pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> AppState {
+    let request_timeout = Duration::from_millis(config.http.request_timeout_ms);
+    AppState::new(Service::new(node, config.limits, clock, request_timeout))
 }
 
 /// Loads and validates the config, starts the node and serves until Ctrl-C / SIGTERM.

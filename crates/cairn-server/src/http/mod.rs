@@ -1,0 +1,92 @@
+//! The REST adapter (`docs/api.md`, `/openapi.json`): axum handlers that
+//! extract typed request pieces (`extract.rs`), call the service, and render
+//! its answer. One file per topic; each registers its routes with their
+//! OpenAPI description, so the router and the spec come from one place.
+
+mod admin;
+mod audit;
+mod error;
+mod extract;
+mod files;
+mod history;
+mod middleware;
+mod openapi;
+mod probes;
+mod stores;
+mod tree;
+mod txn;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use cairn_api::ErrorCode;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::metrics::Metrics;
+use crate::service::Service;
+
+pub use error::{ApiError, status_for};
+pub use middleware::RequestIds;
+pub use openapi::openapi;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub metrics: Arc<Metrics>,
+    pub request_ids: Arc<RequestIds>,
+}
+
+impl AppState {
+    pub fn new(service: Service) -> AppState {
+        let request_ids = RequestIds::new(service.node_id(), service.clock().now_ms());
+        AppState {
+            service,
+            metrics: Arc::default(),
+            request_ids: Arc::new(request_ids),
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Every route, with its OpenAPI operation.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(probes::routes())
+        .merge(admin::routes())
+        .merge(stores::routes())
+        .merge(files::routes())
+        .merge(tree::routes())
+        .merge(history::routes())
+        .merge(audit::routes())
+        .merge(txn::routes())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api_router().split_for_parts();
+    router
+        .fallback(no_route)
+        // Bodies are read by the `BoundedBody` extractor under `request_bytes_max`.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::around_request,
+        ))
+        .with_state(state)
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        format!("no route {}", uri.path()),
+    )
+}
+
+/// A store path as the service takes it: the catch-all segment with its `/`.
+fn rooted(path: &str) -> String {
+    format!("/{path}")
+}

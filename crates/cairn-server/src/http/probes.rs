@@ -1,0 +1,71 @@
+//! Probes: `/health`, `/ready`, `/metrics`, and `/openapi.json`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cairn_api::{ErrorCode, Health, Ready};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::openapi::{__path_openapi_json, openapi_json};
+use super::{ApiError, AppState};
+use crate::metrics;
+use crate::service::ReadyState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+}
+
+/// `200` while the process runs.
+#[utoipa::path(get, path = "/health", tag = "probes", responses((status = 200, body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_string(),
+    })
+}
+
+/// `200` when the node knows a leader, else `503 unavailable`.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "probes",
+    responses(
+        (status = 200, body = Ready),
+        (status = 503, description = "`unavailable`: no leader known yet", content_type = "application/problem+json", body = cairn_api::Problem),
+    )
+)]
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.service.ready() {
+        ReadyState::Ready(ready) => Json(ready).into_response(),
+        ReadyState::NotReady(reason) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            reason,
+        )
+        .retryable()
+        .into_response(),
+    }
+}
+
+/// Raft gauges and request counts and latencies, in OpenMetrics text.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "probes",
+    responses(
+        (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+        (status = 500, description = "`internal`", content_type = "application/problem+json", body = cairn_api::Problem),
+    )
+)]
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state
+        .metrics
+        .render(&state.service.raft_gauges())
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+}

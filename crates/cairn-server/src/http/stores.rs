@@ -1,0 +1,94 @@
+//! `/v1/stores` and `/v1/stores/{store}`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use cairn_api::{ConsistencyQuery, StoreInfo, StoreList};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{CommonProblems, ReadProblems, WriteProblems};
+use super::extract::{ApiPath, ApiQuery};
+use super::{ApiResult, AppState};
+use crate::service::RequestContext;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_stores))
+        .routes(routes!(create_store, get_store, delete_store))
+}
+
+/// Every store.
+#[utoipa::path(
+    get,
+    path = "/v1/stores",
+    tag = "stores",
+    params(ConsistencyQuery),
+    responses((status = 200, body = StoreList), CommonProblems, ReadProblems)
+)]
+async fn list_stores(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiQuery(query): ApiQuery<ConsistencyQuery>,
+) -> ApiResult<Json<StoreList>> {
+    let consistency = query.consistency.unwrap_or_default();
+    Ok(Json(
+        state.service.list_stores(&context, consistency).await?,
+    ))
+}
+
+/// Creates a store (`409 already_exists` if there is one of that name).
+#[utoipa::path(
+    put,
+    path = "/v1/stores/{store}",
+    tag = "stores",
+    params(("store" = String, Path, description = "The store's name")),
+    responses((status = 201, body = StoreInfo), CommonProblems, WriteProblems)
+)]
+async fn create_store(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiPath(store): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<StoreInfo>)> {
+    let info = state.service.create_store(&context, &store).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// One store and its counters.
+#[utoipa::path(
+    get,
+    path = "/v1/stores/{store}",
+    tag = "stores",
+    params(("store" = String, Path, description = "The store's name"), ConsistencyQuery),
+    responses((status = 200, body = StoreInfo), CommonProblems, ReadProblems)
+)]
+async fn get_store(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiPath(store): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ConsistencyQuery>,
+) -> ApiResult<Json<StoreInfo>> {
+    let consistency = query.consistency.unwrap_or_default();
+    Ok(Json(
+        state
+            .service
+            .get_store(&context, &store, consistency)
+            .await?,
+    ))
+}
+
+/// Deletes a store and everything in it; answers the store as it was.
+#[utoipa::path(
+    delete,
+    path = "/v1/stores/{store}",
+    tag = "stores",
+    params(("store" = String, Path, description = "The store's name")),
+    responses((status = 200, body = StoreInfo), CommonProblems, WriteProblems)
+)]
+async fn delete_store(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiPath(store): ApiPath<String>,
+) -> ApiResult<Json<StoreInfo>> {
+    Ok(Json(state.service.delete_store(&context, &store).await?))
+}

@@ -1,0 +1,181 @@
+//! The node's Raft view and membership changes.
+
+use cairn_api::{DigestView, LearnerRequest, NodeStatusView, PeerView, Ready};
+use cairn_core::CoreError;
+use cairn_raft::{AdminRequest, PeerNode};
+
+use super::{RequestContext, Service, ServiceError, ServiceResult};
+
+/// Whether the node can serve: it knows a leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadyState {
+    Ready(Ready),
+    /// Why not, for the `unavailable` answer.
+    NotReady(String),
+}
+
+fn peer_view(node: PeerNode) -> PeerView {
+    PeerView {
+        raft_addr: node.raft_addr,
+        api_addr: node.api_addr,
+        tags: node.tags,
+    }
+}
+
+impl Service {
+    pub fn ready(&self) -> ReadyState {
+        let status = self.node.status();
+        if status.running && status.current_leader.is_some() {
+            ReadyState::Ready(Ready {
+                status: "ready".to_string(),
+                leader: status.current_leader,
+            })
+        } else {
+            ReadyState::NotReady("the node knows no leader yet".to_string())
+        }
+    }
+
+    /// This node's view of the cluster.
+    pub fn status(&self) -> ServiceResult<NodeStatusView> {
+        let status = self.node.status();
+        Ok(NodeStatusView {
+            node_id: status.node_id,
+            self_node: peer_view(self.node.peer_node()),
+            state: status.state.parse().map_err(ServiceError::Internal)?,
+            current_term: status.current_term,
+            current_leader: status.current_leader,
+            last_log_index: status.last_log_index,
+            committed_index: status.committed_index,
+            last_applied: status.last_applied,
+            snapshot_index: status.snapshot_index,
+            purged_index: status.purged_index,
+            voters: status.voters,
+            learners: status.learners,
+            nodes: status
+                .nodes
+                .into_iter()
+                .map(|(id, node)| (id, peer_view(node)))
+                .collect(),
+            matched: status.matched,
+            staleness_ms: self.staleness_ms(),
+            running: status.running,
+        })
+    }
+
+    /// The state machine digest at the applied index.
+    pub fn digest(&self) -> ServiceResult<DigestView> {
+        let digest = self.node.state_digest()?;
+        Ok(DigestView {
+            digest: format!("{digest:016x}"),
+            last_applied: self.node.status().last_applied,
+        })
+    }
+
+    /// Makes this never-initialized node a one-member cluster (a no-op otherwise).
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
+    pub async fn init(&self, context: &RequestContext) -> ServiceResult<NodeStatusView> {
+        self.node.initialize_single().await?;
+        self.status()
+    }
+
+    /// Starts replicating to a new node, which does not vote yet.
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), learner = request.node_id, request_id = %context.request_id))]
+    pub async fn add_learner(
+        &self,
+        context: &RequestContext,
+        request: LearnerRequest,
+    ) -> ServiceResult<NodeStatusView> {
+        if request.node_id == 0 {
+            return Err(CoreError::invalid_request("node_id must be positive").into());
+        }
+        for (name, addr) in [
+            ("raft_addr", &request.raft_addr),
+            ("api_addr", &request.api_addr),
+        ] {
+            if !addr.contains(':') {
+                return Err(CoreError::invalid_request(format!(
+                    "{name} {addr:?} must be host:port"
+                ))
+                .into());
+            }
+        }
+        let node = PeerNode {
+            raft_addr: request.raft_addr,
+            api_addr: request.api_addr,
+            tags: request.tags,
+        };
+        self.change_membership(AdminRequest::AddLearner {
+            node_id: request.node_id,
+            node,
+        })
+        .await
+    }
+
+    /// Makes a learner a voter.
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), member = node_id, request_id = %context.request_id))]
+    pub async fn promote(
+        &self,
+        context: &RequestContext,
+        node_id: u64,
+    ) -> ServiceResult<NodeStatusView> {
+        self.change_membership(AdminRequest::Promote { node_id })
+            .await
+    }
+
+    /// Takes a voter or learner out of the cluster.
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), member = node_id, request_id = %context.request_id))]
+    pub async fn remove_member(
+        &self,
+        context: &RequestContext,
+        node_id: u64,
+    ) -> ServiceResult<NodeStatusView> {
+        self.change_membership(AdminRequest::Remove { node_id })
+            .await
+    }
+
+    async fn change_membership(&self, request: AdminRequest) -> ServiceResult<NodeStatusView> {
+        self.node.admin(request, self.request_timeout).await?;
+        self.status()
+    }
+
+    /// Raft gauges for `/metrics`.
+    pub fn raft_gauges(&self) -> RaftGauges {
+        let status = self.node.status();
+        let (log_file_bytes, state_file_bytes, snapshot_bytes) = self.node.file_bytes();
+        RaftGauges {
+            is_leader: status.current_leader == Some(status.node_id),
+            term: status.current_term,
+            leader_id: status.current_leader,
+            last_log_index: status.last_log_index,
+            commit_index: status.committed_index,
+            applied_index: status.last_applied,
+            snapshot_index: status.snapshot_index,
+            purged_index: status.purged_index,
+            log_entries: self.node.log_entries().ok(),
+            log_file_bytes,
+            state_file_bytes,
+            snapshot_bytes,
+            voters: status.voters.len() as u64,
+            learners: status.learners.len() as u64,
+        }
+    }
+}
+
+/// What `/metrics` shows of Raft, read at scrape time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftGauges {
+    pub is_leader: bool,
+    pub term: u64,
+    pub leader_id: Option<u64>,
+    pub last_log_index: Option<u64>,
+    pub commit_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub purged_index: Option<u64>,
+    pub log_entries: Option<u64>,
+    pub log_file_bytes: Option<u64>,
+    pub state_file_bytes: Option<u64>,
+    pub snapshot_bytes: Option<u64>,
+    pub voters: u64,
+    pub learners: u64,
+}

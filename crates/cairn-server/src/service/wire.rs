@@ -1,0 +1,128 @@
+//! Domain values into their wire shapes (`cairn-api`). The core's types are
+//! the state machine's; what goes out as JSON is decided here, so that a
+//! change to either side is a visible edit of one function.
+
+use cairn_api as api;
+use cairn_core::command::{Change, OpKind, StoreInfo, TxnResult};
+use cairn_core::read::{
+    AuditPage, EntryKind, FileMeta, HistoryPage, ListEntry, Listing, VersionInfo,
+};
+
+pub fn store_info(info: StoreInfo) -> api::StoreInfo {
+    api::StoreInfo {
+        id: info.id,
+        name: info.name,
+        created_ms: info.created_ms,
+        created_log_index: info.created_log_index,
+        revision: info.revision,
+        file_count: info.file_count,
+        bytes_total: info.bytes_total,
+    }
+}
+
+pub fn op_kind(kind: OpKind) -> api::OpKind {
+    match kind {
+        OpKind::Write => api::OpKind::Write,
+        OpKind::Delete => api::OpKind::Delete,
+        OpKind::Rename => api::OpKind::Rename,
+        OpKind::StrReplace => api::OpKind::StrReplace,
+        OpKind::Insert => api::OpKind::Insert,
+        OpKind::DeleteStore => api::OpKind::DeleteStore,
+    }
+}
+
+fn change(change: Change) -> api::Change {
+    api::Change {
+        path: change.path,
+        op: op_kind(change.op),
+        version: change.version,
+    }
+}
+
+fn changes(changes: Vec<Change>) -> Vec<api::Change> {
+    changes.into_iter().map(change).collect()
+}
+
+pub fn txn_result(result: TxnResult) -> api::TxnResult {
+    api::TxnResult {
+        revision: result.revision,
+        changes: changes(result.changes),
+    }
+}
+
+pub fn file_meta(meta: FileMeta) -> api::FileMeta {
+    api::FileMeta {
+        path: meta.path,
+        version: meta.version,
+        bytes: meta.bytes,
+        store_revision: meta.store_revision,
+        op: op_kind(meta.op),
+        time_ms: meta.time_ms,
+        agent: meta.agent,
+        session: meta.session,
+    }
+}
+
+fn list_entry(entry: ListEntry) -> api::ListEntry {
+    api::ListEntry {
+        path: entry.path,
+        kind: match entry.kind {
+            EntryKind::File => api::EntryKind::File,
+            EntryKind::Dir => api::EntryKind::Dir,
+        },
+        version: entry.version,
+        bytes: entry.bytes,
+    }
+}
+
+pub fn listing(listing: Listing) -> api::Listing {
+    api::Listing {
+        store: listing.store,
+        dir: listing.dir,
+        revision: listing.revision,
+        entries: listing.entries.into_iter().map(list_entry).collect(),
+    }
+}
+
+fn version_info(version: VersionInfo) -> api::VersionInfo {
+    api::VersionInfo {
+        path: version.path,
+        version: version.version,
+        op: op_kind(version.op),
+        time_ms: version.time_ms,
+        agent: version.agent,
+        session: version.session,
+        bytes: version.bytes,
+        content: version.content,
+        renamed_from: version.renamed_from,
+        renamed_to: version.renamed_to,
+    }
+}
+
+pub fn history_page(page: HistoryPage) -> api::HistoryPage {
+    api::HistoryPage {
+        path: page.path,
+        versions: page.versions.into_iter().map(version_info).collect(),
+        next_before: page.next_before,
+    }
+}
+
+pub fn audit_page(page: AuditPage) -> api::AuditPage {
+    api::AuditPage {
+        store: page.store,
+        records: page
+            .records
+            .into_iter()
+            .map(|record| api::AuditEvent {
+                revision: record.revision,
+                log_index: record.log_index,
+                time_ms: record.time_ms,
+                agent: record.agent,
+                session: record.session,
+                idempotency_key: record.idempotency_key,
+                changes: changes(record.changes),
+            })
+            .collect(),
+        next_after: page.next_after,
+    }
+}
