@@ -6,9 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_client::At;
 use cairn_client::{Client, ClientError, Consistency, WriteOptions};
-use cairn_core::At;
-use cairn_core::api::{OpRequest, PreconditionFields, TxnRequest};
+use cairn_client::{OpRequest, PreconditionFields, TxnRequest};
 
 use crate::history::{Event, Op, Outcome, Precondition};
 use crate::net::ClientConnector;
@@ -391,7 +391,7 @@ impl Agent {
         let _ = client
             .write_file(STORE, from, content, &WriteOptions::default())
             .await;
-        let _ = client.rename(STORE, from, to, true, None).await;
+        let _ = client.rename(STORE, from, to, true, None, None).await;
         self.journal.lock().expect("journal lock").operations += 2;
     }
 }

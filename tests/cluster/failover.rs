@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use cairn_client::At;
 use cairn_client::WriteOptions;
-use cairn_core::At;
 
 use crate::Cluster;
 

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use cairn_client::At;
 use cairn_client::{ClientError, WriteOptions};
-use cairn_core::At;
 
 use crate::Cluster;
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use cairn_client::At;
+use cairn_client::api::StoreList;
 use cairn_client::{Client, Problem, RawResponse, WriteOptions};
-use cairn_core::At;
-use cairn_core::api::StoreList;
 
 use crate::start_single;
 
@@ -21,7 +21,7 @@ const MIB: usize = 1024 * 1024;
 #[derive(Debug, PartialEq, Eq)]
 struct Snapshot {
     stores: StoreList,
-    listing: cairn_core::read::Listing,
+    listing: cairn_client::Listing,
     keep: cairn_client::FileRead,
 }
 

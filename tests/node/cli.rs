@@ -62,7 +62,7 @@ async fn cli_round_trip_and_exit_codes() {
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(value["content"], "hello\ncairn");
     let json = ok(&["store", "list", "--json"], None);
-    let list: cairn_core::api::StoreList = serde_json::from_str(&json).unwrap();
+    let list: cairn_client::api::StoreList = serde_json::from_str(&json).unwrap();
     assert_eq!(list.stores.len(), 1);
     assert_eq!(list.stores[0].name, "clistore");
 
@@ -94,4 +94,93 @@ async fn cli_round_trip_and_exit_codes() {
     let (code, _, stderr) = run(&["cat", "clistore", "/notes/a.md", "--url", &nowhere], None);
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.starts_with("error: transport"), "{stderr}");
+}
+
+/// `mv`, `replace` and `insert` are not idempotent by nature (a second insert
+/// adds a second line; a second move finds no source), so a retry must carry
+/// the first attempt's key: the node then answers the first outcome again and
+/// applies the edit once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cli_edits_retried_with_their_key_apply_once() {
+    let single = start_single().await;
+    let node = &single.node;
+    let run = |args: &[&str], stdin: Option<&[u8]>| node.cli(args, stdin);
+    let ok = |args: &[&str], stdin: Option<&[u8]>| {
+        let (code, stdout, stderr) = run(args, stdin);
+        assert_eq!(code, 0, "cairn {args:?} failed: {stderr}");
+        stdout
+    };
+    let twice = |args: &[&str]| {
+        let first = ok(args, None);
+        let second = ok(args, None);
+        assert_eq!(
+            first, second,
+            "a retry of {args:?} answers the first outcome"
+        );
+        first
+    };
+
+    // Phase 1: a file to edit.
+    ok(&["store", "create", "keys"], None);
+    ok(&["put", "keys", "/a.md"], Some(b"one\ntwo\n"));
+
+    // Phase 2: each edit sent twice with its key.
+    twice(&[
+        "insert",
+        "keys",
+        "/a.md",
+        "0",
+        "zero",
+        "--idempotency-key",
+        "k-insert",
+    ]);
+    twice(&[
+        "replace",
+        "keys",
+        "/a.md",
+        "two",
+        "deux",
+        "--idempotency-key",
+        "k-replace",
+    ]);
+    let moved = twice(&["mv", "keys", "/a.md", "/b.md", "--idempotency-key", "k-mv"]);
+    assert!(moved.contains("/b.md version "), "{moved}");
+
+    // Phase 3: the file shows each edit once, and the audit log has one
+    // record per edit: put, insert, replace, mv.
+    let content = ok(&["cat", "keys", "/b.md"], None);
+    assert_eq!(content.matches("zero").count(), 1, "{content:?}");
+    assert_eq!(content.matches("deux").count(), 1, "{content:?}");
+    let (code, _, stderr) = run(&["cat", "keys", "/a.md"], None);
+    assert_eq!(code, 1, "{stderr}");
+    let audit = ok(&["audit", "keys", "--json"], None);
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    let records = audit["records"].as_array().unwrap();
+    assert_eq!(records.len(), 4, "{audit:#}");
+    let keys: Vec<&str> = records
+        .iter()
+        .filter_map(|record| record["idempotency_key"].as_str())
+        .filter(|key| key.starts_with("k-"))
+        .collect();
+    assert_eq!(keys, ["k-insert", "k-replace", "k-mv"]);
+
+    // Phase 4: the same key on a different edit is refused, not applied.
+    let (code, _, stderr) = run(
+        &[
+            "insert",
+            "keys",
+            "/b.md",
+            "0",
+            "again",
+            "--idempotency-key",
+            "k-insert",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: idempotency_key_reused"),
+        "{stderr}"
+    );
+    assert!(!ok(&["cat", "keys", "/b.md"], None).contains("again"));
 }

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use cairn_client::At;
 use cairn_client::{Client, ClientError, WriteOptions};
-use cairn_core::At;
 
 use crate::start_single;
 
@@ -150,6 +150,7 @@ async fn concurrent_str_replaces_all_land() {
                     PATH,
                     &format!("line-{line}: todo"),
                     &format!("line-{line}: done"),
+                    None,
                     None,
                 )
                 .await

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use cairn_client::At;
+use cairn_client::EntryKind;
 use cairn_client::{Client, WriteOptions};
-use cairn_core::At;
-use cairn_core::read::EntryKind;
 
 use crate::{expect_problem, start_single};
 
@@ -60,7 +60,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let replaced_path = "/notes/topic-0/file-0.md";
     let before = oracle[replaced_path].last().unwrap().1.clone().unwrap();
     let result = client
-        .str_replace(STORE, replaced_path, "line two", "line 2", None)
+        .str_replace(STORE, replaced_path, "line two", "line 2", None, None)
         .await
         .unwrap();
     assert_eq!(result.changes.len(), 1);
@@ -88,7 +88,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let inserted_path = "/notes/topic-2/file-2.md";
     let before = oracle[inserted_path].last().unwrap().1.clone().unwrap();
     let result = client
-        .insert(STORE, inserted_path, 1, "inserted", None)
+        .insert(STORE, inserted_path, 1, "inserted", None, None)
         .await
         .unwrap();
     let version = result.changes[0].version.expect("insert keeps the file");

@@ -27,7 +27,7 @@ pub use files::{EntryKind, FileMeta, ListEntry, Listing, WriteResponse};
 pub use history::{HistoryPage, VersionInfo};
 pub use problem::{ErrorCode, Problem};
 pub use query::{
-    AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
+    At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
 };
 pub use stores::{StoreInfo, StoreList};
 pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};

@@ -33,6 +33,49 @@ pub struct ReadQuery {
     pub consistency: Option<Consistency>,
 }
 
+/// Which state of a file a read asks for: what `version` and `revision` of
+/// [`ReadQuery`] say, as one value so that a caller cannot ask for both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum At {
+    #[default]
+    Current,
+    /// The file's version `V` (a revision at which it changed).
+    Version(u64),
+    /// The state as of store revision `R`.
+    Revision(u64),
+}
+
+impl At {
+    /// At most one of `version` and `revision`; `version` wins if both are given.
+    pub fn from_parts(version: Option<u64>, revision: Option<u64>) -> At {
+        match (version, revision) {
+            (Some(version), _) => At::Version(version),
+            (None, Some(revision)) => At::Revision(revision),
+            (None, None) => At::Current,
+        }
+    }
+
+    /// The query of a read at this point, with `consistency`.
+    pub fn query(self, consistency: Option<Consistency>) -> ReadQuery {
+        let (version, revision) = match self {
+            At::Current => (None, None),
+            At::Version(version) => (Some(version), None),
+            At::Revision(revision) => (None, Some(revision)),
+        };
+        ReadQuery {
+            version,
+            revision,
+            consistency,
+        }
+    }
+}
+
+impl From<At> for ReadQuery {
+    fn from(at: At) -> ReadQuery {
+        at.query(None)
+    }
+}
+
 /// `DELETE .../files/{path}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
@@ -105,4 +148,24 @@ pub struct AuditQuery {
     pub limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency: Option<Consistency>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_position_fills_at_most_one_of_version_and_revision() {
+        assert_eq!(ReadQuery::from(At::Current), ReadQuery::default());
+        let stale = At::Version(4).query(Some(Consistency::Stale));
+        assert_eq!(
+            (stale.version, stale.revision, stale.consistency),
+            (Some(4), None, Some(Consistency::Stale))
+        );
+        let past = ReadQuery::from(At::Revision(9));
+        assert_eq!((past.version, past.revision), (None, Some(9)));
+        assert_eq!(At::from_parts(Some(1), Some(2)), At::Version(1));
+        assert_eq!(At::from_parts(None, Some(2)), At::Revision(2));
+        assert_eq!(At::from_parts(None, None), At::Current);
+    }
 }

@@ -1,126 +1,45 @@
-//! The admin routes (`/v1/admin/*`, `/metrics`): a node's Raft view and
-//! membership changes. Any node answers; the server forwards membership
-//! changes to the leader.
+//! Probes (`/health`, `/ready`) and the admin routes (`/v1/admin/*`,
+//! `/metrics`): a node's Raft view and membership changes. Any node answers;
+//! the server forwards membership changes to the leader.
 
 use std::collections::BTreeMap;
 
 use hyper::Method;
-use serde::{Deserialize, Serialize};
 
-use crate::{Client, ClientError, Outgoing};
+use cairn_api::{DigestView, Health, LearnerRequest, NodeStatusView};
 
-/// A member's addresses and labels, as kept in the Raft membership.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PeerView {
-    /// The Raft port peers dial (`host:port`).
-    pub raft_addr: String,
-    /// The HTTP API (`host:port`).
-    pub api_addr: String,
-    /// Free-form labels such as `region`.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-}
-
-impl PeerView {
-    /// The `region` tag, if the node has one.
-    pub fn region(&self) -> Option<&str> {
-        self.tags.get("region").map(String::as_str)
-    }
-}
-
-/// `GET /v1/admin/status`: one node's view of the cluster.
-///
-/// Unknown fields are ignored so that an older client can read a newer
-/// server's status.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeStatusView {
-    pub node_id: u64,
-    /// This node's own addresses and tags (also known before it is a member).
-    #[serde(rename = "self")]
-    pub self_node: PeerView,
-    /// `Leader`, `Follower`, `Candidate`, `Learner` or `Shutdown`.
-    pub state: String,
-    pub current_term: u64,
-    pub current_leader: Option<u64>,
-    pub last_log_index: Option<u64>,
-    /// The highest index a quorum holds; known on the leader only.
-    #[serde(default)]
-    pub committed_index: Option<u64>,
-    pub last_applied: Option<u64>,
-    #[serde(default)]
-    pub snapshot_index: Option<u64>,
-    #[serde(default)]
-    pub purged_index: Option<u64>,
-    #[serde(default)]
-    pub voters: Vec<u64>,
-    #[serde(default)]
-    pub learners: Vec<u64>,
-    /// Every member's addresses and tags, by node id.
-    #[serde(default)]
-    pub nodes: BTreeMap<u64, PeerView>,
-    /// On the leader: the last log index each member is known to hold.
-    #[serde(default)]
-    pub matched: BTreeMap<u64, Option<u64>>,
-    /// Milliseconds since this node last heard from a leader: 0 on the
-    /// leader, `None` if it never has.
-    #[serde(default)]
-    pub staleness_ms: Option<u64>,
-    /// Whether Raft is running (false after a storage failure or shutdown).
-    pub running: bool,
-}
-
-impl NodeStatusView {
-    pub fn is_leader(&self) -> bool {
-        self.state == "Leader"
-    }
-
-    /// Whether `node_id` is in the membership as a voter or a learner.
-    pub fn is_member(&self, node_id: u64) -> bool {
-        self.voters.contains(&node_id) || self.learners.contains(&node_id)
-    }
-}
-
-/// `GET /v1/admin/digest`: the state machine digest at `last_applied`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DigestView {
-    /// 16 hex digits; equal on replicas that applied the same log.
-    pub digest: String,
-    pub last_applied: Option<u64>,
-}
-
-/// The body of `POST /v1/admin/learners`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LearnerRequest {
-    pub node_id: u64,
-    pub raft_addr: String,
-    pub api_addr: String,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-}
-
-impl LearnerRequest {
-    /// The request that adds the node whose status this is, as it describes itself.
-    pub fn from_status(status: &NodeStatusView) -> LearnerRequest {
-        LearnerRequest {
-            node_id: status.node_id,
-            raft_addr: status.self_node.raft_addr.clone(),
-            api_addr: status.self_node.api_addr.clone(),
-            tags: status.self_node.tags.clone(),
-        }
-    }
-}
+use crate::transport::Outgoing;
+use crate::{Client, ClientError};
 
 impl Client {
+    /// `GET /health`: the process is up.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.call_json(Outgoing::get("/health")).await
+    }
+
+    /// `GET /ready`: `Ok` only on `200` (a leader is known and applied is caught up).
+    pub async fn ready(&self) -> Result<(), ClientError> {
+        let response = self.execute(Outgoing::get("/ready")).await?;
+        if response.status == 200 {
+            Ok(())
+        } else if response.is_success() {
+            Err(ClientError::Http {
+                status: response.status,
+                body: response.text(),
+            })
+        } else {
+            Err(response.into_error())
+        }
+    }
+
     /// `GET /v1/admin/status`.
     pub async fn status(&self) -> Result<NodeStatusView, ClientError> {
-        self.call_json(Outgoing::new(Method::GET, "/v1/admin/status"))
-            .await
+        self.call_json(Outgoing::get("/v1/admin/status")).await
     }
 
     /// `GET /v1/admin/digest`.
     pub async fn digest(&self) -> Result<DigestView, ClientError> {
-        self.call_json(Outgoing::new(Method::GET, "/v1/admin/digest"))
-            .await
+        self.call_json(Outgoing::get("/v1/admin/digest")).await
     }
 
     /// `POST /v1/admin/init`: makes a never-initialized node a one-member
@@ -176,15 +95,16 @@ impl Client {
 
     /// `GET /metrics`: Prometheus text exposition.
     pub async fn metrics_text(&self) -> Result<String, ClientError> {
-        let response = self.call(Outgoing::new(Method::GET, "/metrics")).await?;
-        String::from_utf8(response.body.to_vec())
-            .map_err(|error| ClientError::Decode(format!("metrics are not UTF-8: {error}")))
+        self.call(Outgoing::get("/metrics"))
+            .await?
+            .into_text("metrics")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_server::recording_server;
 
     /// A status as the server writes it (`cairn-server`'s `admin_status`).
     const LEADER_STATUS: &str = r#"{
@@ -240,52 +160,6 @@ mod tests {
                 "tags": {"region": "eu"}
             })
         );
-    }
-
-    /// Answers each request on one connection with `status` and `body`, and
-    /// sends what it received (head and body) back over the channel.
-    async fn recording_server(
-        answers: Vec<(u16, &'static str, &'static str)>,
-    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut received = Vec::new();
-            let mut buffer = [0u8; 4096];
-            for (status, content_type, body) in answers {
-                // Read a head, then as many body bytes as it announces.
-                let head_end = loop {
-                    if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break end + 4;
-                    }
-                    let read = stream.read(&mut buffer).await.unwrap();
-                    assert!(read > 0, "client closed early");
-                    received.extend_from_slice(&buffer[..read]);
-                };
-                let head = String::from_utf8_lossy(&received[..head_end]).to_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|line| line.strip_prefix("content-length:"))
-                    .map_or(0, |value| value.trim().parse().unwrap());
-                while received.len() < head_end + length {
-                    let read = stream.read(&mut buffer).await.unwrap();
-                    received.extend_from_slice(&buffer[..read]);
-                }
-                let request: Vec<u8> = received.drain(..head_end + length).collect();
-                sender.send(String::from_utf8(request).unwrap()).unwrap();
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\n\
-                     content-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                stream.write_all(answer.as_bytes()).await.unwrap();
-            }
-        });
-        (url, receiver)
     }
 
     #[tokio::test]

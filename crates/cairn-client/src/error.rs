@@ -1,7 +1,7 @@
 //! What can go wrong with a request, told apart so that callers (the CLI's
 //! exit codes, tests, agents' retry loops) can act on it.
 
-use cairn_core::api::Problem;
+use cairn_api::{ErrorCode, Problem};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,6 +52,11 @@ impl ClientError {
             ClientError::InvalidHeader(_) => "invalid_header",
             ClientError::Decode(_) => "decode",
         }
+    }
+
+    /// Whether the server refused the request with this problem code.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.problem().is_some_and(|problem| problem.is(code))
     }
 
     /// The HTTP status of an answered request.

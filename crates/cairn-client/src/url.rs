@@ -2,7 +2,8 @@
 //! query values so that any valid (or deliberately invalid) path reaches the
 //! server byte for byte.
 
-use std::fmt::Write;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
 
 use crate::error::ClientError;
 
@@ -57,20 +58,18 @@ impl BaseUrl {
     }
 }
 
-fn is_unreserved(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
-}
+/// Every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`)
+/// is percent-encoded, so that `/`, `?`, `#` and `%` inside a segment reach
+/// the server as data.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub fn encode_component(text: &str, out: &mut String) {
-    for byte in text.bytes() {
-        if is_unreserved(byte) {
-            out.push(byte as char);
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
+    out.extend(utf8_percent_encode(text, COMPONENT));
 }
 
 /// Percent-encodes each `/`-separated segment of `path`, keeping the
@@ -91,7 +90,6 @@ pub fn encode_path(path: &str, out: &mut String) {
 #[derive(Clone, Debug)]
 pub struct Target {
     path: String,
-    has_query: bool,
 }
 
 impl Target {
@@ -99,7 +97,6 @@ impl Target {
     pub fn stores() -> Target {
         Target {
             path: "/v1/stores".to_string(),
-            has_query: false,
         }
     }
 
@@ -128,22 +125,18 @@ impl Target {
         target
     }
 
-    /// Appends `name=value` (value percent-encoded).
-    pub fn query(mut self, name: &str, value: impl std::fmt::Display) -> Target {
-        self.path.push(if self.has_query { '&' } else { '?' });
-        self.has_query = true;
-        encode_component(name, &mut self.path);
-        self.path.push('=');
-        encode_component(&value.to_string(), &mut self.path);
-        self
-    }
-
-    /// Appends `name=value` when there is a value.
-    pub fn query_opt(self, name: &str, value: Option<impl std::fmt::Display>) -> Target {
-        match value {
-            Some(value) => self.query(name, value),
-            None => self,
+    /// The path with `?query`, the query being one of `cairn_api::query`'s
+    /// structs serialized as the server deserializes it; no `?` when every
+    /// field is absent.
+    pub fn with_query(self, query: &impl Serialize) -> Result<String, ClientError> {
+        let query = serde_urlencoded::to_string(query)
+            .map_err(|error| ClientError::InvalidUrl(format!("{}: {error}", self.path)))?;
+        let mut target = self.path;
+        if !query.is_empty() {
+            target.push('?');
+            target.push_str(&query);
         }
+        Ok(target)
     }
 
     pub fn as_str(&self) -> &str {
@@ -158,6 +151,7 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_api::{Consistency, DeleteQuery, DiffQuery, HistoryQuery};
 
     #[test]
     fn base_url_forms() {
@@ -228,15 +222,29 @@ mod tests {
         let target = Target::store("a b/c");
         assert_eq!(target.as_str(), "/v1/stores/a%20b%2Fc");
 
-        let target = Target::store_path("s", "diff", "/a")
-            .query("from", 1)
-            .query("to", 2)
-            .query_opt("consistency", None::<&str>)
-            .query("x", "a&b=c d+e");
+        let diff = DiffQuery {
+            from: 1,
+            to: 2,
+            consistency: None,
+        };
+        let target = Target::store_path("s", "diff", "/a").with_query(&diff);
+        assert_eq!(target.unwrap(), "/v1/stores/s/diff/a?from=1&to=2");
+
+        let history = HistoryQuery {
+            limit: Some(10),
+            content: true,
+            consistency: Some(Consistency::Stale),
+            ..HistoryQuery::default()
+        };
+        let target = Target::store_path("s", "history", "/a").with_query(&history);
         assert_eq!(
-            target.as_str(),
-            "/v1/stores/s/diff/a?from=1&to=2&x=a%26b%3Dc%20d%2Be"
+            target.unwrap(),
+            "/v1/stores/s/history/a?limit=10&content=true&consistency=stale"
         );
+
+        // Absent fields and `false` flags are left out, and so is the `?`.
+        let target = Target::store_path("s", "files", "/a").with_query(&DeleteQuery::default());
+        assert_eq!(target.unwrap(), "/v1/stores/s/files/a");
     }
 
     #[test]

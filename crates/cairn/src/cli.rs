@@ -16,6 +16,16 @@ pub const URL_DEFAULT: &str = "http://127.0.0.1:7700";
                   2 usage error, 3 node unreachable, timed out or unavailable (5xx)."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The flags every command takes, anywhere on the line.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
     /// The node to talk to. `cairn bench` takes several (repeat the flag or
     /// separate them with commas) and spreads its clients over them.
     #[arg(
@@ -47,9 +57,6 @@ pub struct Cli {
     /// How long one request may take, in milliseconds.
     #[arg(long, global = true, env = "CAIRN_TIMEOUT_MS", default_value_t = cairn_client::REQUEST_TIMEOUT_MS_DEFAULT)]
     pub timeout_ms: u64,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -86,6 +93,42 @@ pub enum Command {
     #[command(subcommand)]
     Store(StoreCommand),
 
+    // ls, cat, stat, put, rm, then mv, replace, insert: listed in `cairn
+    // --help` as if they were declared here.
+    #[command(flatten)]
+    Files(FileCommand),
+
+    #[command(flatten)]
+    Edit(EditCommand),
+
+    // log and diff.
+    #[command(flatten)]
+    History(HistoryCommand),
+
+    /// Show the store's audit log, oldest first.
+    Audit(AuditArgs),
+
+    /// Form a cluster, change its members, and show their state.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+
+    /// Generate load: CAS writes and linearizable reads, against one or more --url.
+    Bench(BenchArgs),
+
+    /// Show the results of several `cairn bench --json` runs side by side.
+    BenchReport {
+        /// Files written by `cairn bench --json` (e.g. one for Cairn, one for etcd).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
+    Txn(TxnArgs),
+}
+
+/// The commands on files of a store (flattened into [`Command`]).
+#[derive(Debug, Subcommand)]
+pub enum FileCommand {
     /// List a directory (default: the whole store).
     Ls {
         store: String,
@@ -150,7 +193,12 @@ pub enum Command {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+}
 
+/// The commands that edit a file in place or move it, each a one-operation
+/// transaction (flattened into [`Command`]).
+#[derive(Debug, Subcommand)]
+pub enum EditCommand {
     /// Move a file.
     Mv {
         store: String,
@@ -162,6 +210,9 @@ pub enum Command {
         /// Move only if the source is at this version.
         #[arg(long)]
         if_version: Option<u64>,
+        /// Retrying with the same key applies the change once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
 
     /// Replace the one occurrence of OLD with NEW in a file.
@@ -172,6 +223,9 @@ pub enum Command {
         new: String,
         #[arg(long)]
         if_version: Option<u64>,
+        /// Retrying with the same key applies the change once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
 
     /// Insert TEXT as whole lines before 0-based LINE (the line count appends).
@@ -182,8 +236,15 @@ pub enum Command {
         text: String,
         #[arg(long)]
         if_version: Option<u64>,
+        /// Retrying with the same key applies the change once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
+}
 
+/// The commands on a file's past (flattened into [`Command`]).
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
     /// Show a file's versions, newest first.
     Log {
         store: String,
@@ -205,38 +266,24 @@ pub enum Command {
         from: u64,
         to: u64,
     },
+}
 
-    /// Show the store's audit log, oldest first.
-    Audit {
-        store: String,
-        /// Only records after this store revision.
-        #[arg(long)]
-        after: Option<u64>,
-        #[arg(long)]
-        limit: Option<u64>,
-    },
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    pub store: String,
+    /// Only records after this store revision.
+    #[arg(long)]
+    pub after: Option<u64>,
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
 
-    /// Form a cluster, change its members, and show their state.
-    #[command(subcommand)]
-    Cluster(ClusterCommand),
-
-    /// Generate load: CAS writes and linearizable reads, against one or more --url.
-    Bench(BenchArgs),
-
-    /// Show the results of several `cairn bench --json` runs side by side.
-    BenchReport {
-        /// Files written by `cairn bench --json` (e.g. one for Cairn, one for etcd).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
-
-    /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
-    Txn {
-        store: String,
-        file: PathBuf,
-        #[arg(long)]
-        idempotency_key: Option<String>,
-    },
+#[derive(Debug, clap::Args)]
+pub struct TxnArgs {
+    pub store: String,
+    pub file: PathBuf,
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,15 +416,15 @@ mod tests {
             "http://h:1",
         ])
         .unwrap();
-        assert!(cli.json);
-        assert_eq!(cli.url, ["http://h:1"]);
+        assert!(cli.globals.json);
+        assert_eq!(cli.globals.url, ["http://h:1"]);
         assert!(matches!(
             cli.command,
-            Command::Cat {
+            Command::Files(FileCommand::Cat {
                 version: Some(3),
                 revision: None,
                 ..
-            }
+            })
         ));
     }
 
@@ -472,7 +519,7 @@ mod tests {
             "etcd",
         ])
         .unwrap();
-        assert_eq!(cli.url, ["http://a:1", "http://b:1", "http://c:1"]);
+        assert_eq!(cli.globals.url, ["http://a:1", "http://b:1", "http://c:1"]);
         let Command::Bench(args) = cli.command else {
             panic!("not bench");
         };
@@ -485,7 +532,7 @@ mod tests {
         assert_eq!(args.target, BenchTarget::Etcd);
 
         let cli = Cli::try_parse_from(["cairn", "bench"]).unwrap();
-        assert_eq!(cli.url, [URL_DEFAULT]);
+        assert_eq!(cli.globals.url, [URL_DEFAULT]);
         let Command::Bench(args) = cli.command else {
             panic!("not bench");
         };

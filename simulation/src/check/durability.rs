@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cairn_core::OpKind;
-use cairn_core::read::VersionInfo;
+use cairn_client::OpKind;
+use cairn_client::VersionInfo;
 
 use crate::history::{Op, Outcome};
 use crate::run::FinalState;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_client::AuditEvent;
 use cairn_client::Client;
-use cairn_core::read::AuditEvent;
-use cairn_core::read::VersionInfo;
+use cairn_client::VersionInfo;
 use serde_json::Value;
 
 use super::{Cluster, FinalState};

@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_core::read::AuditEvent;
-use cairn_core::read::VersionInfo;
+use cairn_client::AuditEvent;
+use cairn_client::VersionInfo;
 use cairn_server::PlantedFaults;
 
 use crate::check;

@@ -4,7 +4,7 @@
 //! the same machine and the same load.
 
 use bytes::Bytes;
-use cairn_client::{Client, RawResponse};
+use cairn_client::{Client, ErrorCode, RawResponse};
 use serde_json::{Value, json};
 
 use super::OpError;
@@ -132,7 +132,10 @@ impl EtcdDriver {
     pub async fn read(&self, key: &str) -> Result<usize, OpError> {
         match self.range(key).await? {
             (Some(value), _) => Ok(value.len()),
-            (None, _) => Err(OpError::new("not_found", "the key is absent")),
+            (None, _) => Err(OpError::new(
+                ErrorCode::NotFound.as_str(),
+                "the key is absent",
+            )),
         }
     }
 
@@ -159,7 +162,7 @@ impl EtcdDriver {
             Ok(())
         } else {
             Err(OpError::new(
-                "version_conflict",
+                ErrorCode::VersionConflict.as_str(),
                 format!("mod_revision is no longer {seen}"),
             ))
         }
@@ -191,8 +194,9 @@ fn gateway_error(response: &RawResponse) -> OpError {
         .map(str::to_string)
         .unwrap_or_else(|| response.text());
     let code = match grpc_code {
-        Some(4) => "timeout".to_string(),
-        Some(14) => "unavailable".to_string(),
+        // DEADLINE_EXCEEDED and UNAVAILABLE mean what Cairn's codes say.
+        Some(4) => ErrorCode::Timeout.as_str().to_string(),
+        Some(14) => ErrorCode::Unavailable.as_str().to_string(),
         Some(code) => format!("grpc_{code}"),
         None => format!("http_{}", response.status),
     };

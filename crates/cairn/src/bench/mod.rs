@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cairn_client::{Client, ClientError, WriteOptions};
-use cairn_core::At;
+use cairn_client::{At, Client, ClientError, ErrorCode, WriteOptions};
 
 use crate::cli::{BenchArgs, BenchTarget, BenchWorkload};
 
@@ -57,7 +56,7 @@ impl OpError {
     }
 
     fn is_conflict(&self) -> bool {
-        self.code == "version_conflict"
+        self.code == ErrorCode::VersionConflict.as_str()
     }
 }
 
@@ -160,7 +159,7 @@ impl Driver {
             Driver::Cairn { client, store } => {
                 match client.read_file(store, key, At::Current).await {
                     Ok(read) => Ok(Some(read.version as i64)),
-                    Err(error) if error.code() == "not_found" => Ok(None),
+                    Err(error) if error.is(ErrorCode::NotFound) => Ok(None),
                     Err(error) => Err(error.into()),
                 }
             }
@@ -239,7 +238,7 @@ pub async fn run(plan: &BenchPlan) -> Result<Vec<PhaseSummary>, OpError> {
             .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS));
         match client.create_store(&plan.store).await {
             Ok(_) => {}
-            Err(error) if error.code() == "already_exists" => {}
+            Err(error) if error.is(ErrorCode::AlreadyExists) => {}
             Err(error) => return Err(error.into()),
         }
     }

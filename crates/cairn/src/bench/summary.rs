@@ -196,7 +196,7 @@ fn latency_cells(latency: Option<&LatencySummary>) -> [String; 4] {
     }
 }
 
-use crate::output::table;
+use crate::render::table;
 
 /// Every phase as one row, then the error samples and CAS cycle latencies.
 pub fn report(phases: &[PhaseSummary]) -> String {

@@ -1,97 +1,10 @@
-//! `cairn cluster status`: every member's own view, collected concurrently
-//! and shown as one table.
+//! `cairn cluster status` as a table, and the one-line account of a node's
+//! status after a membership change.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use cairn_client::{NodeStatusView, ServerState};
 
-use serde::Serialize;
-
-use cairn_client::{Client, ClientError, NodeStatusView};
-
-/// One member as `cluster status` found it.
-#[derive(Clone, Debug, Serialize)]
-pub struct MemberReport {
-    pub node_id: u64,
-    pub api_addr: String,
-    /// Whether the membership lists it as a voter (else a learner).
-    pub voter: bool,
-    /// Its own status, when it answered.
-    pub status: Option<NodeStatusView>,
-    /// Why it did not answer.
-    pub error: Option<String>,
-}
-
-/// What `cluster status --json` prints.
-#[derive(Clone, Debug, Serialize)]
-pub struct ClusterReport {
-    /// The node asked first (`--url`).
-    pub queried: NodeStatusView,
-    pub members: Vec<MemberReport>,
-}
-
-/// Asks `--url` for the membership, then every member for its own status,
-/// all at once, each within `member_timeout`.
-pub async fn collect(
-    client: &Client,
-    member_timeout: Duration,
-) -> Result<ClusterReport, ClientError> {
-    let queried = client.status().await?;
-    let mut members: BTreeMap<u64, (String, bool)> = queried
-        .nodes
-        .iter()
-        .map(|(id, node)| (*id, (node.api_addr.clone(), queried.voters.contains(id))))
-        .collect();
-    // A node that is not (or not yet) a member still shows itself.
-    members
-        .entry(queried.node_id)
-        .or_insert_with(|| (queried.self_node.api_addr.clone(), false));
-
-    let mut tasks = tokio::task::JoinSet::new();
-    for (node_id, (api_addr, voter)) in members {
-        if node_id == queried.node_id {
-            continue;
-        }
-        tasks.spawn(async move {
-            let answer = match Client::new(&format!("http://{api_addr}")) {
-                Ok(member) => member.with_timeout(member_timeout).status().await,
-                Err(error) => Err(error),
-            };
-            let (status, error) = match answer {
-                Ok(status) => (Some(status), None),
-                Err(error) => (None, Some(format!("{}: {}", error.code(), error.detail()))),
-            };
-            MemberReport {
-                node_id,
-                api_addr,
-                voter,
-                status,
-                error,
-            }
-        });
-    }
-    let mut reports = vec![MemberReport {
-        node_id: queried.node_id,
-        api_addr: queried.nodes.get(&queried.node_id).map_or_else(
-            || queried.self_node.api_addr.clone(),
-            |node| node.api_addr.clone(),
-        ),
-        voter: queried.voters.contains(&queried.node_id),
-        status: Some(queried.clone()),
-        error: None,
-    }];
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(report) => reports.push(report),
-            // A member task cannot panic short of a bug; its row is missing then.
-            Err(error) => eprintln!("warning: a status request failed: {error}"),
-        }
-    }
-    reports.sort_by_key(|report| report.node_id);
-    Ok(ClusterReport {
-        queried,
-        members: reports,
-    })
-}
+use crate::commands::cluster::{ClusterReport, MemberReport};
+use crate::render::table;
 
 /// `leader`, `follower`, `learner`, `candidate`, `shutdown`, or `down`.
 fn role(report: &MemberReport) -> String {
@@ -102,11 +15,9 @@ fn role(report: &MemberReport) -> String {
     if status.voters.is_empty() && status.learners.is_empty() {
         return "uninitialized".to_string();
     }
-    match status.state.as_str() {
-        "Leader" => "leader".to_string(),
-        "Follower" if status.learners.contains(&status.node_id) => "learner".to_string(),
-        "Follower" => "follower".to_string(),
-        other => other.to_ascii_lowercase(),
+    match status.state {
+        ServerState::Follower if status.learners.contains(&status.node_id) => "learner".to_string(),
+        state => state.as_str().to_ascii_lowercase(),
     }
 }
 
@@ -125,7 +36,7 @@ fn or_dash(value: Option<u64>) -> String {
 }
 
 /// The table: node, API address, role, term, last applied, lag, region.
-pub fn render(report: &ClusterReport) -> String {
+pub fn cluster_report(report: &ClusterReport) -> String {
     let leader_last_log = leader(report).and_then(|leader| leader.last_log_index);
     let mut rows = vec![
         ["NODE", "API", "ROLE", "TERM", "APPLIED", "LAG", "REGION"]
@@ -159,7 +70,7 @@ pub fn render(report: &ClusterReport) -> String {
             region.unwrap_or_else(|| "-".to_string()),
         ]);
     }
-    let mut out = crate::output::table(&rows);
+    let mut out = table(&rows);
     let unreachable: Vec<String> = report
         .members
         .iter()
@@ -181,12 +92,12 @@ pub fn render(report: &ClusterReport) -> String {
 }
 
 /// A one-line account of a status after a membership change.
-pub fn summary_line(status: &NodeStatusView) -> String {
+pub fn membership_summary(status: &NodeStatusView) -> String {
     let ids = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
     format!(
         "node {} is {} in term {} (leader {}); voters [{}], learners [{}]\n",
         status.node_id,
-        status.state.to_ascii_lowercase(),
+        status.state.as_str().to_ascii_lowercase(),
         status.current_term,
         or_dash(status.current_leader),
         ids(&status.voters),
@@ -196,10 +107,18 @@ pub fn summary_line(status: &NodeStatusView) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use cairn_client::PeerView;
 
-    fn status(node_id: u64, state: &str, term: u64, last_log: u64, applied: u64) -> NodeStatusView {
+    fn status(
+        node_id: u64,
+        state: ServerState,
+        term: u64,
+        last_log: u64,
+        applied: u64,
+    ) -> NodeStatusView {
         let peer = |id: u64, region: Option<&str>| PeerView {
             raft_addr: format!("127.0.0.1:{}", 7701 + 10 * id),
             api_addr: format!("127.0.0.1:{}", 7700 + 10 * id),
@@ -210,7 +129,7 @@ mod tests {
         NodeStatusView {
             node_id,
             self_node: peer(node_id, (node_id == 1).then_some("eu")),
-            state: state.to_string(),
+            state,
             current_term: term,
             current_leader: Some(1),
             last_log_index: Some(last_log),
@@ -231,7 +150,7 @@ mod tests {
 
     #[test]
     fn table_shows_roles_lag_and_down_members() {
-        let leader = status(1, "Leader", 4, 100, 100);
+        let leader = status(1, ServerState::Leader, 4, 100, 100);
         let report = ClusterReport {
             queried: leader.clone(),
             members: vec![
@@ -253,12 +172,12 @@ mod tests {
                     node_id: 3,
                     api_addr: "127.0.0.1:7730".into(),
                     voter: false,
-                    status: Some(status(3, "Learner", 4, 98, 90)),
+                    status: Some(status(3, ServerState::Learner, 4, 98, 90)),
                     error: None,
                 },
             ],
         };
-        let text = render(&report);
+        let text = cluster_report(&report);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -282,7 +201,7 @@ mod tests {
 
     #[test]
     fn follower_in_the_learner_list_is_a_learner() {
-        let mut member = status(3, "Follower", 2, 5, 5);
+        let mut member = status(3, ServerState::Follower, 2, 5, 5);
         let report = MemberReport {
             node_id: 3,
             api_addr: String::new(),
@@ -298,7 +217,7 @@ mod tests {
         };
         assert_eq!(role(&report), "follower");
 
-        let mut fresh = status(4, "Learner", 0, 0, 0);
+        let mut fresh = status(4, ServerState::Learner, 0, 0, 0);
         fresh.voters.clear();
         fresh.learners.clear();
         let report = MemberReport {
@@ -309,9 +228,9 @@ mod tests {
     }
 
     #[test]
-    fn summary_lines() {
+    fn membership_summaries() {
         assert_eq!(
-            summary_line(&status(1, "Leader", 4, 1, 1)),
+            membership_summary(&status(1, ServerState::Leader, 4, 1, 1)),
             "node 1 is leader in term 4 (leader 1); voters [1,2], learners [3]\n"
         );
     }

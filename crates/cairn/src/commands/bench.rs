@@ -1,0 +1,78 @@
+//! `cairn bench` and `cairn bench-report`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::bench::{self, BenchPlan, PhaseSummary};
+use crate::cli::BenchArgs;
+use crate::commands::{Threads, read_input, runtime};
+use crate::exit::Failure;
+use crate::render;
+
+/// What `cairn bench --json` prints (and `bench-report` reads back). The
+/// fields are in alphabetical order, the order this output has always had.
+#[derive(Serialize)]
+struct BenchOutput<'a> {
+    duration_s: u64,
+    phases: Vec<PhaseSummary>,
+    target: &'a str,
+    urls: &'a [String],
+}
+
+/// What `cairn bench-report --json` prints.
+#[derive(Serialize)]
+struct ReportOutput {
+    phases: Vec<PhaseSummary>,
+}
+
+/// Runs the benchmark on a runtime with a thread per core: its clients must
+/// not share one thread with each other and with the progress printer.
+pub fn run(args: &BenchArgs, urls: &[String], json: bool) -> Result<Vec<u8>, Failure> {
+    // A bad URL is a usage error, found before anything starts.
+    for url in urls {
+        cairn_client::BaseUrl::parse(url)?;
+    }
+    let runtime = runtime(Threads::PerCore).map_err(Failure::Runtime)?;
+    let plan = BenchPlan::new(args, urls);
+    let phases = runtime
+        .block_on(bench::run(&plan))
+        .map_err(Failure::Bench)?;
+    if json {
+        render::json(&BenchOutput {
+            duration_s: plan.duration.as_secs(),
+            phases,
+            target: plan.target_name(),
+            urls: &plan.urls,
+        })
+    } else {
+        Ok(bench::report(&phases).into_bytes())
+    }
+}
+
+/// Every phase of every file, compared by workload and client count, then
+/// each phase in full.
+pub fn report(files: &[PathBuf], json: bool) -> Result<Vec<u8>, Failure> {
+    let mut phases = Vec::new();
+    for file in files {
+        let bytes = read_input(Some(file))?;
+        let loaded = bench::parse_results(&bytes).map_err(|error| {
+            Failure::usage(
+                "invalid_json",
+                format!(
+                    "{} is not `cairn bench --json` output: {error}",
+                    file.display()
+                ),
+            )
+        })?;
+        phases.extend(loaded);
+    }
+    if json {
+        render::json(&ReportOutput { phases })
+    } else {
+        let mut text = bench::comparison(&phases);
+        text.push('\n');
+        text.push_str(&bench::report(&phases));
+        Ok(text.into_bytes())
+    }
+}

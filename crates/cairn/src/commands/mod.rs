@@ -1,0 +1,152 @@
+//! One `run` per command family; this module picks the family and gives it
+//! what every client command shares: a configured [`Client`], the output
+//! mode, and a runtime.
+
+mod audit;
+mod bench;
+pub mod cluster;
+mod files;
+mod history;
+mod serve;
+mod store;
+mod txn;
+
+use std::future::Future;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use cairn_client::Client;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::exit::Failure;
+use crate::render;
+
+/// Runs the command line and returns what to print on success.
+pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
+    let globals = &cli.globals;
+    let json = globals.json;
+    match cli.command {
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+        } => serve::run(cairn_server::ServeArgs {
+            config,
+            data_dir,
+            listen,
+        }),
+        Command::Bench(args) => bench::run(&args, &globals.url, json),
+        Command::BenchReport { files } => bench::report(&files, json),
+        Command::Store(command) => on_client(globals, |context| store::run(context, command)),
+        Command::Files(command) => on_client(globals, |context| files::run(context, command)),
+        Command::Edit(command) => on_client(globals, |context| files::edit(context, command)),
+        Command::History(command) => on_client(globals, |context| history::run(context, command)),
+        Command::Audit(args) => on_client(globals, |context| audit::run(context, args)),
+        Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
+        Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),
+    }
+}
+
+/// What a client command runs with.
+pub struct Context {
+    pub client: Client,
+    /// `--json`: print the answer as the server sent it.
+    pub json: bool,
+    pub timeout_ms: u64,
+}
+
+impl Context {
+    fn new(globals: &GlobalArgs) -> Result<Context, Failure> {
+        let url = match globals.url.as_slice() {
+            [url] => url,
+            urls => {
+                return Err(Failure::usage(
+                    "usage",
+                    format!(
+                        "{} URLs given; only `cairn bench` takes more than one --url",
+                        urls.len()
+                    ),
+                ));
+            }
+        };
+        let mut client = Client::new(url)?.with_timeout(Duration::from_millis(globals.timeout_ms));
+        if let Some(agent) = &globals.agent {
+            client = client.with_agent(agent.clone());
+        }
+        if let Some(session) = &globals.session {
+            client = client.with_session(session.clone());
+        }
+        if let Some(consistency) = globals.consistency {
+            client = client.with_consistency(consistency.into());
+        }
+        Ok(Context {
+            client,
+            json: globals.json,
+            timeout_ms: globals.timeout_ms,
+        })
+    }
+
+    /// The answer as pretty JSON with `--json`, else its human form.
+    pub fn show<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<Vec<u8>, Failure> {
+        if self.json {
+            render::json(value)
+        } else {
+            Ok(human(value).into_bytes())
+        }
+    }
+}
+
+/// Runs one client command on a single-threaded runtime: it sends its
+/// requests one after another (`cluster status` overlaps a few, which one
+/// thread serves well).
+fn on_client<F, Fut>(globals: &GlobalArgs, command: F) -> Result<Vec<u8>, Failure>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, Failure>>,
+{
+    let context = Context::new(globals)?;
+    runtime(Threads::One)
+        .map_err(Failure::Runtime)?
+        .block_on(command(context))
+}
+
+/// How many worker threads a command's runtime has.
+pub enum Threads {
+    /// The calling thread only: client commands.
+    One,
+    /// One per core: `serve`, and `bench`, whose clients must not share one
+    /// thread with each other and with the progress printer.
+    PerCore,
+}
+
+/// The tokio runtime every command runs on, with I/O and timers enabled.
+pub fn runtime(threads: Threads) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::PerCore => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
+}
+
+/// Reads `path`, or standard input for `-` / `None`, as bytes.
+pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
+    match path {
+        Some(path) if path.as_os_str() != "-" => std::fs::read(path)
+            .map_err(|error| Failure::usage("io", format!("read {}: {error}", path.display()))),
+        _ => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|error| Failure::usage("io", format!("read standard input: {error}")))?;
+            Ok(bytes)
+        }
+    }
+}

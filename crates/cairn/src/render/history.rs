@@ -1,0 +1,87 @@
+//! A file's versions and a store's audit log.
+
+use std::fmt::Write;
+
+use cairn_client::{AuditEvent, AuditPage, HistoryPage, VersionInfo};
+
+use crate::render::{attribution, format_time_ms, table};
+
+fn version_line(version: &VersionInfo) -> Vec<String> {
+    let mut what = version.op.as_str().to_string();
+    if let Some(from) = &version.renamed_from {
+        let _ = write!(what, " from {from}");
+    }
+    if let Some(to) = &version.renamed_to {
+        let _ = write!(what, " to {to}");
+    }
+    vec![
+        version.version.to_string(),
+        format_time_ms(version.time_ms),
+        attribution(&version.agent, &version.session),
+        version.bytes.map_or("-".to_string(), |b| b.to_string()),
+        what,
+    ]
+}
+
+pub fn history(page: &HistoryPage) -> String {
+    let header = vec![
+        "VERSION".to_string(),
+        "TIME".to_string(),
+        "BY".to_string(),
+        "BYTES".to_string(),
+        "OP".to_string(),
+    ];
+    let mut out = String::new();
+    let with_content = page.versions.iter().any(|v| v.content.is_some());
+    if with_content {
+        // Content breaks table columns: one header line per version instead.
+        for version in &page.versions {
+            out.push_str(&table(&[version_line(version)]));
+            if let Some(content) = &version.content {
+                for line in content.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+    } else {
+        let mut rows = vec![header];
+        rows.extend(page.versions.iter().map(version_line));
+        out.push_str(&table(&rows));
+    }
+    if let Some(before) = page.next_before {
+        let _ = writeln!(out, "(more: --before {before})");
+    }
+    out
+}
+
+fn audit_line(record: &AuditEvent) -> Vec<String> {
+    let changes: Vec<String> = record
+        .changes
+        .iter()
+        .map(|change| match change.version {
+            Some(_) => format!("{} {}", change.op, change.path),
+            None => format!("delete {}", change.path),
+        })
+        .collect();
+    vec![
+        record.revision.to_string(),
+        format_time_ms(record.time_ms),
+        attribution(&record.agent, &record.session),
+        changes.join(", "),
+    ]
+}
+
+pub fn audit(page: &AuditPage) -> String {
+    let mut rows = vec![vec![
+        "REVISION".to_string(),
+        "TIME".to_string(),
+        "BY".to_string(),
+        "CHANGES".to_string(),
+    ]];
+    rows.extend(page.records.iter().map(audit_line));
+    let mut out = table(&rows);
+    if let Some(after) = page.next_after {
+        let _ = writeln!(out, "(more: --after {after})");
+    }
+    out
+}

@@ -1,0 +1,79 @@
+//! What the CLI prints: pretty JSON of an answer (`--json`), or its human
+//! form. Every function returns the text; `exit::finish` prints it.
+
+mod cluster;
+mod files;
+mod history;
+mod table;
+
+use serde::Serialize;
+
+use crate::exit::Failure;
+
+pub use cluster::{cluster_report, membership_summary};
+pub use files::{listing, meta, store, stores, txn_result, written};
+pub use history::{audit, history};
+pub use table::table;
+
+/// Pretty JSON with a final newline, fields in the wire order.
+pub fn json(value: &impl Serialize) -> Result<Vec<u8>, Failure> {
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|error| Failure::usage("io", format!("encode JSON: {error}")))?;
+    text.push(b'\n');
+    Ok(text)
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+/// A time past what the calendar can show (after the year 262143) prints
+/// as its milliseconds.
+pub fn format_time_ms(time_ms: u64) -> String {
+    let time = i64::try_from(time_ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis);
+    match time {
+        Some(time) => time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => format!("{time_ms}ms"),
+    }
+}
+
+/// `agent/session`, or `-` when neither was given.
+fn attribution(agent: &str, session: &str) -> String {
+    match (agent.is_empty(), session.is_empty()) {
+        (true, true) => "-".to_string(),
+        (false, true) => agent.to_string(),
+        _ => format!("{agent}/{session}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_format_as_utc() {
+        assert_eq!(format_time_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_time_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            format_time_ms(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
+        // The last day of a leap year; a century year that is not one.
+        assert_eq!(
+            format_time_ms(1_735_646_400_000),
+            "2024-12-31T12:00:00.000Z"
+        );
+        assert_eq!(
+            format_time_ms(4_107_542_399_001),
+            "2100-02-28T23:59:59.001Z"
+        );
+        assert_eq!(
+            format_time_ms(4_107_542_400_000),
+            "2100-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_time_ms(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(format_time_ms(u64::MAX), "18446744073709551615ms");
+    }
+}
