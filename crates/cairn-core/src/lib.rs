@@ -4,7 +4,6 @@
 //! **Architecture invariant:** this crate does no I/O and knows nothing of
 //! Raft or HTTP. Time, ids and limits arrive inside a `Proposal`.
 
-pub mod api;
 pub mod apply;
 pub mod check;
 pub mod codec;
