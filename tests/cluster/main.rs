@@ -2,6 +2,7 @@
 //! a minority that must not acknowledge, catch-up by snapshot, membership
 //! changes at run time, and replicas converging to identical state.
 
+mod catch_up;
 mod failover;
 mod membership;
 mod minority;
