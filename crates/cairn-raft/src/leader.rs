@@ -1,0 +1,79 @@
+//! What a node does with requests it must answer itself as the leader:
+//! proposals and membership changes forwarded by followers, read indexes
+//! asked for by followers. Never forwards again, so requests cannot loop.
+
+use std::collections::BTreeSet;
+
+use cairn_core::{Outcome, Proposal};
+use openraft::ChangeMembers;
+use openraft::error::{Fatal, RaftError};
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+use crate::error::{from_leader_check, from_write_error};
+use crate::types::{PeerNode, Raft};
+
+/// A membership change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminRequest {
+    /// Start replicating to a new node, which does not vote yet.
+    AddLearner { node_id: u64, node: PeerNode },
+    /// Make a learner a voter.
+    Promote { node_id: u64 },
+    /// Take a voter or learner out of the cluster.
+    Remove { node_id: u64 },
+}
+
+/// Proposes on this node; `NotLeader` if it is not the leader (nothing appended).
+pub(crate) async fn propose(raft: &Raft, proposal: Proposal) -> Result<Outcome, NodeError> {
+    match raft.client_write(proposal).await {
+        Ok(response) => Ok(response.data),
+        // Stopped with the entry possibly appended: another leader may commit it.
+        Err(RaftError::Fatal(Fatal::Stopped)) => Err(NodeError::OutcomeUnknown(
+            "the node stopped while the write was in flight".into(),
+        )),
+        Err(error) => Err(from_write_error(error)),
+    }
+}
+
+/// As the leader: confirms leadership with a quorum and answers the index a
+/// reader must have applied to see every write committed before this call.
+pub(crate) async fn read_index(raft: &Raft) -> Result<u64, NodeError> {
+    let (read_log_id, _applied) = raft.get_read_log_id().await.map_err(from_leader_check)?;
+    Ok(read_log_id.map_or(0, |id| id.index))
+}
+
+/// As the leader: read index, then wait until this node applied it.
+pub(crate) async fn linearize(raft: &Raft) -> Result<(), NodeError> {
+    raft.ensure_linearizable()
+        .await
+        .map(|_| ())
+        .map_err(from_leader_check)
+}
+
+pub(crate) async fn admin(raft: &Raft, request: AdminRequest) -> Result<(), NodeError> {
+    let result = match request {
+        AdminRequest::AddLearner { node_id, node } => raft.add_learner(node_id, node, false).await,
+        AdminRequest::Promote { node_id } => {
+            raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])), true)
+                .await
+        }
+        AdminRequest::Remove { node_id } => {
+            let metrics = raft.metrics().borrow().clone();
+            let membership = metrics.membership_config.membership();
+            let ids = BTreeSet::from([node_id]);
+            if membership.voter_ids().any(|id| id == node_id) {
+                raft.change_membership(ChangeMembers::RemoveVoters(ids), false)
+                    .await
+            } else if membership.learner_ids().any(|id| id == node_id) {
+                raft.change_membership(ChangeMembers::RemoveNodes(ids), false)
+                    .await
+            } else {
+                return Err(NodeError::Membership(format!(
+                    "node {node_id} is not a member"
+                )));
+            }
+        }
+    };
+    result.map(|_| ()).map_err(from_write_error)
+}
