@@ -383,3 +383,76 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::{Command, Limits, Meta, Proposal, StoreName};
+    use openraft::{EntryPayload, LeaderId};
+
+    use super::*;
+
+    /// An entry whose encoding is a little over `bytes` (blank if 0).
+    fn entry(index: u64, bytes: usize) -> Entry {
+        let payload = if bytes == 0 {
+            EntryPayload::Blank
+        } else {
+            EntryPayload::Normal(Proposal {
+                meta: Meta {
+                    time_ms: 0,
+                    agent: "a".repeat(bytes),
+                    session: String::new(),
+                    idempotency_key: None,
+                    limits: Limits::default(),
+                },
+                command: Command::CreateStore {
+                    store: StoreName::parse("notes").unwrap(),
+                },
+            })
+        };
+        Entry {
+            log_id: openraft::LogId::new(LeaderId::new(1, 1), index),
+            payload,
+        }
+    }
+
+    /// A log holding entries 1..=`count` of a little over `bytes` each.
+    fn log_of(count: u64, bytes: usize) -> (tempfile::TempDir, LogStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).unwrap();
+        let rows: Vec<(u64, Vec<u8>)> = (1..=count)
+            .map(|index| (index, codec::encode(&entry(index, bytes))))
+            .collect();
+        db.append(rows.iter().map(|(index, row)| (*index, row.as_slice())))
+            .unwrap();
+        (dir, LogStore::new(Arc::new(db), IoMode::Thread).unwrap())
+    }
+
+    fn limited(store: &mut LogStore, start: u64, end: u64) -> Vec<u64> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let entries = runtime
+            .block_on(store.limited_get_log_entries(start, end))
+            .unwrap();
+        entries.iter().map(|entry| entry.log_id.index).collect()
+    }
+
+    #[test]
+    fn small_entries_fill_a_batch_up_to_the_end_of_the_range() {
+        let (_dir, mut store) = log_of(40, 0);
+        assert_eq!(limited(&mut store, 3, 40), (3..40).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn large_entries_fill_a_batch_up_to_the_byte_limit() {
+        let (_dir, mut store) = log_of(10, REPLICATION_BATCH_BYTES_MAX / 3);
+        // Three entries of a little over a third do not fit; two do.
+        assert_eq!(limited(&mut store, 2, 11), vec![2, 3]);
+    }
+
+    #[test]
+    fn an_entry_over_the_byte_limit_goes_alone() {
+        let (_dir, mut store) = log_of(3, REPLICATION_BATCH_BYTES_MAX + 1);
+        assert_eq!(limited(&mut store, 1, 4), vec![1]);
+    }
+}
