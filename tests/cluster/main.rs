@@ -2,6 +2,7 @@
 //! a minority that must not acknowledge, catch-up by snapshot, membership
 //! changes at run time, and replicas converging to identical state.
 
+mod catch_up;
 mod failover;
 mod membership;
 mod minority;
@@ -30,11 +31,17 @@ impl Cluster {
     /// Node 1 bootstraps; nodes 2..=n join it as learners and are promoted.
     /// `raft` holds extra `[raft]` settings, one `key = value` per line.
     pub async fn start(n: u64, raft: &str) -> Cluster {
+        Cluster::start_with_timings(n, RAFT, raft).await
+    }
+
+    /// As `start`, with `timings` (a whole `[raft]` table header and its
+    /// timing keys) in place of the fast `RAFT` timings.
+    pub async fn start_with_timings(n: u64, timings: &str, raft: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cluster = Cluster {
             dir,
             nodes: Vec::new(),
-            tables: format!("{RAFT}{raft}{HTTP}"),
+            tables: format!("{timings}{raft}{HTTP}"),
         };
         let mut first = NodeProcess::configure(
             cluster.dir.path(),

@@ -19,7 +19,11 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
         let state = StateDb::open(&dir.path().join(cairn_storage::STATE_FILE)).expect("open state");
         let sm =
             StateMachine::new(Arc::new(state), dir.path().join("snapshots")).expect("snapshot dir");
-        Ok((dir, LogStore::new(Arc::new(log), crate::IoMode::Thread), sm))
+        Ok((
+            dir,
+            LogStore::new(Arc::new(log), crate::IoMode::Thread).expect("log writer"),
+            sm,
+        ))
     }
 }
 

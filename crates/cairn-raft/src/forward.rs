@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -50,7 +50,7 @@ impl Forwarder {
     /// restarted, or died) would take the request and lose it, making its
     /// outcome unknown; checking first keeps that to true races.
     fn take_idle(&self, addr: &str) -> Option<Conn> {
-        let mut idle = self.idle.lock().expect("forwarder pool lock");
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let conns = idle.get_mut(addr)?;
         while let Some(mut conn) = conns.pop() {
             // Idle means the peer owes us nothing: anything readable now is EOF or junk.
@@ -62,7 +62,7 @@ impl Forwarder {
     }
 
     fn put_idle(&self, addr: &str, conn: Conn) {
-        let mut idle = self.idle.lock().expect("forwarder pool lock");
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let conns = idle.entry(addr.to_string()).or_default();
         if conns.len() < IDLE_PER_PEER_MAX {
             conns.push(conn);

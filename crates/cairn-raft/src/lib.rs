@@ -9,10 +9,12 @@
 // return; our helpers return it too rather than boxing and unboxing it.
 #![allow(clippy::result_large_err)]
 
+mod config;
 #[cfg(test)]
 mod conformance;
+mod error;
 mod forward;
-mod local;
+mod leader;
 mod log_store;
 mod node;
 mod snapshot_file;
@@ -23,9 +25,17 @@ pub mod types;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub use local::AdminRequest;
+/// What `Node::read` hands its closure: a read transaction on the state
+/// machine. Re-exported so callers need no direct dependency on storage.
+pub use cairn_storage::StateReader;
+pub use config::RaftSettings;
+pub use error::NodeError;
+pub use leader::AdminRequest;
 pub use node::Node;
-pub use transport::{TcpConnector, TcpPeerListener};
+pub use transport::{
+    FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, PROTOCOL_VERSION, TcpConnector,
+    TcpPeerListener,
+};
 pub use types::PeerNode;
 
 /// A peer connection's byte stream.
@@ -49,22 +59,6 @@ pub trait Connector: Send + Sync + 'static {
 /// Accepts peer connections. `tokio::net::TcpListener` on real sockets.
 pub trait Listener: Send + 'static {
     fn accept(&mut self) -> BoxFuture<'_, std::io::Result<(Box<dyn PeerStream>, String)>>;
-}
-
-/// Raft timing and batching settings, validated by the server's config loader.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RaftSettings {
-    pub heartbeat_interval_ms: u64,
-    pub election_timeout_min_ms: u64,
-    pub election_timeout_max_ms: u64,
-    /// Build a snapshot after this many applied entries since the last one.
-    pub snapshot_logs_since_last: u64,
-    /// Keep this many entries in the log behind the last snapshot.
-    pub max_in_snapshot_log_to_keep: u64,
-    /// Most entries in one append-entries RPC.
-    pub max_payload_entries: u64,
-    /// Deadline of one peer RPC.
-    pub rpc_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -103,31 +97,6 @@ pub enum Consistency {
     Linearizable,
     /// From the local replica as it is.
     Stale,
-}
-
-#[derive(Clone, Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub enum NodeError {
-    /// This node is not the leader; retry there (or wait for an election).
-    #[error("not the leader (leader: {leader_id:?})")]
-    NotLeader {
-        leader_id: Option<u64>,
-        leader_api_addr: Option<String>,
-    },
-    /// The cluster cannot answer now (no quorum, shutting down); retryable.
-    /// Nothing was applied.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// Contact with the leader was lost after a write was handed to it: it
-    /// may or may not be applied. Retry with the same idempotency key.
-    #[error("outcome unknown: {0}")]
-    OutcomeUnknown(String),
-    /// A membership change the cluster refuses (unknown node, change in progress).
-    #[error("membership change refused: {0}")]
-    Membership(String),
-    /// Storage or Raft failed; the node is unhealthy.
-    #[error("fatal: {0}")]
-    Fatal(String),
 }
 
 /// A snapshot of the node's Raft state for `/ready`, `/metrics` and `cluster status`.

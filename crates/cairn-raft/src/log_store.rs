@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::ops::RangeBounds;
-use std::sync::{Arc, Mutex};
+use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cairn_core::codec;
 use cairn_storage::LogDb;
@@ -30,6 +30,16 @@ use crate::types::{Entry, LogId, RaftStorageError, TypeConfig, Vote};
 const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
 const LAST_PURGED: &str = "last_purged";
+
+/// Most bytes of log entries one append-entries RPC carries (a single larger
+/// entry still goes, alone). openraft 0.9 gives an append-entries RPC only
+/// `heartbeat_interval_ms` to cross the network and be made durable on the
+/// follower; a batch of many large entries could never do that in time, and
+/// a lagging follower would be sent the same batch forever.
+pub(crate) const REPLICATION_BATCH_BYTES_MAX: usize = 1024 * 1024;
+
+/// Entries read from the log at a time while filling one append-entries batch.
+const ROWS_PER_READ: u64 = 16;
 
 fn any(error: impl std::fmt::Display) -> AnyError {
     AnyError::error(error.to_string())
@@ -61,12 +71,20 @@ type Pending = Arc<Mutex<BTreeMap<u64, Arc<Vec<u8>>>>>;
 pub struct LogStore {
     db: Arc<LogDb>,
     pending: Pending,
+    /// Unbounded, and bounded in practice by what feeds it: on a leader,
+    /// one append per client write in flight (each waits for its commit,
+    /// and the HTTP layer bounds each with its request timeout); on a
+    /// follower, one append-entries batch per leader, which openraft does
+    /// not follow with the next until this one is flushed and answered.
+    /// A bound here would have to block openraft's core, which then could
+    /// not answer heartbeats.
     jobs: mpsc::UnboundedSender<Job>,
 }
 
 impl LogStore {
-    /// Starts the writer; it ends when the last clone is dropped.
-    pub fn new(db: Arc<LogDb>, io: IoMode) -> LogStore {
+    /// Starts the writer; it ends when the last clone is dropped. Fails only
+    /// if the operating system refuses a thread.
+    pub fn new(db: Arc<LogDb>, io: IoMode) -> std::io::Result<LogStore> {
         let pending: Pending = Arc::default();
         let (jobs, queue) = mpsc::unbounded_channel();
         let (writer_db, writer_pending) = (db.clone(), pending.clone());
@@ -79,8 +97,7 @@ impl LogStore {
                         while let Some(first) = queue.blocking_recv() {
                             drain(&writer_db, &writer_pending, &mut queue, first);
                         }
-                    })
-                    .expect("start the log writer thread");
+                    })?;
             }
             IoMode::Inline => {
                 tokio::spawn(async move {
@@ -91,7 +108,7 @@ impl LogStore {
                 });
             }
         }
-        LogStore { db, pending, jobs }
+        Ok(LogStore { db, pending, jobs })
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(
@@ -149,6 +166,7 @@ fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>
 }
 
 /// One durable transaction for every queued append.
+#[tracing::instrument(name = "log_flush", level = "debug", skip_all, fields(appends = appends.len()))]
 fn flush(db: &LogDb, pending: &Pending, appends: &mut Vec<(Rows, LogFlushed<TypeConfig>)>) {
     if appends.is_empty() {
         return;
@@ -160,7 +178,7 @@ fn flush(db: &LogDb, pending: &Pending, appends: &mut Vec<(Rows, LogFlushed<Type
     match db.append(rows) {
         Ok(()) => {
             {
-                let mut pending = pending.lock().expect("pending lock");
+                let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
                 for (index, bytes) in batch.iter().flat_map(|(rows, _)| rows) {
                     // Only if no later append replaced it meanwhile.
                     if pending
@@ -184,18 +202,14 @@ fn flush(db: &LogDb, pending: &Pending, appends: &mut Vec<(Rows, LogFlushed<Type
     }
 }
 
-impl RaftLogReader<TypeConfig> for LogStore {
-    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
-        &mut self,
-        range: RB,
-    ) -> Result<Vec<Entry>, RaftStorageError> {
-        let start = range.start_bound().cloned();
-        let end = range.end_bound().cloned();
+impl LogStore {
+    /// The encoded entries in `[start, end)`: those still pending and those on disk.
+    fn rows(&self, start: Bound<u64>, end: Bound<u64>) -> Result<Rows, RaftStorageError> {
         // Pending first: the writer moves entries to disk before it drops them from pending.
         let unflushed: Vec<(u64, Arc<Vec<u8>>)> = self
             .pending
             .lock()
-            .expect("pending lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .range((start, end))
             .map(|(index, bytes)| (*index, bytes.clone()))
             .collect();
@@ -207,12 +221,53 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .map(|(index, bytes)| (index, Arc::new(bytes)))
             .collect();
         rows.extend(unflushed);
+        Ok(rows.into_iter().collect())
+    }
+}
+
+fn decode_entry(index: u64, bytes: &[u8]) -> Result<Entry, RaftStorageError> {
+    codec::decode::<Entry>(bytes)
+        .map_err(|e| StorageIOError::read_log_at_index(index, any(e)).into())
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, RaftStorageError> {
+        let rows = self.rows(range.start_bound().cloned(), range.end_bound().cloned())?;
         rows.iter()
-            .map(|(index, bytes)| {
-                codec::decode::<Entry>(bytes)
-                    .map_err(|e| StorageIOError::read_log_at_index(*index, any(e)).into())
-            })
+            .map(|(index, bytes)| decode_entry(*index, bytes))
             .collect()
+    }
+
+    /// The entries for one append-entries RPC: from `start`, as many as fit
+    /// in `REPLICATION_BATCH_BYTES_MAX` (at least one), read a few at a time
+    /// so that a long range of large entries is never read whole.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, RaftStorageError> {
+        let mut entries = Vec::new();
+        let mut batch_bytes = 0usize;
+        let mut from = start;
+        while from < end {
+            let to = end.min(from.saturating_add(ROWS_PER_READ));
+            let rows = self.rows(Bound::Included(from), Bound::Excluded(to))?;
+            if rows.is_empty() {
+                break;
+            }
+            for (index, bytes) in &rows {
+                if !entries.is_empty() && batch_bytes + bytes.len() > REPLICATION_BATCH_BYTES_MAX {
+                    return Ok(entries);
+                }
+                batch_bytes += bytes.len();
+                entries.push(decode_entry(*index, bytes)?);
+            }
+            from = to;
+        }
+        Ok(entries)
     }
 }
 
@@ -224,7 +279,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let unflushed = self
             .pending
             .lock()
-            .expect("pending lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .last_key_value()
             .map(|(index, bytes)| (*index, bytes.to_vec()));
         let last = match unflushed {
@@ -287,19 +342,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .into_iter()
             .map(|entry| (entry.log_id.index, Arc::new(codec::encode(&entry))))
             .collect();
-        self.pending
-            .lock()
-            .expect("pending lock")
-            .extend(rows.iter().cloned());
-        self.jobs
-            .send(Job::Append { rows, callback })
-            .map_err(|_| StorageIOError::write_logs(any("the log writer stopped")).into())
+        let span = tracing::debug_span!(
+            "log_append",
+            first_log_index = rows.first().map(|(index, _)| *index),
+            last_log_index = rows.last().map(|(index, _)| *index),
+        );
+        span.in_scope(|| {
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(rows.iter().cloned());
+            self.jobs
+                .send(Job::Append { rows, callback })
+                .map_err(|_| StorageIOError::write_logs(any("the log writer stopped")).into())
+        })
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
         self.pending
             .lock()
-            .expect("pending lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .retain(|index, _| *index < log_id.index);
         self.run(|done| Job::Truncate {
             from: log_id.index,
@@ -311,7 +373,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
         self.pending
             .lock()
-            .expect("pending lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .retain(|index, _| *index > log_id.index);
         self.run(|done| Job::Purge {
             upto: log_id.index,
@@ -319,5 +381,78 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             done,
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::{Command, Limits, Meta, Proposal, StoreName};
+    use openraft::{EntryPayload, LeaderId};
+
+    use super::*;
+
+    /// An entry whose encoding is a little over `bytes` (blank if 0).
+    fn entry(index: u64, bytes: usize) -> Entry {
+        let payload = if bytes == 0 {
+            EntryPayload::Blank
+        } else {
+            EntryPayload::Normal(Proposal {
+                meta: Meta {
+                    time_ms: 0,
+                    agent: "a".repeat(bytes),
+                    session: String::new(),
+                    idempotency_key: None,
+                    limits: Limits::default(),
+                },
+                command: Command::CreateStore {
+                    store: StoreName::parse("notes").unwrap(),
+                },
+            })
+        };
+        Entry {
+            log_id: openraft::LogId::new(LeaderId::new(1, 1), index),
+            payload,
+        }
+    }
+
+    /// A log holding entries 1..=`count` of a little over `bytes` each.
+    fn log_of(count: u64, bytes: usize) -> (tempfile::TempDir, LogStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).unwrap();
+        let rows: Vec<(u64, Vec<u8>)> = (1..=count)
+            .map(|index| (index, codec::encode(&entry(index, bytes))))
+            .collect();
+        db.append(rows.iter().map(|(index, row)| (*index, row.as_slice())))
+            .unwrap();
+        (dir, LogStore::new(Arc::new(db), IoMode::Thread).unwrap())
+    }
+
+    fn limited(store: &mut LogStore, start: u64, end: u64) -> Vec<u64> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let entries = runtime
+            .block_on(store.limited_get_log_entries(start, end))
+            .unwrap();
+        entries.iter().map(|entry| entry.log_id.index).collect()
+    }
+
+    #[test]
+    fn small_entries_fill_a_batch_up_to_the_end_of_the_range() {
+        let (_dir, mut store) = log_of(40, 0);
+        assert_eq!(limited(&mut store, 3, 40), (3..40).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn large_entries_fill_a_batch_up_to_the_byte_limit() {
+        let (_dir, mut store) = log_of(10, REPLICATION_BATCH_BYTES_MAX / 3);
+        // Three entries of a little over a third do not fit; two do.
+        assert_eq!(limited(&mut store, 2, 11), vec![2, 3]);
+    }
+
+    #[test]
+    fn an_entry_over_the_byte_limit_goes_alone() {
+        let (_dir, mut store) = log_of(3, REPLICATION_BATCH_BYTES_MAX + 1);
+        assert_eq!(limited(&mut store, 1, 4), vec![1]);
     }
 }

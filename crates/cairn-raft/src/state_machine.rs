@@ -1,7 +1,11 @@
 //! openraft's state machine over `cairn_storage::StateDb`. Each batch of
-//! committed entries is applied in one durable redb transaction, together
-//! with the last applied log id and membership, so a crash never leaves the
-//! data and the applied index disagreeing (no entry is applied twice).
+//! committed entries is applied in one redb transaction, together with the
+//! last applied log id and membership, so the data and the applied index
+//! never disagree (no entry is applied twice). The transaction is not
+//! synced: the entries are already durable in the Raft log, which a crash
+//! replays from the last applied id that reached the disk. Building a
+//! snapshot first makes every apply durable (`StateDb::persist`), because
+//! the log behind a snapshot may then be purged.
 //!
 //! Snapshots are files under `<data_dir>/snapshots/`: `current.snap` is the
 //! latest one built or installed, streamed from one redb read transaction
@@ -132,6 +136,7 @@ impl StateMachine {
     }
 
     /// Streams the state into a new `current.snap`.
+    #[tracing::instrument(name = "snapshot_build", level = "debug", skip_all)]
     fn build(&self) -> Result<Snapshot, RaftStorageError> {
         // Entries up to the snapshot may be purged once it exists: their
         // effects must be durable first.
@@ -175,9 +180,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let Some(last) = entries.last().map(|entry| entry.log_id) else {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(Vec::new());
         };
+        let span = tracing::debug_span!(
+            "apply",
+            first_log_index = first.log_id.index,
+            last_log_index = last.log_id.index,
+        );
+        let _entered = span.enter();
+        let last = last.log_id;
         // Unsynced: the Raft log is durable, and a crash replays from the last
         // synced apply (the applied id commits with the effects). `build`
         // persists before a snapshot lets the log be purged.
@@ -222,6 +234,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(Box::new(SnapshotFile::new(file, path)))
     }
 
+    #[tracing::instrument(
+        name = "snapshot_install",
+        level = "debug",
+        skip_all,
+        fields(snapshot_id = %meta.snapshot_id, last_log_index = meta.last_log_id.map(|id| id.index))
+    )]
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,

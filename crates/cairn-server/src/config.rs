@@ -36,7 +36,8 @@ pub struct Config {
     /// Labels such as `region = "eu-west"`, shown in cluster status.
     pub tags: BTreeMap<String, String>,
     pub limits: Limits,
-    pub raft: RaftConfig,
+    /// `[raft]`: timings and batching (`cairn_raft::RaftSettings`).
+    pub raft: RaftSettings,
     pub http: HttpConfig,
 }
 
@@ -53,50 +54,8 @@ impl Default for Config {
             bootstrap: true,
             tags: BTreeMap::new(),
             limits: Limits::default(),
-            raft: RaftConfig::default(),
+            raft: RaftSettings::default(),
             http: HttpConfig::default(),
-        }
-    }
-}
-
-/// `[raft]`: see `cairn_raft::RaftSettings`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RaftConfig {
-    pub heartbeat_interval_ms: u64,
-    pub election_timeout_min_ms: u64,
-    pub election_timeout_max_ms: u64,
-    pub snapshot_logs_since_last: u64,
-    pub max_in_snapshot_log_to_keep: u64,
-    pub max_payload_entries: u64,
-    pub rpc_timeout_ms: u64,
-}
-
-impl Default for RaftConfig {
-    fn default() -> Self {
-        let settings = RaftSettings::default();
-        RaftConfig {
-            heartbeat_interval_ms: settings.heartbeat_interval_ms,
-            election_timeout_min_ms: settings.election_timeout_min_ms,
-            election_timeout_max_ms: settings.election_timeout_max_ms,
-            snapshot_logs_since_last: settings.snapshot_logs_since_last,
-            max_in_snapshot_log_to_keep: settings.max_in_snapshot_log_to_keep,
-            max_payload_entries: settings.max_payload_entries,
-            rpc_timeout_ms: settings.rpc_timeout_ms,
-        }
-    }
-}
-
-impl RaftConfig {
-    pub fn settings(&self) -> RaftSettings {
-        RaftSettings {
-            heartbeat_interval_ms: self.heartbeat_interval_ms,
-            election_timeout_min_ms: self.election_timeout_min_ms,
-            election_timeout_max_ms: self.election_timeout_max_ms,
-            snapshot_logs_since_last: self.snapshot_logs_since_last,
-            max_in_snapshot_log_to_keep: self.max_in_snapshot_log_to_keep,
-            max_payload_entries: self.max_payload_entries,
-            rpc_timeout_ms: self.rpc_timeout_ms,
         }
     }
 }
@@ -180,9 +139,11 @@ impl Config {
             .validate()
             .map_err(|error| ConfigError(format!("[limits] {error}")))?;
         self.raft
-            .settings()
             .validate()
             .map_err(|error| ConfigError(format!("[raft] {error}")))?;
+        self.raft
+            .validate_with_limits(&self.limits)
+            .map_err(|error| ConfigError(format!("[limits] {error}")))?;
         if self.http.request_timeout_ms == 0 {
             return fail("[http] request_timeout_ms must be positive".into());
         }
@@ -208,7 +169,7 @@ impl Config {
             api_advertise_addr: self.advertise_http(),
             tags: self.tags.clone(),
             cluster_secret: self.cluster_secret.clone(),
-            raft: self.raft.settings(),
+            raft: self.raft.clone(),
         }
     }
 }
@@ -265,6 +226,12 @@ mod tests {
         assert!(bad("listen_http = \"localhost\"").contains("listen_http"));
         assert!(bad("[raft]\nelection_timeout_min_ms = 50").contains("election_timeout_min_ms"));
         assert!(bad("[limits]\nfile_bytes_max = 0").contains("[limits]"));
+        let too_large = bad("[limits]\nrequest_bytes_max = 268435456");
+        assert!(too_large.contains("request_bytes_max"), "{too_large}");
+        let unknown = toml::from_str::<Config>("[raft]\nheartbeat_ms = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("heartbeat_ms"), "{unknown}");
         let unknown = toml::from_str::<Config>("nodeid = 3")
             .unwrap_err()
             .to_string();

@@ -2,9 +2,17 @@
 //! and the state machine's tables (`StateDb`, in `state.redb`).
 //!
 //! **Architecture invariant:** this crate knows nothing of HTTP and nothing of
-//! openraft's types: the Raft layer hands it encoded bytes. Every write
-//! transaction commits with `Durability::Immediate`, so whatever a caller was
-//! told is written survives `kill -9`.
+//! openraft's types: the Raft layer hands it encoded bytes.
+//!
+//! Durability: write transactions commit with `Durability::Immediate` (an
+//! fsync) unless their name says otherwise. The Raft log's appends,
+//! truncations, purges and vote are synced, and the Raft layer acknowledges
+//! nothing before its log entry is durable. Two kinds of write are not:
+//! the state machine's applies (`StateDb::write_unsynced`), which a crash
+//! replays from the durable log, and the committed-index hint
+//! (`LogDb::set_meta_unsynced`). `StateDb::persist` makes unsynced applies
+//! durable; the Raft layer calls it before a snapshot lets the log behind
+//! it be purged. A snapshot's import commits synced.
 //!
 //! Two files rather than one because redb has one writer per database: log
 //! appends and state-machine applies run concurrently in openraft.

@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 
 use cairn_core::{Outcome, Proposal};
 use openraft::ChangeMembers;
-use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, ForwardToLeader, RaftError};
+use openraft::error::{Fatal, RaftError};
 use serde::{Deserialize, Serialize};
 
 use crate::NodeError;
+use crate::error::{from_leader_check, from_write_error};
 use crate::types::{PeerNode, Raft};
 
 /// A membership change.
@@ -21,40 +22,6 @@ pub enum AdminRequest {
     Promote { node_id: u64 },
     /// Take a voter or learner out of the cluster.
     Remove { node_id: u64 },
-}
-
-pub(crate) fn not_leader(forward: ForwardToLeader<u64, PeerNode>) -> NodeError {
-    NodeError::NotLeader {
-        leader_id: forward.leader_id,
-        leader_api_addr: forward.leader_node.map(|node| node.api_addr),
-    }
-}
-
-pub(crate) fn from_fatal(error: Fatal<u64>) -> NodeError {
-    match error {
-        Fatal::Stopped => NodeError::Unavailable("the node is shutting down".into()),
-        other => NodeError::Fatal(other.to_string()),
-    }
-}
-
-fn from_write_error(error: RaftError<u64, ClientWriteError<u64, PeerNode>>) -> NodeError {
-    match error {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => not_leader(forward),
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
-            NodeError::Membership(error.to_string())
-        }
-        RaftError::Fatal(error) => from_fatal(error),
-    }
-}
-
-fn from_leader_check(error: RaftError<u64, CheckIsLeaderError<u64, PeerNode>>) -> NodeError {
-    match error {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => not_leader(forward),
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(error)) => {
-            NodeError::Unavailable(error.to_string())
-        }
-        RaftError::Fatal(error) => from_fatal(error),
-    }
 }
 
 /// Proposes on this node; `NotLeader` if it is not the leader (nothing appended).

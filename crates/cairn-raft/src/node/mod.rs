@@ -1,0 +1,221 @@
+//! `Node`: one Cairn replica — the redb files, openraft, and the peer RPC
+//! server — behind a small async API the HTTP layer uses.
+//!
+//! - `mod.rs`: lifecycle (start, initialize, shutdown) and cheap accessors.
+//! - `routing`: requests only the leader answers (proposals, membership
+//!   changes), run here or forwarded, with the retry rules.
+//! - `read`: linearizable and stale reads of the state machine.
+//! - `status`: the status report for probes, metrics and `cluster status`.
+
+mod read;
+mod routing;
+mod status;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_core::StorageError;
+use cairn_storage::{Disk, FileDisk, LOG_FILE, LogDb, STATE_FILE, StateDb};
+use openraft::ServerState;
+use openraft::error::{InitializeError, RaftError};
+
+use crate::config::raft_config;
+use crate::error::{fatal, from_fatal};
+use crate::forward::Forwarder;
+use crate::log_store::LogStore;
+use crate::state_machine::StateMachine;
+use crate::transport::{Contact, Network, PeerServer};
+use crate::types::{PeerNode, Raft};
+use crate::{Connector, Listener, NodeConfig, NodeError};
+
+/// How long a forwarded request may wait for the leader's answer.
+const FORWARD_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A running replica. Cheap to clone; every clone is the same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: NodeConfig,
+    raft: Raft,
+    state: Arc<StateDb>,
+    log: Arc<LogDb>,
+    forwarder: Forwarder,
+    /// Answers peers' requests; the leader's own requests go through it too.
+    peer_server: PeerServer,
+    peer_server_task: tokio::task::AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.peer_server_task.abort();
+    }
+}
+
+impl Node {
+    /// Opens (or creates) the redb files under `config.data_dir`, starts
+    /// openraft and the peer RPC server on `listener`.
+    pub async fn start(
+        config: NodeConfig,
+        listener: Box<dyn Listener>,
+        connector: Arc<dyn Connector>,
+    ) -> Result<Node, NodeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|error| {
+            NodeError::Fatal(format!(
+                "cannot create data directory {}: {error}",
+                config.data_dir.display()
+            ))
+        })?;
+        let disk: Arc<dyn Disk> = match &config.disk {
+            Some(disk) => disk.clone(),
+            None => Arc::new(FileDisk(config.data_dir.clone())),
+        };
+        let log =
+            Arc::new(LogDb::with_database(disk.database(LOG_FILE).map_err(fatal)?).map_err(fatal)?);
+        let state = Arc::new(
+            StateDb::with_database(disk.database(STATE_FILE).map_err(fatal)?).map_err(fatal)?,
+        );
+        let secret: Arc<str> = config.cluster_secret.as_str().into();
+        let connector_for_forwarding = connector.clone();
+        let network = Network {
+            node_id: config.node_id,
+            connector,
+            secret: secret.clone(),
+            rpc_timeout: Duration::from_millis(config.raft.rpc_timeout_ms),
+        };
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config(&config.raft)?),
+            network,
+            LogStore::new(log.clone(), config.io).map_err(fatal)?,
+            StateMachine::new(state.clone(), config.data_dir.join("snapshots")).map_err(fatal)?,
+        )
+        .await
+        .map_err(fatal)?;
+        let peer_server = PeerServer {
+            node_id: config.node_id,
+            raft: raft.clone(),
+            secret: secret.clone(),
+            contact: Arc::new(Contact::new()),
+        };
+        let peer_server_task = tokio::spawn(peer_server.clone().serve(listener)).abort_handle();
+        let forwarder = Forwarder::new(
+            config.node_id,
+            connector_for_forwarding,
+            secret,
+            FORWARD_DEADLINE,
+        );
+        Ok(Node {
+            inner: Arc::new(Inner {
+                config,
+                raft,
+                state,
+                log,
+                forwarder,
+                peer_server,
+                peer_server_task,
+            }),
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.inner.config.node_id
+    }
+
+    /// This node as a cluster member: its addresses and tags.
+    pub fn peer_node(&self) -> PeerNode {
+        let config = &self.inner.config;
+        PeerNode {
+            raft_addr: config.raft_advertise_addr.clone(),
+            api_addr: config.api_advertise_addr.clone(),
+            tags: config.tags.clone(),
+        }
+    }
+
+    /// Makes this node a one-member cluster if it has never been initialized;
+    /// a no-op on a node that already has a log or a membership.
+    pub async fn initialize_single(&self) -> Result<(), NodeError> {
+        self.initialize(BTreeMap::from([(self.id(), self.peer_node())]))
+            .await
+    }
+
+    /// Makes `members` (this node among them) the first voters of a new
+    /// cluster, if this node has never been initialized; otherwise a no-op.
+    pub async fn initialize(&self, members: BTreeMap<u64, PeerNode>) -> Result<(), NodeError> {
+        let raft = &self.inner.raft;
+        if raft.is_initialized().await.map_err(from_fatal)? {
+            return Ok(());
+        }
+        match raft.initialize(members).await {
+            Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(RaftError::APIError(error)) => Err(fatal(error)),
+            Err(RaftError::Fatal(error)) => Err(from_fatal(error)),
+        }
+    }
+
+    /// Milliseconds since this node last heard from a leader (0 on the leader):
+    /// how far behind a stale read may be, at most, plus replication delay.
+    pub fn staleness_ms(&self) -> u64 {
+        if self.inner.raft.metrics().borrow().state == ServerState::Leader {
+            return 0;
+        }
+        self.inner.peer_server.contact.millis_since_last()
+    }
+
+    /// The last log index applied here (cheap: no copy of the whole status).
+    pub fn applied_index(&self) -> Option<u64> {
+        self.inner
+            .raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map(|id| id.index)
+    }
+
+    /// How many entries the Raft log holds now.
+    pub fn log_entries(&self) -> Result<u64, NodeError> {
+        self.inner.log.len().map_err(fatal)
+    }
+
+    /// Sizes of `raft-log.redb`, `state.redb` and the current snapshot, in bytes.
+    pub fn file_bytes(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
+        let size = |name: &str| {
+            std::fs::metadata(self.inner.config.data_dir.join(name))
+                .ok()
+                .map(|meta| meta.len())
+        };
+        (
+            size(LOG_FILE),
+            size(STATE_FILE),
+            size(crate::state_machine::CURRENT_SNAPSHOT),
+        )
+    }
+
+    /// A digest of the whole state machine (`cairn_core::kv::state_digest`).
+    pub fn state_digest(&self) -> Result<u64, NodeError> {
+        let reader = self.inner.state.reader().map_err(fatal)?;
+        cairn_core::kv::state_digest(&reader).map_err(|error: StorageError| fatal(error))
+    }
+
+    /// Stops openraft and the peer server. Everything acknowledged is already on disk.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.inner.peer_server_task.abort();
+        self.inner.raft.shutdown().await.map_err(fatal)?;
+        // openraft's storage tasks end shortly after its core does; wait for
+        // them to let go of the redb files so the node can be reopened in
+        // this process (tests, the simulation's restarts).
+        for _ in 0..500 {
+            if Arc::strong_count(&self.inner.state) == 1 && Arc::strong_count(&self.inner.log) == 1
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(NodeError::Fatal(
+            "storage still in use after shutdown".into(),
+        ))
+    }
+}

@@ -1,0 +1,335 @@
+//! The peer client: openraft's `RaftNetwork`, one `PeerClient` per
+//! replication target. Every call has a deadline; a failed call drops its
+//! connection and the next call dials again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_core::codec;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+
+use super::frame::{self, Conn, FRAME_BYTES_MAX, read_frame, write_encoded};
+use super::{PeerRequest, PeerResponse};
+use crate::Connector;
+use crate::types::{Entry, PeerNode, TypeConfig};
+
+/// Makes one `PeerClient` per target; openraft asks for one per replication stream.
+pub(crate) struct Network {
+    pub node_id: u64,
+    pub connector: Arc<dyn Connector>,
+    pub secret: Arc<str>,
+    pub rpc_timeout: Duration,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &PeerNode) -> PeerClient {
+        PeerClient {
+            from: self.node_id,
+            target,
+            addr: node.raft_addr.clone(),
+            connector: self.connector.clone(),
+            secret: self.secret.clone(),
+            rpc_timeout: self.rpc_timeout,
+            conn: None,
+        }
+    }
+}
+
+pub(crate) struct PeerClient {
+    from: u64,
+    target: u64,
+    addr: String,
+    connector: Arc<dyn Connector>,
+    secret: Arc<str>,
+    rpc_timeout: Duration,
+    conn: Option<Conn>,
+}
+
+enum CallError {
+    Io(std::io::Error),
+    Timeout,
+}
+
+/// How many leading `entries` fit in a frame of `frame_bytes_max` next to the
+/// rest of a request whose whole encoding took `frame_bytes`; `None` if not
+/// even one does.
+fn entries_that_fit(entries: &[Entry], frame_bytes: usize, frame_bytes_max: usize) -> Option<u64> {
+    let sizes: Vec<usize> = entries
+        .iter()
+        .map(|entry| codec::encode(entry).len())
+        .collect();
+    // Overestimates the envelope slightly (a shorter list has a shorter
+    // length prefix), which errs on the side of fitting.
+    let envelope = frame_bytes.saturating_sub(sizes.iter().sum());
+    let budget = frame_bytes_max.saturating_sub(envelope);
+    let mut used = 0usize;
+    let mut fitting = 0u64;
+    for size in sizes {
+        used += size;
+        if used > budget {
+            break;
+        }
+        fitting += 1;
+    }
+    (fitting > 0).then_some(fitting)
+}
+
+/// openraft's error for a request whose frame would be over the limit. For
+/// an append-entries batch: how many of its entries fit, and openraft sends
+/// that many next. Nothing else can be split, so it is a network error.
+fn too_large<E: std::error::Error>(
+    request: &PeerRequest,
+    frame_bytes: usize,
+) -> RPCError<u64, PeerNode, E> {
+    let fitting = match request {
+        PeerRequest::AppendEntries(rpc) => {
+            entries_that_fit(&rpc.entries, frame_bytes, FRAME_BYTES_MAX)
+        }
+        _ => None,
+    };
+    match fitting {
+        Some(entries) => {
+            tracing::debug!(
+                frame_bytes,
+                entries,
+                "append-entries batch over the frame limit; splitting"
+            );
+            RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(entries))
+        }
+        None => {
+            let error = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a {} request of {frame_bytes} bytes is over the {FRAME_BYTES_MAX}-byte frame limit",
+                    request.kind()
+                ),
+            );
+            tracing::error!(%error, "cannot send a peer request");
+            RPCError::Network(NetworkError::new(&error))
+        }
+    }
+}
+
+impl PeerClient {
+    async fn exchange(&mut self, frame: Bytes) -> std::io::Result<PeerResponse> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            empty => empty
+                .insert(frame::dial(&*self.connector, &self.addr, &self.secret, self.from).await?),
+        };
+        write_encoded(conn, frame).await?;
+        read_frame(conn).await
+    }
+
+    async fn call(&mut self, frame: Bytes, ttl: Duration) -> Result<PeerResponse, CallError> {
+        let result = tokio::time::timeout(ttl, self.exchange(frame)).await;
+        match result {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                self.conn = None;
+                Err(CallError::Io(error))
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(CallError::Timeout)
+            }
+        }
+    }
+
+    fn rpc_error<E: std::error::Error>(
+        &self,
+        error: CallError,
+        action: openraft::RPCTypes,
+        ttl: Duration,
+    ) -> RPCError<u64, PeerNode, E> {
+        match error {
+            CallError::Io(error) => RPCError::Unreachable(Unreachable::new(&error)),
+            CallError::Timeout => RPCError::Timeout(openraft::error::Timeout {
+                action,
+                id: self.from,
+                target: self.target,
+                timeout: ttl,
+            }),
+        }
+    }
+
+    /// One RPC: encodes `request` once, refuses it if the frame would be
+    /// over the limit, sends it, takes the answer of the expected kind
+    /// (`answer`), and turns every failure into openraft's error.
+    async fn rpc<T, E: std::error::Error>(
+        &mut self,
+        request: PeerRequest,
+        ttl: Duration,
+        action: openraft::RPCTypes,
+        answer: impl FnOnce(PeerResponse) -> Option<Result<T, E>>,
+    ) -> Result<T, RPCError<u64, PeerNode, E>> {
+        let frame = Bytes::from(codec::encode(&request));
+        if frame.len() > FRAME_BYTES_MAX {
+            return Err(too_large(&request, frame.len()));
+        }
+        // The frame holds everything now; do not keep a second copy while waiting.
+        drop(request);
+        match self.call(frame, ttl).await {
+            Ok(response) => match answer(response) {
+                Some(result) => {
+                    result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+                }
+                None => {
+                    let error = std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "response of the wrong kind",
+                    );
+                    Err(RPCError::Network(NetworkError::new(&error)))
+                }
+            },
+            Err(error) => Err(self.rpc_error(error, action, ttl)),
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
+        let ttl = option.hard_ttl().min(self.rpc_timeout);
+        self.rpc(
+            PeerRequest::AppendEntries(rpc),
+            ttl,
+            openraft::RPCTypes::AppendEntries,
+            |response| match response {
+                PeerResponse::AppendEntries(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, PeerNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        // A snapshot chunk may take longer than ordinary RPCs; openraft's
+        // `install_snapshot_timeout` bounds it.
+        let ttl = option.hard_ttl().max(self.rpc_timeout);
+        self.rpc(
+            PeerRequest::InstallSnapshot(rpc),
+            ttl,
+            openraft::RPCTypes::InstallSnapshot,
+            |response| match response {
+                PeerResponse::InstallSnapshot(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
+        let ttl = option.hard_ttl().min(self.rpc_timeout);
+        self.rpc(
+            PeerRequest::Vote(rpc),
+            ttl,
+            openraft::RPCTypes::Vote,
+            |response| match response {
+                PeerResponse::Vote(result) => Some(result),
+                _ => None,
+            },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::{Command, Limits, Meta, Proposal, StoreName};
+    use openraft::{EntryPayload, LeaderId, LogId, Vote};
+
+    use super::*;
+
+    /// A log entry whose encoding is a little over `bytes`.
+    fn entry(index: u64, bytes: usize) -> Entry {
+        let proposal = Proposal {
+            meta: Meta {
+                time_ms: 0,
+                agent: "a".repeat(bytes),
+                session: String::new(),
+                idempotency_key: None,
+                limits: Limits::default(),
+            },
+            command: Command::CreateStore {
+                store: StoreName::parse("notes").unwrap(),
+            },
+        };
+        Entry {
+            log_id: LogId::new(LeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(proposal),
+        }
+    }
+
+    fn frame_bytes(entries: Vec<Entry>) -> usize {
+        let request = PeerRequest::AppendEntries(AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries,
+        });
+        codec::encode(&request).len()
+    }
+
+    #[test]
+    fn a_batch_over_the_frame_limit_is_cut_to_the_entries_that_fit() {
+        let frame_bytes_max = 4000;
+        let entries: Vec<Entry> = (1..=6).map(|index| entry(index, 1000)).collect();
+        let whole = frame_bytes(entries.clone());
+        assert!(whole > frame_bytes_max);
+        // Each entry is a little over a quarter of the frame: three fit, not four.
+        assert_eq!(entries_that_fit(&entries, whole, frame_bytes_max), Some(3));
+        assert!(frame_bytes(entries[..3].to_vec()) <= frame_bytes_max);
+        assert!(frame_bytes(entries[..4].to_vec()) > frame_bytes_max);
+        // A batch that fits whole is not cut.
+        assert_eq!(entries_that_fit(&entries, whole, whole), Some(6));
+    }
+
+    #[test]
+    fn an_entry_larger_than_a_frame_cannot_be_cut_down() {
+        let entries = vec![entry(1, 5000)];
+        let whole = frame_bytes(entries.clone());
+        assert_eq!(entries_that_fit(&entries, whole, 4000), None);
+    }
+
+    #[test]
+    fn only_an_append_entries_batch_is_split() {
+        let request = PeerRequest::ReadIndex;
+        let error: RPCError<u64, PeerNode, RaftError<u64>> =
+            too_large(&request, FRAME_BYTES_MAX + 1);
+        assert!(matches!(error, RPCError::Network(_)), "{error}");
+        let batch = PeerRequest::AppendEntries(AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: vec![entry(1, 10), entry(2, 10)],
+        });
+        let error: RPCError<u64, PeerNode, RaftError<u64>> = too_large(&batch, FRAME_BYTES_MAX + 1);
+        assert!(matches!(error, RPCError::PayloadTooLarge(_)), "{error}");
+    }
+}

@@ -1,0 +1,71 @@
+//! Peer RPC over any byte stream: length-delimited bincode frames. A
+//! connection opens with a hello carrying the protocol version and the
+//! cluster secret; the server drops connections that do not match. Then
+//! request and response frames alternate.
+//!
+//! - `frame`: the codec, the frame limit, the hello.
+//! - `server`: accepts connections and answers requests.
+//! - `client`: openraft's `RaftNetwork`, the leader's side of replication.
+//! - `tcp`: the seams on real sockets.
+
+mod client;
+mod frame;
+mod server;
+mod tcp;
+
+use cairn_core::{Outcome, Proposal};
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+use crate::leader::AdminRequest;
+use crate::types::TypeConfig;
+
+pub(crate) use client::Network;
+pub(crate) use frame::{Conn, dial, read_frame, write_frame};
+pub use frame::{FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, PROTOCOL_VERSION};
+pub(crate) use server::{Contact, PeerServer};
+pub use tcp::{TcpConnector, TcpPeerListener};
+
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) enum PeerRequest {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<u64>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A write received by a follower, for the leader to propose.
+    Propose(Proposal),
+    /// A follower asks the leader for a read index.
+    ReadIndex,
+    /// A membership change, for the leader to make.
+    Admin(AdminRequest),
+}
+
+impl PeerRequest {
+    /// The request's kind, for logs and spans.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            PeerRequest::AppendEntries(_) => "append_entries",
+            PeerRequest::Vote(_) => "vote",
+            PeerRequest::InstallSnapshot(_) => "install_snapshot",
+            PeerRequest::Propose(_) => "propose",
+            PeerRequest::ReadIndex => "read_index",
+            PeerRequest::Admin(_) => "admin",
+        }
+    }
+}
+
+type SnapshotResult = Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>;
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum PeerResponse {
+    AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    InstallSnapshot(SnapshotResult),
+    Propose(Result<Outcome, NodeError>),
+    ReadIndex(Result<u64, NodeError>),
+    Admin(Result<(), NodeError>),
+}
