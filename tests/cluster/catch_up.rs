@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use cairn_client::At;
 use cairn_client::{Client, WriteOptions};
-use cairn_core::At;
 use serde_json::Value;
 
 use crate::Cluster;

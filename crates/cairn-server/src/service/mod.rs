@@ -24,8 +24,7 @@ use cairn_core::command::{Command, Meta, Outcome, Proposal};
 use cairn_core::{
     CoreError, DirPath, FilePath, Limits, ReadError, Refusal, StorageError, StoreName,
 };
-use cairn_raft::{Node, NodeError};
-use cairn_storage::StateReader;
+use cairn_raft::{Node, NodeError, StateReader};
 
 use crate::clock::Clock;
 
