@@ -166,6 +166,7 @@ impl Node {
         let peer_server = tokio::spawn(transport::serve(
             listener,
             raft.clone(),
+            config.node_id,
             secret.clone(),
             contact.clone(),
         ))

@@ -1,6 +1,7 @@
 //! Peer RPC over any byte stream: length-delimited bincode frames. A
-//! connection opens with a `Hello` carrying the cluster secret; the server
-//! drops connections that do not present it. Then request and response frames
+//! connection opens with a `Hello` carrying the cluster secret and the node
+//! the dialer means to reach; the server drops connections that do not
+//! present the secret or that are meant for another node. Then request and response frames
 //! alternate. Every call has a deadline; a failed call drops its connection
 //! and the next call dials again.
 
@@ -48,6 +49,12 @@ fn framed(stream: Box<dyn PeerStream>) -> Conn {
 struct Hello {
     secret: String,
     from: u64,
+    /// The node the dialer means to reach, when it knows it. A member whose
+    /// recorded address is really another node's (a mistyped learner address,
+    /// or the leader's own) must not have that node's Raft answer in its name:
+    /// a leader that accepted append-entries from itself would break
+    /// openraft's state (it asserts it has no leader role while following).
+    to: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -137,6 +144,7 @@ pub(crate) async fn write_frame<T: Serialize>(conn: &mut Conn, value: &T) -> std
 pub(crate) async fn serve(
     mut listener: Box<dyn Listener>,
     raft: Raft,
+    node_id: u64,
     secret: Arc<str>,
     contact: Arc<Contact>,
 ) {
@@ -153,7 +161,7 @@ pub(crate) async fn serve(
         let secret = secret.clone();
         let contact = contact.clone();
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(stream, raft, &secret, &contact).await {
+            if let Err(error) = serve_connection(stream, raft, node_id, &secret, &contact).await {
                 tracing::debug!(%remote, %error, "peer connection closed");
             }
         });
@@ -163,6 +171,7 @@ pub(crate) async fn serve(
 async fn serve_connection(
     stream: Box<dyn PeerStream>,
     raft: Raft,
+    node_id: u64,
     secret: &str,
     contact: &Contact,
 ) -> std::io::Result<()> {
@@ -173,6 +182,18 @@ async fn serve_connection(
     if !same_secret(&hello.secret, secret) {
         tracing::warn!(from = hello.from, "peer presented a wrong cluster secret");
         let reply = HelloReply::Rejected("wrong cluster secret".into());
+        write_frame(&mut conn, &reply).await?;
+        return Ok(());
+    }
+    if let Some(to) = hello.to
+        && to != node_id
+    {
+        tracing::warn!(
+            from = hello.from,
+            to,
+            "peer dialed this node for another node id"
+        );
+        let reply = HelloReply::Rejected(format!("this is node {node_id}, not node {to}"));
         write_frame(&mut conn, &reply).await?;
         return Ok(());
     }
@@ -201,18 +222,21 @@ async fn serve_connection(
     }
 }
 
-/// Dials `addr` and says hello: a connection ready for requests.
+/// Dials `addr` and says hello, to node `to` if the caller knows which node
+/// it means: a connection ready for requests.
 pub(crate) async fn dial(
     connector: &dyn Connector,
     addr: &str,
     secret: &str,
     from: u64,
+    to: Option<u64>,
 ) -> std::io::Result<Conn> {
     let stream = connector.connect(addr).await?;
     let mut conn = framed(stream);
     let hello = Hello {
         secret: secret.to_string(),
         from,
+        to,
     };
     write_frame(&mut conn, &hello).await?;
     match read_frame(&mut conn).await? {
@@ -266,7 +290,14 @@ enum CallError {
 impl PeerClient {
     async fn exchange(&mut self, request: &PeerRequest) -> std::io::Result<PeerResponse> {
         if self.conn.is_none() {
-            let conn = dial(&*self.connector, &self.addr, &self.secret, self.from).await?;
+            let conn = dial(
+                &*self.connector,
+                &self.addr,
+                &self.secret,
+                self.from,
+                Some(self.target),
+            )
+            .await?;
             self.conn = Some(conn);
         }
         let conn = self.conn.as_mut().expect("connected above");
