@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 cairn=target/debug/cairn
-max_examples=25
+max_examples=50
 workers=2
 seed=""
 token=${CAIRN_TOKEN:-}
@@ -46,7 +46,7 @@ done
 phases=examples,coverage,fuzzing
 if ((long)); then
     phases=examples,coverage,fuzzing,stateful
-    [[ $max_examples == 25 ]] && max_examples=500
+    [[ $max_examples == 50 ]] && max_examples=500
 fi
 # Seeded in CI so that a red run can be replayed exactly; random otherwise.
 if [[ -z $seed && ${CI:-} == true ]]; then
@@ -106,9 +106,15 @@ if [[ -n $out ]]; then
     arguments+=(--report junit,ndjson --report-dir "$out")
 fi
 
-log "schemathesis ${arguments[*]/Bearer */Bearer ***}"
+# Membership changes go last, in a pass of their own: every learner the
+# fuzzer adds is a member the leader then replicates to (and fails to reach)
+# for the rest of the run, which slows every other operation down.
+membership='^/v1/admin/(learners|voters|members)'
 status=0
-SCHEMATHESIS_HOOKS="" "$venv/bin/schemathesis" "${arguments[@]}" || status=$?
+log "schemathesis ${arguments[*]/Bearer */Bearer ***} (all but membership changes)"
+"$venv/bin/schemathesis" "${arguments[@]}" --exclude-path-regex "$membership" || status=$?
+log "schemathesis: membership changes"
+"$venv/bin/schemathesis" "${arguments[@]}" --include-path-regex "$membership" || status=$?
 
 # The node must have survived the run.
 if ! curl --silent --fail "$url/health" >/dev/null; then
