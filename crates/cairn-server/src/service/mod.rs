@@ -170,9 +170,31 @@ impl Service {
         }
     }
 
+    /// Refuses an agent id, session id or idempotency key over
+    /// `label_bytes_max` before it reaches the log, where every label of every
+    /// write is kept for good.
+    fn check_labels(&self, context: &RequestContext) -> ServiceResult<()> {
+        let max = self.limits.label_bytes_max;
+        let labels = [
+            Some(&context.agent),
+            Some(&context.session),
+            context.idempotency_key.as_ref(),
+        ];
+        match labels
+            .into_iter()
+            .flatten()
+            .map(|label| label.len() as u64)
+            .find(|&length| length > max)
+        {
+            Some(length) => Err(CoreError::limit("label_bytes_max", max, length).into()),
+            None => Ok(()),
+        }
+    }
+
     /// Checks a command, proposes it and waits for its outcome, bounded by
     /// the request timeout. A refused or failed command is `Refused`.
     async fn propose(&self, context: &RequestContext, command: Command) -> ServiceResult<Outcome> {
+        self.check_labels(context)?;
         let proposal = Proposal {
             meta: self.meta(context),
             command,
