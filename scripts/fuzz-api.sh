@@ -21,7 +21,10 @@ source scripts/lib.sh
 
 cairn=target/debug/cairn
 max_examples=50
-workers=2
+# One worker: with two, Hypothesis (describing its filters with ast.parse
+# from several threads) now and then crashed under CPython 3.11 with
+# "AST constructor recursion depth mismatch", a tool error, not a finding.
+workers=1
 seed=""
 token=${CAIRN_TOKEN:-}
 long=0
@@ -78,7 +81,8 @@ log "starting $cairn on $url"
 pids+=($!)
 wait_until 30 "the node became ready" curl --silent --fail "$url/ready"
 
-# Checks that make sense for this API. Left out: negative_data_rejection and
+# Checks that make sense for this API; FUZZ_EXTRA_CHECKS adds more (a
+# comma-separated list of Schemathesis check names) for a one-off look. Left out: negative_data_rejection and
 # positive_data_acceptance (Schemathesis cannot see the rules that make a
 # path or store name valid, so it would call our refusals of its "valid"
 # paths failures), missing_required_header (the only required header is
@@ -87,7 +91,7 @@ wait_until 30 "the node became ready" curl --silent --fail "$url/ready"
 # links the document does not declare.
 checks=not_a_server_error,status_code_conformance,content_type_conformance
 checks+=,response_headers_conformance,response_schema_conformance
-checks+=,unsupported_method,allow_header_conformance
+checks+=,unsupported_method,allow_header_conformance${FUZZ_EXTRA_CHECKS:+,$FUZZ_EXTRA_CHECKS}
 
 arguments=(
     run "$url/openapi.json"

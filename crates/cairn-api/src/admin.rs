@@ -158,6 +158,7 @@ pub struct DigestView {
 #[serde(deny_unknown_fields)]
 pub struct LearnerRequest {
     /// A positive id, unique in the cluster.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub node_id: u64,
     /// `host:port` of the new node's Raft port.
     pub raft_addr: String,
