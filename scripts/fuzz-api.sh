@@ -56,7 +56,7 @@ if [[ -z $seed && ${CI:-} == true ]]; then
     seed=13
 fi
 
-venv=$(scripts/fuzz-venv.sh)
+venv=$(realpath "$(scripts/fuzz-venv.sh)")
 if [[ ! -x $cairn ]]; then
     log "building $cairn"
     cargo build --locked -p cairn
@@ -107,18 +107,23 @@ arguments=(
 [[ -n $token ]] && arguments+=(--header "Authorization: Bearer $token")
 if [[ -n $out ]]; then
     mkdir -p "$out"
-    arguments+=(--report junit,ndjson --report-dir "$out")
+    arguments+=(--report junit,ndjson --report-dir "$(realpath "$out")")
 fi
 
 # Membership changes go last, in a pass of their own: every learner the
 # fuzzer adds is a member the leader then replicates to (and fails to reach)
 # for the rest of the run, which slows every other operation down.
 membership='^/v1/admin/(learners|voters|members)'
+# Schemathesis keeps its cache (.schemathesis/) in the working directory;
+# run it from target/ so that nothing lands in the source tree.
+schemathesis() {
+    (cd target && "$venv/bin/schemathesis" "$@")
+}
 status=0
 log "schemathesis ${arguments[*]/Bearer */Bearer ***} (all but membership changes)"
-"$venv/bin/schemathesis" "${arguments[@]}" --exclude-path-regex "$membership" || status=$?
+schemathesis "${arguments[@]}" --exclude-path-regex "$membership" || status=$?
 log "schemathesis: membership changes"
-"$venv/bin/schemathesis" "${arguments[@]}" --include-path-regex "$membership" || status=$?
+schemathesis "${arguments[@]}" --include-path-regex "$membership" || status=$?
 
 # The node must have survived the run.
 if ! curl --silent --fail "$url/health" >/dev/null; then
