@@ -1,10 +1,11 @@
 //! One node, the real `cairn` binary on loopback: durability across SIGKILL,
-//! concurrent writers, refusal of bad input, and the CLI.
+//! concurrent writers, refusal of bad and hostile input, and the CLI.
 
 mod bad_input;
 mod cli;
 mod concurrency;
 mod durability;
+mod hostile_input;
 
 use cairn_client::{Client, ClientError};
 use cairn_tests::NodeProcess;
@@ -19,8 +20,14 @@ pub struct Single {
 }
 
 pub async fn start_single() -> Single {
+    start_single_with("").await
+}
+
+/// [`start_single`] with `extra` appended to the node's TOML config.
+pub async fn start_single_with(extra: &str) -> Single {
     let dir = tempfile::tempdir().expect("create a temporary directory");
-    let mut node = NodeProcess::start_single(dir.path());
+    let mut node = NodeProcess::configure(dir.path(), 1, &format!("bootstrap = true\n{extra}"));
+    node.spawn();
     node.wait_ready().await;
     let client = Client::new(&node.url()).expect("client for the node");
     Single { dir, node, client }

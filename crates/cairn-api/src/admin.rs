@@ -114,11 +114,15 @@ pub struct NodeStatusView {
     pub voters: Vec<u64>,
     #[serde(default)]
     pub learners: Vec<u64>,
-    /// Every member's addresses and tags, by node id.
+    /// Every member's addresses and tags, by node id. JSON object keys are
+    /// strings, so the document names the ids' decimal text as the key type.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, PeerView>))]
     pub nodes: BTreeMap<u64, PeerView>,
-    /// On the leader: the last log index each member is known to hold.
+    /// On the leader: the last log index each member is known to hold, by
+    /// node id (its decimal text, as for `nodes`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, Option<u64>>))]
     pub matched: BTreeMap<u64, Option<u64>>,
     /// Milliseconds since this node last heard from a leader: 0 on the
     /// leader, `null` if it never has.
@@ -154,6 +158,7 @@ pub struct DigestView {
 #[serde(deny_unknown_fields)]
 pub struct LearnerRequest {
     /// A positive id, unique in the cluster.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub node_id: u64,
     /// `host:port` of the new node's Raft port.
     pub raft_addr: String,

@@ -111,6 +111,7 @@ pub struct TreeQuery {
 pub struct HistoryQuery {
     /// Versions per page (default 100, at most `page_entries_max`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u64>,
     /// Only versions older than this one (the previous page's `next_before`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +146,7 @@ pub struct AuditQuery {
     pub after: Option<u64>,
     /// Records per page (default 100, at most `page_entries_max`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency: Option<Consistency>,

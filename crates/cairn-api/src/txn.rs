@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TxnRequest {
+    /// At least one; at most `txn_ops_max`.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub ops: Vec<OpRequest>,
 }
 

@@ -81,7 +81,8 @@ impl Forwarder {
             Some(conn) => conn,
             None => tokio::time::timeout(
                 self.deadline,
-                transport::dial(&*self.connector, addr, &self.secret, self.from),
+                // The leader is known here by its address alone.
+                transport::dial(&*self.connector, addr, &self.secret, (self.from, None)),
             )
             .await
             .map_err(|_| {

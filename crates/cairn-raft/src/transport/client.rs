@@ -125,8 +125,15 @@ impl PeerClient {
     async fn exchange(&mut self, frame: Bytes) -> std::io::Result<PeerResponse> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
-            empty => empty
-                .insert(frame::dial(&*self.connector, &self.addr, &self.secret, self.from).await?),
+            empty => empty.insert(
+                frame::dial(
+                    &*self.connector,
+                    &self.addr,
+                    &self.secret,
+                    (self.from, Some(self.target)),
+                )
+                .await?,
+            ),
         };
         write_encoded(conn, frame).await?;
         read_frame(conn).await

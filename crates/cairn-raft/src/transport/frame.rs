@@ -55,6 +55,12 @@ struct Hello {
 struct HelloBody {
     secret: String,
     from: u64,
+    /// The node the dialer means to reach, when it knows it. A member whose
+    /// recorded address is really another node's (a mistyped learner address,
+    /// or the leader's own) must not have that node's Raft answer in its name:
+    /// a leader that accepted append-entries from itself would break
+    /// openraft's state (it asserts it has no leader role while following).
+    to: Option<u64>,
 }
 
 /// The answer to a hello; like `Hello`, the same in every protocol version.
@@ -70,8 +76,9 @@ fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Decides on a peer's hello: the sender's node id, or why it is refused.
-fn check_hello(hello: &Hello, secret: &str) -> Result<u64, String> {
+/// Decides on a peer's hello to node `node_id`: the sender's node id, or
+/// why it is refused.
+fn check_hello(hello: &Hello, secret: &str, node_id: u64) -> Result<u64, String> {
     if hello.protocol_version != PROTOCOL_VERSION {
         return Err(format!(
             "peer protocol version {} differs from this node's version {PROTOCOL_VERSION}",
@@ -82,6 +89,14 @@ fn check_hello(hello: &Hello, secret: &str) -> Result<u64, String> {
         codec::decode(&hello.body).map_err(|error| format!("undecodable hello: {error}"))?;
     if !same_secret(&body.secret, secret) {
         return Err(format!("wrong cluster secret from node {}", body.from));
+    }
+    if let Some(to) = body.to
+        && to != node_id
+    {
+        return Err(format!(
+            "node {} dialed node {to}, but this is node {node_id}",
+            body.from
+        ));
     }
     Ok(body.from)
 }
@@ -105,13 +120,18 @@ pub(crate) async fn write_encoded(conn: &mut Conn, frame: Bytes) -> std::io::Res
     conn.send(frame).await
 }
 
-/// Reads a new connection's hello and answers it: the sender's node id if
-/// it is welcome, else an error after telling the peer why it is not.
-pub(crate) async fn accept_hello(conn: &mut Conn, secret: &str) -> std::io::Result<u64> {
+/// Reads a new connection's hello to node `node_id` and answers it: the
+/// sender's node id if it is welcome, else an error after telling the peer
+/// why it is not.
+pub(crate) async fn accept_hello(
+    conn: &mut Conn,
+    secret: &str,
+    node_id: u64,
+) -> std::io::Result<u64> {
     let hello: Hello = tokio::time::timeout(HELLO_TIMEOUT, read_frame(conn))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no hello"))??;
-    match check_hello(&hello, secret) {
+    match check_hello(&hello, secret, node_id) {
         Ok(from) => {
             write_frame(conn, &HelloReply::Welcome).await?;
             Ok(from)
@@ -127,16 +147,18 @@ pub(crate) async fn accept_hello(conn: &mut Conn, secret: &str) -> std::io::Resu
     }
 }
 
-/// Says hello as protocol version `protocol_version` and waits for the answer.
+/// Says hello as protocol version `protocol_version`, from node `from` to
+/// node `to` when the caller knows it, and waits for the answer.
 async fn say_hello(
     conn: &mut Conn,
     protocol_version: u32,
     secret: &str,
-    from: u64,
+    (from, to): (u64, Option<u64>),
 ) -> std::io::Result<()> {
     let body = HelloBody {
         secret: secret.to_string(),
         from,
+        to,
     };
     let hello = Hello {
         protocol_version,
@@ -152,16 +174,17 @@ async fn say_hello(
     }
 }
 
-/// Dials `addr` and says hello: a connection ready for requests.
+/// Dials `addr` and says hello, to node `to` if the caller knows which node
+/// it means: a connection ready for requests.
 pub(crate) async fn dial(
     connector: &dyn Connector,
     addr: &str,
     secret: &str,
-    from: u64,
+    (from, to): (u64, Option<u64>),
 ) -> std::io::Result<Conn> {
     let stream = connector.connect(addr).await?;
     let mut conn = framed(stream);
-    say_hello(&mut conn, PROTOCOL_VERSION, secret, from).await?;
+    say_hello(&mut conn, PROTOCOL_VERSION, secret, (from, to)).await?;
     Ok(conn)
 }
 
@@ -185,8 +208,8 @@ mod tests {
     #[tokio::test]
     async fn a_peer_of_the_same_version_and_secret_is_welcome() {
         let (mut dialer, mut acceptor) = pair();
-        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret").await });
-        say_hello(&mut dialer, PROTOCOL_VERSION, "s3cret", 7)
+        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret", 1).await });
+        say_hello(&mut dialer, PROTOCOL_VERSION, "s3cret", (7, Some(1)))
             .await
             .unwrap();
         assert_eq!(accepted.await.unwrap().unwrap(), 7);
@@ -196,8 +219,8 @@ mod tests {
     async fn a_peer_of_another_version_is_refused_naming_both_versions() {
         let other = PROTOCOL_VERSION + 41;
         let (mut dialer, mut acceptor) = pair();
-        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret").await });
-        let refused = say_hello(&mut dialer, other, "s3cret", 7)
+        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret", 1).await });
+        let refused = say_hello(&mut dialer, other, "s3cret", (7, Some(1)))
             .await
             .unwrap_err();
         assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
@@ -214,8 +237,8 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_secret_is_refused() {
         let (mut dialer, mut acceptor) = pair();
-        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret").await });
-        let refused = say_hello(&mut dialer, PROTOCOL_VERSION, "guess", 7)
+        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret", 1).await });
+        let refused = say_hello(&mut dialer, PROTOCOL_VERSION, "guess", (7, Some(1)))
             .await
             .unwrap_err();
         assert!(
@@ -223,5 +246,31 @@ mod tests {
             "{refused}"
         );
         assert!(accepted.await.unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_hello_meant_for_another_node_is_refused() {
+        let (mut dialer, mut acceptor) = pair();
+        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret", 1).await });
+        let refused = say_hello(&mut dialer, PROTOCOL_VERSION, "s3cret", (7, Some(2)))
+            .await
+            .unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("dialed node 2, but this is node 1"),
+            "{refused}"
+        );
+        assert!(accepted.await.unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_hello_that_names_no_node_is_welcome() {
+        let (mut dialer, mut acceptor) = pair();
+        let accepted = tokio::spawn(async move { accept_hello(&mut acceptor, "s3cret", 1).await });
+        say_hello(&mut dialer, PROTOCOL_VERSION, "s3cret", (7, None))
+            .await
+            .unwrap();
+        assert_eq!(accepted.await.unwrap().unwrap(), 7);
     }
 }

@@ -78,7 +78,7 @@ impl PeerServer {
 
     async fn serve_connection(&self, stream: Box<dyn PeerStream>) -> std::io::Result<()> {
         let mut conn = frame::framed(stream);
-        let from = frame::accept_hello(&mut conn, &self.secret).await?;
+        let from = frame::accept_hello(&mut conn, &self.secret, self.node_id).await?;
         loop {
             let request: PeerRequest = read_frame(&mut conn).await?;
             let response = self.answer(from, request).await;

@@ -205,6 +205,9 @@ pub enum WriteProblems {
     /// `version_conflict` from `If-Match` / `If-None-Match`.
     #[response(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Problem),
+    /// `invalid_request`: the body did not all arrive within the request timeout.
+    #[response(status = 408, content_type = "application/problem+json")]
+    RequestTimeout(Problem),
     /// `limit_exceeded`: a body over `request_bytes_max` or a file over `file_bytes_max`.
     #[response(status = 413, content_type = "application/problem+json")]
     TooLarge(Problem),
@@ -226,6 +229,9 @@ pub enum AdminProblems {
     /// `membership_conflict`: unknown node, or a change already in progress.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
+    /// `invalid_request`: the body did not all arrive within the request timeout.
+    #[response(status = 408, content_type = "application/problem+json")]
+    RequestTimeout(Problem),
     /// `unavailable` / `not_leader`: retryable.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),

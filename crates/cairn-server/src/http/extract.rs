@@ -4,8 +4,8 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-use cairn_api::{PreconditionFields, etag, headers};
+use axum::http::{HeaderMap, StatusCode, header};
+use cairn_api::{ErrorCode, PreconditionFields, etag, headers};
 use cairn_core::CoreError;
 use serde::de::DeserializeOwned;
 
@@ -97,7 +97,10 @@ impl<S: Send + Sync> FromRequestParts<S> for HeaderPreconditions {
 }
 
 /// The whole body, refused unread when `Content-Length` is over
-/// `request_bytes_max` and cut off as soon as a streamed body passes it.
+/// `request_bytes_max`, cut off as soon as a streamed body passes it, and
+/// given up with `408` when it has not all arrived within the request
+/// timeout: a client that announces more than it sends, or trickles it,
+/// would otherwise hold its connection and task forever.
 pub struct BoundedBody(pub Bytes);
 
 impl FromRequest<AppState> for BoundedBody {
@@ -117,10 +120,20 @@ impl FromRequest<AppState> for BoundedBody {
             return Err(too_large(length));
         }
         let limit = usize::try_from(max).unwrap_or(usize::MAX);
-        axum::body::to_bytes(request.into_body(), limit)
-            .await
-            .map(BoundedBody)
-            .map_err(|_| too_large(max.saturating_add(1)))
+        let timeout = state.service.request_timeout();
+        match tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), limit)).await
+        {
+            Ok(Ok(bytes)) => Ok(BoundedBody(bytes)),
+            Ok(Err(_)) => Err(too_large(max.saturating_add(1))),
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::InvalidRequest,
+                format!(
+                    "the request body did not arrive within {} ms",
+                    timeout.as_millis()
+                ),
+            )),
+        }
     }
 }
 

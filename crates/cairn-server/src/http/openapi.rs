@@ -5,8 +5,12 @@ use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
+use cairn_core::path::STORE_NAME_BYTES_MAX;
 use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Spec;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// The document's fixed parts; the routes add their paths and schemas.
 #[derive(OpenApi)]
@@ -41,7 +45,46 @@ pub fn openapi() -> Spec {
         .into_iter()
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
+    describe_store_names(&mut spec);
     spec
+}
+
+/// `cairn_core::path::StoreName`'s rule as a pattern: a letter or digit,
+/// then letters, digits, `.`, `_`, `-`.
+const STORE_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
+
+/// Handlers take a store name as a plain string and the service checks it,
+/// so without this the document would promise that any string is a store
+/// name; a generator reading it then spends its cases on `400`s.
+fn describe_store_names(spec: &mut Spec) {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(STORE_NAME_PATTERN))
+        .min_length(Some(1))
+        .max_length(Some(STORE_NAME_BYTES_MAX))
+        .build();
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        let parameters = operations
+            .into_iter()
+            .flatten()
+            .filter_map(|operation| operation.parameters.as_mut())
+            .flatten();
+        for parameter in parameters {
+            if let RefOr::T(parameter) = parameter
+                && parameter.name == "store"
+                && parameter.parameter_in == ParameterIn::Path
+            {
+                parameter.schema = Some(schema.clone().into());
+            }
+        }
+    }
 }
 
 static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| {
@@ -62,4 +105,39 @@ pub(super) async fn openapi_json() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/json")],
         OPENAPI_JSON.as_str(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_store_parameter_carries_the_store_name_rule() {
+        let spec = serde_json::to_value(openapi()).unwrap();
+        let mut described = 0;
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let parameters = operation["parameters"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let store = parameters
+                    .iter()
+                    .find(|parameter| parameter["name"] == "store" && parameter["in"] == "path");
+                assert_eq!(store.is_some(), path.contains("{store}"), "{method} {path}");
+                if let Some(store) = store {
+                    assert_eq!(
+                        store["schema"]["pattern"], STORE_NAME_PATTERN,
+                        "{method} {path}"
+                    );
+                    assert_eq!(
+                        store["schema"]["maxLength"], STORE_NAME_BYTES_MAX,
+                        "{method} {path}"
+                    );
+                    described += 1;
+                }
+            }
+        }
+        assert!(described >= 10, "only {described} operations take a store");
+    }
 }

@@ -2,7 +2,7 @@
 
 use cairn_api::{DigestView, LearnerRequest, NodeStatusView, PeerView, Ready};
 use cairn_core::CoreError;
-use cairn_raft::{AdminRequest, PeerNode};
+use cairn_raft::{AdminRequest, NodeError, PeerNode};
 
 use super::{RequestContext, Service, ServiceError, ServiceResult};
 
@@ -98,6 +98,21 @@ impl Service {
                 ))
                 .into());
             }
+        }
+        // Two members at one Raft address would have one node answer for
+        // both; the peer hello refuses that too, but refusing it here keeps
+        // the leader from replicating forever to a member it can never reach.
+        // This node's view of the membership may lag; the hello check does not.
+        let status = self.status()?;
+        if let Some((&member, _)) = status
+            .nodes
+            .iter()
+            .find(|(id, node)| **id != request.node_id && node.raft_addr == request.raft_addr)
+        {
+            return Err(ServiceError::Node(NodeError::Membership(format!(
+                "raft_addr {} is node {member}'s",
+                request.raft_addr
+            ))));
         }
         let node = PeerNode {
             raft_addr: request.raft_addr,

@@ -122,6 +122,11 @@ impl Service {
         &self.clock
     }
 
+    /// How long one request may take (`[http] request_timeout_ms`).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     pub fn node_id(&self) -> u64 {
         self.node.id()
     }
