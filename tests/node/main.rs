@@ -1,6 +1,10 @@
 //! One node, the real `cairn` binary on loopback: durability across SIGKILL,
 //! concurrent writers, refusal of bad and hostile input, and the CLI.
 
+// Test helpers unwrap like the tests they serve: a panic is a failed test
+// with its message. (Production code denies `unwrap`.)
+#![allow(clippy::unwrap_used)]
+
 mod bad_input;
 mod cli;
 mod concurrency;
