@@ -2,6 +2,10 @@
 //! a minority that must not acknowledge, catch-up by snapshot, membership
 //! changes at run time, and replicas converging to identical state.
 
+// Test helpers unwrap like the tests they serve: a panic is a failed test
+// with its message. (Production code denies `unwrap`.)
+#![allow(clippy::unwrap_used)]
+
 mod catch_up;
 mod failover;
 mod membership;

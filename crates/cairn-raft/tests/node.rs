@@ -1,5 +1,9 @@
 //! A real `Node` (redb files, openraft, TCP peer listener) in process.
 
+// Test helpers unwrap like the tests they serve: a panic is a failed test
+// with its message. (Production code denies `unwrap`.)
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use cairn_core::command::{Command, Meta, Proposal};

@@ -3,6 +3,10 @@
 //! the OpenAPI document describe the same routes, and what wraps every
 //! request (ids, problems, metrics) is there.
 
+// Test helpers unwrap like the tests they serve: a panic is a failed test
+// with its message. (Production code denies `unwrap`.)
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
