@@ -3,9 +3,10 @@
 //!
 //! The types here are what reads answer; disk records (`codec::*Record`)
 //! never leave this module, so the disk format can change without changing
-//! what callers see. Files by topic: `file` (one file's content and
-//! metadata), `list` (directories, now or as of a revision), `history`
-//! (versions of one path and diffs), `audit` (a store's audit log).
+//! what callers see. They are not serializable: the HTTP shapes are
+//! `cairn-api`'s, filled by the server. Files by topic: `file` (one file's
+//! content and metadata), `list` (directories, now or as of a revision),
+//! `history` (versions of one path and diffs), `audit` (a store's audit log).
 
 mod audit;
 mod file;
@@ -19,8 +20,6 @@ pub use list::list;
 
 use std::ops::Bound;
 
-use serde::{Deserialize, Serialize};
-
 use crate::apply::load_store;
 use crate::codec;
 use crate::command::{Change, OpKind, StoreInfo};
@@ -29,7 +28,7 @@ use crate::kv::{KvRead, Table};
 use crate::path::StoreName;
 
 /// Which state of a file or directory to read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum At {
     #[default]
     Current,
@@ -40,7 +39,7 @@ pub enum At {
 }
 
 /// A file's metadata (what `stat` and response headers show).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileMeta {
     pub path: String,
     /// The revision that last changed the file, as of the requested point.
@@ -54,32 +53,29 @@ pub struct FileMeta {
     pub session: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileContent {
     pub meta: FileMeta,
     pub content: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     File,
     Dir,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListEntry {
     pub path: String,
     pub kind: EntryKind,
     /// Files only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     /// Files only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
     pub store: String,
     pub dir: String,
@@ -89,7 +85,7 @@ pub struct Listing {
     pub entries: Vec<ListEntry>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionInfo {
     pub path: String,
     pub version: u64,
@@ -98,38 +94,32 @@ pub struct VersionInfo {
     pub agent: String,
     pub session: String,
     /// `None` for a delete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
     /// Present when the history was asked for with content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_to: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryPage {
     pub path: String,
     /// Newest first.
     pub versions: Vec<VersionInfo>,
     /// Pass as `before` to get the next (older) page; `None` on the last page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_before: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditPage {
     pub store: String,
     /// Oldest first.
     pub records: Vec<AuditEvent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_after: Option<u64>,
 }
 
 /// One applied transaction as the audit log shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEvent {
     /// The store revision the transaction made.
     pub revision: u64,
