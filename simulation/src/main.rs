@@ -44,7 +44,11 @@ struct Args {
     /// Print the fault schedule of each seed.
     #[arg(long)]
     verbose: bool,
-    /// Run a batch of seeds in this one process (faster; but see README.md: runs may drift).
+    /// Shift the numbers tokio gives the run's tasks: another variant of each
+    /// seed (0 replays it as a process of its own runs it).
+    #[arg(long, default_value_t = 0)]
+    task_number_shift: u64,
+    /// Run a batch of seeds in this one process (faster; each run replays as it would alone).
     #[arg(long)]
     in_process: bool,
     /// Run every seed this many times, each in a process of its own (or all
@@ -61,6 +65,7 @@ fn options(args: &Args, seed: u64) -> SimOptions {
         chaos: Duration::from_secs(args.duration),
         heal: Duration::from_secs(args.duration.div_ceil(2)),
         plant_stale_reads: args.plant_stale_reads,
+        task_number_shift: args.task_number_shift,
         ..SimOptions::new(seed)
     }
 }
@@ -125,6 +130,9 @@ fn run_child(args: &Args, seed: u64) -> Result<SeedLine, String> {
     if args.plant_stale_reads {
         command.arg("--plant-stale-reads");
     }
+    command
+        .arg("--task-number-shift")
+        .arg(args.task_number_shift.to_string());
     if args.verbose {
         command.arg("--verbose");
     }
