@@ -153,11 +153,15 @@ impl Node {
             secret: secret.clone(),
             rpc_timeout: Duration::from_millis(config.raft.rpc_timeout_ms),
         };
+        let log_store = LogStore::new(log.clone(), config.io);
+        log_store
+            .step_down_after_restart(config.node_id)
+            .map_err(fatal)?;
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config.raft)?),
             network,
-            LogStore::new(log.clone(), config.io),
+            log_store,
             StateMachine::new(state.clone(), config.data_dir.join("snapshots")).map_err(fatal)?,
         )
         .await
