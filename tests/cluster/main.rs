@@ -29,7 +29,14 @@ pub struct Cluster {
     pub nodes: Vec<NodeProcess>,
     /// TOML appended to every node's config: the `[raft]` and `[http]` tables.
     tables: String,
+    /// This test's turn (declared last, so released after the nodes stop).
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Cluster tests take turns: each runs three or four real nodes, and several
+/// at once on a two-core machine starve one another's heartbeats until
+/// requests time out for want of CPU, not for any fault of the code.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Cluster {
     /// Node 1 bootstraps; nodes 2..=n join it as learners and are promoted.
@@ -41,11 +48,13 @@ impl Cluster {
     /// As `start`, with `timings` (a whole `[raft]` table header and its
     /// timing keys) in place of the fast `RAFT` timings.
     pub async fn start_with_timings(n: u64, timings: &str, raft: &str) -> Cluster {
+        let turn = TURN.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cluster = Cluster {
             dir,
             nodes: Vec::new(),
             tables: format!("{timings}{raft}{HTTP}"),
+            _turn: turn,
         };
         let mut first = NodeProcess::configure(
             cluster.dir.path(),

@@ -35,7 +35,10 @@ async fn a_minority_never_acknowledges_and_retries_apply_once() {
     // The write was acknowledged once a majority held it, which need not
     // include this node: a linearizable read here waits until it applied it,
     // so the stale read below has it to show.
-    client.read_file(STORE, "/plan.md", At::Current).await.unwrap();
+    client
+        .read_file(STORE, "/plan.md", At::Current)
+        .await
+        .unwrap();
 
     let others: Vec<u64> = (1..=3).filter(|id| *id != lone).collect();
     for id in &others {

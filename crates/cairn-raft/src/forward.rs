@@ -2,7 +2,7 @@
 //! membership changes) over the peer protocol, on a small pool of
 //! connections per leader address.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -27,7 +27,11 @@ pub(crate) struct Forwarder {
     connector: Arc<dyn Connector>,
     secret: Arc<str>,
     deadline: Duration,
-    idle: Mutex<HashMap<String, Vec<Conn>>>,
+    /// A `BTreeMap`, not a `HashMap`: when the node stops, the pool closes its
+    /// connections in map order, and each close sends a message; std's
+    /// `HashMap` orders by a seed drawn per process, which made simulation
+    /// runs of one seed differ from process to process.
+    idle: Mutex<BTreeMap<String, Vec<Conn>>>,
 }
 
 impl Forwarder {
@@ -42,7 +46,7 @@ impl Forwarder {
             connector,
             secret,
             deadline,
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(BTreeMap::new()),
         }
     }
 

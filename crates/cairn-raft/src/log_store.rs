@@ -111,6 +111,31 @@ impl LogStore {
         Ok(LogStore { db, pending, jobs })
     }
 
+    /// Called before openraft starts: a committed vote for this node is
+    /// saved again as a plain vote, so the node does not resume leading.
+    ///
+    /// openraft 0.9 restores a node whose saved vote is a committed vote for
+    /// itself as leader of the same term at startup, and answers read indexes
+    /// from its first entry of that term and the commit index it reloads; that
+    /// index is only a hint here (`save_committed` is unsynced), so it may be
+    /// lower than writes this leader committed and acknowledged before it
+    /// stopped, and its first linearizable reads could miss them (simulation
+    /// seed 1060 with `--task-number-shift 1` read version 38 after version 39
+    /// was acknowledged). With a plain vote the node must win a new election;
+    /// the new term's first entry commits everything before it.
+    pub(crate) fn step_down_after_restart(&self, node_id: u64) -> Result<(), RaftStorageError> {
+        let Some(vote) = self.read_meta::<Vote>(VOTE)? else {
+            return Ok(());
+        };
+        if !(vote.is_committed() && vote.leader_id().voted_for() == Some(node_id)) {
+            return Ok(());
+        }
+        let plain = Vote::new(vote.leader_id().get_term(), node_id);
+        self.db
+            .set_meta(VOTE, &codec::encode(&plain))
+            .map_err(|e| StorageIOError::write_vote(any(e)).into())
+    }
+
     fn read_meta<T: serde::de::DeserializeOwned>(
         &self,
         name: &str,

@@ -9,6 +9,7 @@
 
 mod collect;
 mod faults;
+mod process;
 mod roles;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,10 @@ pub struct SimOptions {
     pub heal: Duration,
     /// Plant a bug: linearizable reads served from the local replica.
     pub plant_stale_reads: bool,
+    /// Shifts the numbers tokio gives the run's tasks, which decide the order
+    /// in which a crashed host's tasks are dropped (see `process.rs`): 0
+    /// replays the seed as a process of its own runs it; others are variants.
+    pub task_number_shift: u64,
 }
 
 impl SimOptions {
@@ -50,6 +55,7 @@ impl SimOptions {
             chaos: Duration::from_secs(20),
             heal: Duration::from_secs(10),
             plant_stale_reads: false,
+            task_number_shift: 0,
         }
     }
 
@@ -64,6 +70,9 @@ impl SimOptions {
         );
         if self.plant_stale_reads {
             command.push_str(" --plant-stale-reads");
+        }
+        if self.task_number_shift != 0 {
+            command.push_str(&format!(" --task-number-shift {}", self.task_number_shift));
         }
         command
     }
@@ -139,6 +148,8 @@ struct Records {
 }
 
 pub fn run_seed(options: &SimOptions) -> SeedReport {
+    let _alone = process::one_run_at_a_time();
+    process::align_task_numbers(options.task_number_shift);
     let root = Rng::new(options.seed);
     let cluster = Cluster::new(options);
     let mut sim = build_simulation(options.seed, cluster.stop_at);

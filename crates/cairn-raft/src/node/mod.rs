@@ -86,11 +86,18 @@ impl Node {
             secret: secret.clone(),
             rpc_timeout: Duration::from_millis(config.raft.rpc_timeout_ms),
         };
+        let log_store = LogStore::new(log.clone(), config.io).map_err(fatal)?;
+        // openraft 0.9 would restore a committed vote for itself as leadership
+        // of the same term, answering linearizable reads from an unsynced
+        // commit index; a restarted node wins a new election instead.
+        log_store
+            .step_down_after_restart(config.node_id)
+            .map_err(fatal)?;
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config.raft)?),
             network,
-            LogStore::new(log.clone(), config.io).map_err(fatal)?,
+            log_store,
             StateMachine::new(state.clone(), config.data_dir.join("snapshots")).map_err(fatal)?,
         )
         .await
