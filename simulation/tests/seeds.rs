@@ -2,6 +2,10 @@
 //! faults, the determinism of a seed, and proof that the checkers catch a
 //! planted bug. `cairn-sim --seeds N` runs many more.
 
+// Test helpers unwrap like the tests they serve: a panic is a failed test
+// with its message. (Production code denies `unwrap`.)
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use cairn_simulation::{SimOptions, run_seed};
