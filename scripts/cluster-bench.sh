@@ -18,7 +18,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/lib.sh"
 
 duration=10
-clients=1,16,64
+clients=1,16,64,256
 run_etcd=1
 out="$root/target/bench/$(date +%Y%m%d-%H%M%S)"
 while (($#)); do

@@ -18,7 +18,7 @@ source "$root/scripts/lib.sh"
 
 cairn=${CAIRN:-}
 duration=10
-clients=1,16,64
+clients=1,16,64,256
 json_out=
 extra=()
 while (($#)); do

@@ -1,6 +1,7 @@
 //! What a node does with requests it must answer itself as the leader:
 //! proposals and membership changes forwarded by followers, read indexes
-//! asked for by followers. Never forwards again, so requests cannot loop.
+//! for its own reads and those followers ask for. Never forwards again, so
+//! requests cannot loop.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::NodeError;
 use crate::error::{from_leader_check, from_write_error};
+use crate::read_batcher::ReadBatcher;
 use crate::types::{PeerNode, Raft};
 
 /// A membership change.
@@ -36,19 +38,22 @@ pub(crate) async fn propose(raft: &Raft, proposal: Proposal) -> Result<Outcome, 
     }
 }
 
-/// As the leader: confirms leadership with a quorum and answers the index a
-/// reader must have applied to see every write committed before this call.
-pub(crate) async fn read_index(raft: &Raft) -> Result<u64, NodeError> {
-    let (read_log_id, _applied) = raft.get_read_log_id().await.map_err(from_leader_check)?;
-    Ok(read_log_id.map_or(0, |id| id.index))
+/// The leader's read-index rounds, shared by its own linearizable reads and
+/// the read indexes followers ask of it.
+pub(crate) type LeaderReads = ReadBatcher<Result<u64, NodeError>>;
+
+/// As the leader: the index a reader must have applied to see every write
+/// committed before this call. Concurrent callers share one quorum round,
+/// always one that started after they called (see `ReadBatcher`).
+pub(crate) async fn read_index(raft: &Raft, reads: &LeaderReads) -> Result<u64, NodeError> {
+    reads.run(|| confirm_leadership(raft)).await?
 }
 
-/// As the leader: read index, then wait until this node applied it.
-pub(crate) async fn linearize(raft: &Raft) -> Result<(), NodeError> {
-    raft.ensure_linearizable()
-        .await
-        .map(|_| ())
-        .map_err(from_leader_check)
+/// One round: confirms leadership with a quorum (a heartbeat to every
+/// voter) and answers the read index openraft computed when it began.
+async fn confirm_leadership(raft: &Raft) -> Result<u64, NodeError> {
+    let (read_log_id, _applied) = raft.get_read_log_id().await.map_err(from_leader_check)?;
+    Ok(read_log_id.map_or(0, |id| id.index))
 }
 
 pub(crate) async fn admin(raft: &Raft, request: AdminRequest) -> Result<(), NodeError> {

@@ -17,6 +17,7 @@ mod forward;
 mod leader;
 mod log_store;
 mod node;
+mod read_batcher;
 mod snapshot_file;
 mod state_machine;
 mod transport;

@@ -24,6 +24,7 @@ use crate::config::raft_config;
 use crate::error::{fatal, from_fatal};
 use crate::forward::Forwarder;
 use crate::log_store::LogStore;
+use crate::read_batcher::{READS_WAITING_MAX, ReadBatcher};
 use crate::state_machine::StateMachine;
 use crate::transport::{Contact, Network, PeerServer};
 use crate::types::{PeerNode, Raft};
@@ -44,6 +45,8 @@ struct Inner {
     state: Arc<StateDb>,
     log: Arc<LogDb>,
     forwarder: Forwarder,
+    /// Read-index requests forwarded to the leader, one for every read waiting.
+    follower_reads: ReadBatcher<Option<Result<u64, NodeError>>>,
     /// Answers peers' requests; the leader's own requests go through it too.
     peer_server: PeerServer,
     peer_server_task: tokio::task::AbortHandle,
@@ -107,6 +110,7 @@ impl Node {
             raft: raft.clone(),
             secret: secret.clone(),
             contact: Arc::new(Contact::new()),
+            leader_reads: Arc::new(ReadBatcher::new(READS_WAITING_MAX)),
         };
         let peer_server_task = tokio::spawn(peer_server.clone().serve(listener)).abort_handle();
         let forwarder = Forwarder::new(
@@ -122,6 +126,7 @@ impl Node {
                 state,
                 log,
                 forwarder,
+                follower_reads: ReadBatcher::new(READS_WAITING_MAX),
                 peer_server,
                 peer_server_task,
             }),

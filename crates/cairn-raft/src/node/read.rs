@@ -9,6 +9,7 @@ use cairn_storage::StateReader;
 use super::Node;
 use super::routing::{RETRY_PAUSE, Route};
 use crate::error::fatal;
+use crate::forward::ForwardFailure;
 use crate::leader;
 use crate::transport::{PeerRequest, PeerResponse};
 use crate::{Consistency, NodeError};
@@ -19,41 +20,64 @@ impl Node {
     /// of the leader when this node is a follower or learner.
     #[tracing::instrument(skip_all, fields(node_id = self.id()))]
     pub async fn linearize(&self) -> Result<(), NodeError> {
+        let index = self.read_index().await?;
+        self.inner
+            .raft
+            .wait(None)
+            .applied_index_at_least(Some(index), "linearizable read")
+            .await
+            .map_err(|error| NodeError::Unavailable(error.to_string()))?;
+        Ok(())
+    }
+
+    /// The leader's read index from a round that started after this call,
+    /// shared with every read waiting here for one (`ReadBatcher`): taken
+    /// here when this node leads, else asked of the leader.
+    async fn read_index(&self) -> Result<u64, NodeError> {
         loop {
-            let result = match self.route().await? {
-                Route::Local => leader::linearize(&self.inner.raft).await,
+            let answer = match self.route().await? {
+                Route::Local => {
+                    let reads = &self.inner.peer_server.leader_reads;
+                    Some(leader::read_index(&self.inner.raft, reads).await)
+                }
                 Route::Leader { id, raft_addr } => {
-                    match self
-                        .to_leader(
-                            id,
-                            &raft_addr,
-                            &PeerRequest::ReadIndex,
-                            &AtomicBool::new(false),
-                        )
-                        .await
-                    {
-                        Ok(Some(PeerResponse::ReadIndex(Ok(index)))) => {
-                            self.inner
-                                .raft
-                                .wait(None)
-                                .applied_index_at_least(Some(index), "linearizable read")
-                                .await
-                                .map_err(|error| NodeError::Unavailable(error.to_string()))?;
-                            Ok(())
-                        }
-                        Ok(Some(PeerResponse::ReadIndex(Err(error)))) => Err(error),
-                        Ok(Some(_)) => return Err(fatal("leader answered with the wrong kind")),
-                        // A read changes nothing: any failure is safe to retry.
-                        Ok(None) | Err(_) => {
-                            tokio::time::sleep(RETRY_PAUSE).await;
-                            continue;
-                        }
-                    }
+                    let reads = &self.inner.follower_reads;
+                    reads
+                        .run(|| self.ask_leader_for_read_index(id, &raft_addr))
+                        .await?
                 }
             };
-            match result {
-                Err(NodeError::NotLeader { .. }) => tokio::time::sleep(RETRY_PAUSE).await,
-                other => return other,
+            match answer {
+                // A read changes nothing: any failure to reach the leader,
+                // or a leader that stepped down, is safe to retry.
+                None | Some(Err(NodeError::NotLeader { .. })) => {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Some(result) => return result,
+            }
+        }
+    }
+
+    /// One forwarded read-index request; `None` when the leader did not answer.
+    async fn ask_leader_for_read_index(
+        &self,
+        leader: u64,
+        raft_addr: &str,
+    ) -> Option<Result<u64, NodeError>> {
+        let forwarder = &self.inner.forwarder;
+        match forwarder
+            .call(raft_addr, &PeerRequest::ReadIndex, &AtomicBool::new(false))
+            .await
+        {
+            Ok(PeerResponse::ReadIndex(answer)) => Some(answer),
+            Ok(_) => Some(Err(fatal("leader answered with the wrong kind"))),
+            Err(ForwardFailure::NotSent(error)) => {
+                tracing::debug!(leader, %error, "leader unreachable; routing again");
+                None
+            }
+            Err(ForwardFailure::NoAnswer(detail)) => {
+                tracing::debug!(leader, %detail, "no read index from the leader; routing again");
+                None
             }
         }
     }

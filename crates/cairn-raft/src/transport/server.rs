@@ -10,7 +10,7 @@ use openraft::raft::AppendEntriesResponse;
 
 use super::frame::{self, read_frame, write_frame};
 use super::{PeerRequest, PeerResponse};
-use crate::leader;
+use crate::leader::{self, LeaderReads};
 use crate::types::Raft;
 use crate::{Listener, PeerStream};
 
@@ -53,6 +53,8 @@ pub(crate) struct PeerServer {
     pub raft: Raft,
     pub secret: Arc<str>,
     pub contact: Arc<Contact>,
+    /// Read-index rounds as the leader, for forwarded and local reads alike.
+    pub leader_reads: Arc<LeaderReads>,
 }
 
 impl PeerServer {
@@ -110,7 +112,9 @@ impl PeerServer {
             PeerRequest::Propose(proposal) => {
                 PeerResponse::Propose(leader::propose(raft, proposal).await)
             }
-            PeerRequest::ReadIndex => PeerResponse::ReadIndex(leader::read_index(raft).await),
+            PeerRequest::ReadIndex => {
+                PeerResponse::ReadIndex(leader::read_index(raft, &self.leader_reads).await)
+            }
             PeerRequest::Admin(request) => PeerResponse::Admin(leader::admin(raft, request).await),
         }
     }
