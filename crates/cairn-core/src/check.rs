@@ -75,8 +75,20 @@ impl Proposal {
         match &self.command {
             // A `StoreName` is valid by construction (parse or deserialize)
             // and its length bound is a constant, not a limit.
-            Command::CreateStore { .. } | Command::DeleteStore { .. } => Ok(()),
+            Command::CreateStore { .. }
+            | Command::DeleteStore { .. }
+            | Command::CreateOrg { .. }
+            | Command::CreateUser { .. }
+            | Command::SetGrant { .. } => Ok(()),
             Command::Txn { ops, .. } => check_txn(ops, limits),
+            Command::CreateToken { id, agent, .. } => {
+                check_label(id, limits)?;
+                check_label(agent.as_deref().unwrap_or(""), limits)?;
+                Ok(())
+            }
+            Command::RevokeToken { id } | Command::Bootstrap { token_id: id, .. } => {
+                Ok(check_label(id, limits)?)
+            }
         }
     }
 }
@@ -86,16 +98,23 @@ fn check_labels(meta: &Meta) -> Result<(), CoreError> {
         Some(meta.agent.as_str()),
         Some(meta.session.as_str()),
         meta.idempotency_key.as_deref(),
+        meta.principal.as_deref(),
+        Some(meta.request_id.as_str()),
     ];
     for label in labels.into_iter().flatten() {
-        let bytes = label.len() as u64;
-        if bytes > meta.limits.label_bytes_max {
-            return Err(CoreError::limit(
-                "label_bytes_max",
-                meta.limits.label_bytes_max,
-                bytes,
-            ));
-        }
+        check_label(label, &meta.limits)?;
+    }
+    Ok(())
+}
+
+fn check_label(label: &str, limits: &Limits) -> Result<(), CoreError> {
+    let bytes = label.len() as u64;
+    if bytes > limits.label_bytes_max {
+        return Err(CoreError::limit(
+            "label_bytes_max",
+            limits.label_bytes_max,
+            bytes,
+        ));
     }
     Ok(())
 }
@@ -177,9 +196,11 @@ mod tests {
                 session: "session".into(),
                 idempotency_key: Some("key".into()),
                 limits: Limits::default(),
+                principal: Some("tok".into()),
+                request_id: "req".into(),
             },
             command: Command::Txn {
-                store: StoreName::parse("notes").unwrap(),
+                store: crate::governance::StoreRef::new(1, StoreName::parse("notes").unwrap()),
                 ops,
             },
         }
@@ -199,7 +220,8 @@ mod tests {
         assert_eq!(txn(vec![write("/a", "x")]).check(), Ok(()));
         let mut store = txn(vec![]);
         store.command = Command::CreateStore {
-            store: StoreName::parse("notes").unwrap(),
+            owner: None,
+            store: crate::governance::StoreRef::new(1, StoreName::parse("notes").unwrap()),
         };
         assert_eq!(store.check(), Ok(()));
     }
@@ -207,12 +229,20 @@ mod tests {
     #[test]
     fn labels_longer_than_label_bytes_max_are_refused() {
         let long = "x".repeat(9);
-        for field in ["agent", "session", "idempotency_key"] {
+        for field in [
+            "agent",
+            "session",
+            "idempotency_key",
+            "principal",
+            "request_id",
+        ] {
             let mut proposal = txn(vec![write("/a", "x")]);
             proposal.meta.limits.label_bytes_max = 8;
             match field {
                 "agent" => proposal.meta.agent = long.clone(),
                 "session" => proposal.meta.session = long.clone(),
+                "principal" => proposal.meta.principal = Some(long.clone()),
+                "request_id" => proposal.meta.request_id = long.clone(),
                 _ => proposal.meta.idempotency_key = Some(long.clone()),
             }
             let expected = (None, "label_bytes_max".to_string(), "limit_exceeded");

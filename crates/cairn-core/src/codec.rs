@@ -11,11 +11,14 @@ use crate::command::{Change, OpKind, Outcome};
 use crate::error::StorageError;
 
 /// Bump when any table layout, record or command encoding changes.
-/// Format 2 moved version content out of `VersionRecord` into `sm_content`.
-pub const FORMAT_VERSION: u32 = 2;
+/// Format 2 moved version content out of `VersionRecord` into `sm_content`;
+/// format 3 added organizations, users, tokens and grants, and keys stores
+/// by organization.
+pub const FORMAT_VERSION: u32 = 3;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_STORE_ID: &[u8] = b"next_store_id";
+pub const META_NEXT_ORG_ID: &[u8] = b"next_org_id";
 
 /// Separates a path from the revision in a `Versions` key. Paths never hold
 /// NUL, and NUL sorts before `/`, so all versions of `/a` sort together and
@@ -75,6 +78,10 @@ pub struct AuditRecord {
     pub agent: String,
     pub session: String,
     pub idempotency_key: Option<String>,
+    /// `operator` or `ORG/USER`.
+    pub principal: String,
+    pub token_id: String,
+    pub request_id: String,
     pub changes: Vec<Change>,
 }
 
@@ -84,6 +91,24 @@ pub struct IdempotencyRecord {
     /// FNV-1a 64 of the encoded command, to tell a retry from a reused key.
     pub fingerprint: u64,
     pub outcome: Outcome,
+}
+
+/// A `Stores` key: the organization's id, then the store's name.
+pub fn store_key(org_id: u64, name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + name.len());
+    key.extend_from_slice(&org_id.to_be_bytes());
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+/// A `Users` key: the organization's id, then the user's name.
+pub fn user_key(org_id: u64, name: &str) -> Vec<u8> {
+    store_key(org_id, name)
+}
+
+/// A `Grants` key: the store's id, then the user's name.
+pub fn grant_key(store_id: u64, user: &str) -> Vec<u8> {
+    store_key(store_id, user)
 }
 
 pub fn store_prefix(store_id: u64) -> [u8; 8] {

@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
+use crate::governance::{Access, OrgInfo, Role, StoreRef, TokenInfo, TokenOwner, UserInfo};
 use crate::limits::Limits;
-use crate::path::{FilePath, StoreName};
+use crate::path::{FilePath, OrgName, UserName};
 
 /// One entry's worth of work: a command plus everything that must be fixed
 /// when it is proposed rather than when it is applied (time, attribution,
@@ -32,21 +33,61 @@ pub struct Meta {
     pub idempotency_key: Option<String>,
     /// The proposing node's limits.
     pub limits: Limits,
+    /// The id of the token the request was authenticated with; `None` only
+    /// for the node's own bootstrap. `apply` authorizes the command against
+    /// this token's grants as they are at the entry's place in the log.
+    pub principal: Option<String>,
+    /// The request's id, for the audit trail.
+    pub request_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
+    /// An organization-scoped store, or with `owner` a user-scoped one.
     CreateStore {
-        store: StoreName,
+        store: StoreRef,
+        owner: Option<UserName>,
     },
     DeleteStore {
-        store: StoreName,
+        store: StoreRef,
     },
     /// One or more write operations on one store, applied at one revision or
     /// not at all. A single write is a transaction of one.
     Txn {
-        store: StoreName,
+        store: StoreRef,
         ops: Vec<WriteOp>,
+    },
+    CreateOrg {
+        org: OrgName,
+    },
+    CreateUser {
+        org_id: u64,
+        user: UserName,
+        role: Role,
+    },
+    /// A token made by the proposing node: only its id and hash travel.
+    CreateToken {
+        id: String,
+        hash: [u8; 32],
+        owner: TokenOwner,
+        agent: Option<String>,
+        expires_ms: Option<u64>,
+    },
+    RevokeToken {
+        id: String,
+    },
+    /// Sets (or with `None` removes) a user's grant on a store.
+    SetGrant {
+        store: StoreRef,
+        user: UserName,
+        access: Option<Access>,
+    },
+    /// The first start of a cluster: the operator's token and the default
+    /// organization, each made unless it exists. Proposed by a node itself,
+    /// without a principal.
+    Bootstrap {
+        token_id: String,
+        hash: [u8; 32],
     },
 }
 
@@ -176,6 +217,16 @@ pub enum Outcome {
     StoreCreated(StoreInfo),
     StoreDeleted(StoreInfo),
     Txn(TxnResult),
+    OrgCreated(OrgInfo),
+    UserCreated(UserInfo),
+    TokenCreated(TokenInfo),
+    TokenRevoked(TokenInfo),
+    GrantSet {
+        store: String,
+        user: String,
+        access: Option<Access>,
+    },
+    Bootstrapped,
     /// Nothing changed; `op_index` says which operation of a transaction failed.
     Failed {
         op_index: Option<u32>,
@@ -199,6 +250,10 @@ impl Outcome {
 pub struct StoreInfo {
     pub id: u64,
     pub name: String,
+    pub org_id: u64,
+    pub org: String,
+    /// The owner of a user-scoped store; `None` for an organization-scoped one.
+    pub owner: Option<String>,
     pub created_ms: u64,
     /// The Raft log index of the entry that created the store.
     pub created_log_index: u64,
@@ -259,9 +314,11 @@ mod tests {
                 session: "session".into(),
                 idempotency_key: Some("key".into()),
                 limits,
+                principal: Some("0123456789abcdef".into()),
+                request_id: "req-1".into(),
             },
             command: Command::Txn {
-                store: StoreName::parse("notes").unwrap(),
+                store: StoreRef::new(1, crate::path::StoreName::parse("notes").unwrap()),
                 ops: vec![WriteOp::Rename {
                     from: FilePath::parse("/a/b", &limits).unwrap(),
                     to: FilePath::parse("/c", &limits).unwrap(),

@@ -16,6 +16,9 @@ pub enum Resource {
     Store,
     File,
     Version,
+    Organization,
+    User,
+    Token,
 }
 
 impl std::fmt::Display for Resource {
@@ -24,6 +27,9 @@ impl std::fmt::Display for Resource {
             Resource::Store => "store",
             Resource::File => "file",
             Resource::Version => "version",
+            Resource::Organization => "organization",
+            Resource::User => "user",
+            Resource::Token => "token",
         })
     }
 }
@@ -80,6 +86,21 @@ pub enum CoreError {
 
     #[error("invalid request: {reason}")]
     InvalidRequest { reason: String },
+
+    #[error("invalid {what} name {name:?}: {reason}")]
+    InvalidName {
+        what: String,
+        name: String,
+        reason: String,
+    },
+
+    /// No token, or one that is unknown, revoked or expired.
+    #[error("unauthenticated: {reason}")]
+    Unauthenticated { reason: String },
+
+    /// The caller may see the resource but not do this to it.
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
 }
 
 /// The broad class of a `CoreError`, for adapters that map errors onto their
@@ -99,6 +120,10 @@ pub enum ErrorKind {
     Unprocessable,
     /// A size limit on content or on a request body was exceeded.
     TooLarge,
+    /// The caller did not prove who they are.
+    Unauthenticated,
+    /// The caller is known but may not do this.
+    Forbidden,
 }
 
 impl CoreError {
@@ -121,7 +146,10 @@ impl CoreError {
             CoreError::InvalidPath { .. }
             | CoreError::InvalidStoreName { .. }
             | CoreError::NotUtf8 { .. }
+            | CoreError::InvalidName { .. }
             | CoreError::InvalidRequest { .. } => ErrorKind::Invalid,
+            CoreError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
+            CoreError::Forbidden { .. } => ErrorKind::Forbidden,
         }
     }
 
@@ -140,6 +168,9 @@ impl CoreError {
             CoreError::PathConflict { .. } => "path_conflict",
             CoreError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             CoreError::InvalidRequest { .. } => "invalid_request",
+            CoreError::InvalidName { .. } => "invalid_name",
+            CoreError::Unauthenticated { .. } => "unauthenticated",
+            CoreError::Forbidden { .. } => "forbidden",
         }
     }
 
@@ -155,6 +186,18 @@ impl CoreError {
             limit: limit.to_string(),
             max,
             actual,
+        }
+    }
+
+    pub fn unauthenticated(reason: impl Into<String>) -> Self {
+        CoreError::Unauthenticated {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        CoreError::Forbidden {
+            reason: reason.into(),
         }
     }
 

@@ -13,9 +13,9 @@ use crate::hash::Fnv1a;
 /// The state machine's tables. `docs/format.md` gives every key and value layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
-    /// Singletons: format version, next store id.
+    /// Singletons: format version, next store id, next organization id.
     Meta,
-    /// store name → `StoreRecord`.
+    /// organization id ‖ store name → `StoreInfo`.
     Stores,
     /// store id ‖ path → `FileRecord` (live files only).
     Files,
@@ -30,12 +30,22 @@ pub enum Table {
     Idempotency,
     /// time_ms ‖ idempotency key → () ; the expiry index of `Idempotency`.
     IdempotencyExpiry,
+    /// organization id → `OrgInfo`.
+    Orgs,
+    /// organization name → organization id.
+    OrgNames,
+    /// organization id ‖ user name → `UserInfo`.
+    Users,
+    /// token id → `TokenInfo` (its SHA-256, never the token).
+    Tokens,
+    /// store id ‖ user name → `Access`.
+    Grants,
 }
 
 impl Table {
     /// Every table, in discriminant order: storage indexes its open tables by
     /// `table as usize`, and digests and snapshots visit tables in this order.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 13] = [
         Table::Meta,
         Table::Stores,
         Table::Files,
@@ -44,6 +54,11 @@ impl Table {
         Table::Audit,
         Table::Idempotency,
         Table::IdempotencyExpiry,
+        Table::Orgs,
+        Table::OrgNames,
+        Table::Users,
+        Table::Tokens,
+        Table::Grants,
     ];
 
     /// The table's name on disk; never change one.
@@ -57,6 +72,11 @@ impl Table {
             Table::Audit => "sm_audit",
             Table::Idempotency => "sm_idempotency",
             Table::IdempotencyExpiry => "sm_idempotency_expiry",
+            Table::Orgs => "sm_orgs",
+            Table::OrgNames => "sm_org_names",
+            Table::Users => "sm_users",
+            Table::Tokens => "sm_tokens",
+            Table::Grants => "sm_grants",
         }
     }
 }

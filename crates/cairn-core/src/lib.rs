@@ -5,10 +5,12 @@
 //! Raft or HTTP. Time, ids and limits arrive inside a `Proposal`.
 
 pub mod apply;
+pub mod auth;
 pub mod check;
 pub mod codec;
 pub mod command;
 pub mod error;
+pub mod governance;
 pub mod hash;
 pub mod kv;
 pub mod limits;
@@ -21,7 +23,8 @@ pub use command::{
     Change, Command, Meta, OpKind, Outcome, Precondition, Proposal, StoreInfo, TxnResult, WriteOp,
 };
 pub use error::{CoreError, ErrorKind, ReadError, Resource, StorageError};
+pub use governance::{Access, OrgInfo, Role, StoreRef, TokenInfo, TokenOwner, UserInfo};
 pub use kv::{KvRead, KvWrite, MemoryKv, Table};
 pub use limits::Limits;
-pub use path::{DirPath, FilePath, StoreName};
+pub use path::{DirPath, FilePath, OrgName, StoreName, UserName};
 pub use read::At;

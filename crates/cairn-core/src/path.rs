@@ -194,20 +194,25 @@ impl From<FilePath> for DirPath {
     }
 }
 
+/// Why `name` breaks the name rule shared by stores, organizations and
+/// users, or `None` when it keeps it.
+fn name_rule(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("must not be empty".to_string())
+    } else if name.len() > STORE_NAME_BYTES_MAX {
+        Some(format!("longer than {STORE_NAME_BYTES_MAX} bytes"))
+    } else if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        Some("must start with a letter or digit".to_string())
+    } else {
+        name.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map(|c| format!("character {c:?} is not allowed (use A-Z a-z 0-9 . _ -)"))
+    }
+}
+
 impl StoreName {
     pub fn parse(name: &str) -> Result<StoreName, CoreError> {
-        let reason = if name.is_empty() {
-            Some("must not be empty".to_string())
-        } else if name.len() > STORE_NAME_BYTES_MAX {
-            Some(format!("longer than {STORE_NAME_BYTES_MAX} bytes"))
-        } else if !name.as_bytes()[0].is_ascii_alphanumeric() {
-            Some("must start with a letter or digit".to_string())
-        } else {
-            name.chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-                .map(|c| format!("character {c:?} is not allowed (use A-Z a-z 0-9 . _ -)"))
-        };
-        match reason {
+        match name_rule(name) {
             Some(reason) => Err(CoreError::InvalidStoreName {
                 name: name.to_string(),
                 reason,
@@ -221,6 +226,47 @@ impl StoreName {
     }
 }
 
+/// An organization's or a user's name: the store name rule. Deserializing
+/// checks every rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct OrgName(String);
+
+/// A user's name, unique within its organization.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct UserName(String);
+
+macro_rules! principal_name {
+    ($($t:ident => $what:literal),*) => {$(
+        impl $t {
+            pub fn parse(name: &str) -> Result<$t, CoreError> {
+                match name_rule(name) {
+                    Some(reason) => Err(CoreError::InvalidName {
+                        what: $what.to_string(),
+                        name: name.to_string(),
+                        reason,
+                    }),
+                    None => Ok($t(name.to_string())),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $t {
+            type Error = CoreError;
+
+            fn try_from(name: String) -> Result<$t, CoreError> {
+                $t::parse(&name)
+            }
+        }
+    )*};
+}
+principal_name!(OrgName => "organization", UserName => "user");
+
 macro_rules! display_as_str {
     ($($t:ty),*) => {$(
         impl std::fmt::Display for $t {
@@ -230,7 +276,7 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(FilePath, DirPath, StoreName);
+display_as_str!(FilePath, DirPath, StoreName, OrgName, UserName);
 
 impl TryFrom<String> for FilePath {
     type Error = CoreError;
@@ -275,7 +321,7 @@ macro_rules! serialize_as_str {
         }
     )*};
 }
-serialize_as_str!(FilePath, DirPath, StoreName);
+serialize_as_str!(FilePath, DirPath, StoreName, OrgName, UserName);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The audit record every applied transaction leaves: who changed what, at
 //! which revision, from which log entry.
 
+use crate::auth::Subject;
 use crate::codec::{self, AuditRecord};
 use crate::command::{Change, Meta, StoreInfo};
 use crate::error::StorageError;
@@ -12,6 +13,7 @@ pub(super) fn record_txn(
     store: &StoreInfo,
     log_index: u64,
     meta: &Meta,
+    subject: &Subject,
     changes: &[Change],
 ) -> Result<(), StorageError> {
     let key = codec::audit_key(store.id, store.revision);
@@ -29,6 +31,9 @@ pub(super) fn record_txn(
         agent: meta.agent.clone(),
         session: meta.session.clone(),
         idempotency_key: meta.idempotency_key.clone(),
+        principal: subject.principal(),
+        token_id: subject.token.id.clone(),
+        request_id: meta.request_id.clone(),
         changes: changes.to_vec(),
     };
     kv.put(Table::Audit, &key, &codec::encode(&record))

@@ -14,6 +14,18 @@ use crate::kv::{KvRead, KvWrite, Table};
 /// apply time stays bounded however many keys expire at once.
 pub const IDEMPOTENCY_PRUNE_BATCH_MAX: usize = 1024;
 
+/// The key as stored: the principal's scope, NUL, the client's key. Two
+/// principals' keys never collide; a client key cannot hold NUL (it is a
+/// header value or a label), so no scope can be forged from inside a key.
+pub(super) fn scoped_key(scope: &str, key: &str) -> String {
+    format!("{scope}\u{0}{key}")
+}
+
+/// The client's part of a stored key.
+fn client_part(stored: &str) -> &str {
+    stored.split_once('\u{0}').map_or(stored, |(_, key)| key)
+}
+
 /// What tells a retry (same command) from a reused key (another command).
 pub(super) fn fingerprint(command: &Command) -> u64 {
     hash::fnv1a(&codec::encode(command))
@@ -34,7 +46,7 @@ pub(super) fn earlier_outcome(
         record.outcome
     } else {
         Outcome::failed(CoreError::IdempotencyKeyReused {
-            key: key.to_string(),
+            key: client_part(key).to_string(),
         })
     }))
 }

@@ -13,16 +13,19 @@
 //! (line and occurrence arithmetic), `audit` (the audit record).
 
 mod audit;
+mod governance;
 mod idempotency;
 mod store;
 mod text;
 mod txn;
 mod work;
 
+use crate::auth::{self, Subject};
 use crate::check::Refusal;
 use crate::codec::{self, META_FORMAT_VERSION};
-use crate::command::{Command, Outcome, Proposal};
-use crate::error::{CoreError, StorageError};
+use crate::command::{Command, Meta, Outcome, Proposal};
+use crate::governance::{Access, TokenOwner};
+use crate::error::{CoreError, ReadError, StorageError};
 use crate::kv::{KvWrite, Table};
 
 pub use idempotency::IDEMPOTENCY_PRUNE_BATCH_MAX;
@@ -49,6 +52,15 @@ impl From<StorageError> for ApplyError {
 impl From<CoreError> for ApplyError {
     fn from(error: CoreError) -> ApplyError {
         ApplyError::Refused(error.into())
+    }
+}
+
+impl From<ReadError> for ApplyError {
+    fn from(error: ReadError) -> ApplyError {
+        match error {
+            ReadError::Domain(error) => error.into(),
+            ReadError::Storage(error) => ApplyError::Storage(error),
+        }
     }
 }
 
@@ -85,12 +97,15 @@ pub fn apply(
     }
     let meta = &proposal.meta;
     idempotency::prune(kv, meta)?;
-    let remembered = meta
-        .idempotency_key
-        .as_deref()
-        .map(|key| (key, idempotency::fingerprint(&proposal.command)));
-    if let Some((key, fingerprint)) = remembered
-        && let Some(outcome) = idempotency::earlier_outcome(kv, key, fingerprint, meta)?
+    let remembered = match meta.idempotency_key.as_deref() {
+        Some(key) => Some((
+            idempotency::scoped_key(&idempotency_scope(kv, meta)?, key),
+            idempotency::fingerprint(&proposal.command),
+        )),
+        None => None,
+    };
+    if let Some((key, fingerprint)) = &remembered
+        && let Some(outcome) = idempotency::earlier_outcome(kv, key, *fingerprint, meta)?
     {
         return Ok(outcome);
     }
@@ -102,18 +117,95 @@ pub fn apply(
     };
 
     if let Some((key, fingerprint)) = remembered {
-        idempotency::remember(kv, key, fingerprint, meta, &outcome)?;
+        idempotency::remember(kv, &key, fingerprint, meta, &outcome)?;
     }
     Ok(outcome)
 }
 
+/// Whose idempotency keys a proposal's key lives among: its principal's
+/// (every token of one user shares them).
+fn idempotency_scope(kv: &impl KvWrite, meta: &Meta) -> Result<String, StorageError> {
+    let Some(id) = &meta.principal else {
+        return Ok("node".to_string());
+    };
+    Ok(match auth::load_token(kv, id)? {
+        Some(token) => match token.owner {
+            TokenOwner::Operator => "operator".to_string(),
+            TokenOwner::User { org_id, user } => format!("{org_id}/{user}"),
+        },
+        None => format!("token/{id}"),
+    })
+}
+
+/// Authorizes the command against its principal as the tables are at this
+/// entry, then carries it out.
 fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyResult<Outcome> {
     let meta = &proposal.meta;
-    match &proposal.command {
-        Command::CreateStore { store } => store::create_store(kv, log_index, meta, store),
-        Command::DeleteStore { store } => store::delete_store(kv, store),
-        Command::Txn { store, ops } => txn::txn(kv, log_index, meta, store, ops),
+    if let (Command::Bootstrap { token_id, hash }, None) = (&proposal.command, &meta.principal) {
+        return governance::bootstrap(kv, meta, token_id, *hash);
     }
+    let subject = principal(kv, meta)?;
+    match &proposal.command {
+        Command::CreateStore { store, owner } => {
+            store::create_store(kv, log_index, meta, &subject, store, owner.as_ref())
+        }
+        Command::DeleteStore { store } => store::delete_store(kv, &subject, store),
+        Command::Txn { store, ops } => {
+            let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
+            txn::txn(kv, log_index, meta, &subject, info, ops)
+        }
+        Command::CreateOrg { org } => governance::create_org(kv, meta, &subject, org),
+        Command::CreateUser { org_id, user, role } => {
+            governance::create_user(kv, meta, &subject, *org_id, user, *role)
+        }
+        Command::CreateToken {
+            id,
+            hash,
+            owner,
+            agent,
+            expires_ms,
+        } => governance::create_token(
+            kv,
+            meta,
+            &subject,
+            governance::NewToken {
+                id,
+                hash: *hash,
+                owner,
+                agent: agent.as_deref(),
+                expires_ms: *expires_ms,
+            },
+        ),
+        Command::RevokeToken { id } => governance::revoke_token(kv, meta, &subject, id),
+        Command::SetGrant {
+            store,
+            user,
+            access,
+        } => governance::set_grant(kv, &subject, store, user, *access),
+        Command::Bootstrap { .. } => Err(CoreError::forbidden(
+            "only a node bootstraps the cluster, never a request with a token",
+        )
+        .into()),
+    }
+}
+
+/// The live subject behind the proposal's token. A token bound to an agent
+/// only ever writes as that agent.
+fn principal(kv: &impl KvWrite, meta: &Meta) -> ApplyResult<Subject> {
+    let Some(id) = &meta.principal else {
+        return Err(CoreError::unauthenticated("the command carries no token").into());
+    };
+    let subject = auth::subject(kv, id, meta.time_ms)?;
+    if let Some(agent) = &subject.token.agent
+        && meta.agent != *agent
+    {
+        return Err(CoreError::forbidden(format!(
+            "token {id} may only write as agent {agent:?}, not {:?}",
+            meta.agent
+        ))
+        .into());
+    }
+    Ok(subject)
 }
 
 /// Writes the format version into a fresh state, and refuses a state written

@@ -3,40 +3,73 @@
 use std::ops::Bound;
 
 use super::ApplyResult;
+use crate::auth::{self, Subject};
 use crate::codec::{self, META_NEXT_STORE_ID};
 use crate::command::{Meta, Outcome, StoreInfo};
 use crate::error::{CoreError, Resource, StorageError};
+use crate::governance::{Access, StoreRef};
 use crate::kv::{KvRead, KvWrite, Table, scan_prefix};
-use crate::path::StoreName;
+use crate::path::UserName;
 
 pub(crate) fn load_store(
     kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
+    store: &StoreRef,
 ) -> Result<Option<StoreInfo>, StorageError> {
-    kv.get(Table::Stores, store.as_str().as_bytes())?
-        .map(|bytes| codec::decode(&bytes))
-        .transpose()
+    kv.get(
+        Table::Stores,
+        &codec::store_key(store.org_id, store.name.as_str()),
+    )?
+    .map(|bytes| codec::decode(&bytes))
+    .transpose()
 }
 
-/// The store, or `not_found`.
-pub(super) fn existing_store(
-    kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
-) -> ApplyResult<StoreInfo> {
-    Ok(load_store(kv, store)?
-        .ok_or_else(|| CoreError::not_found(Resource::Store, store.as_str()))?)
+/// Writes a store's record back under its key.
+pub(super) fn save_store(kv: &mut impl KvWrite, info: &StoreInfo) -> Result<(), StorageError> {
+    kv.put(
+        Table::Stores,
+        &codec::store_key(info.org_id, &info.name),
+        &codec::encode(info),
+    )
 }
 
+/// Who may create a store: an organization-scoped one, the operator and the
+/// organization's admins; a user-scoped one, also its owner.
 pub(super) fn create_store(
     kv: &mut impl KvWrite,
     log_index: u64,
     meta: &Meta,
-    store: &StoreName,
+    subject: &Subject,
+    store: &StoreRef,
+    owner: Option<&UserName>,
 ) -> ApplyResult<Outcome> {
+    let org = auth::load_org(kv, store.org_id)?
+        .filter(|org| subject.is_operator() || subject.org().is_some_and(|own| own.id == org.id))
+        .ok_or_else(|| CoreError::not_found(Resource::Organization, store.org_id.to_string()))?;
+    let allowed = match owner {
+        None => subject.manages_org(org.id),
+        Some(owner) => subject.manages_user(org.id, owner.as_str()),
+    };
+    if !allowed {
+        return Err(CoreError::forbidden(format!(
+            "{} may not create {} in organization {:?}",
+            subject.principal(),
+            match owner {
+                None => "an organization store".to_string(),
+                Some(owner) => format!("a store owned by {owner}"),
+            },
+            org.name
+        ))
+        .into());
+    }
+    if let Some(owner) = owner
+        && auth::load_user(kv, org.id, owner.as_str())?.is_none()
+    {
+        return Err(CoreError::not_found(Resource::User, owner.as_str()).into());
+    }
     if load_store(kv, store)?.is_some() {
         return Err(CoreError::AlreadyExists {
             resource: Resource::Store,
-            name: store.to_string(),
+            name: store.name.to_string(),
         }
         .into());
     }
@@ -64,26 +97,36 @@ pub(super) fn create_store(
     kv.put(Table::Meta, META_NEXT_STORE_ID, &codec::encode(&next_id))?;
     let info = StoreInfo {
         id,
-        name: store.to_string(),
+        name: store.name.to_string(),
+        org_id: org.id,
+        org: org.name,
+        owner: owner.map(|owner| owner.to_string()),
         created_ms: meta.time_ms,
         created_log_index: log_index,
         revision: 0,
         file_count: 0,
         bytes_total: 0,
     };
-    kv.put(
-        Table::Stores,
-        store.as_str().as_bytes(),
-        &codec::encode(&info),
-    )?;
+    save_store(kv, &info)?;
     Ok(Outcome::StoreCreated(info))
 }
 
-/// Deletes a store with every file, version, content and audit record it had.
-/// Store ids are never reused, so nothing can later be mistaken for its data.
-pub(super) fn delete_store(kv: &mut impl KvWrite, store: &StoreName) -> ApplyResult<Outcome> {
-    let info = existing_store(kv, store)?;
-    for table in [Table::Files, Table::Versions, Table::Content, Table::Audit] {
+/// Deletes a store with every file, version, content, audit record and
+/// grant it had. Store ids are never reused, so nothing can later be
+/// mistaken for its data.
+pub(super) fn delete_store(
+    kv: &mut impl KvWrite,
+    subject: &Subject,
+    store: &StoreRef,
+) -> ApplyResult<Outcome> {
+    let info = auth::authorize_store(kv, subject, store, Access::Admin)?;
+    for table in [
+        Table::Files,
+        Table::Versions,
+        Table::Content,
+        Table::Audit,
+        Table::Grants,
+    ] {
         let mut keys = Vec::new();
         scan_prefix(
             kv,
@@ -99,6 +142,9 @@ pub(super) fn delete_store(kv: &mut impl KvWrite, store: &StoreName) -> ApplyRes
             kv.delete(table, &key)?;
         }
     }
-    kv.delete(Table::Stores, store.as_str().as_bytes())?;
+    kv.delete(
+        Table::Stores,
+        &codec::store_key(info.org_id, &info.name),
+    )?;
     Ok(Outcome::StoreDeleted(info))
 }

@@ -8,6 +8,7 @@ use crate::command::{Change, Meta, OpKind, Precondition, TxnResult, WriteOp};
 use crate::error::Resource;
 use crate::kv::{KvRead, MemoryKv, state_digest};
 use crate::limits::Limits;
+use crate::governance::StoreRef;
 use crate::path::{DirPath, FilePath, StoreName};
 use crate::read::{self, At, EntryKind, ListOptions};
 
@@ -24,8 +25,17 @@ fn path(p: &str) -> FilePath {
     FilePath::parse(p, &Limits::default()).unwrap()
 }
 
-fn store() -> StoreName {
-    StoreName::parse(STORE).unwrap()
+/// The default organization's id: the bootstrap makes it first.
+const ORG: u64 = 1;
+/// The operator token every test command is proposed under.
+const OPERATOR: &str = "operator-test-token";
+
+fn store() -> StoreRef {
+    named(STORE)
+}
+
+fn named(name: &str) -> StoreRef {
+    StoreRef::new(ORG, StoreName::parse(name).unwrap())
 }
 
 fn write(p: &str, content: &str) -> WriteOp {
@@ -83,12 +93,31 @@ impl Harness {
             time_ms: 1_000_000,
             limits: Limits::default(),
         };
-        let outcome = harness.command(Command::CreateStore { store: store() }, None);
+        let bootstrap = harness.system(Command::Bootstrap {
+            token_id: OPERATOR.to_string(),
+            hash: [1; 32],
+        });
+        assert_eq!(bootstrap, Outcome::Bootstrapped);
+        let outcome = harness.command(Command::CreateStore { store: store(), owner: None }, None);
         assert!(matches!(outcome, Outcome::StoreCreated(_)), "{outcome:?}");
         harness
     }
 
     fn command(&mut self, command: Command, idempotency_key: Option<&str>) -> Outcome {
+        self.command_as(Some(OPERATOR), command, idempotency_key)
+    }
+
+    /// A command the node proposes itself, without a token.
+    fn system(&mut self, command: Command) -> Outcome {
+        self.command_as(None, command, None)
+    }
+
+    fn command_as(
+        &mut self,
+        principal: Option<&str>,
+        command: Command,
+        idempotency_key: Option<&str>,
+    ) -> Outcome {
         self.log_index += 1;
         self.time_ms += 10;
         let proposal = Proposal {
@@ -98,6 +127,8 @@ impl Harness {
                 session: "session-1".into(),
                 idempotency_key: idempotency_key.map(str::to_string),
                 limits: self.limits,
+                principal: principal.map(str::to_string),
+                request_id: format!("req-{}", self.log_index),
             },
             command,
         };
@@ -151,7 +182,7 @@ use crate::error::ReadError as ReadErrorKind;
 #[test]
 fn stores_are_created_once_listed_and_deleted_with_their_data() {
     let mut h = Harness::new();
-    let again = h.command(Command::CreateStore { store: store() }, None);
+    let again = h.command(Command::CreateStore { store: store(), owner: None }, None);
     assert!(matches!(
         again,
         Outcome::Failed {
@@ -163,17 +194,18 @@ fn stores_are_created_once_listed_and_deleted_with_their_data() {
         }
     ));
     h.ok(vec![write("/a", "x")]);
-    let other = StoreName::parse("other").unwrap();
+    let other = named("other");
     let Outcome::StoreCreated(info) = h.command(
         Command::CreateStore {
             store: other.clone(),
+            owner: None,
         },
         None,
     ) else {
         panic!()
     };
     assert_eq!(info.id, 2, "store ids count up");
-    assert_eq!(read::list_stores(&h.kv).unwrap().len(), 2);
+    assert_eq!(read::list_stores(&h.kv, Some(ORG)).unwrap().len(), 2);
 
     let Outcome::StoreDeleted(deleted) = h.command(Command::DeleteStore { store: store() }, None)
     else {
@@ -645,8 +677,8 @@ fn idempotency_keys_answer_retries_with_the_first_outcome() {
     .unwrap();
     assert_eq!(
         keys,
-        vec!["key-1".to_string()],
-        "key-2 expired and was pruned; key-1 was stored anew"
+        vec!["operator\u{0}key-1".to_string()],
+        "key-2 expired and was pruned; key-1 was stored anew, in the operator's scope"
     );
 }
 
@@ -668,7 +700,8 @@ fn limits_on_files_size_and_stores() {
     h.limits.stores_max = 1;
     let outcome = h.command(
         Command::CreateStore {
-            store: StoreName::parse("two").unwrap(),
+            owner: None,
+            store: named("two"),
         },
         None,
     );
@@ -799,6 +832,8 @@ fn apply_refuses_what_check_refuses_and_changes_nothing() {
             session: "session-1".into(),
             idempotency_key: Some("refused".into()),
             limits: Limits::default(),
+            principal: Some(OPERATOR.into()),
+            request_id: "req".into(),
         },
         command: Command::Txn {
             store: store(),
@@ -945,6 +980,8 @@ fn a_version_whose_content_row_is_missing_is_corruption_not_an_answer() {
             session: String::new(),
             idempotency_key: None,
             limits: Limits::default(),
+            principal: Some(OPERATOR.into()),
+            request_id: "req".into(),
         },
         command: Command::Txn {
             store: store(),
@@ -967,7 +1004,7 @@ fn reads_work_through_a_trait_object() {
             .content,
         "text"
     );
-    assert_eq!(read::list_stores(kv).unwrap().len(), 1);
+    assert_eq!(read::list_stores(kv, None).unwrap().len(), 1);
     let dir = DirPath::root();
     assert_eq!(
         read::list(kv, &store(), &dir, ListOptions::default())

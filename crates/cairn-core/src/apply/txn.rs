@@ -8,22 +8,22 @@ use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::{Change, Meta, OpKind, Outcome, StoreInfo, TxnResult, WriteOp};
 use crate::error::{CoreError, StorageError};
 use crate::kv::{KvRead, KvWrite, Table};
-use crate::path::StoreName;
+use crate::auth::Subject;
 
+/// Runs `ops` on `info`, a store the caller was authorized to write.
 pub(super) fn txn(
     kv: &mut impl KvWrite,
     log_index: u64,
     meta: &Meta,
-    store: &StoreName,
+    subject: &Subject,
+    mut info: StoreInfo,
     ops: &[WriteOp],
 ) -> ApplyResult<Outcome> {
     // `Proposal::check` refused empty and oversized transactions already.
     debug_assert!(!ops.is_empty());
-    let mut info = store::existing_store(kv, store)?;
-    let revision = info
-        .revision
-        .checked_add(1)
-        .ok_or_else(|| StorageError::corrupt(format!("store {store} revisions exhausted")))?;
+    let revision = info.revision.checked_add(1).ok_or_else(|| {
+        StorageError::corrupt(format!("store {:?} revisions exhausted", info.name))
+    })?;
     let mut work = TxnWork::new(&*kv, info.id, revision, &meta.limits);
     for (index, op) in ops.iter().enumerate() {
         work.run(op).map_err(|error| error.at_op(index))?;
@@ -45,14 +45,10 @@ pub(super) fn txn(
     info.revision = revision;
     info.file_count = net.file_count;
     info.bytes_total = net.bytes_total;
-    kv.put(
-        Table::Stores,
-        store.as_str().as_bytes(),
-        &codec::encode(&info),
-    )?;
+    store::save_store(kv, &info)?;
     #[cfg(test)]
     assert_totals_match_files(&*kv, &info)?;
-    audit::record_txn(kv, &info, log_index, meta, &changes)?;
+    audit::record_txn(kv, &info, log_index, meta, subject, &changes)?;
     Ok(Outcome::Txn(TxnResult { revision, changes }))
 }
 

@@ -6,12 +6,12 @@ use super::{AuditEvent, AuditPage, get_store};
 use crate::codec::{self, AuditRecord};
 use crate::error::{ReadError, StorageError};
 use crate::kv::{KvRead, Table};
-use crate::path::StoreName;
+use crate::governance::StoreRef;
 
 /// The store's audit log, oldest first, after revision `after` if given.
 pub fn audit(
     kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
+    store: &StoreRef,
     after: Option<u64>,
     limit: u64,
 ) -> Result<AuditPage, ReadError> {
@@ -58,6 +58,9 @@ fn audit_event(key: &[u8], record: AuditRecord) -> Result<AuditEvent, StorageErr
         agent: record.agent,
         session: record.session,
         idempotency_key: record.idempotency_key,
+        principal: record.principal,
+        token_id: record.token_id,
+        request_id: record.request_id,
         changes: record.changes,
     })
 }

@@ -7,11 +7,12 @@ use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::StoreInfo;
 use crate::error::{CoreError, ReadError, Resource, StorageError};
 use crate::kv::{KvRead, Table};
-use crate::path::{FilePath, StoreName};
+use crate::governance::StoreRef;
+use crate::path::FilePath;
 
 pub fn read_file(
     kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
+    store: &StoreRef,
     path: &FilePath,
     at: At,
 ) -> Result<FileContent, ReadError> {
@@ -26,7 +27,7 @@ pub fn read_file(
 
 pub fn stat(
     kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
+    store: &StoreRef,
     path: &FilePath,
     at: At,
 ) -> Result<FileMeta, ReadError> {

@@ -7,13 +7,14 @@ use super::{HistoryPage, VersionInfo, get_store};
 use crate::codec::{self, VersionRecord};
 use crate::error::{CoreError, ReadError, Resource};
 use crate::kv::{self, KvRead, Table};
-use crate::path::{FilePath, StoreName};
+use crate::governance::StoreRef;
+use crate::path::FilePath;
 
 /// Versions of one path, newest first, older than `before` if given. Content
 /// is read (from `Content`) only when `with_content` asks for it.
 pub fn history(
     kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
+    store: &StoreRef,
     path: &FilePath,
     before: Option<u64>,
     limit: u64,
@@ -82,7 +83,7 @@ fn version_info(path: &str, record: VersionRecord, content: Option<String>) -> V
 /// that is a delete diffs as empty text.
 pub fn diff(
     kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
+    store: &StoreRef,
     path: &FilePath,
     from: u64,
     to: u64,

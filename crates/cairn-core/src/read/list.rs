@@ -9,7 +9,8 @@ use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::StoreInfo;
 use crate::error::{ReadError, StorageError};
 use crate::kv::{KvRead, Table, scan_prefix};
-use crate::path::{DirPath, FilePath, StoreName};
+use crate::governance::StoreRef;
+use crate::path::{DirPath, FilePath};
 
 /// A file that was live at the listed point.
 struct LiveFile {
@@ -20,7 +21,7 @@ struct LiveFile {
 
 pub fn list(
     kv: &(impl KvRead + ?Sized),
-    store: &StoreName,
+    store: &StoreRef,
     dir: &DirPath,
     options: ListOptions,
 ) -> Result<Listing, ReadError> {

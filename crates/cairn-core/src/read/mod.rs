@@ -25,7 +25,7 @@ use crate::codec;
 use crate::command::{Change, OpKind, StoreInfo};
 use crate::error::{CoreError, ReadError, Resource};
 use crate::kv::{KvRead, Table};
-use crate::path::StoreName;
+use crate::governance::StoreRef;
 
 /// Which state of a file or directory to read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,6 +129,10 @@ pub struct AuditEvent {
     pub agent: String,
     pub session: String,
     pub idempotency_key: Option<String>,
+    /// `operator` or `ORG/USER`.
+    pub principal: String,
+    pub token_id: String,
+    pub request_id: String,
     pub changes: Vec<Change>,
 }
 
@@ -141,24 +145,33 @@ pub struct ListOptions {
     pub revision: Option<u64>,
 }
 
-pub fn list_stores(kv: &(impl KvRead + ?Sized)) -> Result<Vec<StoreInfo>, ReadError> {
+/// The stores of organization `org_id` in name order, or of every
+/// organization (by organization, then name) when `None`.
+pub fn list_stores(
+    kv: &(impl KvRead + ?Sized),
+    org_id: Option<u64>,
+) -> Result<Vec<StoreInfo>, ReadError> {
     let mut stores = Vec::new();
-    kv.scan(
-        Table::Stores,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        false,
-        &mut |_, value| {
-            stores.push(codec::decode(value)?);
-            Ok(true)
-        },
-    )?;
+    let mut visit = |_: &[u8], value: &[u8]| {
+        stores.push(codec::decode(value)?);
+        Ok(true)
+    };
+    match org_id {
+        Some(org_id) => crate::kv::scan_prefix(kv, Table::Stores, &org_id.to_be_bytes(), false, &mut visit)?,
+        None => kv.scan(
+            Table::Stores,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            &mut visit,
+        )?,
+    }
     Ok(stores)
 }
 
-pub fn get_store(kv: &(impl KvRead + ?Sized), store: &StoreName) -> Result<StoreInfo, ReadError> {
+pub fn get_store(kv: &(impl KvRead + ?Sized), store: &StoreRef) -> Result<StoreInfo, ReadError> {
     Ok(load_store(kv, store)?
-        .ok_or_else(|| CoreError::not_found(Resource::Store, store.as_str()))?)
+        .ok_or_else(|| CoreError::not_found(Resource::Store, store.name.as_str()))?)
 }
 
 /// Refuses a revision the store has not reached.
