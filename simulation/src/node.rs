@@ -59,6 +59,10 @@ pub fn raft_settings(election_timeout_ms: u64) -> RaftSettings {
     }
 }
 
+/// The operator's token every simulated node is configured with; the
+/// workload's clients present it.
+pub const OPERATOR_TOKEN: &str = "simulation-operator-token";
+
 /// The node's software: what turmoil runs on its host, and runs again after a crash.
 pub async fn run(spec: NodeSpec) -> turmoil::Result {
     let http = turmoil::net::TcpListener::bind(("0.0.0.0", HTTP_PORT)).await?;
@@ -89,6 +93,8 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
     }
     let service = Service::new(node, Limits::default(), Arc::new(SimClock), REQUEST_TIMEOUT)
         .with_planted_faults(spec.planted);
+    // Every node is given the operator's token, as `[auth] admin_token` would.
+    cairn_server::ensure_operator_token(service.clone(), OPERATOR_TOKEN.to_string());
     axum::serve(
         HttpListener(http),
         cairn_server::router(AppState::new(service)),

@@ -59,6 +59,7 @@ pub fn clients(nodes: &[u64], agent: &str) -> Vec<Client> {
             .expect("simulated node url")
             .with_timeout(Duration::from_secs(4))
             .with_agent(agent.to_string())
+            .with_token(crate::node::OPERATOR_TOKEN)
         })
         .collect()
 }

@@ -14,7 +14,7 @@ mod minority;
 use std::time::{Duration, Instant};
 
 use cairn_client::Client;
-use cairn_tests::NodeProcess;
+use cairn_tests::{NodeProcess, operator_client};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -80,9 +80,7 @@ impl Cluster {
     }
 
     pub fn client(&self, id: u64) -> Client {
-        Client::new(&self.node(id).url())
-            .expect("client")
-            .with_timeout(Duration::from_secs(10))
+        operator_client(&self.node(id).url()).with_timeout(Duration::from_secs(10))
     }
 
     /// Ids of the nodes whose process runs.

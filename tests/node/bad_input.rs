@@ -11,6 +11,7 @@ use cairn_client::api::StoreList;
 use cairn_client::{Client, Problem, RawResponse, WriteOptions};
 
 use crate::start_single;
+use cairn_tests::OPERATOR_TOKEN;
 
 const STORE: &str = "bad";
 const KEEP: &str = "/keep.md";
@@ -263,7 +264,7 @@ async fn send_head_only(
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
         "{method} {target} HTTP/1.1\r\nhost: {address}\r\ncontent-type: text/plain\r\n\
-         content-length: {content_length}\r\n\r\n"
+         authorization: Bearer {OPERATOR_TOKEN}\r\ncontent-length: {content_length}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut received = Vec::new();

@@ -8,6 +8,7 @@ use cairn_client::At;
 use cairn_client::{Client, ClientError, WriteOptions};
 
 use crate::start_single;
+use cairn_tests::operator_client;
 
 const STORE: &str = "concurrency";
 const COUNTER: &str = "/counter";
@@ -74,9 +75,7 @@ async fn if_match_increments_lose_nothing() {
 
     let mut workers = Vec::new();
     for worker in 0..WORKERS {
-        let client = Client::new(&single.node.url())
-            .unwrap()
-            .with_agent(format!("worker-{worker}"));
+        let client = operator_client(&single.node.url()).with_agent(format!("worker-{worker}"));
         workers.push(tokio::spawn(increment_worker(client, worker)));
     }
     let mut successes = 0;
@@ -140,9 +139,7 @@ async fn concurrent_str_replaces_all_land() {
 
     let mut tasks = Vec::new();
     for line in 0..LINES {
-        let client = Client::new(&single.node.url())
-            .unwrap()
-            .with_agent(format!("replacer-{line}"));
+        let client = operator_client(&single.node.url()).with_agent(format!("replacer-{line}"));
         tasks.push(tokio::spawn(async move {
             client
                 .str_replace(

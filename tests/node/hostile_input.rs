@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use cairn_client::{Client, DigestView, WriteOptions};
 
 use crate::{Single, expect_problem, start_single, start_single_with};
+use cairn_tests::OPERATOR_TOKEN;
 
 const STORE: &str = "hostile";
 const KEEP: &str = "/keep.md";
@@ -76,6 +77,7 @@ fn request(method: &str, target: &[u8], headers: &[(&str, &[u8])], body: &[u8]) 
     bytes.push(b' ');
     bytes.extend_from_slice(target);
     bytes.extend_from_slice(b" HTTP/1.1\r\nhost: cairn\r\nconnection: close\r\n");
+    bytes.extend_from_slice(format!("authorization: Bearer {OPERATOR_TOKEN}\r\n").as_bytes());
     for (name, value) in headers {
         bytes.extend_from_slice(name.as_bytes());
         bytes.extend_from_slice(b": ");
@@ -363,7 +365,8 @@ async fn slow_short_and_huge_bodies_are_refused_in_bounded_time() {
     // the whole never within the request timeout.
     let mut stream = TcpStream::connect(address).await.unwrap();
     let head = format!(
-        "PUT {file} HTTP/1.1\r\nhost: cairn\r\nconnection: close\r\ncontent-length: 1000\r\n\r\n"
+        "PUT {file} HTTP/1.1\r\nhost: cairn\r\nconnection: close\r\n\
+         authorization: Bearer {OPERATOR_TOKEN}\r\ncontent-length: 1000\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();

@@ -12,7 +12,7 @@ mod durability;
 mod hostile_input;
 
 use cairn_client::{Client, ClientError};
-use cairn_tests::NodeProcess;
+use cairn_tests::{NodeProcess, operator_client};
 use tempfile::TempDir;
 
 /// A started, ready single-node cluster with its data directory and a client.
@@ -33,7 +33,7 @@ pub async fn start_single_with(extra: &str) -> Single {
     let mut node = NodeProcess::configure(dir.path(), 1, &format!("bootstrap = true\n{extra}"));
     node.spawn();
     node.wait_ready().await;
-    let client = Client::new(&node.url()).expect("client for the node");
+    let client = operator_client(&node.url());
     Single { dir, node, client }
 }
 

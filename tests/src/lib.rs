@@ -59,6 +59,16 @@ pub struct NodeProcess {
     log_path: PathBuf,
 }
 
+/// The operator's token every test node is configured with (`[auth] admin_token`).
+pub const OPERATOR_TOKEN: &str = "cairn-test-operator-token-0123456789";
+
+/// A client for `url` under the operator's token.
+pub fn operator_client(url: &str) -> cairn_client::Client {
+    cairn_client::Client::new(url)
+        .expect("client for node")
+        .with_token(OPERATOR_TOKEN)
+}
+
 impl NodeProcess {
     /// Writes a single-node config under `dir` and starts the node.
     pub fn start_single(dir: &Path) -> NodeProcess {
@@ -77,7 +87,7 @@ impl NodeProcess {
         let data_dir = node_dir.join("data");
         let config_path = node_dir.join("cairn.toml");
         let config = format!(
-            "node_id = {node_id}\ndata_dir = {data_dir:?}\nlisten_http = {http_addr:?}\nlisten_raft = {raft_addr:?}\n{extra}"
+            "node_id = {node_id}\ndata_dir = {data_dir:?}\nlisten_http = {http_addr:?}\nlisten_raft = {raft_addr:?}\n{extra}\n[auth]\nadmin_token = {OPERATOR_TOKEN:?}\n"
         );
         std::fs::write(&config_path, config).expect("write node config");
         NodeProcess {
@@ -143,9 +153,10 @@ impl NodeProcess {
         }
     }
 
-    /// Waits until `GET /ready` answers 200, or panics with the node's log.
+    /// Waits until `GET /ready` answers 200 and the node knows the
+    /// operator's token, or panics with the node's log.
     pub async fn wait_ready(&mut self) {
-        let client = cairn_client::Client::new(&self.url()).expect("client for node");
+        let client = operator_client(&self.url());
         let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
         loop {
             if let Some(child) = self.child.as_mut()
@@ -157,7 +168,7 @@ impl NodeProcess {
                     self.log()
                 );
             }
-            if client.ready().await.is_ok() {
+            if client.ready().await.is_ok() && client.whoami().await.is_ok() {
                 return;
             }
             if Instant::now() > deadline {
@@ -176,6 +187,7 @@ impl NodeProcess {
         let mut child = Command::new(cairn_binary())
             .args(args)
             .env("CAIRN_URL", self.url())
+            .env("CAIRN_TOKEN", OPERATOR_TOKEN)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {

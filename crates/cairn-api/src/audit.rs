@@ -17,6 +17,12 @@ pub struct AuditEvent {
     pub session: String,
     /// The client's key, or the one the node made (`~auto/…`).
     pub idempotency_key: Option<String>,
+    /// Who was authenticated: `operator` or `ORG/USER`.
+    pub principal: String,
+    /// The id of the token the request carried.
+    pub token_id: String,
+    /// The request's `x-request-id`.
+    pub request_id: String,
     pub changes: Vec<Change>,
 }
 

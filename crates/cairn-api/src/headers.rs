@@ -17,3 +17,8 @@ pub const STALENESS_MS: &str = "x-cairn-staleness-ms";
 /// A request's id: taken from the client when it sends one, else made by the node,
 /// and always echoed on the answer.
 pub const REQUEST_ID: &str = "x-request-id";
+/// The organization a request acts in; by default the caller's own (the operator's: `default`).
+pub const ORG: &str = "x-cairn-org";
+/// Anthropic's SDKs send their key here; Cairn takes a token from it as from
+/// `Authorization: Bearer`.
+pub const API_KEY: &str = "x-api-key";

@@ -8,6 +8,7 @@
 //! disk records of `cairn-core::codec` never leave a node as JSON: an HTTP
 //! shape change is not a disk-format change, and the reverse.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod consistency;
@@ -20,6 +21,10 @@ pub mod query;
 pub mod stores;
 pub mod txn;
 
+pub use access::{
+    Access, CreateOrgRequest, CreateTokenRequest, CreateUserRequest, Grant, GrantList,
+    GrantRequest, Org, OrgList, Role, TokenCreated, TokenList, TokenView, User, UserList, WhoAmI,
+};
 pub use admin::{DigestView, Health, LearnerRequest, NodeStatusView, PeerView, Ready, ServerState};
 pub use audit::{AuditEvent, AuditPage};
 pub use consistency::Consistency;
@@ -29,5 +34,5 @@ pub use problem::{ErrorCode, Problem};
 pub use query::{
     At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
 };
-pub use stores::{StoreInfo, StoreList};
+pub use stores::{CreateStoreRequest, StoreInfo, StoreList};
 pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};

@@ -30,10 +30,13 @@ pub enum ErrorCode {
     Timeout,
     MembershipConflict,
     Internal,
+    InvalidName,
+    Unauthenticated,
+    Forbidden,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -52,6 +55,9 @@ impl ErrorCode {
         ErrorCode::Timeout,
         ErrorCode::MembershipConflict,
         ErrorCode::Internal,
+        ErrorCode::InvalidName,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +80,9 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::MembershipConflict => "membership_conflict",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 

@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 pub struct StoreInfo {
     pub id: u64,
     pub name: String,
+    /// The organization the store belongs to.
+    pub org: String,
+    /// The owner of a user-scoped store; absent for an organization-scoped one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// When the store was created, in milliseconds since the Unix epoch.
     pub created_ms: u64,
     /// The Raft log index of the entry that created the store.
@@ -23,4 +28,15 @@ pub struct StoreInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoreList {
     pub stores: Vec<StoreInfo>,
+}
+
+/// `PUT /v1/stores/{store}`'s optional body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateStoreRequest {
+    /// Makes the store user-scoped: its owner reads and writes it, other
+    /// members do not see it. Absent: an organization-scoped store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }

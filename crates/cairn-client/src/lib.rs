@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod admin;
 mod audit;
 mod connector;
@@ -38,10 +39,11 @@ use std::time::Duration;
 /// The wire types, for what the re-exports below leave out.
 pub use cairn_api as api;
 pub use cairn_api::{
-    At, AuditEvent, AuditPage, Change, Consistency, DigestView, EntryKind, ErrorCode, FileMeta,
-    Health, HistoryPage, LearnerRequest, ListEntry, Listing, NodeStatusView, OpKind, OpRequest,
-    PeerView, PreconditionFields, Problem, ServerState, StoreInfo, TxnRequest, TxnResult,
-    VersionInfo, WriteResponse,
+    Access, At, AuditEvent, AuditPage, Change, Consistency, CreateTokenRequest, DigestView,
+    EntryKind, ErrorCode, FileMeta, Grant, Health, HistoryPage, LearnerRequest, ListEntry, Listing,
+    NodeStatusView, OpKind, OpRequest, Org, PeerView, PreconditionFields, Problem, Role,
+    ServerState, StoreInfo, TokenCreated, TokenView, TxnRequest, TxnResult, User, VersionInfo,
+    WhoAmI, WriteResponse,
 };
 pub use connector::{ConnectFuture, Connection, Connector, TcpConnector};
 pub use error::{ClientError, ProblemExt};
@@ -69,6 +71,8 @@ pub struct Client {
     shared: Arc<Shared>,
     agent: Option<String>,
     session: Option<String>,
+    token: Option<String>,
+    org: Option<String>,
     consistency: Option<Consistency>,
     timeout: Duration,
 }
@@ -79,6 +83,8 @@ impl std::fmt::Debug for Client {
             .field("base", &self.shared.base)
             .field("agent", &self.agent)
             .field("session", &self.session)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("org", &self.org)
             .field("consistency", &self.consistency)
             .field("timeout", &self.timeout)
             .finish()
@@ -104,6 +110,8 @@ impl Client {
             }),
             agent: None,
             session: None,
+            token: None,
+            org: None,
             consistency: None,
             timeout: Duration::from_millis(REQUEST_TIMEOUT_MS_DEFAULT),
         })
@@ -118,6 +126,19 @@ impl Client {
     /// Sends `X-Cairn-Session: session` with every request.
     pub fn with_session(mut self, session: impl Into<String>) -> Client {
         self.session = Some(session.into());
+        self
+    }
+
+    /// Sends `Authorization: Bearer token` with every request.
+    pub fn with_token(mut self, token: impl Into<String>) -> Client {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Sends `X-Cairn-Org: org` with every request: store names resolve in
+    /// that organization (the caller's own by default).
+    pub fn with_org(mut self, org: impl Into<String>) -> Client {
+        self.org = Some(org.into());
         self
     }
 

@@ -238,13 +238,23 @@ impl Client {
             .method(outgoing.method.clone())
             .uri(target)
             .header(HOST, &self.shared.base.authority);
+        let bearer = self.token.as_ref().map(|token| format!("Bearer {token}"));
         for (name, value) in [
             (headers::AGENT, &self.agent),
             (headers::SESSION, &self.session),
+            (headers::ORG, &self.org),
+            ("authorization", &bearer),
         ] {
             if let Some(value) = value {
-                let value = HeaderValue::from_str(value)
-                    .map_err(|_| ClientError::InvalidHeader(format!("{name}: {value:?}")))?;
+                let mut value = HeaderValue::from_str(value).map_err(|_| {
+                    let shown = if name == "authorization" {
+                        "…"
+                    } else {
+                        value
+                    };
+                    ClientError::InvalidHeader(format!("{name}: {shown:?}"))
+                })?;
+                value.set_sensitive(name == "authorization");
                 builder = builder.header(name, value);
             }
         }

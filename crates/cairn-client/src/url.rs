@@ -125,6 +125,17 @@ impl Target {
         target
     }
 
+    /// `/v1/` followed by `segments`, each percent-encoded, e.g.
+    /// `["orgs", org, "users"]`.
+    pub fn v1(segments: &[&str]) -> Target {
+        let mut path = "/v1".to_string();
+        for segment in segments {
+            path.push('/');
+            encode_component(segment, &mut path);
+        }
+        Target { path }
+    }
+
     /// The path with `?query`, the query being one of `cairn_api::query`'s
     /// structs serialized as the server deserializes it; no `?` when every
     /// field is absent.

@@ -47,10 +47,12 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 /// A new token from 8 random bytes (its id) and 32 random bytes (its secret).
@@ -174,7 +176,8 @@ fn subject_of(
     let who = match &token.owner {
         TokenOwner::Operator => Who::Operator,
         TokenOwner::User { org_id, user } => {
-            let gone = || CoreError::unauthenticated(format!("the user of token {} is gone", token.id));
+            let gone =
+                || CoreError::unauthenticated(format!("the user of token {} is gone", token.id));
             let org = load_org(kv, *org_id)?.ok_or_else(gone)?;
             let user = load_user(kv, *org_id, user)?.ok_or_else(gone)?;
             Who::User { org, user }
@@ -251,7 +254,10 @@ pub fn authorize_store(
     }
 }
 
-pub fn load_token(kv: &(impl KvRead + ?Sized), id: &str) -> Result<Option<TokenInfo>, StorageError> {
+pub fn load_token(
+    kv: &(impl KvRead + ?Sized),
+    id: &str,
+) -> Result<Option<TokenInfo>, StorageError> {
     decode_row(kv.get(Table::Tokens, id.as_bytes())?)
 }
 

@@ -70,7 +70,10 @@ pub struct UserInfo {
 pub enum TokenOwner {
     /// The cluster operator: every organization and the cluster itself.
     Operator,
-    User { org_id: u64, user: String },
+    User {
+        org_id: u64,
+        user: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -411,7 +411,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
 #[cfg(test)]
 mod tests {
-    use cairn_core::{Command, Limits, Meta, Proposal, StoreName};
+    use cairn_core::{Command, Limits, Meta, Proposal, StoreName, StoreRef};
     use openraft::{EntryPayload, LeaderId};
 
     use super::*;
@@ -428,9 +428,12 @@ mod tests {
                     session: String::new(),
                     idempotency_key: None,
                     limits: Limits::default(),
+                    principal: None,
+                    request_id: String::new(),
                 },
                 command: Command::CreateStore {
-                    store: StoreName::parse("notes").unwrap(),
+                    store: StoreRef::new(1, StoreName::parse("notes").unwrap()),
+                    owner: None,
                 },
             })
         };

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use cairn_core::command::{Command, Meta, Proposal};
-use cairn_core::{FilePath, Limits, Outcome, Precondition, StoreName, WriteOp};
+use cairn_core::{FilePath, Limits, Outcome, Precondition, StoreName, StoreRef, WriteOp};
 use cairn_raft::{Consistency, Node, NodeConfig, RaftSettings, TcpConnector, TcpPeerListener};
 
 async fn start(dir: &std::path::Path) -> Node {
@@ -39,7 +39,14 @@ async fn start(dir: &std::path::Path) -> Node {
     node
 }
 
+/// The operator token the test proposes under, made by the bootstrap.
+const OPERATOR: &str = "operator-token-id";
+
 fn proposal(command: Command) -> Proposal {
+    let principal = match command {
+        Command::Bootstrap { .. } => None,
+        _ => Some(OPERATOR.to_string()),
+    };
     Proposal {
         meta: Meta {
             time_ms: 7,
@@ -47,6 +54,8 @@ fn proposal(command: Command) -> Proposal {
             session: "session".into(),
             idempotency_key: None,
             limits: Limits::default(),
+            principal,
+            request_id: "test".into(),
         },
         command,
     }
@@ -69,16 +78,26 @@ async fn propose_retrying(node: &Node, command: Command) -> Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_node_writes_survive_restart_and_snapshots() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StoreName::parse("notes").unwrap();
+    let store = StoreRef::new(1, StoreName::parse("notes").unwrap());
     let path = FilePath::parse("/counter", &Limits::default()).unwrap();
     let node = start(dir.path()).await;
-    propose_retrying(
+    let bootstrap = Command::Bootstrap {
+        token_id: OPERATOR.into(),
+        hash: [0; 32],
+    };
+    assert_eq!(
+        propose_retrying(&node, bootstrap).await,
+        Outcome::Bootstrapped
+    );
+    let created = propose_retrying(
         &node,
         Command::CreateStore {
             store: store.clone(),
+            owner: None,
         },
     )
     .await;
+    assert!(matches!(created, Outcome::StoreCreated(_)), "{created:?}");
     for i in 0..50u64 {
         let outcome = propose_retrying(
             &node,

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use cairn_core::Limits;
+use cairn_core::auth::SUPPLIED_TOKEN_BYTES_MIN;
 use cairn_raft::{NodeConfig, RaftSettings};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,7 @@ pub struct Config {
     /// `[raft]`: timings and batching (`cairn_raft::RaftSettings`).
     pub raft: RaftSettings,
     pub http: HttpConfig,
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -56,8 +58,34 @@ impl Default for Config {
             limits: Limits::default(),
             raft: RaftSettings::default(),
             http: HttpConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
+}
+
+/// `[auth]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The operator's token, instead of the one a bootstrap node makes and
+    /// writes to `<data_dir>/admin.token`. Any node given one makes sure the
+    /// cluster knows it. `CAIRN_ADMIN_TOKEN` overrides it.
+    pub admin_token: Option<String>,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsAccess {
+    /// Anyone connecting from a loopback address; others need the operator's token.
+    #[default]
+    Loopback,
+    /// Anyone.
+    Open,
+    /// Only the operator's token.
+    Token,
 }
 
 /// `[http]`.
@@ -146,6 +174,14 @@ impl Config {
             .map_err(|error| ConfigError(format!("[limits] {error}")))?;
         if self.http.request_timeout_ms == 0 {
             return fail("[http] request_timeout_ms must be positive".into());
+        }
+        if let Some(token) = &self.auth.admin_token
+            && (token.len() < SUPPLIED_TOKEN_BYTES_MIN
+                || !token.bytes().all(|byte| byte.is_ascii_graphic()))
+        {
+            return fail(format!(
+                "[auth] admin_token must be at least {SUPPLIED_TOKEN_BYTES_MIN} visible ASCII characters"
+            ));
         }
         Ok(())
     }

@@ -23,6 +23,11 @@ pub use config::Config;
 pub use http::{AppState, openapi, router};
 pub use service::{PlantedFaults, RequestContext, Service};
 
+/// Supplies the operator's token, overriding `[auth] admin_token`.
+pub const ADMIN_TOKEN_ENV: &str = "CAIRN_ADMIN_TOKEN";
+/// Where a bootstrap node keeps the operator token it made, in its data dir.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
 /// `cairn serve` flags; each overrides the config file.
 #[derive(Clone, Debug, Default)]
 pub struct ServeArgs {
@@ -39,6 +44,9 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
     }
     if let Some(listen) = &args.listen {
         config.listen_http = listen.clone();
+    }
+    if let Ok(token) = std::env::var(ADMIN_TOKEN_ENV) {
+        config.auth.admin_token = Some(token);
     }
     config.validate().context("invalid configuration")?;
     Ok(config)
@@ -63,10 +71,84 @@ pub async fn start_node(
     Ok(node)
 }
 
+/// The operator's token this node makes sure the cluster knows: the one the
+/// configuration supplies, or on a bootstrap node the one in
+/// `<data_dir>/admin.token`, made (random, mode 0600) on the first start.
+/// Other nodes have none: they learn the operator's token through Raft.
+pub fn operator_token(config: &Config) -> anyhow::Result<Option<String>> {
+    if let Some(token) = &config.auth.admin_token {
+        return Ok(Some(token.clone()));
+    }
+    if !config.bootstrap {
+        return Ok(None);
+    }
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(token) => return Ok(Some(token.trim().to_string())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+    let (mut id, mut secret) = ([0u8; 8], [0u8; 32]);
+    let entropy = clock::OsEntropy;
+    clock::Entropy::fill(&entropy, &mut id);
+    clock::Entropy::fill(&entropy, &mut secret);
+    let token = cairn_core::auth::format_token(id, secret);
+    write_private(&path, &format!("{token}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(
+        path = %path.display(),
+        "made the operator's token; use it with `cairn --token \"$(cat {})\" …` or CAIRN_TOKEN",
+        path.display()
+    );
+    Ok(Some(token))
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Proposes the bootstrap (operator token, default organization) until the
+/// cluster has applied it; in the background, since a node that is not yet
+/// a member must wait to be added.
+pub fn ensure_operator_token(service: Service, token: String) {
+    tokio::spawn(async move {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match service.bootstrap(&token).await {
+                Ok(()) => {
+                    tracing::info!("the cluster knows the operator's token");
+                    return;
+                }
+                Err(service::ServiceError::Refused(refusal)) => {
+                    tracing::error!(%refusal, "the operator's token was refused");
+                    return;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "bootstrap not applied yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+}
+
 /// The handlers' shared state for `node` under `config`.
 pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> AppState {
     let request_timeout = Duration::from_millis(config.http.request_timeout_ms);
     AppState::new(Service::new(node, config.limits, clock, request_timeout))
+        .with_metrics_access(config.auth.metrics)
 }
 
 /// Loads and validates the config, starts the node and serves until Ctrl-C / SIGTERM.
@@ -100,11 +182,18 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "cairn node serving"
     );
-    let router = router(app(&config, node.clone(), Arc::new(SystemClock)));
-    axum::serve(http, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    let state = app(&config, node.clone(), Arc::new(SystemClock));
+    if let Some(token) = operator_token(&config)? {
+        ensure_operator_token(state.service.clone(), token);
+    }
+    let router = router(state);
+    axum::serve(
+        http,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("HTTP server failed")?;
     tracing::info!("shutting down");
     node.shutdown().await.context("stopping the node")?;
     Ok(())

@@ -283,9 +283,16 @@ mod tests {
     use super::*;
     use cairn_core::command::{Command, Meta, Proposal};
     use cairn_core::kv::state_digest;
-    use cairn_core::{Limits, MemoryKv, StoreName};
+    use cairn_core::{Limits, MemoryKv, Outcome, StoreName, StoreRef};
 
+    const OPERATOR: &str = "operator";
+
+    /// A proposal under the operator's token (the bootstrap goes without one).
     fn proposal(command: Command) -> Proposal {
+        let principal = match command {
+            Command::Bootstrap { .. } => None,
+            _ => Some(OPERATOR.to_string()),
+        };
         Proposal {
             meta: Meta {
                 time_ms: 1,
@@ -293,9 +300,22 @@ mod tests {
                 session: "s".into(),
                 idempotency_key: None,
                 limits: Limits::default(),
+                principal,
+                request_id: "r".into(),
             },
             command,
         }
+    }
+
+    fn bootstrap() -> Command {
+        Command::Bootstrap {
+            token_id: OPERATOR.into(),
+            hash: [0; 32],
+        }
+    }
+
+    fn notes() -> StoreRef {
+        StoreRef::new(1, StoreName::parse("notes").unwrap())
     }
 
     /// The redb tables behave exactly as the in-memory reference: the same
@@ -305,11 +325,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = StateDb::open(&dir.path().join("state.redb")).unwrap();
         let mut memory = MemoryKv::default();
-        let store = StoreName::parse("notes").unwrap();
+        let store = notes();
         let limits = Limits::default();
         let commands = vec![
+            bootstrap(),
             Command::CreateStore {
                 store: store.clone(),
+                owner: None,
             },
             Command::Txn {
                 store: store.clone(),
@@ -339,6 +361,7 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(got, expected);
+            assert!(!matches!(got, Outcome::Failed { .. }), "{got:?}");
         }
         let digest = state_digest(&memory).unwrap();
         assert_eq!(state_digest(&db.reader().unwrap()).unwrap(), digest);
@@ -375,9 +398,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(crate::STATE_FILE);
         let db = StateDb::open(&path).unwrap();
-        let proposal = proposal(Command::CreateStore {
-            store: StoreName::parse("notes").unwrap(),
-        });
+        let proposal = proposal(bootstrap());
         db.write(|writer| cairn_core::apply(writer, 1, &proposal))
             .unwrap();
         drop(db);

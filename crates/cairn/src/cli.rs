@@ -38,7 +38,18 @@ pub struct GlobalArgs {
     )]
     pub url: Vec<String>,
 
-    /// Agent id recorded with every change (`X-Cairn-Agent`).
+    /// The API token (`Authorization: Bearer`). Without one, a local node's
+    /// operator token in `./cairn-data/admin.token` is used if it is there.
+    #[arg(long, global = true, env = "CAIRN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// The organization store names resolve in (`X-Cairn-Org`); by default
+    /// the token's own (the operator's: `default`).
+    #[arg(long, global = true, env = "CAIRN_ORG")]
+    pub org: Option<String>,
+
+    /// Agent id recorded with every change (`X-Cairn-Agent`). With `token
+    /// create`: the agent the new token is bound to.
     #[arg(long, global = true, env = "CAIRN_AGENT")]
     pub agent: Option<String>,
 
@@ -92,6 +103,31 @@ pub enum Command {
     /// Create, list, show or delete stores.
     #[command(subcommand)]
     Store(StoreCommand),
+
+    /// Organizations (the operator's).
+    #[command(subcommand)]
+    Org(OrgCommand),
+
+    /// Users of an organization.
+    #[command(subcommand)]
+    User(UserCommand),
+
+    /// API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+
+    /// Give USER read, write or admin access to STORE.
+    Grant {
+        store: String,
+        user: String,
+        access: AccessArg,
+    },
+
+    /// Remove USER's grant on STORE (the store's default applies again).
+    RevokeGrant { store: String, user: String },
+
+    /// Show who the token belongs to.
+    Whoami,
 
     // ls, cat, stat, put, rm, then mv, replace, insert: listed in `cairn
     // --help` as if they were declared here.
@@ -382,14 +418,90 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
-    /// Create an empty store.
-    Create { name: String },
-    /// List every store.
+    /// Create an empty store: organization-scoped (members read, admins
+    /// write), or with --owner user-scoped (only its owner sees it).
+    Create {
+        name: String,
+        /// The user who owns the store.
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// List the stores you can see.
     List,
     /// Show one store.
     Get { name: String },
     /// Delete a store and every file in it.
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create { name: String },
+    /// List organizations (the operator sees every one).
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in ORG.
+    Create {
+        org: String,
+        user: String,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+    },
+    /// List ORG's users.
+    List { org: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for USER and print it (this is the only time it is shown).
+    /// `--agent ID` binds it: every write under it is attributed to ID.
+    Create {
+        org: String,
+        user: String,
+        /// The token stops working this many seconds from now.
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// List USER's tokens (never their secrets).
+    List { org: String, user: String },
+    /// Revoke a token by its id; it stops working on every node.
+    Revoke { id: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Member,
+}
+
+impl From<RoleArg> for cairn_client::Role {
+    fn from(value: RoleArg) -> Self {
+        match value {
+            RoleArg::Admin => cairn_client::Role::Admin,
+            RoleArg::Member => cairn_client::Role::Member,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AccessArg {
+    Read,
+    Write,
+    Admin,
+}
+
+impl From<AccessArg> for cairn_client::Access {
+    fn from(value: AccessArg) -> Self {
+        match value {
+            AccessArg::Read => cairn_client::Access::Read,
+            AccessArg::Write => cairn_client::Access::Write,
+            AccessArg::Admin => cairn_client::Access::Admin,
+        }
+    }
 }
 
 #[cfg(test)]

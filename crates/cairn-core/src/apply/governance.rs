@@ -161,7 +161,10 @@ pub(super) fn create_token(
         ))
         .into());
     }
-    if token.expires_ms.is_some_and(|expires| expires <= meta.time_ms) {
+    if token
+        .expires_ms
+        .is_some_and(|expires| expires <= meta.time_ms)
+    {
         return Err(CoreError::invalid_request("the token would expire before it is made").into());
     }
     if auth::load_token(kv, token.id)?.is_some() {

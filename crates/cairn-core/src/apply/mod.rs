@@ -24,8 +24,8 @@ use crate::auth::{self, Subject};
 use crate::check::Refusal;
 use crate::codec::{self, META_FORMAT_VERSION};
 use crate::command::{Command, Meta, Outcome, Proposal};
-use crate::governance::{Access, TokenOwner};
 use crate::error::{CoreError, ReadError, StorageError};
+use crate::governance::{Access, TokenOwner};
 use crate::kv::{KvWrite, Table};
 
 pub use idempotency::IDEMPOTENCY_PRUNE_BATCH_MAX;

@@ -142,9 +142,6 @@ pub(super) fn delete_store(
             kv.delete(table, &key)?;
         }
     }
-    kv.delete(
-        Table::Stores,
-        &codec::store_key(info.org_id, &info.name),
-    )?;
+    kv.delete(Table::Stores, &codec::store_key(info.org_id, &info.name))?;
     Ok(Outcome::StoreDeleted(info))
 }

@@ -6,9 +6,9 @@ use std::ops::Bound;
 use super::*;
 use crate::command::{Change, Meta, OpKind, Precondition, TxnResult, WriteOp};
 use crate::error::Resource;
+use crate::governance::StoreRef;
 use crate::kv::{KvRead, MemoryKv, state_digest};
 use crate::limits::Limits;
-use crate::governance::StoreRef;
 use crate::path::{DirPath, FilePath, StoreName};
 use crate::read::{self, At, EntryKind, ListOptions};
 
@@ -98,7 +98,13 @@ impl Harness {
             hash: [1; 32],
         });
         assert_eq!(bootstrap, Outcome::Bootstrapped);
-        let outcome = harness.command(Command::CreateStore { store: store(), owner: None }, None);
+        let outcome = harness.command(
+            Command::CreateStore {
+                store: store(),
+                owner: None,
+            },
+            None,
+        );
         assert!(matches!(outcome, Outcome::StoreCreated(_)), "{outcome:?}");
         harness
     }
@@ -182,7 +188,13 @@ use crate::error::ReadError as ReadErrorKind;
 #[test]
 fn stores_are_created_once_listed_and_deleted_with_their_data() {
     let mut h = Harness::new();
-    let again = h.command(Command::CreateStore { store: store(), owner: None }, None);
+    let again = h.command(
+        Command::CreateStore {
+            store: store(),
+            owner: None,
+        },
+        None,
+    );
     assert!(matches!(
         again,
         Outcome::Failed {

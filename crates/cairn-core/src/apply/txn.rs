@@ -4,11 +4,11 @@
 
 use super::work::{Staged, TxnWork, stored_file};
 use super::{ApplyResult, audit, store};
+use crate::auth::Subject;
 use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::{Change, Meta, OpKind, Outcome, StoreInfo, TxnResult, WriteOp};
 use crate::error::{CoreError, StorageError};
 use crate::kv::{KvRead, KvWrite, Table};
-use crate::auth::Subject;
 
 /// Runs `ops` on `info`, a store the caller was authorized to write.
 pub(super) fn txn(

@@ -5,8 +5,8 @@ use std::ops::Bound;
 use super::{AuditEvent, AuditPage, get_store};
 use crate::codec::{self, AuditRecord};
 use crate::error::{ReadError, StorageError};
-use crate::kv::{KvRead, Table};
 use crate::governance::StoreRef;
+use crate::kv::{KvRead, Table};
 
 /// The store's audit log, oldest first, after revision `after` if given.
 pub fn audit(

@@ -6,8 +6,8 @@ use super::{At, FileContent, FileMeta, check_revision, get_store};
 use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::StoreInfo;
 use crate::error::{CoreError, ReadError, Resource, StorageError};
-use crate::kv::{KvRead, Table};
 use crate::governance::StoreRef;
+use crate::kv::{KvRead, Table};
 use crate::path::FilePath;
 
 pub fn read_file(

@@ -6,8 +6,8 @@ use super::file::{check_key_matches, version_content, version_record};
 use super::{HistoryPage, VersionInfo, get_store};
 use crate::codec::{self, VersionRecord};
 use crate::error::{CoreError, ReadError, Resource};
-use crate::kv::{self, KvRead, Table};
 use crate::governance::StoreRef;
+use crate::kv::{self, KvRead, Table};
 use crate::path::FilePath;
 
 /// Versions of one path, newest first, older than `before` if given. Content

@@ -8,8 +8,8 @@ use super::{At, EntryKind, ListEntry, ListOptions, Listing, check_revision, get_
 use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::StoreInfo;
 use crate::error::{ReadError, StorageError};
-use crate::kv::{KvRead, Table, scan_prefix};
 use crate::governance::StoreRef;
+use crate::kv::{KvRead, Table, scan_prefix};
 use crate::path::{DirPath, FilePath};
 
 /// A file that was live at the listed point.

@@ -24,8 +24,8 @@ use crate::apply::load_store;
 use crate::codec;
 use crate::command::{Change, OpKind, StoreInfo};
 use crate::error::{CoreError, ReadError, Resource};
-use crate::kv::{KvRead, Table};
 use crate::governance::StoreRef;
+use crate::kv::{KvRead, Table};
 
 /// Which state of a file or directory to read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -157,7 +157,9 @@ pub fn list_stores(
         Ok(true)
     };
     match org_id {
-        Some(org_id) => crate::kv::scan_prefix(kv, Table::Stores, &org_id.to_be_bytes(), false, &mut visit)?,
+        Some(org_id) => {
+            crate::kv::scan_prefix(kv, Table::Stores, &org_id.to_be_bytes(), false, &mut visit)?
+        }
         None => kv.scan(
             Table::Stores,
             Bound::Unbounded,

@@ -268,7 +268,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 
 #[cfg(test)]
 mod tests {
-    use cairn_core::{Command, Limits, Meta, Proposal, StoreName};
+    use cairn_core::{Command, Limits, Meta, Proposal, StoreName, StoreRef};
     use openraft::{EntryPayload, LeaderId, LogId, Vote};
 
     use super::*;
@@ -282,9 +282,12 @@ mod tests {
                 session: String::new(),
                 idempotency_key: None,
                 limits: Limits::default(),
+                principal: None,
+                request_id: String::new(),
             },
             command: Command::CreateStore {
-                store: StoreName::parse("notes").unwrap(),
+                store: StoreRef::new(1, StoreName::parse("notes").unwrap()),
+                owner: None,
             },
         };
         Entry {

@@ -25,15 +25,21 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// This node's Raft view: id, state, term, leader, log / applied / snapshot /
 /// purged index, voters, learners, members' addresses and tags.
 #[utoipa::path(get, path = "/v1/admin/status", tag = "admin", responses((status = 200, body = NodeStatusView), CommonProblems))]
-async fn status(State(state): State<AppState>) -> ApiResult<Json<NodeStatusView>> {
-    Ok(Json(state.service.status()?))
+async fn status(
+    State(state): State<AppState>,
+    context: RequestContext,
+) -> ApiResult<Json<NodeStatusView>> {
+    Ok(Json(state.service.status(&context).await?))
 }
 
 /// The state machine digest (`docs/format.md`): equal on replicas that
 /// applied the same log.
 #[utoipa::path(get, path = "/v1/admin/digest", tag = "admin", responses((status = 200, body = DigestView), CommonProblems))]
-async fn digest(State(state): State<AppState>) -> ApiResult<Json<DigestView>> {
-    Ok(Json(state.service.digest()?))
+async fn digest(
+    State(state): State<AppState>,
+    context: RequestContext,
+) -> ApiResult<Json<DigestView>> {
+    Ok(Json(state.service.digest(&context).await?))
 }
 
 /// Makes this never-initialized node a one-member cluster (a no-op otherwise).

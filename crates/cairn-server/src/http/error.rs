@@ -100,6 +100,8 @@ pub fn status_for(error: &CoreError, header_precondition: bool) -> StatusCode {
         ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
     }
 }
 
@@ -159,6 +161,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"cairn\""),
+            );
+        }
         response
     }
 }
@@ -168,9 +176,15 @@ impl IntoResponse for ApiError {
 #[allow(dead_code)] // Only its OpenAPI description is used.
 pub enum CommonProblems {
     /// A malformed request: bad query, header, path or body (`invalid_request`,
-    /// `invalid_path`, `invalid_store_name`, `invalid_json`, `not_utf8`).
+    /// `invalid_path`, `invalid_store_name`, `invalid_name`, `invalid_json`, `not_utf8`).
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
+    /// `unauthenticated`: no token, or an unknown, revoked or expired one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthenticated(Problem),
+    /// `forbidden`: the caller sees the resource but may not do this.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
     /// `internal`: details only in the node's log.
     #[response(status = 500, content_type = "application/problem+json")]
     Internal(Problem),

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
 use crate::http::middleware::RequestId;
-use crate::service::{Principal, RequestContext};
+use crate::service::{Credentials, RequestContext};
 
 /// A query string, unknown parameters refused.
 pub struct ApiQuery<T>(pub T);
@@ -52,6 +52,30 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>
         .transpose()
 }
 
+/// The token from `Authorization: Bearer <token>` or `x-api-key: <token>`.
+/// Which is right is the service's to decide; here only the form is checked.
+fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, ApiError> {
+    if let Some(value) = header_text(headers, header::AUTHORIZATION.as_str())? {
+        let token = value
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthenticated,
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?;
+        return Ok(Some(Credentials::new(token)));
+    }
+    Ok(header_text(headers, headers::API_KEY)?
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(Credentials::new))
+}
+
 /// Who asks and on whose behalf: attribution headers, the idempotency key
 /// and the request id, as the service's `RequestContext`. Label lengths are
 /// the service's to check, once for every adapter.
@@ -61,7 +85,8 @@ impl FromRequestParts<AppState> for RequestContext {
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
         let label = |name| header_text(&parts.headers, name).map(|text| text.map(str::to_string));
         Ok(RequestContext {
-            principal: Principal::Anonymous,
+            credentials: credentials(&parts.headers)?,
+            org: label(headers::ORG)?,
             agent: label(headers::AGENT)?.unwrap_or_default(),
             session: label(headers::SESSION)?.unwrap_or_default(),
             idempotency_key: label(headers::IDEMPOTENCY_KEY)?,
@@ -71,6 +96,23 @@ impl FromRequestParts<AppState> for RequestContext {
                 .map(|id| id.0.clone())
                 .unwrap_or_default(),
         })
+    }
+}
+
+/// The address the request came from, when the server was given it
+/// (`into_make_service_with_connect_info`); `None` in-process.
+pub struct PeerAddr(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0),
+        ))
     }
 }
 
@@ -151,6 +193,23 @@ impl FromRequest<AppState> for TextBody {
                 let offset = error.utf8_error().valid_up_to() as u64;
                 ApiError::from(CoreError::NotUtf8 { offset })
             })
+    }
+}
+
+/// A bounded JSON body that may be absent (an empty body is `T::default()`).
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let BoundedBody(bytes) = BoundedBody::from_request(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalJsonBody)
+            .map_err(|error| ApiError::invalid_json(format!("request body: {error}")))
     }
 }
 

@@ -3,6 +3,7 @@
 //! its answer. One file per topic; each registers its routes with their
 //! OpenAPI description, so the router and the spec come from one place.
 
+mod access;
 mod admin;
 mod audit;
 mod error;
@@ -24,6 +25,7 @@ use axum::http::{StatusCode, Uri};
 use cairn_api::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::config::MetricsAccess;
 use crate::metrics::Metrics;
 use crate::service::Service;
 
@@ -37,6 +39,8 @@ pub struct AppState {
     pub service: Service,
     pub metrics: Arc<Metrics>,
     pub request_ids: Arc<RequestIds>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 impl AppState {
@@ -46,7 +50,13 @@ impl AppState {
             service,
             metrics: Arc::default(),
             request_ids: Arc::new(request_ids),
+            metrics_access: MetricsAccess::default(),
         }
+    }
+
+    pub fn with_metrics_access(mut self, access: MetricsAccess) -> AppState {
+        self.metrics_access = access;
+        self
     }
 }
 
@@ -57,6 +67,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(probes::routes())
         .merge(admin::routes())
+        .merge(access::routes())
         .merge(stores::routes())
         .merge(files::routes())
         .merge(tree::routes())

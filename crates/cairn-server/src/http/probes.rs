@@ -8,10 +8,12 @@ use cairn_api::{ErrorCode, Health, Ready};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::extract::PeerAddr;
 use super::openapi::{__path_openapi_json, openapi_json};
 use super::{ApiError, AppState};
+use crate::config::MetricsAccess;
 use crate::metrics;
-use crate::service::ReadyState;
+use crate::service::{ReadyState, RequestContext};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -59,10 +61,24 @@ async fn ready(State(state): State<AppState>) -> Response {
     tag = "probes",
     responses(
         (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+        (status = 401, description = "`unauthenticated`: not on loopback (`[auth] metrics`) and no operator token", content_type = "application/problem+json", body = cairn_api::Problem),
+        (status = 403, description = "`forbidden`: a token that is not the operator's", content_type = "application/problem+json", body = cairn_api::Problem),
         (status = 500, description = "`internal`", content_type = "application/problem+json", body = cairn_api::Problem),
     )
 )]
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn metrics(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let open = match state.metrics_access {
+        MetricsAccess::Open => true,
+        MetricsAccess::Loopback => peer.is_some_and(|peer| peer.ip().is_loopback()),
+        MetricsAccess::Token => false,
+    };
+    if !open {
+        state.service.require_operator(&context).await?;
+    }
     let text = state
         .metrics
         .render(&state.service.raft_gauges())

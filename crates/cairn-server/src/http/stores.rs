@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use cairn_api::{ConsistencyQuery, StoreInfo, StoreList};
+use cairn_api::{ConsistencyQuery, CreateStoreRequest, StoreInfo, StoreList};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{CommonProblems, ReadProblems, WriteProblems};
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, OptionalJsonBody};
 use super::{ApiResult, AppState};
 use crate::service::RequestContext;
 
@@ -18,7 +18,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_store, get_store, delete_store))
 }
 
-/// Every store.
+/// The stores the caller can see (in the organization `X-Cairn-Org` names;
+/// the operator without one sees every organization's).
 #[utoipa::path(
     get,
     path = "/v1/stores",
@@ -37,20 +38,26 @@ async fn list_stores(
     ))
 }
 
-/// Creates a store (`409 already_exists` if there is one of that name).
+/// Creates a store (`409 already_exists` if there is one of that name in
+/// the organization); the body is optional.
 #[utoipa::path(
     put,
     path = "/v1/stores/{store}",
     tag = "stores",
     params(("store" = String, Path, description = "The store's name")),
+    request_body(content = Option<CreateStoreRequest>, content_type = "application/json"),
     responses((status = 201, body = StoreInfo), CommonProblems, WriteProblems)
 )]
 async fn create_store(
     State(state): State<AppState>,
     context: RequestContext,
     ApiPath(store): ApiPath<String>,
+    OptionalJsonBody(body): OptionalJsonBody<CreateStoreRequest>,
 ) -> ApiResult<(StatusCode, Json<StoreInfo>)> {
-    let info = state.service.create_store(&context, &store).await?;
+    let info = state
+        .service
+        .create_store(&context, &store, body.owner.as_deref())
+        .await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 

@@ -35,8 +35,13 @@ impl Service {
         }
     }
 
-    /// This node's view of the cluster.
-    pub fn status(&self) -> ServiceResult<NodeStatusView> {
+    /// This node's view of the cluster (the operator's).
+    pub async fn status(&self, context: &RequestContext) -> ServiceResult<NodeStatusView> {
+        self.require_operator(context).await?;
+        self.node_status()
+    }
+
+    fn node_status(&self) -> ServiceResult<NodeStatusView> {
         let status = self.node.status();
         Ok(NodeStatusView {
             node_id: status.node_id,
@@ -62,8 +67,9 @@ impl Service {
         })
     }
 
-    /// The state machine digest at the applied index.
-    pub fn digest(&self) -> ServiceResult<DigestView> {
+    /// The state machine digest at the applied index (the operator's).
+    pub async fn digest(&self, context: &RequestContext) -> ServiceResult<DigestView> {
+        self.require_operator(context).await?;
         let digest = self.node.state_digest()?;
         Ok(DigestView {
             digest: format!("{digest:016x}"),
@@ -74,8 +80,9 @@ impl Service {
     /// Makes this never-initialized node a one-member cluster (a no-op otherwise).
     #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn init(&self, context: &RequestContext) -> ServiceResult<NodeStatusView> {
+        self.require_operator(context).await?;
         self.node.initialize_single().await?;
-        self.status()
+        self.node_status()
     }
 
     /// Starts replicating to a new node, which does not vote yet.
@@ -85,6 +92,7 @@ impl Service {
         context: &RequestContext,
         request: LearnerRequest,
     ) -> ServiceResult<NodeStatusView> {
+        self.require_operator(context).await?;
         if request.node_id == 0 {
             return Err(CoreError::invalid_request("node_id must be positive").into());
         }
@@ -103,7 +111,7 @@ impl Service {
         // both; the peer hello refuses that too, but refusing it here keeps
         // the leader from replicating forever to a member it can never reach.
         // This node's view of the membership may lag; the hello check does not.
-        let status = self.status()?;
+        let status = self.node_status()?;
         if let Some((&member, _)) = status
             .nodes
             .iter()
@@ -133,6 +141,7 @@ impl Service {
         context: &RequestContext,
         node_id: u64,
     ) -> ServiceResult<NodeStatusView> {
+        self.require_operator(context).await?;
         self.change_membership(AdminRequest::Promote { node_id })
             .await
     }
@@ -144,13 +153,14 @@ impl Service {
         context: &RequestContext,
         node_id: u64,
     ) -> ServiceResult<NodeStatusView> {
+        self.require_operator(context).await?;
         self.change_membership(AdminRequest::Remove { node_id })
             .await
     }
 
     async fn change_membership(&self, request: AdminRequest) -> ServiceResult<NodeStatusView> {
         self.node.admin(request, self.request_timeout).await?;
-        self.status()
+        self.node_status()
     }
 
     /// Raft gauges for `/metrics`.

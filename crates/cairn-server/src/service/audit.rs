@@ -14,12 +14,14 @@ impl Service {
         store: &str,
         query: AuditQuery,
     ) -> ServiceResult<AuditPage> {
-        let store = self.store_name(store)?;
         let limit = self.page_limit(query.limit)?;
         let page = self
-            .read(query.consistency.unwrap_or_default(), |reader| {
-                read::audit(reader, &store, query.after, limit)
-            })
+            .read_store(
+                context,
+                store,
+                query.consistency.unwrap_or_default(),
+                |reader, store| read::audit(reader, store, query.after, limit),
+            )
             .await?;
         Ok(wire::audit_page(page))
     }

@@ -38,15 +38,14 @@ impl Service {
         path: &str,
         query: ReadQuery,
     ) -> ServiceResult<FileRead> {
-        let (store, path, at) = (
-            self.store_name(store)?,
-            self.file_path(path)?,
-            read_position(&query)?,
-        );
+        let (path, at) = (self.file_path(path)?, read_position(&query)?);
         let file = self
-            .read(query.consistency.unwrap_or_default(), |reader| {
-                read::read_file(reader, &store, &path, at)
-            })
+            .read_store(
+                context,
+                store,
+                query.consistency.unwrap_or_default(),
+                |reader, store| read::read_file(reader, store, &path, at),
+            )
             .await?;
         Ok(FileRead {
             meta: wire::file_meta(file.meta),
@@ -62,15 +61,14 @@ impl Service {
         path: &str,
         query: ReadQuery,
     ) -> ServiceResult<FileMeta> {
-        let (store, path, at) = (
-            self.store_name(store)?,
-            self.file_path(path)?,
-            read_position(&query)?,
-        );
+        let (path, at) = (self.file_path(path)?, read_position(&query)?);
         let meta = self
-            .read(query.consistency.unwrap_or_default(), |reader| {
-                read::stat(reader, &store, &path, at)
-            })
+            .read_store(
+                context,
+                store,
+                query.consistency.unwrap_or_default(),
+                |reader, store| read::stat(reader, store, &path, at),
+            )
             .await?;
         Ok(wire::file_meta(meta))
     }
@@ -85,7 +83,7 @@ impl Service {
         content: String,
         preconditions: PreconditionFields,
     ) -> ServiceResult<WriteResponse> {
-        let (store, path) = (self.store_name(store)?, self.file_path(path)?);
+        let path = self.file_path(path)?;
         let op = WriteOp::Write {
             path: path.clone(),
             content,
@@ -109,7 +107,7 @@ impl Service {
         recursive: bool,
         preconditions: PreconditionFields,
     ) -> ServiceResult<TxnResult> {
-        let (store, path) = (self.store_name(store)?, self.file_path(path)?);
+        let path = self.file_path(path)?;
         let op = WriteOp::Delete {
             path,
             recursive,
@@ -129,15 +127,18 @@ impl Service {
         dir: &str,
         query: TreeQuery,
     ) -> ServiceResult<Listing> {
-        let (store, dir) = (self.store_name(store)?, self.dir_path(dir)?);
+        let dir = self.dir_path(dir)?;
         let options = ListOptions {
             depth: query.depth,
             revision: query.revision,
         };
         let listing = self
-            .read(query.consistency.unwrap_or_default(), |reader| {
-                read::list(reader, &store, &dir, options)
-            })
+            .read_store(
+                context,
+                store,
+                query.consistency.unwrap_or_default(),
+                |reader, store| read::list(reader, store, &dir, options),
+            )
             .await?;
         Ok(wire::listing(listing))
     }
@@ -146,10 +147,16 @@ impl Service {
     pub(super) async fn txn_of(
         &self,
         context: &RequestContext,
-        store: cairn_core::StoreName,
+        store: &str,
         ops: Vec<WriteOp>,
     ) -> ServiceResult<cairn_core::TxnResult> {
-        match self.propose(context, Command::Txn { store, ops }).await? {
+        let (subject, store) = self
+            .authorize_store(context, store, cairn_core::Access::Write)
+            .await?;
+        match self
+            .propose(context, &subject, Command::Txn { store, ops })
+            .await?
+        {
             Outcome::Txn(result) => Ok(result),
             other => Err(unexpected(other)),
         }

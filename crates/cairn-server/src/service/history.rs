@@ -15,12 +15,17 @@ impl Service {
         path: &str,
         query: HistoryQuery,
     ) -> ServiceResult<HistoryPage> {
-        let (store, path) = (self.store_name(store)?, self.file_path(path)?);
+        let path = self.file_path(path)?;
         let limit = self.page_limit(query.limit)?;
         let page = self
-            .read(query.consistency.unwrap_or_default(), |reader| {
-                read::history(reader, &store, &path, query.before, limit, query.content)
-            })
+            .read_store(
+                context,
+                store,
+                query.consistency.unwrap_or_default(),
+                |reader, store| {
+                    read::history(reader, store, &path, query.before, limit, query.content)
+                },
+            )
             .await?;
         Ok(wire::history_page(page))
     }
@@ -34,10 +39,13 @@ impl Service {
         path: &str,
         query: DiffQuery,
     ) -> ServiceResult<String> {
-        let (store, path) = (self.store_name(store)?, self.file_path(path)?);
-        self.read(query.consistency.unwrap_or_default(), |reader| {
-            read::diff(reader, &store, &path, query.from, query.to)
-        })
+        let path = self.file_path(path)?;
+        self.read_store(
+            context,
+            store,
+            query.consistency.unwrap_or_default(),
+            |reader, store| read::diff(reader, store, &path, query.from, query.to),
+        )
         .await
     }
 }

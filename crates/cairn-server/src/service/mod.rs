@@ -7,6 +7,7 @@
 //! directly; the service is where attribution, idempotency keys, validation
 //! before proposing, and the read/propose policy live.
 
+mod access;
 mod admin;
 mod audit;
 mod context;
@@ -20,16 +21,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use cairn_core::auth::{self, Subject};
 use cairn_core::command::{Command, Meta, Outcome, Proposal};
 use cairn_core::{
-    CoreError, DirPath, FilePath, Limits, ReadError, Refusal, StorageError, StoreName,
+    Access, CoreError, DirPath, FilePath, Limits, OrgName, ReadError, Refusal, StorageError,
+    StoreName, StoreRef,
 };
 use cairn_raft::{Node, NodeError, StateReader};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Entropy, OsEntropy};
 
+pub use access::NewToken;
 pub use admin::{RaftGauges, ReadyState};
-pub use context::{Principal, RequestContext};
+pub use context::{Credentials, RequestContext};
 pub use files::FileRead;
 
 /// How long a key made by the server is remembered: long enough for the
@@ -90,6 +94,8 @@ pub struct Service {
     planted: PlantedFaults,
     /// Numbers the idempotency keys this node makes for keyless writes.
     auto_keys: Arc<AtomicU64>,
+    /// Where token secrets come from.
+    entropy: Arc<dyn Entropy>,
 }
 
 impl Service {
@@ -106,7 +112,14 @@ impl Service {
             request_timeout,
             planted: PlantedFaults::default(),
             auto_keys: Arc::default(),
+            entropy: Arc::new(OsEntropy),
         }
+    }
+
+    /// Draws token secrets from `entropy` (the simulation's seeded source).
+    pub fn with_entropy(mut self, entropy: Arc<dyn Entropy>) -> Service {
+        self.entropy = entropy;
+        self
     }
 
     pub fn with_planted_faults(mut self, planted: PlantedFaults) -> Service {
@@ -145,7 +158,7 @@ impl Service {
     /// Attribution, time and limits for a proposal. A write without an
     /// idempotency key gets one made here (remembered only briefly), so that
     /// the node may retry it across a leader change without applying it twice.
-    fn meta(&self, context: &RequestContext) -> Meta {
+    fn meta(&self, context: &RequestContext, subject: Option<&Subject>) -> Meta {
         let time_ms = self.clock.now_ms();
         let mut limits = self.limits;
         let idempotency_key = match &context.idempotency_key {
@@ -156,12 +169,18 @@ impl Service {
                 format!("~auto/{}/{time_ms}/{n}", self.node.id())
             }
         };
+        // A token bound to an agent writes as that agent, whatever the header says.
+        let agent = subject
+            .and_then(|subject| subject.token.agent.clone())
+            .unwrap_or_else(|| context.agent.clone());
         Meta {
             time_ms,
-            agent: context.agent.clone(),
+            agent,
             session: context.session.clone(),
             idempotency_key: Some(idempotency_key),
             limits,
+            principal: subject.map(|subject| subject.token.id.clone()),
+            request_id: context.request_id.clone(),
         }
     }
 
@@ -169,9 +188,24 @@ impl Service {
     /// the request timeout. A command that breaks a stateless rule is refused
     /// here, without a round through the log (`apply` checks again, and is
     /// authoritative); one that fails when applied is refused with its reason.
-    async fn propose(&self, context: &RequestContext, command: Command) -> ServiceResult<Outcome> {
+    async fn propose(
+        &self,
+        context: &RequestContext,
+        subject: &Subject,
+        command: Command,
+    ) -> ServiceResult<Outcome> {
+        self.propose_as(context, Some(subject), command).await
+    }
+
+    /// `propose`, or with no subject the node's own bootstrap.
+    async fn propose_as(
+        &self,
+        context: &RequestContext,
+        subject: Option<&Subject>,
+        command: Command,
+    ) -> ServiceResult<Outcome> {
         let proposal = Proposal {
-            meta: self.meta(context),
+            meta: self.meta(context, subject),
             command,
         };
         proposal.check().map_err(ServiceError::Refused)?;
@@ -206,6 +240,85 @@ impl Service {
         }
     }
 
+    /// Runs `read` as the caller: the token is checked inside the read, so a
+    /// linearizable read sees the token and grants as of its read index.
+    async fn read_as<T>(
+        &self,
+        context: &RequestContext,
+        consistency: cairn_api::Consistency,
+        read: impl FnOnce(&StateReader, &Subject) -> Result<T, ReadError>,
+    ) -> ServiceResult<T> {
+        let token = credentials(context)?;
+        let now_ms = self.clock.now_ms();
+        self.read(consistency, |reader| {
+            let subject = auth::authenticate(reader, token, now_ms)?;
+            read(reader, &subject)
+        })
+        .await
+    }
+
+    /// Runs `read` on `store` if the caller may read it.
+    async fn read_store<T>(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        consistency: cairn_api::Consistency,
+        read: impl FnOnce(&StateReader, &StoreRef) -> Result<T, ReadError>,
+    ) -> ServiceResult<T> {
+        let name = self.store_name(store)?;
+        let org = org_name(context)?;
+        self.read_as(context, consistency, |reader, subject| {
+            let org = auth::resolve_org(reader, subject, org.as_ref())?;
+            let store = StoreRef::new(org.id, name);
+            auth::authorize_store(reader, subject, &store, Access::Read)?;
+            read(reader, &store)
+        })
+        .await
+    }
+
+    /// Authenticates the caller and runs `check` before a write: on this
+    /// node's replica first, and once more linearizably if the replica
+    /// refuses (it may not have applied the token or grant yet). A pass is
+    /// not final: `apply` authorizes again at the command's place in the log.
+    async fn authorize<T>(
+        &self,
+        context: &RequestContext,
+        check: impl Fn(&StateReader, &Subject) -> Result<T, ReadError>,
+    ) -> ServiceResult<(Subject, T)> {
+        let token = credentials(context)?;
+        let now_ms = self.clock.now_ms();
+        let run = |reader: &StateReader| {
+            let subject = auth::authenticate(reader, token, now_ms)?;
+            let checked = check(reader, &subject)?;
+            Ok((subject, checked))
+        };
+        match self.read(cairn_api::Consistency::Stale, run).await {
+            Err(ServiceError::Refused(_)) => {
+                self.read(cairn_api::Consistency::Linearizable, run).await
+            }
+            done => done,
+        }
+    }
+
+    /// The caller and `store` (in the organization the request names), if
+    /// they may do what `need` asks with it.
+    async fn authorize_store(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        need: Access,
+    ) -> ServiceResult<(Subject, StoreRef)> {
+        let name = self.store_name(store)?;
+        let org = org_name(context)?;
+        self.authorize(context, |reader, subject| {
+            let org = auth::resolve_org(reader, subject, org.as_ref())?;
+            let store = StoreRef::new(org.id, name.clone());
+            auth::authorize_store(reader, subject, &store, need)?;
+            Ok(store)
+        })
+        .await
+    }
+
     fn store_name(&self, raw: &str) -> ServiceResult<StoreName> {
         Ok(StoreName::parse(raw)?)
     }
@@ -231,6 +344,25 @@ impl Service {
             Some(limit) => Ok(limit),
         }
     }
+}
+
+/// The token the caller presented, or `unauthenticated`.
+fn credentials(context: &RequestContext) -> ServiceResult<&str> {
+    context
+        .credentials
+        .as_ref()
+        .map(Credentials::token)
+        .ok_or_else(|| {
+            CoreError::unauthenticated(
+                "no token: send Authorization: Bearer <token> (or x-api-key: <token>)",
+            )
+            .into()
+        })
+}
+
+/// The organization the request names, validated.
+fn org_name(context: &RequestContext) -> ServiceResult<Option<OrgName>> {
+    Ok(context.org.as_deref().map(OrgName::parse).transpose()?)
 }
 
 /// The outcome a command of one kind must have; anything else is a bug.

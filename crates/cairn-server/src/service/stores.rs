@@ -1,35 +1,64 @@
 //! Stores: list, create, look up, delete.
 
 use cairn_api::{Consistency, StoreInfo, StoreList};
+use cairn_core::auth;
 use cairn_core::command::{Command, Outcome};
-use cairn_core::read;
+use cairn_core::{Access, StoreRef, UserName, read};
 
-use super::{RequestContext, Service, ServiceResult, unexpected, wire};
+use super::{RequestContext, Service, ServiceResult, org_name, unexpected, wire};
 
 impl Service {
+    /// The stores the caller can see: in the organization the request names
+    /// (their own by default); the operator without naming one sees every
+    /// organization's.
     #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn list_stores(
         &self,
         context: &RequestContext,
         consistency: Consistency,
     ) -> ServiceResult<StoreList> {
-        let stores = self.read(consistency, read::list_stores).await?;
+        let org = org_name(context)?;
+        let stores = self
+            .read_as(context, consistency, |reader, subject| {
+                let org_id = match (&org, subject.is_operator()) {
+                    (None, true) => None,
+                    _ => Some(auth::resolve_org(reader, subject, org.as_ref())?.id),
+                };
+                let mut visible = Vec::new();
+                for store in read::list_stores(reader, org_id)? {
+                    if auth::store_access(reader, subject, &store)?.is_some() {
+                        visible.push(store);
+                    }
+                }
+                Ok(visible)
+            })
+            .await?;
         Ok(StoreList {
             stores: stores.into_iter().map(wire::store_info).collect(),
         })
     }
 
+    /// Creates an organization-scoped store, or with `owner` a user-scoped one.
     #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn create_store(
         &self,
         context: &RequestContext,
         store: &str,
+        owner: Option<&str>,
     ) -> ServiceResult<StoreInfo> {
-        let store = self.store_name(store)?;
-        match self
-            .propose(context, Command::CreateStore { store })
-            .await?
-        {
+        let name = self.store_name(store)?;
+        let owner = owner.map(UserName::parse).transpose()?;
+        let org = org_name(context)?;
+        let (subject, org) = self
+            .authorize(context, |reader, subject| {
+                Ok(auth::resolve_org(reader, subject, org.as_ref())?)
+            })
+            .await?;
+        let command = Command::CreateStore {
+            store: StoreRef::new(org.id, name),
+            owner,
+        };
+        match self.propose(context, &subject, command).await? {
             Outcome::StoreCreated(info) => Ok(wire::store_info(info)),
             other => Err(unexpected(other)),
         }
@@ -42,9 +71,10 @@ impl Service {
         store: &str,
         consistency: Consistency,
     ) -> ServiceResult<StoreInfo> {
-        let store = self.store_name(store)?;
         let info = self
-            .read(consistency, |reader| read::get_store(reader, &store))
+            .read_store(context, store, consistency, |reader, store| {
+                read::get_store(reader, store)
+            })
             .await?;
         Ok(wire::store_info(info))
     }
@@ -56,9 +86,9 @@ impl Service {
         context: &RequestContext,
         store: &str,
     ) -> ServiceResult<StoreInfo> {
-        let store = self.store_name(store)?;
+        let (subject, store) = self.authorize_store(context, store, Access::Admin).await?;
         match self
-            .propose(context, Command::DeleteStore { store })
+            .propose(context, &subject, Command::DeleteStore { store })
             .await?
         {
             Outcome::StoreDeleted(info) => Ok(wire::store_info(info)),

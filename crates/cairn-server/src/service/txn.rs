@@ -87,7 +87,6 @@ impl Service {
         store: &str,
         ops: Vec<OpRequest>,
     ) -> ServiceResult<TxnResult> {
-        let store = self.store_name(store)?;
         let mut write_ops = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
             let op = write_op(op, &self.limits).map_err(|error| match error {

@@ -4,6 +4,7 @@
 
 use cairn_api as api;
 use cairn_core::command::{Change, OpKind, StoreInfo, TxnResult};
+use cairn_core::governance::{Access, OrgInfo, Role, TokenInfo, TokenOwner, UserInfo};
 use cairn_core::read::{
     AuditPage, EntryKind, FileMeta, HistoryPage, ListEntry, Listing, VersionInfo,
 };
@@ -12,6 +13,8 @@ pub fn store_info(info: StoreInfo) -> api::StoreInfo {
     api::StoreInfo {
         id: info.id,
         name: info.name,
+        org: info.org,
+        owner: info.owner,
         created_ms: info.created_ms,
         created_log_index: info.created_log_index,
         revision: info.revision,
@@ -120,9 +123,77 @@ pub fn audit_page(page: AuditPage) -> api::AuditPage {
                 agent: record.agent,
                 session: record.session,
                 idempotency_key: record.idempotency_key,
+                principal: record.principal,
+                token_id: record.token_id,
+                request_id: record.request_id,
                 changes: changes(record.changes),
             })
             .collect(),
         next_after: page.next_after,
+    }
+}
+
+pub fn role(role: Role) -> api::Role {
+    match role {
+        Role::Admin => api::Role::Admin,
+        Role::Member => api::Role::Member,
+    }
+}
+
+pub fn role_from(role: api::Role) -> Role {
+    match role {
+        api::Role::Admin => Role::Admin,
+        api::Role::Member => Role::Member,
+    }
+}
+
+pub fn access(access: Access) -> api::Access {
+    match access {
+        Access::Read => api::Access::Read,
+        Access::Write => api::Access::Write,
+        Access::Admin => api::Access::Admin,
+    }
+}
+
+pub fn access_from(access: api::Access) -> Access {
+    match access {
+        api::Access::Read => Access::Read,
+        api::Access::Write => Access::Write,
+        api::Access::Admin => Access::Admin,
+    }
+}
+
+pub fn org(org: OrgInfo) -> api::Org {
+    api::Org {
+        id: org.id,
+        name: org.name,
+        created_ms: org.created_ms,
+    }
+}
+
+pub fn user(org: &str, user: UserInfo) -> api::User {
+    api::User {
+        org: org.to_string(),
+        name: user.name,
+        role: role(user.role),
+        created_ms: user.created_ms,
+    }
+}
+
+/// A token without its hash; `org` names the owner's organization.
+pub fn token_view(token: TokenInfo, org: Option<String>) -> api::TokenView {
+    let (user, operator) = match token.owner {
+        TokenOwner::Operator => (None, true),
+        TokenOwner::User { user, .. } => (Some(user), false),
+    };
+    api::TokenView {
+        id: token.id,
+        org,
+        user,
+        operator,
+        agent: token.agent,
+        created_ms: token.created_ms,
+        expires_ms: token.expires_ms,
+        revoked_ms: token.revoked_ms,
     }
 }

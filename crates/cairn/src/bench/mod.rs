@@ -86,6 +86,8 @@ pub struct BenchPlan {
     pub value_bytes: usize,
     pub files: Option<u64>,
     pub store: String,
+    /// Cairn's API token (etcd runs without auth).
+    pub token: Option<String>,
 }
 
 impl BenchPlan {
@@ -99,6 +101,14 @@ impl BenchPlan {
             value_bytes: args.value_bytes as usize,
             files: args.files,
             store: args.store.clone(),
+            token: None,
+        }
+    }
+
+    fn with_token(&self, client: Client) -> Client {
+        match &self.token {
+            Some(token) => client.with_token(token.clone()),
+            None => client,
         }
     }
 
@@ -137,7 +147,7 @@ impl Driver {
             .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS));
         Ok(match plan.target {
             BenchTarget::Cairn => Driver::Cairn {
-                client,
+                client: plan.with_token(client),
                 store: plan.store.clone(),
             },
             BenchTarget::Etcd => Driver::Etcd(EtcdDriver::new(client)),
@@ -234,8 +244,10 @@ pub async fn run(plan: &BenchPlan) -> Result<Vec<PhaseSummary>, OpError> {
         return Err(OpError::new("invalid_request", "no --url to benchmark"));
     }
     if plan.target == BenchTarget::Cairn {
-        let client = Client::new(&plan.urls[0])?
-            .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS));
+        let client = plan.with_token(
+            Client::new(&plan.urls[0])?
+                .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS)),
+        );
         match client.create_store(&plan.store).await {
             Ok(_) => {}
             Err(error) if error.is(ErrorCode::AlreadyExists) => {}

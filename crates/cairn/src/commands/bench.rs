@@ -28,13 +28,19 @@ struct ReportOutput {
 
 /// Runs the benchmark on a runtime with a thread per core: its clients must
 /// not share one thread with each other and with the progress printer.
-pub fn run(args: &BenchArgs, urls: &[String], json: bool) -> Result<Vec<u8>, Failure> {
+pub fn run(
+    args: &BenchArgs,
+    urls: &[String],
+    token: Option<String>,
+    json: bool,
+) -> Result<Vec<u8>, Failure> {
     // A bad URL is a usage error, found before anything starts.
     for url in urls {
         cairn_client::BaseUrl::parse(url)?;
     }
     let runtime = runtime(Threads::PerCore).map_err(Failure::Runtime)?;
-    let plan = BenchPlan::new(args, urls);
+    let mut plan = BenchPlan::new(args, urls);
+    plan.token = token;
     let phases = runtime
         .block_on(bench::run(&plan))
         .map_err(Failure::Bench)?;

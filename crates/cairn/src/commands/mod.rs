@@ -2,6 +2,7 @@
 //! what every client command shares: a configured [`Client`], the output
 //! mode, and a runtime.
 
+mod access;
 mod audit;
 mod bench;
 pub mod cluster;
@@ -38,9 +39,26 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
             data_dir,
             listen,
         }),
-        Command::Bench(args) => bench::run(&args, &globals.url, json),
+        Command::Bench(args) => bench::run(&args, &globals.url, token(globals)?, json),
         Command::BenchReport { files } => bench::report(&files, json),
         Command::Store(command) => on_client(globals, |context| store::run(context, command)),
+        Command::Org(command) => on_client(globals, |context| access::org(context, command)),
+        Command::User(command) => on_client(globals, |context| access::user(context, command)),
+        Command::Token(command) => {
+            let agent = globals.agent.clone();
+            on_client(globals, |context| access::token(context, command, agent))
+        }
+        Command::Grant {
+            store,
+            user,
+            access,
+        } => on_client(globals, |context| {
+            access::grant(context, store, user, Some(access.into()))
+        }),
+        Command::RevokeGrant { store, user } => {
+            on_client(globals, |context| access::grant(context, store, user, None))
+        }
+        Command::Whoami => on_client(globals, access::whoami),
         Command::Files(command) => on_client(globals, |context| files::run(context, command)),
         Command::Edit(command) => on_client(globals, |context| files::edit(context, command)),
         Command::History(command) => on_client(globals, |context| history::run(context, command)),
@@ -82,6 +100,12 @@ impl Context {
         if let Some(consistency) = globals.consistency {
             client = client.with_consistency(consistency.into());
         }
+        if let Some(token) = token(globals)? {
+            client = client.with_token(token);
+        }
+        if let Some(org) = &globals.org {
+            client = client.with_org(org.clone());
+        }
         Ok(Context {
             client,
             json: globals.json,
@@ -100,6 +124,25 @@ impl Context {
         } else {
             Ok(human(value).into_bytes())
         }
+    }
+}
+
+/// Where `cairn serve` with the default config keeps the operator's token.
+const LOCAL_ADMIN_TOKEN: &str = "./cairn-data/admin.token";
+
+/// `--token` / `CAIRN_TOKEN`, else the local node's operator token if this
+/// directory holds one (so the README's local run needs no setup).
+pub fn token(globals: &GlobalArgs) -> Result<Option<String>, Failure> {
+    if let Some(token) = &globals.token {
+        return Ok(Some(token.clone()));
+    }
+    match std::fs::read_to_string(LOCAL_ADMIN_TOKEN) {
+        Ok(token) => Ok(Some(token.trim().to_string())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Failure::usage(
+            "io",
+            format!("read {LOCAL_ADMIN_TOKEN}: {error}"),
+        )),
     }
 }
 

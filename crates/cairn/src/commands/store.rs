@@ -10,9 +10,10 @@ use crate::render;
 pub async fn run(context: Context, command: StoreCommand) -> Result<Vec<u8>, Failure> {
     let client = &context.client;
     match command {
-        StoreCommand::Create { name } => {
-            context.show(&client.create_store(&name).await?, render::store)
-        }
+        StoreCommand::Create { name, owner } => context.show(
+            &client.create_store_owned(&name, owner.as_deref()).await?,
+            render::store,
+        ),
         StoreCommand::List => {
             // Shown as the `StoreList` the server sent.
             let list = StoreList {

@@ -5,8 +5,13 @@ use cairn_client::{Change, EntryKind, FileMeta, Listing, StoreInfo, TxnResult, W
 use crate::render::{format_time_ms, table};
 
 pub fn store(info: &StoreInfo) -> String {
+    let scope = match &info.owner {
+        Some(owner) => format!("owner {owner}"),
+        None => "organization".to_string(),
+    };
     format!(
-        "store {} (id {}): revision {}, {} files, {} bytes, created {}\n",
+        "store {}/{} (id {}, {scope}): revision {}, {} files, {} bytes, created {}\n",
+        info.org,
         info.name,
         info.id,
         info.revision,
@@ -21,14 +26,18 @@ pub fn stores(stores: &[StoreInfo]) -> String {
         return "no stores\n".to_string();
     }
     let mut rows = vec![vec![
+        "ORG".to_string(),
         "NAME".to_string(),
+        "OWNER".to_string(),
         "REVISION".to_string(),
         "FILES".to_string(),
         "BYTES".to_string(),
     ]];
     for info in stores {
         rows.push(vec![
+            info.org.clone(),
             info.name.clone(),
+            info.owner.clone().unwrap_or_else(|| "-".to_string()),
             info.revision.to_string(),
             info.file_count.to_string(),
             info.bytes_total.to_string(),

@@ -1,6 +1,7 @@
 //! What the CLI prints: pretty JSON of an answer (`--json`), or its human
 //! form. Every function returns the text; `exit::finish` prints it.
 
+mod access;
 mod cluster;
 mod files;
 mod history;
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::exit::Failure;
 
+pub use access::{orgs, tokens, users};
 pub use cluster::{cluster_report, membership_summary};
 pub use files::{listing, meta, store, stores, txn_result, written};
 pub use history::{audit, history};
