@@ -5,6 +5,7 @@
 // with its message. (Production code denies `unwrap`.)
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod bad_input;
 mod cli;
 mod concurrency;

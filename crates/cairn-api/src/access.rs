@@ -111,9 +111,9 @@ pub struct TokenView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenCreated {
-    pub id: String,
     /// Send as `Authorization: Bearer <token>` or `x-api-key: <token>`.
     pub token: String,
+    /// The token's id and the rest of what lists show.
     #[serde(flatten)]
     pub view: TokenView,
 }

@@ -227,7 +227,6 @@ impl Service {
         };
         match self.propose(context, &subject, command).await? {
             Outcome::TokenCreated(info) => Ok(api::TokenCreated {
-                id: info.id.clone(),
                 token,
                 view: wire::token_view(info, Some(org.name)),
             }),
