@@ -51,7 +51,7 @@ impl Service {
         let org = org_name(context)?;
         let (subject, org) = self
             .authorize(context, |reader, subject| {
-                Ok(auth::resolve_org(reader, subject, org.as_ref())?)
+                auth::resolve_org(reader, subject, org.as_ref())
             })
             .await?;
         let command = Command::CreateStore {
