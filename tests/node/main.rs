@@ -11,6 +11,7 @@ mod cli;
 mod concurrency;
 mod durability;
 mod hostile_input;
+mod rollback;
 
 use cairn_client::{Client, ClientError};
 use cairn_tests::{NodeProcess, operator_client};

@@ -18,6 +18,7 @@ pub mod headers;
 pub mod history;
 pub mod problem;
 pub mod query;
+pub mod rollback;
 pub mod stores;
 pub mod txn;
 
@@ -34,5 +35,6 @@ pub use problem::{ErrorCode, Problem};
 pub use query::{
     At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
 };
+pub use rollback::{RollbackConflict, RollbackRequest, RollbackResult, RollbackStep};
 pub use stores::{CreateStoreRequest, StoreInfo, StoreList};
 pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};

@@ -33,10 +33,11 @@ pub enum ErrorCode {
     InvalidName,
     Unauthenticated,
     Forbidden,
+    RollbackConflict,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -58,6 +59,7 @@ impl ErrorCode {
         ErrorCode::InvalidName,
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
+        ErrorCode::RollbackConflict,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +85,7 @@ impl ErrorCode {
             ErrorCode::InvalidName => "invalid_name",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RollbackConflict => "rollback_conflict",
         }
     }
 
@@ -137,6 +140,9 @@ pub struct Problem {
     /// After `not_leader`: the leader, when one is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_id: Option<u64>,
+    /// After `rollback_conflict`: every path someone else changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
 }
 
 impl Problem {
@@ -155,6 +161,7 @@ impl Problem {
             op_index: None,
             limit: None,
             leader_id: None,
+            paths: None,
         }
     }
 

@@ -129,6 +129,13 @@ impl Client {
         self
     }
 
+    /// Sends no `X-Cairn-Agent` / `X-Cairn-Session`.
+    pub fn without_attribution(mut self) -> Client {
+        self.agent = None;
+        self.session = None;
+        self
+    }
+
     /// Sends `Authorization: Bearer token` with every request.
     pub fn with_token(mut self, token: impl Into<String>) -> Client {
         self.token = Some(token.into());

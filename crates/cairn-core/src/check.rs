@@ -80,7 +80,7 @@ impl Proposal {
             | Command::CreateOrg { .. }
             | Command::CreateUser { .. }
             | Command::SetGrant { .. } => Ok(()),
-            Command::Txn { ops, .. } => check_txn(ops, limits),
+            Command::Txn { ops, .. } | Command::Rollback { ops, .. } => check_txn(ops, limits),
             Command::CreateToken { id, agent, .. } => {
                 check_label(id, limits)?;
                 check_label(agent.as_deref().unwrap_or(""), limits)?;

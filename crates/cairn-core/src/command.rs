@@ -57,6 +57,15 @@ pub enum Command {
         store: StoreRef,
         ops: Vec<WriteOp>,
     },
+    /// A transaction that puts files back to an earlier state (planned by
+    /// `read::plan_rollback` at store revision `planned_at`; every operation
+    /// carries a precondition on the version the plan saw). Needs `admin`
+    /// access to the store.
+    Rollback {
+        store: StoreRef,
+        planned_at: u64,
+        ops: Vec<WriteOp>,
+    },
     CreateOrg {
         org: OrgName,
     },

@@ -101,6 +101,11 @@ pub enum CoreError {
     /// The caller may see the resource but not do this to it.
     #[error("forbidden: {reason}")]
     Forbidden { reason: String },
+
+    /// A rollback would undo changes someone else made after the ones it
+    /// reverts (or made since it was planned).
+    #[error("rollback conflicts with later changes by others to {}", paths.join(", "))]
+    RollbackConflict { paths: Vec<String> },
 }
 
 /// The broad class of a `CoreError`, for adapters that map errors onto their
@@ -135,7 +140,8 @@ impl CoreError {
             CoreError::AlreadyExists { .. }
             | CoreError::VersionConflict { .. }
             | CoreError::PathConflict { .. }
-            | CoreError::IdempotencyKeyReused { .. } => ErrorKind::Conflict,
+            | CoreError::IdempotencyKeyReused { .. }
+            | CoreError::RollbackConflict { .. } => ErrorKind::Conflict,
             CoreError::NoUniqueMatch { .. } | CoreError::InvalidLine { .. } => {
                 ErrorKind::Unprocessable
             }
@@ -171,6 +177,7 @@ impl CoreError {
             CoreError::InvalidName { .. } => "invalid_name",
             CoreError::Unauthenticated { .. } => "unauthenticated",
             CoreError::Forbidden { .. } => "forbidden",
+            CoreError::RollbackConflict { .. } => "rollback_conflict",
         }
     }
 

@@ -129,6 +129,13 @@ pub enum Command {
     /// Show who the token belongs to.
     Whoami,
 
+    /// Put files back as they were, as one new change: a file to a version
+    /// (--path P --to-version V), a subtree or the store to a revision
+    /// ([--path DIR] --to-revision R), or everything a session or agent
+    /// wrote (the global --session S / --agent A name it here, and the
+    /// rollback itself is not attributed to it).
+    Rollback(RollbackArgs),
+
     // ls, cat, stat, put, rm, then mv, replace, insert: listed in `cairn
     // --help` as if they were declared here.
     #[command(flatten)]
@@ -432,6 +439,27 @@ pub enum StoreCommand {
     Get { name: String },
     /// Delete a store and every file in it.
     Delete { name: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    pub store: String,
+    /// A file (with --to-version) or a directory (with --to-revision).
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long, conflicts_with = "to_revision")]
+    pub to_version: Option<u64>,
+    #[arg(long)]
+    pub to_revision: Option<u64>,
+    /// Undo a session's or agent's changes even where others changed the same files since.
+    #[arg(long)]
+    pub force: bool,
+    /// Only show what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Retrying with the same key applies the rollback once.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

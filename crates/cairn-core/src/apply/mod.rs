@@ -154,6 +154,10 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
             let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
             txn::txn(kv, log_index, meta, &subject, info, ops)
         }
+        Command::Rollback { store, ops, .. } => {
+            let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
+            txn::txn(kv, log_index, meta, &subject, info, ops)
+        }
         Command::CreateOrg { org } => governance::create_org(kv, meta, &subject, org),
         Command::CreateUser { org_id, user, role } => {
             governance::create_user(kv, meta, &subject, *org_id, user, *role)

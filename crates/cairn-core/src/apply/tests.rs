@@ -1026,3 +1026,139 @@ fn reads_work_through_a_trait_object() {
         1
     );
 }
+
+/// Rollbacks are planned on a read and applied as one transaction with a
+/// precondition per file: to a file's version, a tree's revision, and
+/// undoing a session (with someone else's later change as a conflict).
+#[test]
+fn rollbacks_plan_each_target_and_refuse_a_stale_plan() {
+    use crate::read::{RollbackStep, RollbackTarget, plan_rollback, rollback_ops};
+    let mut h = Harness::new();
+    let by = |h: &mut Harness, session: &str, ops: Vec<WriteOp>| {
+        h.log_index += 1;
+        h.time_ms += 10;
+        let proposal = Proposal {
+            meta: Meta {
+                time_ms: h.time_ms,
+                agent: format!("agent-{session}"),
+                session: session.to_string(),
+                idempotency_key: None,
+                limits: h.limits,
+                principal: Some(OPERATOR.into()),
+                request_id: "r".into(),
+            },
+            command: Command::Txn {
+                store: store(),
+                ops,
+            },
+        };
+        match apply(&mut h.kv, h.log_index, &proposal).unwrap() {
+            Outcome::Txn(result) => result.revision,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        by(&mut h, "s1", vec![write("/a", "a1"), write("/b", "b1")]),
+        1
+    );
+    assert_eq!(by(&mut h, "s2", vec![write("/a", "a2")]), 2);
+    assert_eq!(
+        by(&mut h, "s1", vec![write("/c", "c1"), delete("/b", false)]),
+        3
+    );
+    let step = |path: &str, current: Option<u64>, restore: Option<u64>| RollbackStep {
+        path: path.to_string(),
+        current,
+        restore,
+    };
+
+    let file = RollbackTarget::File {
+        path: path("/a"),
+        version: 1,
+    };
+    let plan = plan_rollback(&h.kv, &store(), &file).unwrap();
+    assert_eq!(
+        (plan.planned_at, plan.steps.clone()),
+        (3, vec![step("/a", Some(2), Some(1))])
+    );
+
+    let session = plan_rollback(&h.kv, &store(), &RollbackTarget::Session("s1".into())).unwrap();
+    assert_eq!(
+        session.steps,
+        vec![step("/a", Some(2), None), step("/c", Some(3), None)]
+    );
+    assert_eq!(session.conflicts.len(), 1);
+    assert_eq!(
+        (
+            session.conflicts[0].path.as_str(),
+            session.conflicts[0].version
+        ),
+        ("/a", 2)
+    );
+
+    let tree = RollbackTarget::Tree {
+        dir: DirPath::root(),
+        revision: 1,
+    };
+    let plan = plan_rollback(&h.kv, &store(), &tree).unwrap();
+    assert_eq!(
+        plan.steps,
+        vec![
+            step("/a", Some(2), Some(1)),
+            step("/b", None, Some(1)),
+            step("/c", Some(3), None)
+        ]
+    );
+    let ops = rollback_ops(&h.kv, &store(), &plan).unwrap();
+
+    // A change after planning makes the plan stale: refused, nothing changes.
+    by(&mut h, "s3", vec![write("/c", "c2")]);
+    let stale = h.command(
+        Command::Rollback {
+            store: store(),
+            planned_at: plan.planned_at,
+            ops: ops.clone(),
+        },
+        None,
+    );
+    assert!(
+        matches!(
+            stale,
+            Outcome::Failed {
+                error: CoreError::VersionConflict { .. },
+                ..
+            }
+        ),
+        "{stale:?}"
+    );
+
+    // Planned again, it applies at one new revision.
+    let plan = plan_rollback(&h.kv, &store(), &tree).unwrap();
+    let ops = rollback_ops(&h.kv, &store(), &plan).unwrap();
+    let Outcome::Txn(result) = h.command(
+        Command::Rollback {
+            store: store(),
+            planned_at: plan.planned_at,
+            ops,
+        },
+        None,
+    ) else {
+        panic!()
+    };
+    assert_eq!(result.revision, 5);
+    assert_eq!(
+        (h.read("/a"), h.read("/b"), h.read("/c")),
+        (Some("a1".into()), Some("b1".into()), None)
+    );
+    // Rolling back to where the tree already is plans nothing.
+    let again = RollbackTarget::Tree {
+        dir: DirPath::root(),
+        revision: 5,
+    };
+    assert!(
+        plan_rollback(&h.kv, &store(), &again)
+            .unwrap()
+            .steps
+            .is_empty()
+    );
+}

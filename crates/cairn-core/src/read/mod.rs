@@ -12,11 +12,15 @@ mod audit;
 mod file;
 mod history;
 mod list;
+mod rollback;
 
 pub use audit::audit;
 pub use file::{read_file, stat};
 pub use history::{diff, history};
 pub use list::list;
+pub use rollback::{
+    RollbackConflict, RollbackPlan, RollbackStep, RollbackTarget, plan_rollback, rollback_ops,
+};
 
 use std::ops::Bound;
 

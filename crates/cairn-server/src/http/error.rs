@@ -36,6 +36,7 @@ impl ApiError {
                 problem.occurrences = Some(*occurrences);
             }
             CoreError::LimitExceeded { limit, .. } => problem.limit = Some(limit.clone()),
+            CoreError::RollbackConflict { paths } => problem.paths = Some(paths.clone()),
             CoreError::InvalidPath { path, .. }
             | CoreError::InvalidLine { path, .. }
             | CoreError::PathConflict { path, .. } => problem.path = Some(path.clone()),

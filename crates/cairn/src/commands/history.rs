@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::cli::HistoryCommand;
+use crate::cli::{HistoryCommand, RollbackArgs};
 use crate::commands::Context;
 use crate::exit::Failure;
 use crate::render;
@@ -38,4 +38,27 @@ pub async fn run(context: Context, command: HistoryCommand) -> Result<Vec<u8>, F
             context.show(&DiffOutput { diff }, |output| output.diff.clone())
         }
     }
+}
+
+/// `cairn rollback`: `session` / `agent` are the global flags, naming what to undo.
+pub async fn rollback(
+    context: Context,
+    args: RollbackArgs,
+    session: Option<String>,
+    agent: Option<String>,
+) -> Result<Vec<u8>, Failure> {
+    let request = cairn_client::api::RollbackRequest {
+        path: args.path,
+        to_version: args.to_version,
+        to_revision: args.to_revision,
+        session,
+        agent,
+        force: args.force,
+        dry_run: args.dry_run,
+    };
+    let result = context
+        .client
+        .rollback(&args.store, &request, args.idempotency_key.as_deref())
+        .await?;
+    context.show(&result, render::rollback)
 }

@@ -59,6 +59,14 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
             on_client(globals, |context| access::grant(context, store, user, None))
         }
         Command::Whoami => on_client(globals, access::whoami),
+        Command::Rollback(args) => {
+            // --session / --agent name what to roll back, not who rolls back.
+            let (session, agent) = (globals.session.clone(), globals.agent.clone());
+            on_client(globals, |mut context| {
+                context.client = context.client.without_attribution();
+                history::rollback(context, args, session, agent)
+            })
+        }
         Command::Files(command) => on_client(globals, |context| files::run(context, command)),
         Command::Edit(command) => on_client(globals, |context| files::edit(context, command)),
         Command::History(command) => on_client(globals, |context| history::run(context, command)),

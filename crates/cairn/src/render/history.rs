@@ -85,3 +85,30 @@ pub fn audit(page: &AuditPage) -> String {
     }
     out
 }
+
+pub fn rollback(result: &cairn_client::api::RollbackResult) -> String {
+    let version = |version: Option<u64>| version.map_or("absent".to_string(), |v| format!("v{v}"));
+    let mut text = match (result.applied, result.revision) {
+        (true, Some(revision)) => format!(
+            "rolled back at revision {revision} (planned at {})\n",
+            result.planned_at
+        ),
+        _ if result.steps.is_empty() => "nothing to roll back\n".to_string(),
+        _ => format!("plan at revision {} (not applied)\n", result.planned_at),
+    };
+    for step in &result.steps {
+        text.push_str(&format!(
+            "  {}: {} -> {}\n",
+            step.path,
+            version(step.current_version),
+            version(step.restore_version)
+        ));
+    }
+    for conflict in &result.conflicts {
+        text.push_str(&format!(
+            "  conflict: {} v{} by agent {:?} session {:?}\n",
+            conflict.path, conflict.version, conflict.agent, conflict.session
+        ));
+    }
+    text
+}
