@@ -96,6 +96,23 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Puts files back to an earlier state as one new change (or, with
+    /// `dry_run`, only shows the plan).
+    pub async fn rollback(
+        &self,
+        store: &str,
+        request: &cairn_api::RollbackRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<cairn_api::RollbackResult, ClientError> {
+        let target = Target::store_route(store, "rollback").into_string();
+        let outgoing = Outgoing::new(Method::POST, target)
+            .json_body(request)?
+            .idempotency_key(idempotency_key)?;
+        self.call_json(outgoing).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,22 +174,5 @@ mod tests {
         client.insert("s", "/a", 0, "x", None, None).await.unwrap();
         let request = requests.recv().await.unwrap();
         assert_eq!(key_line(&request), None, "{request}");
-    }
-}
-
-impl Client {
-    /// Puts files back to an earlier state as one new change (or, with
-    /// `dry_run`, only shows the plan).
-    pub async fn rollback(
-        &self,
-        store: &str,
-        request: &cairn_api::RollbackRequest,
-        idempotency_key: Option<&str>,
-    ) -> Result<cairn_api::RollbackResult, ClientError> {
-        let target = Target::store_route(store, "rollback").into_string();
-        let outgoing = Outgoing::new(Method::POST, target)
-            .json_body(request)?
-            .idempotency_key(idempotency_key)?;
-        self.call_json(outgoing).await
     }
 }
