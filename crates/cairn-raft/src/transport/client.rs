@@ -1,6 +1,7 @@
 //! The peer client: openraft's `RaftNetwork`, one `PeerClient` per
-//! replication target. Every call has a deadline; a failed call drops its
-//! connection and the next call dials again.
+//! replication target. Every call has a deadline; a failed call, or one
+//! dropped before its answer came, drops its connection and the next call
+//! dials again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,35 +123,41 @@ fn too_large<E: std::error::Error>(
 }
 
 impl PeerClient {
+    /// Sends one request and reads its answer. The connection is kept for
+    /// the next call only once the answer is read: openraft drops an
+    /// append-entries call when its own timeout (one heartbeat interval)
+    /// fires, and a connection kept with that request in flight would hand
+    /// its answer to the next call. A stale `Success` read as the answer to
+    /// a later batch made the leader count entries the follower had not yet
+    /// appended; killed then, the follower came back with fewer entries than
+    /// the leader had counted (openraft's "follower log reversion"), and a
+    /// write could be committed without a durable quorum.
     async fn exchange(&mut self, frame: Bytes) -> std::io::Result<PeerResponse> {
-        let conn = match &mut self.conn {
+        let mut conn = match self.conn.take() {
             Some(conn) => conn,
-            empty => empty.insert(
+            None => {
                 frame::dial(
                     &*self.connector,
                     &self.addr,
                     &self.secret,
                     (self.from, Some(self.target)),
                 )
-                .await?,
-            ),
+                .await?
+            }
         };
-        write_encoded(conn, frame).await?;
-        read_frame(conn).await
+        write_encoded(&mut conn, frame).await?;
+        let response = read_frame(&mut conn).await?;
+        self.conn = Some(conn);
+        Ok(response)
     }
 
     async fn call(&mut self, frame: Bytes, ttl: Duration) -> Result<PeerResponse, CallError> {
         let result = tokio::time::timeout(ttl, self.exchange(frame)).await;
+        // On failure `exchange` has already dropped the connection.
         match result {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => {
-                self.conn = None;
-                Err(CallError::Io(error))
-            }
-            Err(_) => {
-                self.conn = None;
-                Err(CallError::Timeout)
-            }
+            Ok(Err(error)) => Err(CallError::Io(error)),
+            Err(_) => Err(CallError::Timeout),
         }
     }
 
@@ -193,6 +200,8 @@ impl PeerClient {
                     result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
                 }
                 None => {
+                    // A peer that answers out of kind is not trusted with the next request.
+                    self.conn = None;
                     let error = std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
                         "response of the wrong kind",
@@ -304,6 +313,93 @@ mod tests {
             entries,
         });
         codec::encode(&request).len()
+    }
+
+    /// A peer that answers every append-entries request in the order it
+    /// reads them: `Conflict` to one whose `prev_log_id` is at index 7,
+    /// `Success` to any other, and the first request on each connection only
+    /// after `first_answer_delay`.
+    struct OrderedPeer {
+        first_answer_delay: Duration,
+    }
+
+    impl Connector for OrderedPeer {
+        fn connect(
+            &self,
+            _addr: &str,
+        ) -> crate::BoxFuture<'_, std::io::Result<Box<dyn crate::PeerStream>>> {
+            let delay = self.first_answer_delay;
+            Box::pin(async move {
+                let (dialer, acceptor) = tokio::io::duplex(64 * 1024);
+                tokio::spawn(async move {
+                    let mut conn = frame::framed(Box::new(acceptor));
+                    frame::accept_hello(&mut conn, "s3cret", 2).await.unwrap();
+                    let mut first = true;
+                    while let Ok(request) = read_frame::<PeerRequest>(&mut conn).await {
+                        let PeerRequest::AppendEntries(rpc) = request else {
+                            panic!("expected append-entries, got {}", request.kind());
+                        };
+                        if std::mem::take(&mut first) {
+                            tokio::time::sleep(delay).await;
+                        }
+                        let answer = match rpc.prev_log_id {
+                            Some(prev) if prev.index == 7 => AppendEntriesResponse::Conflict,
+                            _ => AppendEntriesResponse::Success,
+                        };
+                        let response = PeerResponse::AppendEntries(Ok(answer));
+                        if frame::write_frame(&mut conn, &response).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                Ok(Box::new(dialer) as Box<dyn crate::PeerStream>)
+            })
+        }
+    }
+
+    fn append_after(prev_index: u64) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: Some(LogId::new(LeaderId::new(1, 1), prev_index)),
+            leader_commit: None,
+            entries: vec![entry(prev_index + 1, 10)],
+        }
+    }
+
+    /// openraft bounds every append-entries call with its own timeout and
+    /// drops the call when it fires. The answer to the dropped request must
+    /// not be taken as the answer to the next one: a stale `Success` would
+    /// make the leader count entries the follower has not yet made durable
+    /// (the soak's "follower log reversion": a follower killed then came back
+    /// with fewer entries than the leader believed it held).
+    #[tokio::test]
+    async fn a_dropped_call_leaves_no_answer_for_the_next_call() {
+        let mut client = PeerClient {
+            from: 1,
+            target: 2,
+            addr: "peer-2".into(),
+            connector: Arc::new(OrderedPeer {
+                first_answer_delay: Duration::from_millis(200),
+            }),
+            secret: "s3cret".into(),
+            rpc_timeout: Duration::from_secs(5),
+            conn: None,
+        };
+        let option = || RPCOption::new(Duration::from_secs(5));
+        // The first call is dropped before its answer comes, as openraft's timeout does.
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(50),
+            client.append_entries(append_after(3), option()),
+        )
+        .await;
+        assert!(dropped.is_err(), "the first call should still be waiting");
+        // Its answer (`Success`) is on its way meanwhile.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let answer = client.append_entries(append_after(7), option()).await;
+        assert!(
+            matches!(answer, Ok(AppendEntriesResponse::Conflict)),
+            "the second call got {answer:?}, not its own answer (Conflict)"
+        );
     }
 
     #[test]
