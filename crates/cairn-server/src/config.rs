@@ -39,6 +39,8 @@ pub struct Config {
     /// `[raft]`: timings and batching (`cairn_raft::RaftSettings`).
     pub raft: RaftSettings,
     pub http: HttpConfig,
+    /// `[tls]`: https and mutual TLS between peers (`crate::tls`); off by default.
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for Config {
             limits: Limits::default(),
             raft: RaftSettings::default(),
             http: HttpConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
         }
     }
 }
@@ -147,6 +150,7 @@ impl Config {
         if self.http.request_timeout_ms == 0 {
             return fail("[http] request_timeout_ms must be positive".into());
         }
+        self.tls.validate()?;
         Ok(())
     }
 
