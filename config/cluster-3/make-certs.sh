@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes a local certificate authority and one certificate per node for the
 # TLS variant of the local cluster (config/cluster-3/tls/), with the system's
-# openssl. From the repository root:
+# openssl (`start.sh tls` runs it when the certificates are missing). From
+# the repository root:
 #
-#   config/cluster-3/make-certs.sh                  # into ./cairn-cluster-3/certs, nodes 1-3
+#   config/cluster-3/make-certs.sh                  # into ./cairn-cluster-3-tls/certs, nodes 1-3
 #   config/cluster-3/make-certs.sh DIR [NODES]      # into DIR, nodes 1..NODES
 #
 # It writes ca.pem and ca.key (the CA; reused if DIR already has one, so that
@@ -15,7 +16,7 @@
 # deployment). The keys are secrets: they stay in DIR, never in git.
 set -euo pipefail
 
-OUT="${1:-./cairn-cluster-3/certs}"
+OUT="${1:-./cairn-cluster-3-tls/certs}"
 NODES="${2:-3}"
 SANS="${SANS:-IP:127.0.0.1,IP:::1,DNS:localhost}"
 DAYS="${DAYS:-825}"

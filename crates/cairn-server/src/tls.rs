@@ -271,6 +271,29 @@ mod tests {
     }
 
     #[test]
+    fn cluster_3_tls_configs_are_the_plain_ones_with_tls() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/cluster-3");
+        for n in 1..=3 {
+            let plain = Config::load(Some(&dir.join(format!("node{n}.toml")))).unwrap();
+            let tls = Config::load(Some(&dir.join(format!("tls/node{n}.toml")))).unwrap();
+            tls.validate().unwrap();
+            assert!(tls.tls.enabled());
+            let cert_file = tls.tls.cert_file.clone().unwrap();
+            assert!(cert_file.ends_with(format!("node{n}.pem")), "{cert_file:?}");
+            assert_ne!(tls.data_dir, plain.data_dir);
+            let same = Config {
+                data_dir: plain.data_dir.clone(),
+                tls: TlsConfig::default(),
+                ..tls
+            };
+            assert_eq!(
+                same, plain,
+                "tls/node{n}.toml differs beyond data_dir and [tls]"
+            );
+        }
+    }
+
+    #[test]
     fn ports_beyond_loopback_without_tls_are_reported() {
         assert!(exposed_without_tls(&Config::default()).is_empty());
         let mut config = Config {
