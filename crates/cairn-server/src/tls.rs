@@ -159,17 +159,15 @@ impl axum::serve::Listener for HttpsListener {
     /// The remote address, as the TCP listener reported it.
     type Addr = String;
 
-    fn accept(&mut self) -> impl Future<Output = (Self::Io, Self::Addr)> + Send {
-        async move {
-            loop {
-                match self.inner.accept().await {
-                    Ok(accepted) => return accepted,
-                    Err(error) => {
-                        // Only if the accept task died; axum's own TCP
-                        // listener also retries after a pause.
-                        tracing::error!(%error, "https listener failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok(accepted) => return accepted,
+                Err(error) => {
+                    // Only if the accept task died; axum's own TCP listener
+                    // also retries after a pause.
+                    tracing::error!(%error, "https listener failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
