@@ -10,11 +10,14 @@ mod catch_up;
 mod failover;
 mod membership;
 mod minority;
+mod tls;
 
 use std::time::{Duration, Instant};
 
 use cairn_client::Client;
-use cairn_tests::{NodeProcess, operator_client};
+use std::path::PathBuf;
+
+use cairn_tests::NodeProcess;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -29,6 +32,8 @@ pub struct Cluster {
     pub nodes: Vec<NodeProcess>,
     /// TOML appended to every node's config: the `[raft]` and `[http]` tables.
     tables: String,
+    /// Where `make_certs` put the CA and node certificates, for a TLS cluster.
+    pub certs: Option<PathBuf>,
     /// This test's turn (declared last, so released after the nodes stop).
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
@@ -48,19 +53,30 @@ impl Cluster {
     /// As `start`, with `timings` (a whole `[raft]` table header and its
     /// timing keys) in place of the fast `RAFT` timings.
     pub async fn start_with_timings(n: u64, timings: &str, raft: &str) -> Cluster {
+        Cluster::start_inner(n, timings, raft, false).await
+    }
+
+    /// As `start`, every node with a certificate from one local CA: https
+    /// for the API, mutual TLS between peers.
+    pub async fn start_tls(n: u64) -> Cluster {
+        Cluster::start_inner(n, RAFT, "", true).await
+    }
+
+    async fn start_inner(n: u64, timings: &str, raft: &str, tls: bool) -> Cluster {
         let turn = TURN.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
+        let certs = tls.then(|| dir.path().join("certs"));
+        if let Some(certs) = &certs {
+            cairn_tests::make_certs(certs, n);
+        }
         let mut cluster = Cluster {
             dir,
             nodes: Vec::new(),
             tables: format!("{timings}{raft}{HTTP}"),
+            certs,
             _turn: turn,
         };
-        let mut first = NodeProcess::configure(
-            cluster.dir.path(),
-            1,
-            &format!("bootstrap = true\n{}", cluster.tables),
-        );
+        let mut first = cluster.configure(1, "bootstrap = true\n");
         first.spawn();
         first.wait_ready().await;
         cluster.nodes.push(first);
@@ -80,7 +96,23 @@ impl Cluster {
     }
 
     pub fn client(&self, id: u64) -> Client {
-        operator_client(&self.node(id).url()).with_timeout(Duration::from_secs(10))
+        self.node(id).client().with_timeout(Duration::from_secs(10))
+    }
+
+    /// Node `id`'s config: `top_level` settings, the shared tables, and its
+    /// `[tls]` table in a TLS cluster.
+    fn configure(&self, id: u64, top_level: &str) -> NodeProcess {
+        let tls = match &self.certs {
+            Some(certs) => cairn_tests::tls_table(certs, id),
+            None => String::new(),
+        };
+        let mut node = NodeProcess::configure(
+            self.dir.path(),
+            id,
+            &format!("{top_level}{}{tls}", self.tables),
+        );
+        node.ca_file = self.certs.as_ref().map(|certs| certs.join("ca.pem"));
+        node
     }
 
     /// Ids of the nodes whose process runs.
@@ -93,17 +125,19 @@ impl Cluster {
     /// Starts node `id` (with extra top-level config) and adds it as a learner
     /// through some running member.
     pub async fn add_learner(&mut self, id: u64, top_level: &str) {
-        let mut node = NodeProcess::configure(
-            self.dir.path(),
-            id,
-            &format!("bootstrap = false\n{top_level}{}", self.tables),
-        );
+        let node = self.configure(id, &format!("bootstrap = false\n{top_level}"));
+        self.add_learner_node(node).await;
+    }
+
+    /// Starts `node`, configured by the caller, and adds it as a learner
+    /// through some running member.
+    pub async fn add_learner_node(&mut self, mut node: NodeProcess) {
         node.spawn();
         let body = serde_json::json!({
-            "node_id": id,
+            "node_id": node.node_id,
             "raft_addr": node.raft_addr,
             "api_addr": node.http_addr,
-            "tags": {"region": format!("region-{id}")},
+            "tags": {"region": format!("region-{}", node.node_id)},
         });
         self.nodes.push(node);
         let via = self.running()[0];

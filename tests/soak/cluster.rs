@@ -18,9 +18,6 @@ pub struct Cluster {
     /// Declared first, so the nodes are killed before their directory goes.
     pub nodes: Vec<NodeProcess>,
     pub dir: TempDir,
-    /// The admin token node 1 wrote when it bootstrapped, if the build has one
-    /// (`<data_dir>/admin.token`), else `CAIRN_TOKEN`.
-    pub token: Option<String>,
 }
 
 impl Cluster {
@@ -28,7 +25,6 @@ impl Cluster {
         let mut cluster = Cluster {
             nodes: Vec::new(),
             dir,
-            token: std::env::var("CAIRN_TOKEN").ok(),
         };
         let mut first = NodeProcess::configure(
             cluster.dir.path(),
@@ -37,9 +33,6 @@ impl Cluster {
         );
         first.spawn();
         first.wait_ready().await;
-        if let Ok(token) = std::fs::read_to_string(first.data_dir.join("admin.token")) {
-            cluster.token = Some(token.trim().to_string());
-        }
         cluster.nodes.push(first);
         for id in 2..=3 {
             let mut node = NodeProcess::configure(
@@ -72,20 +65,14 @@ impl Cluster {
         &mut self.nodes[(id - 1) as usize]
     }
 
-    /// A client of node `id`. (When the API takes tokens, this is where the
-    /// typed client gets `self.token`; the raw admin calls here send it already.)
+    /// A client of node `id` under the operator's token (every node is
+    /// configured with it, `cairn_tests::OPERATOR_TOKEN`).
     pub fn client(&self, id: u64) -> Client {
-        Client::new(&self.node(id).url())
-            .expect("client")
-            .with_timeout(Duration::from_secs(10))
+        self.node(id).client().with_timeout(Duration::from_secs(10))
     }
 
     fn auth_headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = vec![("content-type", "application/json".to_string())];
-        if let Some(token) = &self.token {
-            headers.push(("authorization", format!("Bearer {token}")));
-        }
-        headers
+        vec![("content-type", "application/json".to_string())]
     }
 
     /// A raw JSON request to node `id`: the status and the body if it answered.

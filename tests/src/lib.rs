@@ -48,6 +48,35 @@ pub fn free_port() -> u16 {
         .expect("bind an ephemeral loopback port")
 }
 
+/// Makes a CA and certificates for nodes `1..=nodes` in `dir` with
+/// `config/cluster-3/make-certs.sh` (which needs `openssl`): `ca.pem`,
+/// `nodeN.pem`, `nodeN.key`, for 127.0.0.1 and localhost.
+pub fn make_certs(dir: &Path, nodes: u64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/cluster-3/make-certs.sh");
+    let output = Command::new("bash")
+        .arg(script)
+        .arg(dir)
+        .arg(nodes.to_string())
+        .output()
+        .expect("run make-certs.sh");
+    assert!(
+        output.status.success(),
+        "make-certs.sh failed (is openssl installed?): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The `[tls]` table for node `node_id` with certificates from `make_certs`.
+pub fn tls_table(certs: &Path, node_id: u64) -> String {
+    let file = |name: String| certs.join(name);
+    format!(
+        "[tls]\ncert_file = {:?}\nkey_file = {:?}\nca_file = {:?}\n",
+        file(format!("node{node_id}.pem")),
+        file(format!("node{node_id}.key")),
+        file("ca.pem".to_string()),
+    )
+}
+
 /// One node process with its own data directory and config file.
 pub struct NodeProcess {
     pub node_id: u64,
@@ -55,6 +84,9 @@ pub struct NodeProcess {
     pub raft_addr: String,
     pub data_dir: PathBuf,
     pub config_path: PathBuf,
+    /// Set when the node serves https: the CA that signed its certificate,
+    /// which its clients (and the CLI) trust.
+    pub ca_file: Option<PathBuf>,
     child: Option<Child>,
     log_path: PathBuf,
 }
@@ -96,13 +128,31 @@ impl NodeProcess {
             raft_addr,
             data_dir,
             config_path,
+            ca_file: None,
             child: None,
             log_path: node_dir.join("node.log"),
         }
     }
 
+    /// `https://…` when the node serves TLS (`ca_file` is set), else `http://…`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.http_addr)
+        let scheme = if self.ca_file.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.http_addr)
+    }
+
+    /// A client for this node, trusting its CA when it serves https.
+    /// A client for this node under the operator's token (trusting the
+    /// node's CA when it serves https).
+    pub fn client(&self) -> cairn_client::Client {
+        let client = operator_client(&self.url());
+        match &self.ca_file {
+            Some(ca_file) => client.with_ca_file(ca_file).expect("trust the node's CA"),
+            None => client,
+        }
     }
 
     /// Starts (or restarts) the process; its output goes to `node.log`.
@@ -156,7 +206,7 @@ impl NodeProcess {
     /// Waits until `GET /ready` answers 200 and the node knows the
     /// operator's token, or panics with the node's log.
     pub async fn wait_ready(&mut self) {
-        let client = operator_client(&self.url());
+        let client = self.client();
         let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
         loop {
             if let Some(child) = self.child.as_mut()
@@ -184,7 +234,11 @@ impl NodeProcess {
 
     /// Runs the CLI against this node and returns (exit code, stdout, stderr).
     pub fn cli(&self, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-        let mut child = Command::new(cairn_binary())
+        let mut command = Command::new(cairn_binary());
+        if let Some(ca_file) = &self.ca_file {
+            command.env("CAIRN_CA_FILE", ca_file);
+        }
+        let mut child = command
             .args(args)
             .env("CAIRN_URL", self.url())
             .env("CAIRN_TOKEN", OPERATOR_TOKEN)

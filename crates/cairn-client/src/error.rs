@@ -29,6 +29,13 @@ pub enum ClientError {
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
 
+    /// An https:// connection that could not be secured: the server's
+    /// certificate is not signed by a trusted CA or does not name the host,
+    /// the server does not speak TLS, or the CA file is unusable. Retrying
+    /// does not help; the trust or the URL must change.
+    #[error("tls: {0}")]
+    Tls(String),
+
     /// A header value (agent, session, idempotency key) that HTTP cannot carry.
     #[error("invalid header value: {0}")]
     InvalidHeader(String),
@@ -41,7 +48,7 @@ pub enum ClientError {
 impl ClientError {
     /// The stable code: the problem's `code` for API errors, otherwise the
     /// client-side kind (`http`, `transport`, `timeout`, `invalid_url`,
-    /// `invalid_header`, `decode`).
+    /// `invalid_header`, `decode`, `tls`).
     pub fn code(&self) -> &str {
         match self {
             ClientError::Api(problem) => &problem.code,
@@ -49,6 +56,7 @@ impl ClientError {
             ClientError::Transport(_) => "transport",
             ClientError::Timeout => "timeout",
             ClientError::InvalidUrl(_) => "invalid_url",
+            ClientError::Tls(_) => "tls",
             ClientError::InvalidHeader(_) => "invalid_header",
             ClientError::Decode(_) => "decode",
         }
@@ -83,6 +91,7 @@ impl ClientError {
             ClientError::Http { status, body } => format!("HTTP {status}: {body}"),
             ClientError::Transport(message)
             | ClientError::InvalidUrl(message)
+            | ClientError::Tls(message)
             | ClientError::InvalidHeader(message)
             | ClientError::Decode(message) => message.clone(),
             ClientError::Timeout => "no answer within the request timeout".to_string(),
@@ -97,9 +106,10 @@ impl ClientError {
             ClientError::Api(problem) => problem.retryable || problem.status >= 500,
             ClientError::Http { status, .. } => *status >= 500,
             ClientError::Transport(_) | ClientError::Timeout => true,
-            ClientError::InvalidUrl(_) | ClientError::InvalidHeader(_) | ClientError::Decode(_) => {
-                false
-            }
+            ClientError::InvalidUrl(_)
+            | ClientError::Tls(_)
+            | ClientError::InvalidHeader(_)
+            | ClientError::Decode(_) => false,
         }
     }
 

@@ -29,10 +29,12 @@ mod history;
 mod stores;
 #[cfg(test)]
 mod test_server;
+mod tls;
 mod transport;
 mod txn;
 mod url;
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +50,7 @@ pub use cairn_api::{
 pub use connector::{ConnectFuture, Connection, Connector, TcpConnector};
 pub use error::{ClientError, ProblemExt};
 pub use files::{FileRead, WriteOptions};
+pub use tls::TlsTrust;
 pub use transport::RawResponse;
 pub use url::{BaseUrl, Target, encode_component, encode_path};
 
@@ -92,20 +95,29 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for the node at `base_url` (`http://host:port`), dialing TCP.
+    /// A client for the node at `base_url` (`http://host:port`, or
+    /// `https://host:port` trusting the public roots unless
+    /// [`Client::with_ca_file`] says otherwise), dialing TCP.
     pub fn new(base_url: &str) -> Result<Client, ClientError> {
         Client::with_connector(base_url, Arc::new(TcpConnector))
     }
 
-    /// A client that opens its connections through `connector`.
+    /// A client that opens its connections through `connector` (and
+    /// handshakes TLS on them for `https://`).
     pub fn with_connector(
         base_url: &str,
         connector: Arc<dyn Connector>,
     ) -> Result<Client, ClientError> {
+        let base = BaseUrl::parse(base_url)?;
+        let tls = match base.tls {
+            true => Some(TlsTrust::public_roots()?),
+            false => None,
+        };
         Ok(Client {
             shared: Arc::new(Shared {
-                base: BaseUrl::parse(base_url)?,
+                base,
                 connector,
+                tls,
                 idle: Mutex::new(Vec::new()),
             }),
             agent: None,
@@ -160,6 +172,57 @@ impl Client {
     pub fn with_timeout(mut self, timeout: Duration) -> Client {
         self.timeout = timeout;
         self
+    }
+
+    /// Trusts the CA certificates in `ca_file` (PEM), and no others, for
+    /// `https://` (the CLI's `--ca-file`). An unreadable or empty file is a
+    /// [`ClientError::Tls`] naming it.
+    pub fn with_ca_file(self, ca_file: &Path) -> Result<Client, ClientError> {
+        Ok(self.with_tls_trust(TlsTrust::ca_file(ca_file)?))
+    }
+
+    /// Trusts `trust` for `https://`; this client's idle connections are
+    /// not shared with the clone it is made from.
+    pub fn with_tls_trust(mut self, trust: TlsTrust) -> Client {
+        self.shared = Arc::new(Shared {
+            base: self.shared.base.clone(),
+            connector: self.shared.connector.clone(),
+            tls: Some(trust),
+            idle: Mutex::new(Vec::new()),
+        });
+        self
+    }
+
+    /// A client for another node at `base_url`, with this one's settings
+    /// (connector, trusted CAs, agent, session, consistency, timeout) and
+    /// connections of its own.
+    pub fn for_node(&self, base_url: &str) -> Result<Client, ClientError> {
+        let base = BaseUrl::parse(base_url)?;
+        let tls = match (&self.shared.tls, base.tls) {
+            (Some(trust), _) => Some(trust.clone()),
+            (None, true) => Some(TlsTrust::public_roots()?),
+            (None, false) => None,
+        };
+        Ok(Client {
+            shared: Arc::new(Shared {
+                base,
+                connector: self.shared.connector.clone(),
+                tls,
+                idle: Mutex::new(Vec::new()),
+            }),
+            ..self.clone()
+        })
+    }
+
+    /// A client for the member whose API address (`host:port`, as the
+    /// membership records it) is `api_addr`, over this client's scheme.
+    pub fn for_api_addr(&self, api_addr: &str) -> Result<Client, ClientError> {
+        let scheme = if self.shared.base.tls {
+            "https"
+        } else {
+            "http"
+        };
+        self.for_node(&format!("{scheme}://{api_addr}"))
     }
 
     pub fn base_url(&self) -> &BaseUrl {

@@ -17,6 +17,7 @@ use cairn_api::{Problem, headers};
 
 use crate::connector::Connector;
 use crate::error::ClientError;
+use crate::tls::TlsTrust;
 use crate::url::BaseUrl;
 use crate::{Client, IDLE_CONNECTIONS_MAX, RESPONSE_BYTES_MAX};
 
@@ -25,6 +26,8 @@ use crate::{Client, IDLE_CONNECTIONS_MAX, RESPONSE_BYTES_MAX};
 pub(crate) struct Shared {
     pub(crate) base: BaseUrl,
     pub(crate) connector: Arc<dyn Connector>,
+    /// For `https://` base URLs: the CAs the server's certificate must chain to.
+    pub(crate) tls: Option<TlsTrust>,
     pub(crate) idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
 }
 
@@ -302,6 +305,17 @@ impl Client {
             .map_err(|error| {
                 ClientError::Transport(format!("connect to {}: {error}", base.authority))
             })?;
+        let stream = match (base.tls, &self.shared.tls) {
+            (false, _) => stream,
+            (true, Some(trust)) => trust.handshake(&base.host, &base.authority, stream).await?,
+            // Every constructor gives an https client a trust.
+            (true, None) => {
+                return Err(ClientError::Tls(format!(
+                    "{}: https without any trusted CA",
+                    base.authority
+                )));
+            }
+        };
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|error| transport_error(&error))?;
@@ -531,6 +545,35 @@ mod tests {
         let error = client.health().await.unwrap_err();
         assert_eq!(error.code(), "timeout", "{error}");
         holder.abort();
+    }
+
+    #[test]
+    fn https_clients_carry_their_trust_to_other_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("ca.pem");
+        let client = Client::new("https://127.0.0.1:7710").unwrap();
+        let error = client.clone().with_ca_file(&missing).unwrap_err();
+        assert_eq!(error.code(), "tls");
+        assert!(
+            error.detail().contains(&missing.display().to_string()),
+            "{error}"
+        );
+        assert!(!error.is_retryable());
+        std::fs::write(&missing, "no certificate here").unwrap();
+        let error = client.clone().with_ca_file(&missing).unwrap_err();
+        assert!(error.detail().contains("no PEM certificate"), "{error}");
+
+        let other = client
+            .with_agent("planner")
+            .for_api_addr("127.0.0.1:7720")
+            .unwrap();
+        assert!(other.base_url().tls);
+        assert_eq!(other.base_url().authority, "127.0.0.1:7720");
+        assert_eq!(other.agent.as_deref(), Some("planner"));
+        assert!(other.shared.tls.is_some());
+        let plain = Client::new("http://127.0.0.1:7710").unwrap();
+        let other = plain.for_api_addr("127.0.0.1:7720").unwrap();
+        assert!(!other.base_url().tls && other.shared.tls.is_none());
     }
 
     #[tokio::test]

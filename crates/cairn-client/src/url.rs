@@ -15,25 +15,30 @@ pub struct BaseUrl {
     pub port: u16,
     pub authority: String,
     pub path_prefix: String,
+    /// `https://`: the connection is TLS, and the server's certificate must
+    /// name `host`.
+    pub tls: bool,
 }
 
 impl BaseUrl {
-    /// Parses `http://host[:port][/prefix]`. Only plain HTTP is supported.
+    /// Parses `http://host[:port][/prefix]` or `https://…` (port 80 or 443
+    /// unless given).
     pub fn parse(base_url: &str) -> Result<BaseUrl, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl(format!("{base_url:?}: {reason}"));
         let uri: hyper::Uri = base_url
             .trim()
             .parse()
             .map_err(|error| invalid(&format!("{error}")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => {
                 return Err(invalid(&format!(
-                    "scheme {other:?} is not supported, use http"
+                    "scheme {other:?} is not supported, use http or https"
                 )));
             }
             None => return Err(invalid("missing scheme, expected http://host:port")),
-        }
+        };
         let authority = uri.authority().ok_or_else(|| invalid("missing host"))?;
         if authority.as_str().contains('@') {
             return Err(invalid("user information is not supported"));
@@ -48,12 +53,13 @@ impl BaseUrl {
         if host.is_empty() {
             return Err(invalid("missing host"));
         }
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
         Ok(BaseUrl {
             host: host.to_string(),
             port,
             authority: authority.as_str().to_string(),
             path_prefix: uri.path().trim_end_matches('/').to_string(),
+            tls,
         })
     }
 }
@@ -180,6 +186,16 @@ mod tests {
         assert_eq!((base.host.as_str(), base.port), ("::1", 8080));
         assert_eq!(base.authority, "[::1]:8080");
         assert_eq!(base.path_prefix, "/cairn");
+        assert!(!base.tls);
+
+        let base = BaseUrl::parse("https://node1.example").unwrap();
+        assert_eq!((base.host.as_str(), base.port), ("node1.example", 443));
+        assert!(base.tls);
+        let base = BaseUrl::parse("https://127.0.0.1:7710").unwrap();
+        assert_eq!(
+            (base.authority.as_str(), base.tls),
+            ("127.0.0.1:7710", true)
+        );
     }
 
     #[test]
@@ -187,7 +203,7 @@ mod tests {
         for bad in [
             "",
             "127.0.0.1:7700",
-            "https://example.com",
+            "ftp://example.com",
             "http://",
             "http://user@host:1",
             "http://host:1/?q=1",

@@ -34,8 +34,9 @@ pub use error::NodeError;
 pub use leader::AdminRequest;
 pub use node::Node;
 pub use transport::{
-    FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, PROTOCOL_VERSION, TcpConnector,
-    TcpPeerListener,
+    FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, NodeTls, PROTOCOL_VERSION,
+    TLS_HANDSHAKE_TIMEOUT_MS, TLS_HANDSHAKES_IN_FLIGHT_MAX, TcpConnector, TcpPeerListener,
+    TlsConnector, TlsError, TlsListener,
 };
 pub use types::PeerNode;
 

@@ -41,6 +41,8 @@ pub struct Config {
     pub raft: RaftSettings,
     pub http: HttpConfig,
     pub auth: AuthConfig,
+    /// `[tls]`: https and mutual TLS between peers (`crate::tls`); off by default.
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             raft: RaftSettings::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
         }
     }
 }
@@ -183,6 +186,7 @@ impl Config {
                 "[auth] admin_token must be at least {SUPPLIED_TOKEN_BYTES_MIN} visible ASCII characters"
             ));
         }
+        self.tls.validate()?;
         Ok(())
     }
 

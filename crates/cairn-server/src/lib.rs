@@ -10,13 +10,14 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod service;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_raft::{Connector, Listener, Node, TcpConnector, TcpPeerListener};
+use cairn_raft::{Connector, Listener, Node};
 
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
@@ -162,17 +163,21 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             "the Raft port is not on loopback but cluster_secret is the built-in development secret; set your own"
         );
     }
+    // TLS files are read before anything binds: a bad one stops the start, by name.
+    let node_tls = config.tls.load()?;
+    tls::warn_if_exposed(&config);
     let http = tokio::net::TcpListener::bind(&config.listen_http)
         .await
         .with_context(|| format!("cannot listen on listen_http = {}", config.listen_http))?;
     let raft = tokio::net::TcpListener::bind(&config.listen_raft)
         .await
         .with_context(|| format!("cannot listen on listen_raft = {}", config.listen_raft))?;
+    let (raft_listener, connector) = tls::peer_seams(node_tls.as_ref(), raft);
     let node = start_node(
         config.node_config(),
         config.bootstrap,
-        Box::new(TcpPeerListener(raft)),
-        Arc::new(TcpConnector),
+        raft_listener,
+        connector,
     )
     .await?;
     tracing::info!(
@@ -180,6 +185,7 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         http = %config.listen_http,
         raft = %config.listen_raft,
         data_dir = %config.data_dir.display(),
+        tls = node_tls.is_some(),
         "cairn node serving"
     );
     let state = app(&config, node.clone(), Arc::new(SystemClock));
@@ -187,16 +193,34 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         ensure_operator_token(state.service.clone(), token);
     }
     let router = router(state);
-    axum::serve(
-        http,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("HTTP server failed")?;
+    match &node_tls {
+        Some(node_tls) => {
+            let https = tls::HttpsListener::new(http, node_tls)
+                .context("cannot set up https on listen_http")?;
+            serve_http(https, router).await?;
+        }
+        None => serve_http(http, router).await?,
+    }
     tracing::info!("shutting down");
     node.shutdown().await.context("stopping the node")?;
     Ok(())
+}
+
+/// Serves the API on `listener` until Ctrl-C / SIGTERM.
+async fn serve_http<L>(listener: L, router: axum::Router) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+    for<'a> http::RemoteAddr:
+        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<http::RemoteAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("HTTP server failed")
 }
 
 async fn shutdown_signal() {

@@ -68,6 +68,11 @@ pub struct GlobalArgs {
     /// How long one request may take, in milliseconds.
     #[arg(long, global = true, env = "CAIRN_TIMEOUT_MS", default_value_t = cairn_client::REQUEST_TIMEOUT_MS_DEFAULT)]
     pub timeout_ms: u64,
+
+    /// A PEM file of the CA that signed the nodes' certificates, trusted (in
+    /// place of the public roots) for https:// URLs.
+    #[arg(long, global = true, env = "CAIRN_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

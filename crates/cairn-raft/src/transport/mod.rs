@@ -7,11 +7,14 @@
 //! - `server`: accepts connections and answers requests.
 //! - `client`: openraft's `RaftNetwork`, the leader's side of replication.
 //! - `tcp`: the seams on real sockets.
+//! - `tls`: TLS over any seam: mutual TLS between peers, and the listener the
+//!   HTTP API uses when TLS is on.
 
 mod client;
 mod frame;
 mod server;
 mod tcp;
+mod tls;
 
 use cairn_core::{Outcome, Proposal};
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -30,6 +33,10 @@ pub(crate) use frame::{Conn, dial, read_frame, write_frame};
 pub use frame::{FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, PROTOCOL_VERSION};
 pub(crate) use server::{Contact, PeerServer};
 pub use tcp::{TcpConnector, TcpPeerListener};
+pub use tls::{
+    NodeTls, TLS_HANDSHAKE_TIMEOUT_MS, TLS_HANDSHAKES_IN_FLIGHT_MAX, TlsConnector, TlsError,
+    TlsListener,
+};
 
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) enum PeerRequest {

@@ -99,8 +99,35 @@ impl FromRequestParts<AppState> for RequestContext {
     }
 }
 
-/// The address the request came from, when the server was given it
-/// (`into_make_service_with_connect_info`); `None` in-process.
+/// The remote address of a connection, as `cairn serve` records it for
+/// every request (plain or https listener alike).
+#[derive(Clone, Copy, Debug)]
+pub struct RemoteAddr(pub Option<std::net::SocketAddr>);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for RemoteAddr
+{
+    fn connect_info(
+        stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>,
+    ) -> RemoteAddr {
+        RemoteAddr(Some(*stream.remote_addr()))
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, crate::tls::HttpsListener>,
+    > for RemoteAddr
+{
+    fn connect_info(
+        stream: axum::serve::IncomingStream<'_, crate::tls::HttpsListener>,
+    ) -> RemoteAddr {
+        RemoteAddr(stream.remote_addr().parse().ok())
+    }
+}
+
+/// The address the request came from; `None` in-process or in the simulation.
 pub struct PeerAddr(pub Option<std::net::SocketAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
@@ -110,8 +137,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
         Ok(PeerAddr(
             parts
                 .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0),
+                .get::<axum::extract::ConnectInfo<RemoteAddr>>()
+                .and_then(|info| info.0.0),
         ))
     }
 }

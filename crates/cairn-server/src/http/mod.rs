@@ -31,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::service::Service;
 
 pub use error::{ApiError, status_for};
+pub use extract::RemoteAddr;
 pub use middleware::RequestIds;
 pub use openapi::openapi;
 

@@ -27,7 +27,7 @@ pub async fn run(context: Context, command: ClusterCommand) -> Result<Vec<u8>, F
             let request = match (node_url, node_id, raft_addr, api_addr) {
                 (Some(node_url), ..) => {
                     let timeout = Duration::from_millis(context.timeout_ms);
-                    let node = Client::new(&node_url)?.with_timeout(timeout);
+                    let node = client.for_node(&node_url)?.with_timeout(timeout);
                     LearnerRequest::from_status(&node.status().await?)
                 }
                 (None, Some(node_id), Some(raft_addr), Some(api_addr)) => LearnerRequest {
@@ -105,8 +105,9 @@ pub async fn collect(
         if node_id == queried.node_id {
             continue;
         }
+        let member = client.for_api_addr(&api_addr);
         tasks.spawn(async move {
-            let answer = match Client::new(&format!("http://{api_addr}")) {
+            let answer = match member {
                 Ok(member) => member.with_timeout(member_timeout).status().await,
                 Err(error) => Err(error),
             };

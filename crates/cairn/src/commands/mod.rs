@@ -99,6 +99,12 @@ impl Context {
             }
         };
         let mut client = Client::new(url)?.with_timeout(Duration::from_millis(globals.timeout_ms));
+        if let Some(ca_file) = &globals.ca_file {
+            // An unusable CA file is a mistake on this side, like a bad flag.
+            client = client
+                .with_ca_file(ca_file)
+                .map_err(|error| Failure::usage("tls", error.detail()))?;
+        }
         if let Some(agent) = &globals.agent {
             client = client.with_agent(agent.clone());
         }
