@@ -44,6 +44,9 @@ cleanup() {
 trap cleanup EXIT
 
 regions=(eu-west us-east ap-south)
+# Every node is given the operator's token; the CLI and the bench present it.
+CAIRN_TOKEN="cluster-bench-operator-$$-$RANDOM$RANDOM"
+export CAIRN_TOKEN
 urls=()
 for node in 1 2 3; do
     http_port=$(free_port)
@@ -60,6 +63,9 @@ cluster_secret = "cluster-bench-$$"
 
 [tags]
 region = "${regions[node - 1]}"
+
+[auth]
+admin_token = "$CAIRN_TOKEN"
 TOML
     "$cairn" serve --config "$work/node$node.toml" >"$work/node$node.log" 2>&1 &
     pids+=("$!")

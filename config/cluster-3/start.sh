@@ -56,6 +56,14 @@ wait_for() {
     echo "no answer from $1; see $STATE/node*.log" >&2
     exit 1
 }
+# Node 1 bootstraps the cluster and writes the operator's token into its
+# data dir on its first start; everything below (and you) use it.
+for _ in $(seq 1 100); do
+    [[ -s "$STATE/node1/admin.token" ]] && break
+    sleep 0.1
+done
+CAIRN_TOKEN=$(cat "$STATE/node1/admin.token")
+export CAIRN_TOKEN
 wait_for "$SCHEME://127.0.0.1:7710"
 
 # Joining is idempotent enough to re-run: an existing member is reported, not changed.
@@ -67,6 +75,7 @@ done
 "$CAIRN" --url "$SCHEME://127.0.0.1:7710" cluster status
 echo
 echo "export CAIRN_URL=$SCHEME://127.0.0.1:7720   # any node serves any request"
+echo "export CAIRN_TOKEN=\$(cat $STATE/node1/admin.token)   # the operator's token"
 if [[ "$SCHEME" == "https" ]]; then
     echo "export CAIRN_CA_FILE=$CAIRN_CA_FILE"
 fi

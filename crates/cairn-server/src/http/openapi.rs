@@ -29,6 +29,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
         (name = "tree", description = "Directory listings"),
         (name = "history", description = "Versions, diffs and the audit trail"),
         (name = "txn", description = "Transactions of several operations at one revision"),
+        (name = "access", description = "Organizations, users, tokens and grants"),
     )
 )]
 struct Base;
@@ -46,7 +47,49 @@ pub fn openapi() -> Spec {
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
     describe_store_names(&mut spec);
+    describe_security(&mut spec);
     spec
+}
+
+/// The probes (and this document) that answer without a token; `/metrics`
+/// answers without one on loopback (`[auth] metrics`).
+const OPEN_PATHS: [&str; 3] = ["/health", "/ready", "/openapi.json"];
+
+/// Every route takes a token as `Authorization: Bearer` or `x-api-key`,
+/// but the open probes.
+fn describe_security(spec: &mut Spec) {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+    };
+    let components = spec.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+    );
+    let token = || {
+        [
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+        ]
+    };
+    spec.security = Some(token().to_vec());
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let open = OPEN_PATHS.contains(&path.as_str());
+        if !open && path != "/metrics" {
+            continue;
+        }
+        if let Some(operation) = item.get.as_mut() {
+            let mut requirements = vec![SecurityRequirement::default()];
+            if !open {
+                requirements.extend(token());
+            }
+            operation.security = Some(requirements);
+        }
+    }
 }
 
 /// `cairn_core::path::StoreName`'s rule as a pattern: a letter or digit,
