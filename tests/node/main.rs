@@ -11,6 +11,7 @@ mod cli;
 mod concurrency;
 mod durability;
 mod hostile_input;
+mod retention;
 mod rollback;
 
 use cairn_client::{Client, ClientError};

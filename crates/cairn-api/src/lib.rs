@@ -36,5 +36,5 @@ pub use query::{
     At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
 };
 pub use rollback::{RollbackConflict, RollbackRequest, RollbackResult, RollbackStep};
-pub use stores::{CreateStoreRequest, StoreInfo, StoreList};
+pub use stores::{CreateStoreRequest, StoreInfo, StoreList, StorePolicy};
 pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};

@@ -21,6 +21,29 @@ pub struct StoreInfo {
     pub revision: u64,
     pub file_count: u64,
     pub bytes_total: u64,
+    /// Retention and quota.
+    #[serde(default)]
+    pub policy: StorePolicy,
+}
+
+/// A store's retention and quota (`PUT /v1/stores/{store}/policy` replaces
+/// it whole). Absent fields are off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StorePolicy {
+    /// Keep at most this many versions of each file (the current one always);
+    /// older ones go when the file is next written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub versions_max: Option<u64>,
+    /// Keep versions younger than this many seconds (the current one always).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_s: Option<u64>,
+    /// The most bytes of live content; a write that would grow the store past
+    /// it is `422 limit_exceeded` (`limit: store_bytes_max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_max: Option<u64>,
 }
 
 /// `GET /v1/stores`.

@@ -31,6 +31,17 @@ impl Client {
         self.call_json(Outgoing::new(Method::DELETE, target)).await
     }
 
+    /// Replaces the store's retention and quota.
+    pub async fn set_store_policy(
+        &self,
+        store: &str,
+        policy: &cairn_api::StorePolicy,
+    ) -> Result<StoreInfo, ClientError> {
+        let target = Target::store_route(store, "policy").into_string();
+        self.call_json(Outgoing::new(Method::PUT, target).json_body(policy)?)
+            .await
+    }
+
     fn consistency_query(&self) -> ConsistencyQuery {
         ConsistencyQuery {
             consistency: self.consistency,

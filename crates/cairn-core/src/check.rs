@@ -79,7 +79,8 @@ impl Proposal {
             | Command::DeleteStore { .. }
             | Command::CreateOrg { .. }
             | Command::CreateUser { .. }
-            | Command::SetGrant { .. } => Ok(()),
+            | Command::SetGrant { .. }
+            | Command::SetStorePolicy { .. } => Ok(()),
             Command::Txn { ops, .. } | Command::Rollback { ops, .. } => check_txn(ops, limits),
             Command::CreateToken { id, agent, .. } => {
                 check_label(id, limits)?;

@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
-use crate::governance::{Access, OrgInfo, Role, StoreRef, TokenInfo, TokenOwner, UserInfo};
+use crate::governance::{
+    Access, OrgInfo, Role, StorePolicy, StoreRef, TokenInfo, TokenOwner, UserInfo,
+};
 use crate::limits::Limits;
 use crate::path::{FilePath, OrgName, UserName};
 
@@ -65,6 +67,11 @@ pub enum Command {
         store: StoreRef,
         planned_at: u64,
         ops: Vec<WriteOp>,
+    },
+    /// Replaces a store's retention and quota (`admin` access).
+    SetStorePolicy {
+        store: StoreRef,
+        policy: StorePolicy,
     },
     CreateOrg {
         org: OrgName,
@@ -226,6 +233,8 @@ pub enum Outcome {
     StoreCreated(StoreInfo),
     StoreDeleted(StoreInfo),
     Txn(TxnResult),
+    /// A store's settings changed (its policy).
+    StoreUpdated(StoreInfo),
     OrgCreated(OrgInfo),
     UserCreated(UserInfo),
     TokenCreated(TokenInfo),
@@ -270,6 +279,7 @@ pub struct StoreInfo {
     pub revision: u64,
     pub file_count: u64,
     pub bytes_total: u64,
+    pub policy: StorePolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

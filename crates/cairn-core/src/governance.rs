@@ -115,3 +115,14 @@ pub struct GrantInfo {
     pub user: String,
     pub access: Access,
 }
+
+/// A store's retention and quota. Every field is off when `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorePolicy {
+    /// Keep at most this many versions of each file (the current one always).
+    pub versions_max: Option<u64>,
+    /// Keep versions younger than this many milliseconds (the current one always).
+    pub retain_ms: Option<u64>,
+    /// The most bytes of live content the store may hold.
+    pub bytes_max: Option<u64>,
+}

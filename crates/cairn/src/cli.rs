@@ -440,6 +440,20 @@ pub enum StoreCommand {
     },
     /// List the stores you can see.
     List,
+    /// Set the store's retention and quota (replacing what was set; an
+    /// option left out is off).
+    Policy {
+        name: String,
+        /// Keep at most this many versions of each file.
+        #[arg(long)]
+        versions_max: Option<u64>,
+        /// Keep versions younger than this many seconds.
+        #[arg(long)]
+        retain_seconds: Option<u64>,
+        /// The most bytes of live content the store may hold.
+        #[arg(long)]
+        bytes_max: Option<u64>,
+    },
     /// Show one store.
     Get { name: String },
     /// Delete a store and every file in it.

@@ -15,6 +15,7 @@
 mod audit;
 mod governance;
 mod idempotency;
+mod retention;
 mod store;
 mod text;
 mod txn;
@@ -153,6 +154,9 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         Command::Txn { store, ops } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
             txn::txn(kv, log_index, meta, &subject, info, ops)
+        }
+        Command::SetStorePolicy { store, policy } => {
+            store::set_policy(kv, &subject, store, *policy)
         }
         Command::Rollback { store, ops, .. } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;

@@ -7,7 +7,7 @@ use crate::auth::{self, Subject};
 use crate::codec::{self, META_NEXT_STORE_ID};
 use crate::command::{Meta, Outcome, StoreInfo};
 use crate::error::{CoreError, Resource, StorageError};
-use crate::governance::{Access, StoreRef};
+use crate::governance::{Access, StorePolicy, StoreRef};
 use crate::kv::{KvRead, KvWrite, Table, scan_prefix};
 use crate::path::UserName;
 
@@ -106,6 +106,7 @@ pub(super) fn create_store(
         revision: 0,
         file_count: 0,
         bytes_total: 0,
+        policy: StorePolicy::default(),
     };
     save_store(kv, &info)?;
     Ok(Outcome::StoreCreated(info))
@@ -144,4 +145,22 @@ pub(super) fn delete_store(
     }
     kv.delete(Table::Stores, &codec::store_key(info.org_id, &info.name))?;
     Ok(Outcome::StoreDeleted(info))
+}
+
+/// Replaces the store's retention and quota. Versions beyond the new
+/// retention go when their file is next written; a store already over a
+/// new quota takes no write that grows it.
+pub(super) fn set_policy(
+    kv: &mut impl KvWrite,
+    subject: &Subject,
+    store: &StoreRef,
+    policy: StorePolicy,
+) -> ApplyResult<Outcome> {
+    let mut info = auth::authorize_store(kv, subject, store, Access::Admin)?;
+    if policy.versions_max == Some(0) {
+        return Err(CoreError::invalid_request("versions_max must be at least 1").into());
+    }
+    info.policy = policy;
+    save_store(kv, &info)?;
+    Ok(Outcome::StoreUpdated(info))
 }

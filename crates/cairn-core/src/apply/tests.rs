@@ -1162,3 +1162,91 @@ fn rollbacks_plan_each_target_and_refuse_a_stale_plan() {
             .is_empty()
     );
 }
+
+/// Retention keeps at most `versions_max` versions per written file and
+/// none older than `retain_ms` (the newest always); the quota refuses a
+/// write that would grow the store past `bytes_max`, changing nothing.
+#[test]
+fn retention_prunes_written_files_and_the_quota_refuses_growth() {
+    use crate::governance::StorePolicy;
+    let mut h = Harness::new();
+    let policy = |h: &mut Harness, policy: StorePolicy| {
+        let outcome = h.command(
+            Command::SetStorePolicy {
+                store: store(),
+                policy,
+            },
+            None,
+        );
+        assert!(matches!(outcome, Outcome::StoreUpdated(_)), "{outcome:?}");
+    };
+    let versions = |h: &Harness, p: &str| -> Vec<u64> {
+        read::history(&h.kv, &store(), &path(p), None, 100, false)
+            .unwrap()
+            .versions
+            .iter()
+            .map(|version| version.version)
+            .collect()
+    };
+    for n in 0..4 {
+        h.ok(vec![write("/a", &format!("a{n}")), write("/b", "b")]);
+    }
+    assert_eq!(versions(&h, "/a"), vec![4, 3, 2, 1]);
+    policy(
+        &mut h,
+        StorePolicy {
+            versions_max: Some(2),
+            ..StorePolicy::default()
+        },
+    );
+    // Pruning happens when a file is written.
+    assert_eq!(versions(&h, "/a").len(), 4);
+    h.ok(vec![write("/a", "a4")]);
+    assert_eq!(versions(&h, "/a"), vec![5, 4]);
+    assert_eq!(versions(&h, "/b").len(), 4, "/b was not written");
+    assert_eq!(h.read("/a").as_deref(), Some("a4"));
+    // Pruned content is gone with its record; the audit trail is not.
+    let store_id = read::get_store(&h.kv, &store()).unwrap().id;
+    assert_eq!(
+        h.kv.get(Table::Content, &codec::content_key(store_id, "/a", 1))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        read::audit(&h.kv, &store(), None, 100)
+            .unwrap()
+            .records
+            .len(),
+        5
+    );
+
+    // By age: versions older than retain_ms go, the newest stays however old.
+    policy(
+        &mut h,
+        StorePolicy {
+            retain_ms: Some(15),
+            ..StorePolicy::default()
+        },
+    );
+    h.time_ms += 1_000;
+    h.ok(vec![write("/a", "a5"), write("/b", "b2")]);
+    assert_eq!(versions(&h, "/a"), vec![6]);
+    assert_eq!(versions(&h, "/b"), vec![6]);
+
+    // The quota: growth past bytes_max is refused and changes nothing;
+    // shrinking is always allowed.
+    policy(
+        &mut h,
+        StorePolicy {
+            bytes_max: Some(6),
+            ..StorePolicy::default()
+        },
+    );
+    let (_, error) = h.fails(vec![write("/c", "12345")]);
+    assert!(
+        matches!(&error, CoreError::LimitExceeded { limit, max: 6, actual: 9 } if limit == "store_bytes_max"),
+        "{error:?}"
+    );
+    h.ok(vec![write("/c", "1")]);
+    h.ok(vec![write("/a", "")]);
+}

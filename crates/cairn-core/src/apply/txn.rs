@@ -3,7 +3,7 @@
 //! versions, content, the store record and the audit record at one revision.
 
 use super::work::{Staged, TxnWork, stored_file};
-use super::{ApplyResult, audit, store};
+use super::{ApplyResult, audit, retention, store};
 use crate::auth::Subject;
 use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::{Change, Meta, OpKind, Outcome, StoreInfo, TxnResult, WriteOp};
@@ -38,6 +38,13 @@ pub(super) fn txn(
         .into());
     }
 
+    if let Some(max) = info.policy.bytes_max
+        && net.bytes_total > max
+        && net.bytes_total > info.bytes_total
+    {
+        return Err(CoreError::limit("store_bytes_max", max, net.bytes_total).into());
+    }
+
     let mut changes = Vec::with_capacity(net.writes.len());
     for (path, staged) in net.writes {
         changes.push(write_version(kv, info.id, revision, meta, path, staged)?);
@@ -45,6 +52,12 @@ pub(super) fn txn(
     info.revision = revision;
     info.file_count = net.file_count;
     info.bytes_total = net.bytes_total;
+    retention::prune(
+        kv,
+        &info,
+        meta,
+        changes.iter().map(|change| change.path.as_str()),
+    )?;
     store::save_store(kv, &info)?;
     #[cfg(test)]
     assert_totals_match_files(&*kv, &info)?;

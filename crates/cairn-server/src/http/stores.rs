@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use cairn_api::{ConsistencyQuery, CreateStoreRequest, StoreInfo, StoreList};
+use cairn_api::{ConsistencyQuery, CreateStoreRequest, StoreInfo, StoreList, StorePolicy};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{CommonProblems, ReadProblems, WriteProblems};
-use super::extract::{ApiPath, ApiQuery, OptionalJsonBody};
+use super::extract::{ApiPath, ApiQuery, JsonBody, OptionalJsonBody};
 use super::{ApiResult, AppState};
 use crate::service::RequestContext;
 
@@ -16,6 +16,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_stores))
         .routes(routes!(create_store, get_store, delete_store))
+        .routes(routes!(set_policy))
 }
 
 /// The stores the caller can see (in the organization `X-Cairn-Org` names;
@@ -98,4 +99,28 @@ async fn delete_store(
     ApiPath(store): ApiPath<String>,
 ) -> ApiResult<Json<StoreInfo>> {
     Ok(Json(state.service.delete_store(&context, &store).await?))
+}
+
+/// Replaces the store's retention (`versions_max`, `retain_s`) and quota
+/// (`bytes_max`); store `admin` access.
+#[utoipa::path(
+    put,
+    path = "/v1/stores/{store}/policy",
+    tag = "stores",
+    params(("store" = String, Path, description = "The store's name")),
+    request_body = StorePolicy,
+    responses((status = 200, body = StoreInfo), CommonProblems, WriteProblems)
+)]
+async fn set_policy(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiPath(store): ApiPath<String>,
+    JsonBody(policy): JsonBody<StorePolicy>,
+) -> ApiResult<Json<StoreInfo>> {
+    Ok(Json(
+        state
+            .service
+            .set_store_policy(&context, &store, policy)
+            .await?,
+    ))
 }

@@ -79,6 +79,29 @@ impl Service {
         Ok(wire::store_info(info))
     }
 
+    /// Replaces the store's retention and quota.
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    pub async fn set_store_policy(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        policy: cairn_api::StorePolicy,
+    ) -> ServiceResult<StoreInfo> {
+        let (subject, store) = self.authorize_store(context, store, Access::Admin).await?;
+        let policy = cairn_core::governance::StorePolicy {
+            versions_max: policy.versions_max,
+            retain_ms: policy.retain_s.map(|seconds| seconds.saturating_mul(1000)),
+            bytes_max: policy.bytes_max,
+        };
+        match self
+            .propose(context, &subject, Command::SetStorePolicy { store, policy })
+            .await?
+        {
+            Outcome::StoreUpdated(info) => Ok(wire::store_info(info)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Deletes a store with every file and version in it; answers the store as it was.
     #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn delete_store(

@@ -20,6 +20,11 @@ pub fn store_info(info: StoreInfo) -> api::StoreInfo {
         revision: info.revision,
         file_count: info.file_count,
         bytes_total: info.bytes_total,
+        policy: api::StorePolicy {
+            versions_max: info.policy.versions_max,
+            retain_s: info.policy.retain_ms.map(|ms| ms / 1000),
+            bytes_max: info.policy.bytes_max,
+        },
     }
 }
 

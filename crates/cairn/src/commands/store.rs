@@ -21,6 +21,22 @@ pub async fn run(context: Context, command: StoreCommand) -> Result<Vec<u8>, Fai
             };
             context.show(&list, |list| render::stores(&list.stores))
         }
+        StoreCommand::Policy {
+            name,
+            versions_max,
+            retain_seconds,
+            bytes_max,
+        } => {
+            let policy = cairn_client::api::StorePolicy {
+                versions_max,
+                retain_s: retain_seconds,
+                bytes_max,
+            };
+            context.show(
+                &client.set_store_policy(&name, &policy).await?,
+                render::store,
+            )
+        }
         StoreCommand::Get { name } => context.show(&client.get_store(&name).await?, render::store),
         StoreCommand::Delete { name } => {
             context.show(&client.delete_store(&name).await?, render::store)

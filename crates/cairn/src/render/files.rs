@@ -9,8 +9,23 @@ pub fn store(info: &StoreInfo) -> String {
         Some(owner) => format!("owner {owner}"),
         None => "organization".to_string(),
     };
+    let policy = &info.policy;
+    let mut limits = Vec::new();
+    if let Some(max) = policy.versions_max {
+        limits.push(format!("at most {max} versions per file"));
+    }
+    if let Some(seconds) = policy.retain_s {
+        limits.push(format!("versions kept {seconds} s"));
+    }
+    if let Some(max) = policy.bytes_max {
+        limits.push(format!("quota {max} bytes"));
+    }
+    let policy = match limits.is_empty() {
+        true => String::new(),
+        false => format!("; {}", limits.join(", ")),
+    };
     format!(
-        "store {}/{} (id {}, {scope}): revision {}, {} files, {} bytes, created {}\n",
+        "store {}/{} (id {}, {scope}): revision {}, {} files, {} bytes, created {}{policy}\n",
         info.org,
         info.name,
         info.id,
