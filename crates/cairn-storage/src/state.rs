@@ -361,7 +361,10 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(got, expected);
-            assert!(!matches!(got, Outcome::Failed { .. }), "{got:?}");
+            if index < 2 {
+                // The bootstrap and the store must take, or nothing after them can.
+                assert!(!matches!(got, Outcome::Failed { .. }), "{got:?}");
+            }
         }
         let digest = state_digest(&memory).unwrap();
         assert_eq!(state_digest(&db.reader().unwrap()).unwrap(), digest);
