@@ -371,7 +371,8 @@ mod tests {
 
         let mut bytes = Vec::new();
         let raft = db.export_to(&mut bytes).unwrap();
-        assert_eq!(raft, vec![("applied".to_string(), vec![2])]);
+        // Four commands: the last one applied was index 3.
+        assert_eq!(raft, vec![("applied".to_string(), vec![3])]);
         assert_eq!(crate::snapshot_header(&mut bytes.as_slice()).unwrap(), raft);
         let other = StateDb::open(&dir.path().join("other.redb")).unwrap();
         // Something to be replaced.
@@ -381,7 +382,7 @@ mod tests {
         other.import_from(&mut bytes.as_slice()).unwrap();
         let reader = other.reader().unwrap();
         assert_eq!(state_digest(&reader).unwrap(), digest);
-        assert_eq!(reader.raft_value("applied").unwrap(), Some(vec![2]));
+        assert_eq!(reader.raft_value("applied").unwrap(), Some(vec![3]));
 
         // A corrupted or truncated snapshot changes nothing.
         let empty = StateDb::open(&dir.path().join("empty.redb")).unwrap();
