@@ -3,6 +3,7 @@
 //! clock, with a crash-modelling disk, seeded faults and simulated agents,
 //! and a checker for every invariant. See `README.md`.
 
+pub mod access;
 pub mod check;
 pub mod disk;
 pub mod history;

@@ -45,6 +45,22 @@ pub struct NodeSpec {
     /// The first voters, for the node that founds the cluster.
     pub founders: Option<BTreeMap<u64, PeerNode>>,
     pub planted: PlantedFaults,
+    /// Where the node's token secrets come from, with the time it starts:
+    /// a run replays, and a restarted node draws new ones.
+    pub entropy_seed: u64,
+}
+
+/// The `Entropy` seam from the run's seed.
+struct SimEntropy(std::sync::Mutex<crate::rng::Rng>);
+
+impl cairn_server::clock::Entropy for SimEntropy {
+    fn fill(&self, bytes: &mut [u8]) {
+        let mut rng = self.0.lock().expect("entropy lock");
+        for chunk in bytes.chunks_mut(8) {
+            let word = rng.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
 }
 
 pub fn raft_settings(election_timeout_ms: u64) -> RaftSettings {
@@ -91,8 +107,12 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
             .await
             .map_err(|error| error.to_string())?;
     }
+    let entropy = SimEntropy(std::sync::Mutex::new(crate::rng::Rng::new(
+        spec.entropy_seed ^ crate::workload::now_ns(),
+    )));
     let service = Service::new(node, Limits::default(), Arc::new(SimClock), REQUEST_TIMEOUT)
-        .with_planted_faults(spec.planted);
+        .with_planted_faults(spec.planted)
+        .with_entropy(Arc::new(entropy));
     // Every node is given the operator's token, as `[auth] admin_token` would.
     cairn_server::ensure_operator_token(service.clone(), OPERATOR_TOKEN.to_string());
     axum::serve(

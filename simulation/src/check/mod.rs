@@ -1,6 +1,7 @@
 //! The invariants every run must keep, one file each. Each check takes what
 //! the run recorded and answers its failures as sentences.
 
+pub mod access;
 pub mod convergence;
 pub mod durability;
 pub mod leaders;
@@ -18,6 +19,7 @@ use crate::workload::{Journal, PATHS};
 pub const SEARCH_BUDGET: u64 = 5_000_000;
 
 pub fn all(
+    access_journal: &crate::access::AccessJournal,
     journal: &Journal,
     samples: &[Sample],
     final_state: &FinalState,
@@ -50,6 +52,7 @@ pub fn all(
     failures.extend(revisions::check(final_state));
     failures.extend(convergence::check(final_state));
     failures.extend(leaders::check(samples));
+    failures.extend(access::check(access_journal));
     if journal.answered_after_heal == 0 {
         failures.push("the cluster answered nothing after healing".to_string());
     }

@@ -137,6 +137,8 @@ impl Cluster {
 #[derive(Default)]
 struct Records {
     journal: SharedJournal,
+    /// The gatekeeper's grant changes and the member's writes.
+    access: crate::access::SharedAccess,
     /// The observer's samples of every node's term and role.
     samples: Arc<Mutex<Vec<Sample>>>,
     /// The node the observer last saw leading, for the nemesis to isolate.
@@ -162,11 +164,13 @@ pub fn run_seed(options: &SimOptions) -> SeedReport {
     roles::add_agents(&mut sim, &cluster, &root, &records.journal, options.agents);
     roles::add_observer(&mut sim, &cluster, &records);
     roles::add_operator(&mut sim, &cluster, &records.faults_log, options.chaos);
+    roles::add_access(&mut sim, &cluster, &root, &records.access);
     collect::add_collector(&mut sim, &cluster, &records.final_state);
     let simulation_result =
         faults::run_nemesis(&mut sim, &cluster, &root, &disks, &records, options.chaos);
 
     let journal = take(&records.journal);
+    let access = take(&records.access);
     let samples = take(&records.samples);
     let final_state = take(&records.final_state);
     let faults = take(&records.faults_log);
@@ -175,12 +179,18 @@ pub fn run_seed(options: &SimOptions) -> SeedReport {
     if let Err(error) = simulation_result {
         failures.push(format!("simulation: {error}"));
     }
-    failures.extend(check::all(&journal, &samples, &final_state, options));
+    failures.extend(check::all(
+        &access,
+        &journal,
+        &samples,
+        &final_state,
+        options,
+    ));
     SeedReport {
         seed: options.seed,
         operations: journal.operations,
         events_checked: journal.events.len(),
-        trace_digest: trace_digest(&journal, &faults, &final_state),
+        trace_digest: trace_digest(&journal, &access, &faults, &final_state),
         faults,
         failures,
     }
@@ -215,6 +225,7 @@ fn add_nodes(
     let voters = cluster.voters;
     let mut disks = BTreeMap::new();
     let mut timeout_rng = root.fork(1);
+    let mut entropy_rng = root.fork(2);
     for id in &cluster.all {
         let disk = Arc::new(SimDisk::default());
         disks.insert(*id, disk.clone());
@@ -225,6 +236,7 @@ fn add_nodes(
             election_timeout_ms: timeout_rng.range(300, 700),
             founders: (*id == 1).then(|| (1..=voters).map(|v| (v, peer(v))).collect()),
             planted,
+            entropy_seed: entropy_rng.next_u64(),
         };
         sim.host(host_name(*id).as_str(), move || node::run(spec.clone()));
     }
@@ -238,8 +250,14 @@ fn take<T: Default>(shared: &Mutex<T>) -> T {
 
 /// A digest of every event, stale read, fault and final digest of the run;
 /// the trace itself is written to the file `CAIRN_SIM_TRACE` names, if set.
-fn trace_digest(journal: &Journal, faults: &[String], final_state: &FinalState) -> u64 {
+fn trace_digest(
+    journal: &Journal,
+    access: &crate::access::AccessJournal,
+    faults: &[String],
+    final_state: &FinalState,
+) -> u64 {
     let mut trace = String::new();
+    let _ = writeln!(trace, "{access:?}");
     for event in &journal.events {
         let _ = writeln!(trace, "{event:?}");
     }

@@ -164,3 +164,33 @@ fn learner_body(id: u64) -> String {
     })
     .to_string()
 }
+
+/// The gatekeeper, flipping a member's write grant, and the member, writing
+/// with its own token (`crate::access`).
+pub(super) fn add_access(
+    sim: &mut turmoil::Sim<'_>,
+    cluster: &Cluster,
+    root: &Rng,
+    journal: &crate::access::SharedAccess,
+) {
+    let token = Arc::new(Mutex::new(None));
+    let (clients, rng, shared, handoff, stop_at) = (
+        workload::clients(&cluster.all, "gatekeeper"),
+        root.fork(3),
+        journal.clone(),
+        token.clone(),
+        cluster.stop_at,
+    );
+    sim.client("gatekeeper", async move {
+        crate::access::gatekeeper(clients, rng, shared, handoff, stop_at).await
+    });
+    let (clients, rng, shared, stop_at) = (
+        workload::clients(&cluster.all, "member"),
+        root.fork(4),
+        journal.clone(),
+        cluster.stop_at,
+    );
+    sim.client("member", async move {
+        crate::access::member(clients, rng, shared, token, stop_at).await
+    });
+}
