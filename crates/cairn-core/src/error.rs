@@ -101,6 +101,24 @@ pub enum CoreError {
     /// The caller may see the resource but not do this to it.
     #[error("forbidden: {reason}")]
     Forbidden { reason: String },
+
+    /// The version's content was removed by a redaction.
+    #[error("the content of {path:?} version {version} was redacted by {principal} at {time_ms} ms")]
+    Redacted {
+        path: String,
+        version: u64,
+        time_ms: u64,
+        principal: String,
+    },
+
+    /// A redaction names content that is not (or no longer) there: the
+    /// version changed since the redaction was planned, or is gone.
+    #[error("cannot redact {path:?} version {version}: {reason}")]
+    RedactionConflict {
+        path: String,
+        version: u64,
+        reason: String,
+    },
 }
 
 /// The broad class of a `CoreError`, for adapters that map errors onto their
@@ -124,6 +142,8 @@ pub enum ErrorKind {
     Unauthenticated,
     /// The caller is known but may not do this.
     Forbidden,
+    /// The thing existed but was removed for good (a redacted version's content).
+    Gone,
 }
 
 impl CoreError {
@@ -135,7 +155,8 @@ impl CoreError {
             CoreError::AlreadyExists { .. }
             | CoreError::VersionConflict { .. }
             | CoreError::PathConflict { .. }
-            | CoreError::IdempotencyKeyReused { .. } => ErrorKind::Conflict,
+            | CoreError::IdempotencyKeyReused { .. }
+            | CoreError::RedactionConflict { .. } => ErrorKind::Conflict,
             CoreError::NoUniqueMatch { .. } | CoreError::InvalidLine { .. } => {
                 ErrorKind::Unprocessable
             }
@@ -150,6 +171,7 @@ impl CoreError {
             | CoreError::InvalidRequest { .. } => ErrorKind::Invalid,
             CoreError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             CoreError::Forbidden { .. } => ErrorKind::Forbidden,
+            CoreError::Redacted { .. } => ErrorKind::Gone,
         }
     }
 
@@ -171,6 +193,8 @@ impl CoreError {
             CoreError::InvalidName { .. } => "invalid_name",
             CoreError::Unauthenticated { .. } => "unauthenticated",
             CoreError::Forbidden { .. } => "forbidden",
+            CoreError::Redacted { .. } => "redacted",
+            CoreError::RedactionConflict { .. } => "redaction_conflict",
         }
     }
 
@@ -312,6 +336,23 @@ mod tests {
             ),
             (CoreError::NotUtf8 { offset: 0 }, ErrorKind::Invalid),
             (CoreError::invalid_request("r"), ErrorKind::Invalid),
+            (
+                CoreError::Redacted {
+                    path: "/a".into(),
+                    version: 1,
+                    time_ms: 0,
+                    principal: "operator".into(),
+                },
+                ErrorKind::Gone,
+            ),
+            (
+                CoreError::RedactionConflict {
+                    path: "/a".into(),
+                    version: 1,
+                    reason: "r".into(),
+                },
+                ErrorKind::Conflict,
+            ),
         ];
         for (error, kind) in cases {
             assert_eq!(error.kind(), kind, "{}", error.code());

@@ -1026,3 +1026,5 @@ fn reads_work_through_a_trait_object() {
         1
     );
 }
+
+mod redact;
