@@ -18,6 +18,7 @@ pub mod headers;
 pub mod history;
 pub mod problem;
 pub mod query;
+pub mod redact;
 pub mod stores;
 pub mod txn;
 
@@ -28,6 +29,7 @@ pub use access::{
 pub use admin::{DigestView, Health, LearnerRequest, NodeStatusView, PeerView, Ready, ServerState};
 pub use audit::{AuditEvent, AuditPage};
 pub use consistency::Consistency;
+pub use redact::{RedactRequest, RedactResult, RedactedVersion, RedactionView};
 pub use files::{EntryKind, FileMeta, ListEntry, Listing, WriteResponse};
 pub use history::{HistoryPage, VersionInfo};
 pub use problem::{ErrorCode, Problem};

@@ -33,10 +33,14 @@ pub enum ErrorCode {
     InvalidName,
     Unauthenticated,
     Forbidden,
+    /// The content of a version was removed by a redaction (`410`).
+    Redacted,
+    /// A redaction named content that is not (or no longer) there (`409`).
+    RedactionConflict,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -58,6 +62,8 @@ impl ErrorCode {
         ErrorCode::InvalidName,
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
+        ErrorCode::Redacted,
+        ErrorCode::RedactionConflict,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +89,8 @@ impl ErrorCode {
             ErrorCode::InvalidName => "invalid_name",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Redacted => "redacted",
+            ErrorCode::RedactionConflict => "redaction_conflict",
         }
     }
 

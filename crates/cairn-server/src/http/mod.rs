@@ -13,6 +13,7 @@ mod history;
 mod middleware;
 mod openapi;
 mod probes;
+mod redact;
 mod stores;
 mod tree;
 mod txn;
@@ -74,6 +75,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(history::routes())
         .merge(audit::routes())
         .merge(txn::routes())
+        .merge(redact::routes())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -13,6 +13,7 @@ mod audit;
 mod context;
 mod files;
 mod history;
+mod redact;
 mod stores;
 mod txn;
 mod wire;
