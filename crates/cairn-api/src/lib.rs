@@ -29,12 +29,12 @@ pub use access::{
 pub use admin::{DigestView, Health, LearnerRequest, NodeStatusView, PeerView, Ready, ServerState};
 pub use audit::{AuditEvent, AuditPage};
 pub use consistency::Consistency;
-pub use redact::{RedactRequest, RedactResult, RedactedVersion, RedactionView};
 pub use files::{EntryKind, FileMeta, ListEntry, Listing, WriteResponse};
 pub use history::{HistoryPage, VersionInfo};
 pub use problem::{ErrorCode, Problem};
 pub use query::{
     At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
 };
+pub use redact::{RedactRequest, RedactResult, RedactedVersion, RedactionView};
 pub use stores::{CreateStoreRequest, StoreInfo, StoreList};
 pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};

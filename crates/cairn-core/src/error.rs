@@ -103,7 +103,9 @@ pub enum CoreError {
     Forbidden { reason: String },
 
     /// The version's content was removed by a redaction.
-    #[error("the content of {path:?} version {version} was redacted by {principal} at {time_ms} ms")]
+    #[error(
+        "the content of {path:?} version {version} was redacted by {principal} at {time_ms} ms"
+    )]
     Redacted {
         path: String,
         version: u64,

@@ -209,8 +209,7 @@ pub fn plan_string(
         &mut |key, value| {
             let (path, revision) = codec::version_key_parts(key)?;
             let record: VersionRecord = codec::decode(value)?;
-            if record.bytes.is_some() && !record.redaction.as_ref().is_some_and(|mark| mark.whole)
-            {
+            if record.bytes.is_some() && !record.redaction.as_ref().is_some_and(|mark| mark.whole) {
                 versions.push((path.to_string(), revision));
             }
             Ok(true)

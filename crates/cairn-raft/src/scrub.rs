@@ -137,7 +137,11 @@ impl Scrubber {
         .await?;
         let state = self.state.rewrite(&*self.disk, STATE_FILE)?;
         let log = self.log.rewrite(&*self.disk, LOG_FILE)?;
-        tracing::info!(?state, ?log, "redacted bytes scrubbed: snapshot rebuilt, log purged, files rewritten");
+        tracing::info!(
+            ?state,
+            ?log,
+            "redacted bytes scrubbed: snapshot rebuilt, log purged, files rewritten"
+        );
         Ok(())
     }
 

@@ -486,18 +486,30 @@ mod tests {
             "redb freed the page without keeping its bytes: this test proves nothing"
         );
 
-        assert_eq!(db.rewrite(&disk, STATE_FILE).unwrap(), crate::Rewrite::Fresh);
+        assert_eq!(
+            db.rewrite(&disk, STATE_FILE).unwrap(),
+            crate::Rewrite::Fresh
+        );
         assert!(!holds(&std::fs::read(&file).unwrap(), &secret[..32]));
         assert!(!dir.path().join(format!("{STATE_FILE}.rewrite")).exists());
         let reader = db.reader().unwrap();
-        assert_eq!(reader.get(Table::Content, b"keep").unwrap(), Some(b"kept".to_vec()));
+        assert_eq!(
+            reader.get(Table::Content, b"keep").unwrap(),
+            Some(b"kept".to_vec())
+        );
         assert_eq!(reader.get(Table::Content, b"secret").unwrap(), None);
         db.write(|writer| writer.put(Table::Content, b"after", b"yes"))
             .unwrap();
         drop((reader, db));
         let reopened = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
         let reader = reopened.reader().unwrap();
-        assert_eq!(reader.get(Table::Content, b"after").unwrap(), Some(b"yes".to_vec()));
-        assert_eq!(reader.get(Table::Content, b"keep").unwrap(), Some(b"kept".to_vec()));
+        assert_eq!(
+            reader.get(Table::Content, b"after").unwrap(),
+            Some(b"yes".to_vec())
+        );
+        assert_eq!(
+            reader.get(Table::Content, b"keep").unwrap(),
+            Some(b"kept".to_vec())
+        );
     }
 }

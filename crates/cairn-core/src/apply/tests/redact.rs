@@ -140,7 +140,12 @@ fn a_string_redaction_marks_past_versions_and_rewrites_the_live_one() {
     assert_eq!(event.revision, before + 1);
     assert_eq!(event.reason.as_deref(), Some("leaked key"));
     assert_eq!(event.changes.len(), 4);
-    assert!(event.changes.iter().all(|change| change.op == OpKind::Redact));
+    assert!(
+        event
+            .changes
+            .iter()
+            .all(|change| change.op == OpKind::Redact)
+    );
 }
 
 #[test]
@@ -216,7 +221,11 @@ fn stateless_rules_of_a_redaction() {
     let cases = [
         ("", vec![target.clone()], "invalid_request"),
         ("why", vec![], "invalid_request"),
-        ("why", vec![target.clone(), target.clone()], "invalid_request"),
+        (
+            "why",
+            vec![target.clone(), target.clone()],
+            "invalid_request",
+        ),
         (
             "why",
             vec![RedactTarget {
