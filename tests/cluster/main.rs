@@ -10,6 +10,7 @@ mod catch_up;
 mod failover;
 mod membership;
 mod minority;
+mod redaction;
 mod tls;
 
 use std::time::{Duration, Instant};

@@ -24,6 +24,11 @@ pub struct AuditEvent {
     /// The request's `x-request-id`.
     pub request_id: String,
     pub changes: Vec<Change>,
+    /// Why: present on a redaction, whose changes (op `redact`) name the
+    /// versions it redacted and the live versions it rewrote (version =
+    /// `revision`). Never the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

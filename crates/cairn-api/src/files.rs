@@ -29,6 +29,9 @@ pub struct FileMeta {
     pub time_ms: u64,
     pub agent: String,
     pub session: String,
+    /// Present when a redaction removed or rewrote this version's content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<crate::redact::RedactionView>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,6 +24,9 @@ pub struct VersionInfo {
     pub renamed_from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_to: Option<String>,
+    /// Present when a redaction removed or rewrote this version's content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<crate::redact::RedactionView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ pub mod headers;
 pub mod history;
 pub mod problem;
 pub mod query;
+pub mod redact;
 pub mod rollback;
 pub mod stores;
 pub mod txn;
@@ -35,6 +36,7 @@ pub use problem::{ErrorCode, Problem};
 pub use query::{
     At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
 };
+pub use redact::{RedactRequest, RedactResult, RedactedVersion, RedactionView};
 pub use rollback::{RollbackConflict, RollbackRequest, RollbackResult, RollbackStep};
 pub use stores::{CreateStoreRequest, StoreInfo, StoreList, StorePolicy};
 pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};

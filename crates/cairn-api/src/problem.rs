@@ -34,10 +34,14 @@ pub enum ErrorCode {
     Unauthenticated,
     Forbidden,
     RollbackConflict,
+    /// The content of a version was removed by a redaction (`410`).
+    Redacted,
+    /// A redaction named content that is not (or no longer) there (`409`).
+    RedactionConflict,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -60,6 +64,8 @@ impl ErrorCode {
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::RollbackConflict,
+        ErrorCode::Redacted,
+        ErrorCode::RedactionConflict,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +92,8 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::RollbackConflict => "rollback_conflict",
+            ErrorCode::Redacted => "redacted",
+            ErrorCode::RedactionConflict => "redaction_conflict",
         }
     }
 

@@ -97,6 +97,9 @@ pub enum OpKind {
     StrReplace,
     Insert,
     DeleteStore,
+    /// A redaction: in the audit, a version it redacted; in a history, the
+    /// live version it rewrote without the redacted text.
+    Redact,
 }
 
 impl OpKind {
@@ -108,6 +111,7 @@ impl OpKind {
             OpKind::StrReplace => "str_replace",
             OpKind::Insert => "insert",
             OpKind::DeleteStore => "delete_store",
+            OpKind::Redact => "redact",
         }
     }
 }
@@ -167,6 +171,7 @@ mod tests {
             OpKind::StrReplace,
             OpKind::Insert,
             OpKind::DeleteStore,
+            OpKind::Redact,
         ] {
             assert_eq!(
                 serde_json::to_value(kind).unwrap(),

@@ -26,6 +26,7 @@ mod connector;
 mod error;
 mod files;
 mod history;
+mod redact;
 mod stores;
 #[cfg(test)]
 mod test_server;

@@ -90,6 +90,9 @@ impl Proposal {
             Command::RevokeToken { id } | Command::Bootstrap { token_id: id, .. } => {
                 Ok(check_label(id, limits)?)
             }
+            Command::Redact {
+                reason, targets, ..
+            } => Ok(crate::redact::check(reason, targets, limits)?),
         }
     }
 }

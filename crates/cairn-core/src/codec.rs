@@ -13,8 +13,9 @@ use crate::error::StorageError;
 /// Bump when any table layout, record or command encoding changes.
 /// Format 2 moved version content out of `VersionRecord` into `sm_content`;
 /// format 3 added organizations, users, tokens and grants, and keys stores
-/// by organization.
-pub const FORMAT_VERSION: u32 = 3;
+/// by organization; format 4 added redaction (`VersionRecord::redaction`,
+/// `AuditRecord::reason`, `Command::Redact`).
+pub const FORMAT_VERSION: u32 = 4;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_STORE_ID: &[u8] = b"next_store_id";
@@ -68,6 +69,26 @@ pub struct VersionRecord {
     pub renamed_from: Option<String>,
     /// For the delete a rename made at the old path: the new path.
     pub renamed_to: Option<String>,
+    /// Set when a redaction removed this version's content (`whole`) or
+    /// replaced parts of it with `redact::MARKER`; the latest redaction wins.
+    pub redaction: Option<RedactionMark>,
+}
+
+/// Who redacted a version, when and why. `bytes` in the `VersionRecord` is
+/// the length of what is left (the original length for a whole redaction,
+/// whose content row is gone).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedactionMark {
+    /// The store revision of the redaction (its audit event).
+    pub revision: u64,
+    pub time_ms: u64,
+    /// `operator` or `ORG/USER`.
+    pub principal: String,
+    pub token_id: String,
+    pub reason: String,
+    /// The whole content was removed (a version redaction); otherwise parts
+    /// of it were replaced by the marker (a string redaction).
+    pub whole: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +104,8 @@ pub struct AuditRecord {
     pub token_id: String,
     pub request_id: String,
     pub changes: Vec<Change>,
+    /// Why: set for a redaction (whose changes name the versions it redacted).
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ use crate::governance::{
 };
 use crate::limits::Limits;
 use crate::path::{FilePath, OrgName, UserName};
+pub use crate::redact::{RedactTarget, RedactedVersion, Redaction};
 
 /// One entry's worth of work: a command plus everything that must be fixed
 /// when it is proposed rather than when it is applied (time, attribution,
@@ -104,6 +105,14 @@ pub enum Command {
     Bootstrap {
         token_id: String,
         hash: [u8; 32],
+    },
+    /// Removes content from versions of one store (`crate::redact`). Names
+    /// versions by path, version and the SHA-256 of the content expected
+    /// there, never by the text being removed.
+    Redact {
+        store: StoreRef,
+        reason: String,
+        targets: Vec<RedactTarget>,
     },
 }
 
@@ -205,6 +214,9 @@ pub enum OpKind {
     Insert,
     /// The file was removed because its whole store was deleted (audit only).
     DeleteStore,
+    /// A redaction: in the audit, a version it redacted; in a history, the
+    /// live version it rewrote without the redacted text.
+    Redact,
 }
 
 impl OpKind {
@@ -217,6 +229,7 @@ impl OpKind {
             OpKind::StrReplace => "str_replace",
             OpKind::Insert => "insert",
             OpKind::DeleteStore => "delete_store",
+            OpKind::Redact => "redact",
         }
     }
 }
@@ -245,6 +258,7 @@ pub enum Outcome {
         access: Option<Access>,
     },
     Bootstrapped,
+    Redacted(Redaction),
     /// Nothing changed; `op_index` says which operation of a transaction failed.
     Failed {
         op_index: Option<u32>,
@@ -313,6 +327,7 @@ mod tests {
             OpKind::StrReplace,
             OpKind::Insert,
             OpKind::DeleteStore,
+            OpKind::Redact,
         ];
         for kind in kinds {
             let json = serde_json::to_string(&kind).unwrap();

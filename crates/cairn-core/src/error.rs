@@ -106,6 +106,25 @@ pub enum CoreError {
     /// reverts (or made since it was planned).
     #[error("rollback conflicts with later changes by others to {}", paths.join(", "))]
     RollbackConflict { paths: Vec<String> },
+    /// The version's content was removed by a redaction.
+    #[error(
+        "the content of {path:?} version {version} was redacted by {principal} at {time_ms} ms"
+    )]
+    Redacted {
+        path: String,
+        version: u64,
+        time_ms: u64,
+        principal: String,
+    },
+
+    /// A redaction names content that is not (or no longer) there: the
+    /// version changed since the redaction was planned, or is gone.
+    #[error("cannot redact {path:?} version {version}: {reason}")]
+    RedactionConflict {
+        path: String,
+        version: u64,
+        reason: String,
+    },
 }
 
 /// The broad class of a `CoreError`, for adapters that map errors onto their
@@ -129,6 +148,8 @@ pub enum ErrorKind {
     Unauthenticated,
     /// The caller is known but may not do this.
     Forbidden,
+    /// The thing existed but was removed for good (a redacted version's content).
+    Gone,
 }
 
 impl CoreError {
@@ -141,7 +162,8 @@ impl CoreError {
             | CoreError::VersionConflict { .. }
             | CoreError::PathConflict { .. }
             | CoreError::IdempotencyKeyReused { .. }
-            | CoreError::RollbackConflict { .. } => ErrorKind::Conflict,
+            | CoreError::RollbackConflict { .. }
+            | CoreError::RedactionConflict { .. } => ErrorKind::Conflict,
             CoreError::NoUniqueMatch { .. } | CoreError::InvalidLine { .. } => {
                 ErrorKind::Unprocessable
             }
@@ -156,6 +178,7 @@ impl CoreError {
             | CoreError::InvalidRequest { .. } => ErrorKind::Invalid,
             CoreError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             CoreError::Forbidden { .. } => ErrorKind::Forbidden,
+            CoreError::Redacted { .. } => ErrorKind::Gone,
         }
     }
 
@@ -178,6 +201,8 @@ impl CoreError {
             CoreError::Unauthenticated { .. } => "unauthenticated",
             CoreError::Forbidden { .. } => "forbidden",
             CoreError::RollbackConflict { .. } => "rollback_conflict",
+            CoreError::Redacted { .. } => "redacted",
+            CoreError::RedactionConflict { .. } => "redaction_conflict",
         }
     }
 
@@ -319,6 +344,23 @@ mod tests {
             ),
             (CoreError::NotUtf8 { offset: 0 }, ErrorKind::Invalid),
             (CoreError::invalid_request("r"), ErrorKind::Invalid),
+            (
+                CoreError::Redacted {
+                    path: "/a".into(),
+                    version: 1,
+                    time_ms: 0,
+                    principal: "operator".into(),
+                },
+                ErrorKind::Gone,
+            ),
+            (
+                CoreError::RedactionConflict {
+                    path: "/a".into(),
+                    version: 1,
+                    reason: "r".into(),
+                },
+                ErrorKind::Conflict,
+            ),
         ];
         for (error, kind) in cases {
             assert_eq!(error.kind(), kind, "{}", error.code());

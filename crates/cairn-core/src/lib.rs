@@ -16,6 +16,7 @@ pub mod kv;
 pub mod limits;
 pub mod path;
 pub mod read;
+pub mod redact;
 
 pub use apply::apply;
 pub use check::Refusal;

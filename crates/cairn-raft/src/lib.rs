@@ -18,6 +18,7 @@ mod leader;
 mod log_store;
 mod node;
 mod read_batcher;
+mod scrub;
 mod snapshot_file;
 mod state_machine;
 mod transport;

@@ -25,6 +25,7 @@ use cairn_storage::{RaftValues, StateDb, StateReader, snapshot_header};
 use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
+use crate::scrub::ScrubSignal;
 use crate::snapshot_file::SnapshotFile;
 use crate::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
@@ -98,6 +99,8 @@ pub struct StateMachine {
     db: Arc<StateDb>,
     dir: PathBuf,
     received: Arc<AtomicU64>,
+    /// Told when a redaction was applied or a snapshot installed (`scrub.rs`).
+    scrub: ScrubSignal,
 }
 
 impl StateMachine {
@@ -115,7 +118,14 @@ impl StateMachine {
             db,
             dir,
             received: Arc::new(AtomicU64::new(0)),
+            scrub: ScrubSignal::detached(),
         })
+    }
+
+    /// Tells `scrub` whenever removed bytes must leave the disk.
+    pub fn with_scrub(mut self, scrub: ScrubSignal) -> StateMachine {
+        self.scrub = scrub;
+        self
     }
 
     /// `current.snap`, opened at its start, with its meta.
@@ -193,7 +203,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // Unsynced: the Raft log is durable, and a crash replays from the last
         // synced apply (the applied id commits with the effects). `build`
         // persists before a snapshot lets the log be purged.
-        self.db
+        let outcomes = self
+            .db
             .write_unsynced(|writer| {
                 let mut outcomes = Vec::with_capacity(entries.len());
                 for entry in &entries {
@@ -214,7 +225,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 writer.set_raft_value(APPLIED, &codec::encode(&Some(last)))?;
                 Ok(outcomes)
             })
-            .map_err(|e| StorageIOError::apply(last, any(e)).into())
+            .map_err(|e| StorageIOError::apply(last, any(e)))?;
+        // A redaction's bytes are still in the log, the snapshot and freed
+        // pages: the scrubber takes them off once this batch is applied.
+        if outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, Outcome::Redacted(_)))
+        {
+            self.scrub.request(last.index);
+        }
+        Ok(outcomes)
     }
 
     async fn get_snapshot_builder(&mut self) -> StateMachine {
@@ -265,6 +285,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(fail)?;
         std::fs::rename(&snapshot.path, self.dir.join(CURRENT)).map_err(write_error)?;
         sync_dir(&self.dir);
+        // The import freed the pages of the old state, which may hold bytes
+        // a redaction in the snapshot removed; and the log it replaces may
+        // hold the entries that wrote them.
+        if let Some(id) = meta.last_log_id {
+            self.scrub.request(id.index);
+        }
         Ok(())
     }
 

@@ -46,6 +46,19 @@ pub(crate) fn open_database(path: &std::path::Path) -> Result<redb::Database, St
 pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
     /// Opens (or creates) the database called `name` (`LOG_FILE`, `STATE_FILE`).
     fn database(&self, name: &str) -> Result<redb::Database, StorageError>;
+
+    /// Removes database `name` if it exists. `Ok(false)`: this disk cannot
+    /// remove or rename databases, so `rewrite` compacts in place instead.
+    fn remove(&self, _name: &str) -> Result<bool, StorageError> {
+        Ok(false)
+    }
+
+    /// Renames database `from` to `to`, replacing it, durably.
+    fn rename(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        Err(StorageError::corrupt(format!(
+            "this disk cannot rename {from} to {to}"
+        )))
+    }
 }
 
 /// redb files in a directory.
@@ -56,6 +69,118 @@ impl Disk for FileDisk {
     fn database(&self, name: &str) -> Result<redb::Database, StorageError> {
         open_database(&self.0.join(name))
     }
+
+    fn remove(&self, name: &str) -> Result<bool, StorageError> {
+        match std::fs::remove_file(self.0.join(name)) {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(error) => Err(StorageError::new(error)),
+        }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        std::fs::rename(self.0.join(from), self.0.join(to)).map_err(StorageError::new)?;
+        // Makes the rename durable; best effort where directories cannot be opened.
+        if let Ok(dir) = std::fs::File::open(&self.0) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// How `rewrite` got rid of freed pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// The file was replaced by a fresh one into which only the live records
+    /// were copied: no page of the old file survives.
+    Fresh,
+    /// The disk cannot replace files (the simulation's): redb compacted the
+    /// file in place, which moves pages and truncates the file but may leave
+    /// stale bytes in pages that stay free. `false`: there were live read
+    /// transactions, so nothing was done.
+    Compacted(bool),
+}
+
+/// Replaces `db` (the database `name` on `disk`) by a fresh copy that holds
+/// only its live records: `copy` copies every table from the old into the new
+/// database, which is synced, closed and renamed over `name`, then reopened in
+/// place of `db`. A page redb freed (an overwritten or deleted value) keeps
+/// its old bytes until reused, and compaction does not zero the pages that
+/// stay free; a fresh file never held them. The caller holds `db` exclusively,
+/// so no write transaction is open on it; read transactions already begun
+/// keep reading the old file until they end (its inode outlives the rename).
+pub(crate) fn rewrite(
+    db: &mut redb::Database,
+    disk: &dyn Disk,
+    name: &str,
+    copy: impl FnOnce(&redb::Database, &redb::Database) -> Result<(), StorageError>,
+) -> Result<Rewrite, StorageError> {
+    let fresh_name = format!("{name}.rewrite");
+    if !disk.remove(&fresh_name)? {
+        return match db.compact() {
+            Ok(_) => Ok(Rewrite::Compacted(true)),
+            Err(redb::CompactionError::TransactionInProgress) => Ok(Rewrite::Compacted(false)),
+            Err(error) => Err(StorageError::new(redb::Error::from(error))),
+        };
+    }
+    {
+        let fresh = disk.database(&fresh_name)?;
+        copy(db, &fresh)?;
+        check_same_tables(db, &fresh, name)?;
+    }
+    disk.rename(&fresh_name, name)?;
+    *db = disk.database(name)?;
+    Ok(Rewrite::Fresh)
+}
+
+/// Every table of `from` must be in `to`: a table `copy` does not know of
+/// would be lost, so the rewrite is refused before anything is replaced.
+fn check_same_tables(
+    from: &redb::Database,
+    to: &redb::Database,
+    name: &str,
+) -> Result<(), StorageError> {
+    use redb::{ReadableDatabase, TableHandle};
+    let names = |db: &redb::Database| -> Result<Vec<String>, StorageError> {
+        let txn = db.begin_read().map_err(storage_error)?;
+        let mut names: Vec<String> = txn
+            .list_tables()
+            .map_err(storage_error)?
+            .map(|table| table.name().to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    };
+    let (before, after) = (names(from)?, names(to)?);
+    if before != after {
+        return Err(StorageError::corrupt(format!(
+            "rewriting {name} would change its tables from {before:?} to {after:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Copies every record of table `definition` from `from` into `to`, in one
+/// synced write transaction.
+pub(crate) fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::Database,
+    to: &redb::Database,
+    definition: redb::TableDefinition<'_, K, V>,
+) -> Result<(), StorageError> {
+    use redb::{ReadableDatabase, ReadableTable};
+    let read = from.begin_read().map_err(storage_error)?;
+    let source = read.open_table(definition).map_err(storage_error)?;
+    let write = begin_write(to)?;
+    {
+        let mut target = write.open_table(definition).map_err(storage_error)?;
+        for item in source.iter().map_err(storage_error)? {
+            let (key, value) = item.map_err(storage_error)?;
+            target
+                .insert(key.value(), value.value())
+                .map_err(storage_error)?;
+        }
+    }
+    write.commit().map_err(storage_error)
 }
 
 pub(crate) fn begin_write(db: &redb::Database) -> Result<redb::WriteTransaction, StorageError> {

@@ -7,7 +7,9 @@ use std::path::Path;
 use cairn_core::StorageError;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{begin_write, open_database, storage_error};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+
+use crate::{Disk, Rewrite, begin_write, copy_table, open_database, storage_error};
 
 /// log index → encoded entry.
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
@@ -15,7 +17,9 @@ const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 
 pub struct LogDb {
-    db: redb::Database,
+    /// Behind a lock only so that `rewrite` can swap in a fresh file: every
+    /// other method holds the read side for its whole transaction.
+    db: RwLock<redb::Database>,
 }
 
 impl LogDb {
@@ -28,11 +32,28 @@ impl LogDb {
         txn.open_table(ENTRIES).map_err(storage_error)?;
         txn.open_table(META).map_err(storage_error)?;
         txn.commit().map_err(storage_error)?;
-        Ok(LogDb { db })
+        Ok(LogDb {
+            db: RwLock::new(db),
+        })
+    }
+
+    fn db(&self) -> RwLockReadGuard<'_, redb::Database> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Rewrites the file with only what it holds now (see `crate::rewrite`),
+    /// so that entries purged before leave no bytes behind in freed pages.
+    pub fn rewrite(&self, disk: &dyn Disk, name: &str) -> Result<Rewrite, StorageError> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        crate::rewrite(&mut db, disk, name, |from, to| {
+            copy_table(from, to, ENTRIES)?;
+            copy_table(from, to, META)
+        })
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let txn = self.db.begin_read().map_err(storage_error)?;
+        let db = self.db();
+        let txn = db.begin_read().map_err(storage_error)?;
         let table = txn.open_table(META).map_err(storage_error)?;
         Ok(table
             .get(name)
@@ -56,7 +77,8 @@ impl LogDb {
         value: &[u8],
         durability: redb::Durability,
     ) -> Result<(), StorageError> {
-        let mut txn = begin_write(&self.db)?;
+        let db = self.db();
+        let mut txn = begin_write(&db)?;
         txn.set_durability(durability)
             .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
         txn.open_table(META)
@@ -71,7 +93,8 @@ impl LogDb {
         &self,
         entries: impl IntoIterator<Item = (u64, B)>,
     ) -> Result<(), StorageError> {
-        let txn = begin_write(&self.db)?;
+        let db = self.db();
+        let txn = begin_write(&db)?;
         {
             let mut table = txn.open_table(ENTRIES).map_err(storage_error)?;
             for (index, bytes) in entries {
@@ -83,7 +106,8 @@ impl LogDb {
 
     /// Removes every entry at `from` and after (a conflicting suffix).
     pub fn truncate_from(&self, from: u64) -> Result<(), StorageError> {
-        let txn = begin_write(&self.db)?;
+        let db = self.db();
+        let txn = begin_write(&db)?;
         txn.open_table(ENTRIES)
             .map_err(storage_error)?
             .retain_in(from.., |_, _| false)
@@ -94,7 +118,8 @@ impl LogDb {
     /// Removes every entry up to and including `upto` and records `meta` as
     /// the last purged id, in one transaction.
     pub fn purge_upto(&self, upto: u64, meta_name: &str, meta: &[u8]) -> Result<(), StorageError> {
-        let txn = begin_write(&self.db)?;
+        let db = self.db();
+        let txn = begin_write(&db)?;
         txn.open_table(META)
             .map_err(storage_error)?
             .insert(meta_name, meta)
@@ -112,7 +137,8 @@ impl LogDb {
         start: Bound<u64>,
         end: Bound<u64>,
     ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
-        let txn = self.db.begin_read().map_err(storage_error)?;
+        let db = self.db();
+        let txn = db.begin_read().map_err(storage_error)?;
         let table = txn.open_table(ENTRIES).map_err(storage_error)?;
         let mut entries = Vec::new();
         for item in table.range((start, end)).map_err(storage_error)? {
@@ -124,7 +150,8 @@ impl LogDb {
 
     /// The last entry, if the log holds any.
     pub fn last(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
-        let txn = self.db.begin_read().map_err(storage_error)?;
+        let db = self.db();
+        let txn = db.begin_read().map_err(storage_error)?;
         let table = txn.open_table(ENTRIES).map_err(storage_error)?;
         Ok(table
             .last()
@@ -135,7 +162,8 @@ impl LogDb {
     /// How many entries the log holds (for metrics).
     pub fn len(&self) -> Result<u64, StorageError> {
         use redb::ReadableTableMetadata;
-        let txn = self.db.begin_read().map_err(storage_error)?;
+        let db = self.db();
+        let txn = db.begin_read().map_err(storage_error)?;
         let table = txn.open_table(ENTRIES).map_err(storage_error)?;
         table.len().map_err(storage_error)
     }

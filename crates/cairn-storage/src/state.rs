@@ -11,7 +11,9 @@ use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{STATE_FILE, begin_write, open_database, storage_error};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+
+use crate::{Disk, Rewrite, STATE_FILE, begin_write, copy_table, open_database, storage_error};
 
 const RAFT: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_raft");
 
@@ -28,7 +30,9 @@ type RangeItem<'a> = Result<
 >;
 
 pub struct StateDb {
-    db: redb::Database,
+    /// Behind a lock only so that `rewrite` can swap in a fresh file: every
+    /// write holds the read side for its whole transaction.
+    db: RwLock<redb::Database>,
 }
 
 impl StateDb {
@@ -51,14 +55,34 @@ impl StateDb {
         }
         txn.open_table(RAFT).map_err(storage_error)?;
         txn.commit().map_err(storage_error)?;
-        let state = StateDb { db };
+        let state = StateDb {
+            db: RwLock::new(db),
+        };
         check_format(&state.reader()?, file_name)?;
         Ok(state)
     }
 
+    fn db(&self) -> RwLockReadGuard<'_, redb::Database> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Rewrites the file with only what it holds now (see `crate::rewrite`),
+    /// so that content removed before (a redaction, a snapshot install)
+    /// leaves no bytes behind in freed pages. Writers wait meanwhile.
+    pub fn rewrite(&self, disk: &dyn Disk, name: &str) -> Result<Rewrite, StorageError> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        crate::rewrite(&mut db, disk, name, |from, to| {
+            for table in Table::ALL {
+                copy_table(from, to, definition(table))?;
+            }
+            copy_table(from, to, RAFT)
+        })
+    }
+
     /// A consistent read-only view as of the last committed write.
     pub fn reader(&self) -> Result<StateReader, StorageError> {
-        let txn = self.db.begin_read().map_err(storage_error)?;
+        let db = self.db();
+        let txn = db.begin_read().map_err(storage_error)?;
         let mut tables = Vec::with_capacity(Table::ALL.len());
         for table in Table::ALL {
             tables.push(txn.open_table(definition(table)).map_err(storage_error)?);
@@ -96,7 +120,8 @@ impl StateDb {
         durability: redb::Durability,
         work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut txn = begin_write(&self.db)?;
+        let db = self.db();
+        let mut txn = begin_write(&db)?;
         txn.set_durability(durability)
             .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
         let value = {
@@ -438,5 +463,57 @@ mod tests {
             Err(error) => error.to_string(),
         };
         assert!(message.contains("state.redb holds format"), "{message}");
+    }
+
+    fn holds(bytes: &[u8], needle: &[u8]) -> bool {
+        bytes.windows(needle.len()).any(|window| window == needle)
+    }
+
+    /// A deleted value stays in the freed page of the file; a rewrite leaves
+    /// only live records, and the state reads and writes as before.
+    #[test]
+    fn rewrite_leaves_no_bytes_of_removed_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = crate::FileDisk(dir.path().to_path_buf());
+        let file = dir.path().join(STATE_FILE);
+        let secret = b"6f1d0c2a9b8e7f6a5d4c3b2a1f0e9d8c".repeat(64);
+        let db = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        db.write(|writer| {
+            writer.put(Table::Content, b"secret", &secret)?;
+            writer.put(Table::Content, b"keep", b"kept")
+        })
+        .unwrap();
+        db.write(|writer| writer.delete(Table::Content, b"secret"))
+            .unwrap();
+        assert!(
+            holds(&std::fs::read(&file).unwrap(), &secret[..32]),
+            "redb freed the page without keeping its bytes: this test proves nothing"
+        );
+
+        assert_eq!(
+            db.rewrite(&disk, STATE_FILE).unwrap(),
+            crate::Rewrite::Fresh
+        );
+        assert!(!holds(&std::fs::read(&file).unwrap(), &secret[..32]));
+        assert!(!dir.path().join(format!("{STATE_FILE}.rewrite")).exists());
+        let reader = db.reader().unwrap();
+        assert_eq!(
+            reader.get(Table::Content, b"keep").unwrap(),
+            Some(b"kept".to_vec())
+        );
+        assert_eq!(reader.get(Table::Content, b"secret").unwrap(), None);
+        db.write(|writer| writer.put(Table::Content, b"after", b"yes"))
+            .unwrap();
+        drop((reader, db));
+        let reopened = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        let reader = reopened.reader().unwrap();
+        assert_eq!(
+            reader.get(Table::Content, b"after").unwrap(),
+            Some(b"yes".to_vec())
+        );
+        assert_eq!(
+            reader.get(Table::Content, b"keep").unwrap(),
+            Some(b"kept".to_vec())
+        );
     }
 }

@@ -172,6 +172,10 @@ pub enum Command {
 
     /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
     Txn(TxnArgs),
+
+    /// Remove content for good, from every replica's disk: one version of PATH
+    /// (`--version`), or a literal `--string` from every version under `--path`.
+    Redact(RedactArgs),
 }
 
 /// The commands on files of a store (flattened into [`Command`]).
@@ -324,6 +328,26 @@ pub struct AuditArgs {
     pub after: Option<u64>,
     #[arg(long)]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["version", "string"])))]
+pub struct RedactArgs {
+    pub store: String,
+    /// The file whose `--version` to redact.
+    #[arg(requires = "version", conflicts_with = "string")]
+    pub path: Option<String>,
+    #[arg(long, requires = "path")]
+    pub version: Option<u64>,
+    /// The literal text to remove from every version of every matching file.
+    #[arg(long)]
+    pub string: Option<String>,
+    /// With `--string`: only files whose path starts with PREFIX.
+    #[arg(long = "path", value_name = "PREFIX", requires = "string")]
+    pub path_prefix: Option<String>,
+    /// Why (kept in the audit trail).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, clap::Args)]

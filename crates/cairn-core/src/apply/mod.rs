@@ -10,11 +10,13 @@
 //! Files by topic: `idempotency` (remembered outcomes and their expiry),
 //! `store` (create and delete), `txn` (a transaction from staging to its
 //! writes), `work` (`TxnWork`, one method per `WriteOp` variant), `text`
-//! (line and occurrence arithmetic), `audit` (the audit record).
+//! (line and occurrence arithmetic), `audit` (the audit record), `redact`
+//! (redactions, checked whole before anything is written).
 
 mod audit;
 mod governance;
 mod idempotency;
+mod redact;
 mod retention;
 mod store;
 mod text;
@@ -190,6 +192,14 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
             user,
             access,
         } => governance::set_grant(kv, &subject, store, user, *access),
+        Command::Redact {
+            store,
+            reason,
+            targets,
+        } => {
+            let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
+            redact::redact(kv, log_index, meta, &subject, info, reason, targets)
+        }
         Command::Bootstrap { .. } => Err(CoreError::forbidden(
             "only a node bootstraps the cluster, never a request with a token",
         )

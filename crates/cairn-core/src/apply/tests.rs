@@ -1250,3 +1250,4 @@ fn retention_prunes_written_files_and_the_quota_refuses_growth() {
     h.ok(vec![write("/c", "1")]);
     h.ok(vec![write("/a", "")]);
 }
+mod redact;

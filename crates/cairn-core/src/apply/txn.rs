@@ -111,7 +111,7 @@ fn net_change(
 
 /// Writes one path's new version (and content, and live-file row) and
 /// answers the change it made.
-fn write_version(
+pub(super) fn write_version(
     kv: &mut impl KvWrite,
     store_id: u64,
     revision: u64,
@@ -130,6 +130,7 @@ fn write_version(
         session: meta.session.clone(),
         renamed_from,
         renamed_to,
+        redaction: None,
     };
     let (record, version) = match staged {
         Staged::Live {

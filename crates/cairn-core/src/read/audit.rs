@@ -62,5 +62,6 @@ fn audit_event(key: &[u8], record: AuditRecord) -> Result<AuditEvent, StorageErr
         token_id: record.token_id,
         request_id: record.request_id,
         changes: record.changes,
+        reason: record.reason,
     })
 }

@@ -18,7 +18,7 @@ pub fn read_file(
 ) -> Result<FileContent, ReadError> {
     let info = get_store(kv, store)?;
     let record = file_version(kv, &info, path, at)?;
-    let content = version_content(kv, info.id, path.as_str(), &record)?;
+    let content = readable_content(kv, info.id, path.as_str(), &record)?;
     Ok(FileContent {
         meta: file_meta(path, &info, &record),
         content,
@@ -68,6 +68,26 @@ pub(super) fn check_key_matches(
         )));
     }
     Ok(())
+}
+
+/// As `version_content`, but the content of a version a redaction removed
+/// whole answers `redacted`.
+pub(super) fn readable_content(
+    kv: &(impl KvRead + ?Sized),
+    store_id: u64,
+    path: &str,
+    record: &VersionRecord,
+) -> Result<String, ReadError> {
+    if let Some(mark) = record.redaction.as_ref().filter(|mark| mark.whole) {
+        return Err(CoreError::Redacted {
+            path: path.to_string(),
+            version: record.revision,
+            time_ms: mark.time_ms,
+            principal: mark.principal.clone(),
+        }
+        .into());
+    }
+    Ok(version_content(kv, store_id, path, record)?)
 }
 
 /// The content of a version that is not a delete (a delete reads as empty).
@@ -176,5 +196,6 @@ pub(super) fn file_meta(path: &FilePath, store: &StoreInfo, record: &VersionReco
         time_ms: record.time_ms,
         agent: record.agent.clone(),
         session: record.session.clone(),
+        redaction: record.redaction.as_ref().map(Into::into),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::ops::Bound;
 
-use super::file::{check_key_matches, version_content, version_record};
+use super::file::{check_key_matches, readable_content, version_content, version_record};
 use super::{HistoryPage, VersionInfo, get_store};
 use crate::codec::{self, VersionRecord};
 use crate::error::{CoreError, ReadError, Resource};
@@ -51,7 +51,9 @@ pub fn history(
     }
     let mut versions = Vec::with_capacity(records.len());
     for record in records {
-        let content = match with_content && record.bytes.is_some() {
+        // A version whose content a redaction removed lists without content.
+        let whole_redacted = record.redaction.as_ref().is_some_and(|mark| mark.whole);
+        let content = match with_content && record.bytes.is_some() && !whole_redacted {
             true => Some(version_content(kv, info.id, path.as_str(), &record)?),
             false => None,
         };
@@ -76,6 +78,7 @@ fn version_info(path: &str, record: VersionRecord, content: Option<String>) -> V
         content,
         renamed_from: record.renamed_from,
         renamed_to: record.renamed_to,
+        redaction: record.redaction.as_ref().map(Into::into),
     }
 }
 
@@ -92,7 +95,7 @@ pub fn diff(
     let content = |version: u64| -> Result<String, ReadError> {
         let record = version_record(kv, info.id, path.as_str(), version)?
             .ok_or_else(|| CoreError::not_found(Resource::Version, format!("{path}@{version}")))?;
-        Ok(version_content(kv, info.id, path.as_str(), &record)?)
+        readable_content(kv, info.id, path.as_str(), &record)
     };
     let (old, new) = (content(from)?, content(to)?);
     let diff = similar::TextDiff::from_lines(&old, &new);

@@ -55,6 +55,33 @@ pub struct FileMeta {
     pub time_ms: u64,
     pub agent: String,
     pub session: String,
+    /// Set when a redaction removed or rewrote this version's content.
+    pub redaction: Option<RedactionInfo>,
+}
+
+/// A redaction of one version, as reads show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedactionInfo {
+    /// The store revision of the redaction.
+    pub revision: u64,
+    pub time_ms: u64,
+    /// `operator` or `ORG/USER`.
+    pub principal: String,
+    pub reason: String,
+    /// The whole content was removed (else parts were replaced by the marker).
+    pub whole: bool,
+}
+
+impl From<&codec::RedactionMark> for RedactionInfo {
+    fn from(mark: &codec::RedactionMark) -> RedactionInfo {
+        RedactionInfo {
+            revision: mark.revision,
+            time_ms: mark.time_ms,
+            principal: mark.principal.clone(),
+            reason: mark.reason.clone(),
+            whole: mark.whole,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +130,8 @@ pub struct VersionInfo {
     pub content: Option<String>,
     pub renamed_from: Option<String>,
     pub renamed_to: Option<String>,
+    /// Set when a redaction removed or rewrote this version's content.
+    pub redaction: Option<RedactionInfo>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,6 +167,8 @@ pub struct AuditEvent {
     pub token_id: String,
     pub request_id: String,
     pub changes: Vec<Change>,
+    /// Why: set for a redaction.
+    pub reason: Option<String>,
 }
 
 /// How to list a directory.

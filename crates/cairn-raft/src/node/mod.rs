@@ -25,6 +25,7 @@ use crate::error::{fatal, from_fatal};
 use crate::forward::Forwarder;
 use crate::log_store::LogStore;
 use crate::read_batcher::{READS_WAITING_MAX, ReadBatcher};
+use crate::scrub;
 use crate::state_machine::StateMachine;
 use crate::transport::{Contact, Network, PeerServer};
 use crate::types::{PeerNode, Raft};
@@ -50,11 +51,14 @@ struct Inner {
     /// Answers peers' requests; the leader's own requests go through it too.
     peer_server: PeerServer,
     peer_server_task: tokio::task::AbortHandle,
+    /// Takes redacted bytes off the disk (`scrub.rs`).
+    scrubber_task: tokio::task::AbortHandle,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.peer_server_task.abort();
+        self.scrubber_task.abort();
     }
 }
 
@@ -96,15 +100,26 @@ impl Node {
         log_store
             .step_down_after_restart(config.node_id)
             .map_err(fatal)?;
+        let (scrub_signal, scrub_wanted) = scrub::channel();
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config.raft)?),
             network,
             log_store,
-            StateMachine::new(state.clone(), config.data_dir.join("snapshots")).map_err(fatal)?,
+            StateMachine::new(state.clone(), config.data_dir.join("snapshots"))
+                .map_err(fatal)?
+                .with_scrub(scrub_signal),
         )
         .await
         .map_err(fatal)?;
+        let scrubber = scrub::Scrubber {
+            node_id: config.node_id,
+            raft: raft.clone(),
+            state: state.clone(),
+            log: log.clone(),
+            disk,
+        };
+        let scrubber_task = tokio::spawn(scrubber.run(scrub_wanted)).abort_handle();
         let peer_server = PeerServer {
             node_id: config.node_id,
             raft: raft.clone(),
@@ -129,6 +144,7 @@ impl Node {
                 follower_reads: ReadBatcher::new(READS_WAITING_MAX),
                 peer_server,
                 peer_server_task,
+                scrubber_task,
             }),
         })
     }
@@ -215,6 +231,7 @@ impl Node {
     /// Stops openraft and the peer server. Everything acknowledged is already on disk.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.inner.peer_server_task.abort();
+        self.inner.scrubber_task.abort();
         self.inner.raft.shutdown().await.map_err(fatal)?;
         // openraft's storage tasks end shortly after its core does; wait for
         // them to let go of the redb files so the node can be reopened in

@@ -103,6 +103,7 @@ pub fn status_for(error: &CoreError, header_precondition: bool) -> StatusCode {
         ErrorKind::Invalid => StatusCode::BAD_REQUEST,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Gone => StatusCode::GONE,
     }
 }
 
@@ -198,6 +199,10 @@ pub enum ReadProblems {
     /// `not_found`: no such store, file or version.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
+    /// `redacted`: the content of this version was removed by a redaction
+    /// (its metadata, with who and when, is still in `stat` and the history).
+    #[response(status = 410, content_type = "application/problem+json")]
+    Gone(Problem),
     /// `limit_exceeded` (a page larger than `page_entries_max`).
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),

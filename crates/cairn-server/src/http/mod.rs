@@ -13,6 +13,7 @@ mod history;
 mod middleware;
 mod openapi;
 mod probes;
+mod redact;
 mod rollback;
 mod stores;
 mod tree;
@@ -77,6 +78,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(txn::routes())
         .merge(rollback::routes())
+        .merge(redact::routes())
 }
 
 pub fn router(state: AppState) -> Router {

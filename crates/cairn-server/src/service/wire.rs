@@ -6,8 +6,9 @@ use cairn_api as api;
 use cairn_core::command::{Change, OpKind, StoreInfo, TxnResult};
 use cairn_core::governance::{Access, OrgInfo, Role, TokenInfo, TokenOwner, UserInfo};
 use cairn_core::read::{
-    AuditPage, EntryKind, FileMeta, HistoryPage, ListEntry, Listing, VersionInfo,
+    AuditPage, EntryKind, FileMeta, HistoryPage, ListEntry, Listing, RedactionInfo, VersionInfo,
 };
+use cairn_core::redact::Redaction;
 
 pub fn store_info(info: StoreInfo) -> api::StoreInfo {
     api::StoreInfo {
@@ -36,6 +37,7 @@ pub fn op_kind(kind: OpKind) -> api::OpKind {
         OpKind::StrReplace => api::OpKind::StrReplace,
         OpKind::Insert => api::OpKind::Insert,
         OpKind::DeleteStore => api::OpKind::DeleteStore,
+        OpKind::Redact => api::OpKind::Redact,
     }
 }
 
@@ -68,6 +70,35 @@ pub fn file_meta(meta: FileMeta) -> api::FileMeta {
         time_ms: meta.time_ms,
         agent: meta.agent,
         session: meta.session,
+        redaction: meta.redaction.map(redaction_view),
+    }
+}
+
+fn redaction_view(info: RedactionInfo) -> api::RedactionView {
+    api::RedactionView {
+        redacted: true,
+        revision: info.revision,
+        time_ms: info.time_ms,
+        principal: info.principal,
+        reason: info.reason,
+        whole: info.whole,
+    }
+}
+
+pub fn redaction(redaction: Redaction) -> api::RedactResult {
+    api::RedactResult {
+        revision: Some(redaction.revision),
+        versions: redaction
+            .versions
+            .into_iter()
+            .map(|version| api::RedactedVersion {
+                path: version.path,
+                version: version.version,
+                whole: version.whole,
+                bytes: version.bytes,
+            })
+            .collect(),
+        rewritten: changes(redaction.rewritten),
     }
 }
 
@@ -104,6 +135,7 @@ fn version_info(version: VersionInfo) -> api::VersionInfo {
         content: version.content,
         renamed_from: version.renamed_from,
         renamed_to: version.renamed_to,
+        redaction: version.redaction.map(redaction_view),
     }
 }
 
@@ -132,6 +164,7 @@ pub fn audit_page(page: AuditPage) -> api::AuditPage {
                 token_id: record.token_id,
                 request_id: record.request_id,
                 changes: changes(record.changes),
+                reason: record.reason,
             })
             .collect(),
         next_after: page.next_after,

@@ -8,6 +8,7 @@ mod bench;
 pub mod cluster;
 mod files;
 mod history;
+mod redact;
 mod serve;
 mod store;
 mod txn;
@@ -72,6 +73,7 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
         Command::History(command) => on_client(globals, |context| history::run(context, command)),
         Command::Audit(args) => on_client(globals, |context| audit::run(context, args)),
         Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
+        Command::Redact(args) => on_client(globals, |context| redact::run(context, args)),
         Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),
     }
 }

@@ -112,3 +112,32 @@ pub fn rollback(result: &cairn_client::api::RollbackResult) -> String {
     }
     text
 }
+
+pub fn redaction(result: &cairn_client::api::RedactResult) -> String {
+    let Some(revision) = result.revision else {
+        return "nothing to redact: no version holds the string\n".to_string();
+    };
+    let mut rows = vec![vec![
+        "PATH".to_string(),
+        "VERSION".to_string(),
+        "REDACTED".to_string(),
+    ]];
+    for version in &result.versions {
+        rows.push(vec![
+            version.path.clone(),
+            version.version.to_string(),
+            match version.whole {
+                true => "whole content".to_string(),
+                false => format!("string (now {} bytes)", version.bytes),
+            },
+        ]);
+    }
+    for change in &result.rewritten {
+        rows.push(vec![
+            change.path.clone(),
+            change.version.map_or_else(String::new, |v| v.to_string()),
+            "new live version without the string".to_string(),
+        ]);
+    }
+    format!("redacted at revision {revision}\n{}", super::table(&rows))
+}

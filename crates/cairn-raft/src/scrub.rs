@@ -1,0 +1,180 @@
+//! `Scrubber`: after a redaction, takes the removed bytes off this node's
+//! disk. A redaction's `apply` rewrites the state machine's rows, but the
+//! removed bytes are still in (1) the Raft log entries that wrote them,
+//! (2) the current snapshot, and (3) pages redb freed in both files. So once
+//! the state machine applied a redaction at log index `I` (or installed a
+//! snapshot, which replaced the whole state and may be a redaction this node
+//! never applied), the scrubber, in order:
+//!
+//! 1. has openraft build a snapshot covering `I` (`trigger().snapshot()`):
+//!    it replaces `snapshots/current.snap` (a rename; no other snapshot file
+//!    is kept);
+//! 2. has openraft purge the log up to `I` (`trigger().purge_log(I)`): a
+//!    leader purges once no replication to a follower is using those entries
+//!    (a follower behind the purge then gets the snapshot instead);
+//! 3. rewrites `state.redb` and `raft-log.redb` (`StateDb::rewrite`,
+//!    `LogDb::rewrite`): fresh files holding only the live records, so no
+//!    freed page keeps the removed bytes.
+//!
+//! Each wait is bounded and retried; the scrubber works on the highest index
+//! signalled, so several redactions in a row cost one pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_storage::{Disk, LOG_FILE, LogDb, STATE_FILE, StateDb};
+use openraft::error::Fatal;
+use openraft::metrics::WaitError;
+use tokio::sync::watch;
+
+use crate::types::Raft;
+
+/// How long one wait for a snapshot or a purge may take before it is
+/// triggered again.
+const STEP_WAIT_MS: u64 = 2_000;
+/// How many times a step is triggered before the pass gives up (it is tried
+/// again at the next signal, or at the next start).
+const STEP_ATTEMPTS_MAX: u32 = 150;
+
+/// The state machine's side: signals that bytes up to a log index must go.
+#[derive(Clone, Debug)]
+pub struct ScrubSignal(Arc<watch::Sender<u64>>);
+
+impl ScrubSignal {
+    /// Asks for a scrub of everything up to log index `index`.
+    pub fn request(&self, index: u64) {
+        self.0.send_if_modified(|wanted| {
+            let raise = index > *wanted;
+            if raise {
+                *wanted = index;
+            }
+            raise
+        });
+    }
+
+    /// A signal nobody listens to (tests, the conformance suite).
+    pub fn detached() -> ScrubSignal {
+        ScrubSignal(Arc::new(watch::channel(0).0))
+    }
+}
+
+/// A signal and the receiver the scrubber task listens on.
+pub fn channel() -> (ScrubSignal, watch::Receiver<u64>) {
+    let (sender, receiver) = watch::channel(0);
+    (ScrubSignal(Arc::new(sender)), receiver)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Snapshot,
+    Purge,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Snapshot => "snapshot",
+            Step::Purge => "purge",
+        }
+    }
+}
+
+pub struct Scrubber {
+    pub node_id: u64,
+    pub raft: Raft,
+    pub state: Arc<StateDb>,
+    pub log: Arc<LogDb>,
+    pub disk: Arc<dyn Disk>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ScrubError {
+    #[error("openraft stopped: {0}")]
+    Fatal(#[from] Fatal<u64>),
+    #[error("{what} did not reach log index {index} after {attempts} attempts")]
+    Stalled {
+        what: &'static str,
+        index: u64,
+        attempts: u32,
+    },
+    #[error("openraft is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Storage(#[from] cairn_core::StorageError),
+}
+
+impl Scrubber {
+    /// Runs until the signal's sender is gone (the node stopped).
+    pub async fn run(self, mut wanted: watch::Receiver<u64>) {
+        let mut done = 0u64;
+        loop {
+            if wanted.changed().await.is_err() {
+                return;
+            }
+            let index = *wanted.borrow_and_update();
+            if index <= done {
+                continue;
+            }
+            match self.scrub(index).await {
+                Ok(()) => done = index,
+                Err(ScrubError::ShuttingDown) => return,
+                Err(error) => {
+                    tracing::error!(node_id = self.node_id, log_index = index, %error, "scrub after redaction failed");
+                }
+            }
+        }
+    }
+
+    #[tracing::instrument(name = "scrub", skip_all, fields(node_id = self.node_id, log_index = index))]
+    async fn scrub(&self, index: u64) -> Result<(), ScrubError> {
+        self.step(Step::Snapshot, index, |metrics| {
+            metrics.snapshot.is_some_and(|id| id.index >= index)
+        })
+        .await?;
+        self.step(Step::Purge, index, |metrics| {
+            metrics.purged.is_some_and(|id| id.index >= index)
+        })
+        .await?;
+        let state = self.state.rewrite(&*self.disk, STATE_FILE)?;
+        let log = self.log.rewrite(&*self.disk, LOG_FILE)?;
+        tracing::info!(
+            ?state,
+            ?log,
+            "redacted bytes scrubbed: snapshot rebuilt, log purged, files rewritten"
+        );
+        Ok(())
+    }
+
+    /// Triggers `step` until the metrics show it reached `index`.
+    async fn step(
+        &self,
+        step: Step,
+        index: u64,
+        reached: impl Fn(&openraft::RaftMetrics<u64, crate::types::PeerNode>) -> bool + Send + Sync,
+    ) -> Result<(), ScrubError> {
+        for _ in 0..STEP_ATTEMPTS_MAX {
+            if reached(&self.raft.metrics().borrow()) {
+                return Ok(());
+            }
+            match step {
+                Step::Snapshot => self.raft.trigger().snapshot().await?,
+                Step::Purge => self.raft.trigger().purge_log(index).await?,
+            }
+            let wait = self
+                .raft
+                .wait(Some(Duration::from_millis(STEP_WAIT_MS)))
+                .metrics(|metrics| reached(metrics), step.name())
+                .await;
+            match wait {
+                Ok(_) => return Ok(()),
+                Err(WaitError::Timeout(..)) => continue,
+                Err(WaitError::ShuttingDown) => return Err(ScrubError::ShuttingDown),
+            }
+        }
+        Err(ScrubError::Stalled {
+            what: step.name(),
+            index,
+            attempts: STEP_ATTEMPTS_MAX,
+        })
+    }
+}
