@@ -526,13 +526,13 @@ impl Places {
                 false,
             ));
         };
-        if !self.stores.contains_key(&store_id) {
+        if let std::collections::btree_map::Entry::Vacant(entry) = self.stores.entry(store_id) {
             let live = kv
                 .get(Table::Stores, &codec::store_key(org_id, name))?
                 .map(|bytes| codec::decode::<StoreInfo>(&bytes))
                 .transpose()?
                 .filter(|info| info.id == store_id);
-            self.stores.insert(store_id, live);
+            entry.insert(live);
         }
         Ok(match self.stores.get(&store_id).cloned().flatten() {
             Some(info) => (Place::Live(info), false),
