@@ -181,8 +181,8 @@ async fn a_redacted_secret_leaves_every_replicas_disk() {
     let audit = client.audit(STORE, None, None).await.unwrap();
     let event = audit.records.last().unwrap();
     assert_eq!(
-        event.reason.as_deref(),
-        Some("a token was pasted into memory")
+        (event.operation.as_str(), event.detail.as_deref()),
+        ("redact", Some("a token was pasted into memory"))
     );
 
     // The nodes scrub in the background: wait until no file holds the

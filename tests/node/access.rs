@@ -49,6 +49,7 @@ fn store_routes(store: &str) -> Vec<(&'static str, String, &'static str)> {
         ("GET", format!("{s}/history/a.md"), ""),
         ("GET", format!("{s}/diff/a.md?from=1&to=1"), ""),
         ("GET", format!("{s}/audit"), ""),
+        ("GET", format!("{s}/audit/verify"), ""),
         ("GET", format!("{s}/grants"), ""),
         ("PUT", format!("{s}/files/new.md"), "new"),
         ("DELETE", format!("{s}/files/a.md"), ""),

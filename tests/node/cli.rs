@@ -146,8 +146,8 @@ async fn cli_edits_retried_with_their_key_apply_once() {
     let moved = twice(&["mv", "keys", "/a.md", "/b.md", "--idempotency-key", "k-mv"]);
     assert!(moved.contains("/b.md version "), "{moved}");
 
-    // Phase 3: the file shows each edit once, and the audit log has one
-    // record per edit: put, insert, replace, mv.
+    // Phase 3: the file shows each edit once, and the audit log has the
+    // store's creation and one record per edit: put, insert, replace, mv.
     let content = ok(&["cat", "keys", "/b.md"], None);
     assert_eq!(content.matches("zero").count(), 1, "{content:?}");
     assert_eq!(content.matches("deux").count(), 1, "{content:?}");
@@ -156,7 +156,8 @@ async fn cli_edits_retried_with_their_key_apply_once() {
     let audit = ok(&["audit", "keys", "--json"], None);
     let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
     let records = audit["records"].as_array().unwrap();
-    assert_eq!(records.len(), 4, "{audit:#}");
+    assert_eq!(records.len(), 5, "{audit:#}");
+    assert_eq!(records[0]["operation"], "create_store", "{audit:#}");
     let keys: Vec<&str> = records
         .iter()
         .filter_map(|record| record["idempotency_key"].as_str())

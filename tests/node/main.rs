@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod audit;
 mod bad_input;
 mod cli;
 mod concurrency;

@@ -1,43 +1,111 @@
-//! A store's audit trail: `GET /v1/stores/{store}/audit`.
+//! The audit trail: `GET /v1/audit`, `GET /v1/stores/{store}/audit` and
+//! `GET /v1/stores/{store}/audit/verify`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::txn::Change;
+use crate::txn::OpKind;
 
-/// One applied transaction: who, when, and what it changed.
+/// One applied command: who, when, where, and what it changed. Hashes are
+/// lowercase hex SHA-256 (`docs/format.md`, "Audit events").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
-    /// The store revision the transaction made.
-    pub revision: u64,
-    /// The Raft log index of its entry.
+    /// The Raft log index of the command's entry: the event's id and cursor.
     pub log_index: u64,
+    /// The proposer's clock (ms since the Unix epoch), never before the
+    /// previous event's.
     pub time_ms: u64,
-    pub agent: String,
-    pub session: String,
-    /// The client's key, or the one the node made (`~auto/…`).
-    pub idempotency_key: Option<String>,
-    /// Who was authenticated: `operator` or `ORG/USER`.
+    /// `txn`, `create_store`, `delete_store`, `set_grant`, `create_org`,
+    /// `create_user`, `create_token`, `revoke_token`, `bootstrap`, …
+    pub operation: String,
+    /// The organization (absent for the cluster's own events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The store (store events only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<u64>,
+    /// The store has been deleted since; its events stay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_deleted: bool,
+    /// The store's revision after the event (store events only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
+    /// Who was authenticated: `operator`, `ORG/USER`, or `node` (the bootstrap).
     pub principal: String,
     /// The id of the token the request carried.
     pub token_id: String,
+    pub agent: String,
+    pub session: String,
+    /// The client's key, or the one the node made (`~auto/…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     /// The request's `x-request-id`.
     pub request_id: String,
-    pub changes: Vec<Change>,
-    /// Why: present on a redaction, whose changes (op `redact`) name the
-    /// versions it redacted and the live versions it rewrote (version =
-    /// `revision`). Never the content.
+    /// What a governance event acted on: a user, a token id, a grantee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub target: Option<String>,
+    /// A short fact about it: a role, an access level, a token's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub changes: Vec<AuditChange>,
+    /// The hash of the previous event of the same chain (64 zeros for the first).
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// One path an event changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditChange {
+    pub path: String,
+    pub op: OpKind,
+    /// The file's new version, or `null` when the change removed it.
+    pub version: Option<u64>,
+    /// SHA-256 of the content written (never the content); `null` for a removal.
+    pub content_sha256: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
-    pub store: String,
-    /// Oldest first.
+    /// In log order.
     pub records: Vec<AuditEvent>,
-    /// Pass as `after` to get the next page; absent on the last page.
+    /// Pass as `after` to get the next page; absent on the last page. A page
+    /// may hold fewer than `limit` events (even none) and still have a next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_after: Option<u64>,
+}
+
+/// `GET /v1/stores/{store}/audit/verify`: the store's chain, recomputed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditVerify {
+    pub store: String,
+    pub store_id: u64,
+    /// No break was found.
+    pub ok: bool,
+    /// Events checked (up to and including the break).
+    pub events: u64,
+    /// The hash of the last event checked.
+    pub head_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_break: Option<AuditBreak>,
+}
+
+/// Where the chain first stops holding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditBreak {
+    pub log_index: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
+    pub reason: String,
+    /// The hash that should be there, when one can be named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// The hash found instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
 }

@@ -28,13 +28,14 @@ pub use access::{
     GrantRequest, Org, OrgList, Role, TokenCreated, TokenList, TokenView, User, UserList, WhoAmI,
 };
 pub use admin::{DigestView, Health, LearnerRequest, NodeStatusView, PeerView, Ready, ServerState};
-pub use audit::{AuditEvent, AuditPage};
+pub use audit::{AuditBreak, AuditChange, AuditEvent, AuditPage, AuditVerify};
 pub use consistency::Consistency;
 pub use files::{EntryKind, FileMeta, ListEntry, Listing, WriteResponse};
 pub use history::{HistoryPage, VersionInfo};
 pub use problem::{ErrorCode, Problem};
 pub use query::{
-    At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, HistoryQuery, ReadQuery, TreeQuery,
+    At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, GlobalAuditQuery, HistoryQuery,
+    ReadQuery, TreeQuery,
 };
 pub use redact::{RedactRequest, RedactResult, RedactedVersion, RedactionView};
 pub use rollback::{RollbackConflict, RollbackRequest, RollbackResult, RollbackStep};

@@ -135,21 +135,134 @@ pub struct DiffQuery {
     pub consistency: Option<Consistency>,
 }
 
-/// `GET .../audit`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /v1/stores/{store}/audit`: the store's events. Every filter given
+/// must hold. (The fields are those of [`GlobalAuditQuery`] but `store`:
+/// serde's `flatten` would turn numbers in a query string into strings.)
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Only records after this revision (the previous page's `next_after`).
+    /// Only events of this session (`X-Cairn-Session`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Only events of this agent (`X-Cairn-Agent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Only events of this principal: `operator` or `ORG/USER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Only events under this token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Only events that changed this path or a path under it (needs a store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Only events at or after this time (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// Only events at or before this time (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+    /// Only events at or after this store revision (needs a store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_revision: Option<u64>,
+    /// Only events at or before this store revision (needs a store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<u64>,
+    /// Only events after this log index (the previous page's `next_after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<u64>,
-    /// Records per page (default 100, at most `page_entries_max`).
+    /// Events per page (default 100, at most `page_entries_max`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency: Option<Consistency>,
+}
+
+/// `GET /v1/audit`: events across every store (and organization) the caller
+/// may see. Every filter given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct GlobalAuditQuery {
+    /// Only events of the stores that had this name in the request's
+    /// organization, live or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// Only events of this session (`X-Cairn-Session`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Only events of this agent (`X-Cairn-Agent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Only events of this principal: `operator` or `ORG/USER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Only events under this token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Only events that changed this path or a path under it (needs a store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Only events at or after this time (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// Only events at or before this time (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+    /// Only events at or after this store revision (needs a store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_revision: Option<u64>,
+    /// Only events at or before this store revision (needs a store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<u64>,
+    /// Only events after this log index (the previous page's `next_after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    /// Events per page (default 100, at most `page_entries_max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<Consistency>,
+}
+
+impl GlobalAuditQuery {
+    /// The same query over one store (named in the route instead).
+    pub fn for_store(query: AuditQuery) -> GlobalAuditQuery {
+        let AuditQuery {
+            session,
+            agent,
+            principal,
+            token,
+            path,
+            since,
+            until,
+            from_revision,
+            to_revision,
+            after,
+            limit,
+            consistency,
+        } = query;
+        GlobalAuditQuery {
+            store: None,
+            session,
+            agent,
+            principal,
+            token,
+            path,
+            since,
+            until,
+            from_revision,
+            to_revision,
+            after,
+            limit,
+            consistency,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -42,11 +42,11 @@ use std::time::Duration;
 /// The wire types, for what the re-exports below leave out.
 pub use cairn_api as api;
 pub use cairn_api::{
-    Access, At, AuditEvent, AuditPage, Change, Consistency, CreateTokenRequest, DigestView,
-    EntryKind, ErrorCode, FileMeta, Grant, Health, HistoryPage, LearnerRequest, ListEntry, Listing,
-    NodeStatusView, OpKind, OpRequest, Org, PeerView, PreconditionFields, Problem, Role,
-    ServerState, StoreInfo, TokenCreated, TokenView, TxnRequest, TxnResult, User, VersionInfo,
-    WhoAmI, WriteResponse,
+    Access, At, AuditBreak, AuditChange, AuditEvent, AuditPage, AuditQuery, AuditVerify, Change,
+    Consistency, CreateTokenRequest, DigestView, EntryKind, ErrorCode, FileMeta, GlobalAuditQuery,
+    Grant, Health, HistoryPage, LearnerRequest, ListEntry, Listing, NodeStatusView, OpKind,
+    OpRequest, Org, PeerView, PreconditionFields, Problem, Role, ServerState, StoreInfo,
+    TokenCreated, TokenView, TxnRequest, TxnResult, User, VersionInfo, WhoAmI, WriteResponse,
 };
 pub use connector::{ConnectFuture, Connection, Connector, TcpConnector};
 pub use error::{ClientError, ProblemExt};

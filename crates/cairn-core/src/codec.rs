@@ -7,14 +7,15 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Change, OpKind, Outcome};
+use crate::command::{OpKind, Outcome};
 use crate::error::StorageError;
 
 /// Bump when any table layout, record or command encoding changes.
 /// Format 2 moved version content out of `VersionRecord` into `sm_content`;
-/// format 3 added organizations, users, tokens and grants, and keys stores
-/// by organization; format 4 added redaction (`VersionRecord::redaction`,
-/// `AuditRecord::reason`, `Command::Redact`).
+/// format 3 added organizations, users, tokens and grants, keyed stores by
+/// organization, and made the audit trail one chained event per command
+/// (`audit::AuditRecord` by log index, `sm_audit_index`, `sm_audit_chains`);
+/// format 4 added redaction (`VersionRecord::redaction`, `Command::Redact`).
 pub const FORMAT_VERSION: u32 = 4;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
@@ -89,23 +90,6 @@ pub struct RedactionMark {
     /// The whole content was removed (a version redaction); otherwise parts
     /// of it were replaced by the marker (a string redaction).
     pub whole: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    pub revision: u64,
-    pub log_index: u64,
-    pub time_ms: u64,
-    pub agent: String,
-    pub session: String,
-    pub idempotency_key: Option<String>,
-    /// `operator` or `ORG/USER`.
-    pub principal: String,
-    pub token_id: String,
-    pub request_id: String,
-    pub changes: Vec<Change>,
-    /// Why: set for a redaction (whose changes name the versions it redacted).
-    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,13 +174,6 @@ pub fn decode_content(bytes: Vec<u8>) -> Result<String, StorageError> {
             error.utf8_error().valid_up_to()
         ))
     })
-}
-
-pub fn audit_key(store_id: u64, revision: u64) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&store_id.to_be_bytes());
-    key[8..].copy_from_slice(&revision.to_be_bytes());
-    key
 }
 
 pub fn expiry_key(time_ms: u64, idempotency_key: &str) -> Vec<u8> {

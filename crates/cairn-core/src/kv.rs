@@ -24,7 +24,7 @@ pub enum Table {
     /// store id ‖ path ‖ 0x00 ‖ revision → the version's content, raw UTF-8
     /// (versions that are deletes have no row).
     Content,
-    /// store id ‖ revision → `AuditRecord`.
+    /// log index → `audit::AuditRecord`: one event per applied command.
     Audit,
     /// idempotency key → `IdempotencyRecord`.
     Idempotency,
@@ -40,12 +40,16 @@ pub enum Table {
     Tokens,
     /// store id ‖ user name → `Access`.
     Grants,
+    /// The audit trail's indexes: kind ‖ value ‖ log index → () (`audit::index`).
+    AuditIndex,
+    /// chain key → `audit::ChainHead`: where each audit chain ends.
+    AuditChains,
 }
 
 impl Table {
     /// Every table, in discriminant order: storage indexes its open tables by
     /// `table as usize`, and digests and snapshots visit tables in this order.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 15] = [
         Table::Meta,
         Table::Stores,
         Table::Files,
@@ -59,6 +63,8 @@ impl Table {
         Table::Users,
         Table::Tokens,
         Table::Grants,
+        Table::AuditIndex,
+        Table::AuditChains,
     ];
 
     /// The table's name on disk; never change one.
@@ -77,6 +83,8 @@ impl Table {
             Table::Users => "sm_users",
             Table::Tokens => "sm_tokens",
             Table::Grants => "sm_grants",
+            Table::AuditIndex => "sm_audit_index",
+            Table::AuditChains => "sm_audit_chains",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Raft or HTTP. Time, ids and limits arrive inside a `Proposal`.
 
 pub mod apply;
+pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod codec;

@@ -153,7 +153,8 @@ pub enum Command {
     #[command(flatten)]
     History(HistoryCommand),
 
-    /// Show the store's audit log, oldest first.
+    /// Show audit events (of STORE, or of every store the token may see),
+    /// or `audit verify STORE`.
     Audit(AuditArgs),
 
     /// Form a cluster, change its members, and show their state.
@@ -320,14 +321,53 @@ pub enum HistoryCommand {
     },
 }
 
+/// `cairn audit [STORE] [filters]` and `cairn audit verify STORE`. The
+/// global `--agent` and `--session` are this command's agent and session
+/// filters (a read is attributed to no one, so they have nothing else to
+/// do here); `--token` stays the API token, so the token filter is
+/// `--token-id`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
-    pub store: String,
-    /// Only records after this store revision.
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// The store; without one, every store (and organization event) the
+    /// token may see. A deleted store's events come under its name here too.
+    pub store: Option<String>,
+    /// Only events that changed this file or a path under this directory
+    /// (needs STORE).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Only events of this principal: `operator` or `ORG/USER`.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Only events under this token id.
+    #[arg(long)]
+    pub token_id: Option<String>,
+    /// Only events at or after this time: RFC 3339 or milliseconds since the epoch.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events at or before this time: RFC 3339 or milliseconds since the epoch.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only events at or after this store revision (needs STORE).
+    #[arg(long)]
+    pub from_revision: Option<u64>,
+    /// Only events at or before this store revision (needs STORE).
+    #[arg(long)]
+    pub to_revision: Option<u64>,
+    /// Only events after this log index (the previous page's `--after`).
     #[arg(long)]
     pub after: Option<u64>,
     #[arg(long)]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute STORE's hash chain: ok with its length and head hash, or the
+    /// first break (exit code 1).
+    Verify { store: String },
 }
 
 #[derive(Debug, clap::Args)]

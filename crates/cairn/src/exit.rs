@@ -33,6 +33,9 @@ pub enum Failure {
     Runtime(std::io::Error),
     /// `cairn serve` could not start or stopped with an error.
     Serve(anyhow::Error),
+    /// A check found a fault (`cairn audit verify`: a broken chain); the
+    /// text says where.
+    Broken(String),
 }
 
 impl From<ClientError> for Failure {
@@ -58,6 +61,7 @@ impl Failure {
             Failure::Client(error) if error.is_client_error() => EXIT_REFUSED,
             Failure::Client(_) | Failure::Bench(_) | Failure::Runtime(_) => EXIT_UNAVAILABLE,
             Failure::Serve(_) => EXIT_SERVE_FAILED,
+            Failure::Broken(_) => EXIT_REFUSED,
         }
     }
 
@@ -68,6 +72,7 @@ impl Failure {
             Failure::Bench(error) => format!("error: {}: {}", error.code, error.detail),
             Failure::Runtime(error) => format!("error: start the tokio runtime: {error}"),
             Failure::Serve(error) => format!("error: {error:#}"),
+            Failure::Broken(report) => format!("error: broken: {}", report.trim_end()),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }

@@ -13,9 +13,9 @@ pub fn check(state: &FinalState) -> Vec<String> {
         return vec!["the audit log could not be read after healing".to_string()];
     };
     for (expected, record) in (1u64..).zip(audit) {
-        if record.revision != expected {
+        if record.revision != Some(expected) {
             failures.push(format!(
-                "audit log: revision {} where {expected} was due",
+                "audit log: revision {:?} where {expected} was due",
                 record.revision
             ));
             break;
@@ -27,13 +27,13 @@ pub fn check(state: &FinalState) -> Vec<String> {
             record
                 .changes
                 .iter()
-                .map(move |change| (record.revision, change.path.as_str()))
+                .map(move |change| (record.revision.unwrap_or(0), change.path.as_str()))
         })
         .fold(BTreeMap::new(), |mut counts, key| {
             *counts.entry(key).or_default() += 1;
             counts
         });
-    let last = audit.last().map_or(0, |record| record.revision);
+    let last = audit.last().and_then(|record| record.revision).unwrap_or(0);
     for (path, versions) in &state.histories {
         for pair in versions.windows(2) {
             if pair[0].version <= pair[1].version {

@@ -116,7 +116,12 @@ async fn read_logs(client: &Client) -> Result<Logs, cairn_client::ClientError> {
     let mut after = None;
     loop {
         let page = client.audit(STORE, after, Some(1000)).await?;
-        audit.extend(page.records);
+        // The transactions' events; the store's creation and grants carry no change.
+        audit.extend(
+            page.records
+                .into_iter()
+                .filter(|record| record.operation == "txn"),
+        );
         match page.next_after {
             Some(next) => after = Some(next),
             None => break,

@@ -1,76 +1,262 @@
-//! The audit record every applied transaction leaves: who changed what, at
-//! which revision, from which log entry.
+//! Recording audit events. Every command that changes something calls
+//! `record` once, after its changes are written, with an `Event` naming what
+//! it did and where:
+//!
+//! ```ignore
+//! audit::record(kv, log_index, meta, Some(subject), Event::store(AuditOp::Txn, &info).changes(changes))?;
+//! ```
+//!
+//! `record` fills in who (principal, token, agent, session, idempotency key,
+//! request id) from `meta` and `subject`, chains the event to its chain's
+//! head, and writes the record and its index rows. A failed command records
+//! nothing (it changed nothing).
 
+use crate::audit::{
+    AuditChange, AuditOp, AuditRecord, ChainHead, ZERO_HASH, index, index_prefix, label_part,
+    record_key,
+};
 use crate::auth::Subject;
-use crate::codec::{self, AuditRecord};
-use crate::command::{Change, Meta, StoreInfo};
+use crate::codec;
+use crate::command::{Meta, StoreInfo};
 use crate::error::StorageError;
+use crate::governance::OrgInfo;
 use crate::kv::{KvWrite, Table};
 
-/// Records the transaction that brought `store` to its current revision.
-pub(super) fn record_txn(
-    kv: &mut impl KvWrite,
-    store: &StoreInfo,
-    log_index: u64,
-    meta: &Meta,
-    subject: &Subject,
-    changes: &[Change],
-) -> Result<(), StorageError> {
-    let key = codec::audit_key(store.id, store.revision);
-    // Revisions only grow, so no transaction finds its audit slot taken.
-    debug_assert!(
-        matches!(kv.get(Table::Audit, &key), Ok(None)),
-        "store {:?} revision {} audited twice",
-        store.name,
-        store.revision
-    );
-    let record = AuditRecord {
-        revision: store.revision,
-        log_index,
-        time_ms: meta.time_ms,
-        agent: meta.agent.clone(),
-        session: meta.session.clone(),
-        idempotency_key: meta.idempotency_key.clone(),
-        principal: subject.principal(),
-        token_id: subject.token.id.clone(),
-        request_id: meta.request_id.clone(),
-        changes: changes.to_vec(),
-        reason: None,
-    };
-    kv.put(Table::Audit, &key, &codec::encode(&record))
+/// The latest event time, so that no event's time goes back (`sm_meta`).
+pub const META_AUDIT_TIME_MS: &[u8] = b"audit_time_ms";
+
+/// What a command did, for `record`: an operation, where it happened (which
+/// decides its chain), and what it touched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    op: AuditOp,
+    place: Place,
+    target: Option<String>,
+    detail: Option<String>,
+    changes: Vec<AuditChange>,
 }
 
-/// Records a redaction: who, when, why and which versions (`changes`), never
-/// the content. Kept apart from `record_txn` so that a reworked audit trail
-/// has one call to adapt.
-pub(super) fn record_redaction(
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Place {
+    Cluster,
+    Org {
+        id: u64,
+        name: String,
+    },
+    Store {
+        org_id: u64,
+        org: String,
+        id: u64,
+        name: String,
+        revision: u64,
+    },
+}
+
+impl Event {
+    /// An event of the cluster itself (operator-only to read).
+    pub fn cluster(op: AuditOp) -> Event {
+        Event::at(op, Place::Cluster)
+    }
+
+    /// An event of an organization (its admins and the operator read it).
+    pub fn org(op: AuditOp, org: &OrgInfo) -> Event {
+        Event::at(
+            op,
+            Place::Org {
+                id: org.id,
+                name: org.name.clone(),
+            },
+        )
+    }
+
+    /// An event of a store, at the store's revision as `store` holds it.
+    pub fn store(op: AuditOp, store: &StoreInfo) -> Event {
+        Event::at(
+            op,
+            Place::Store {
+                org_id: store.org_id,
+                org: store.org.clone(),
+                id: store.id,
+                name: store.name.clone(),
+                revision: store.revision,
+            },
+        )
+    }
+
+    fn at(op: AuditOp, place: Place) -> Event {
+        Event {
+            op,
+            place,
+            target: None,
+            detail: None,
+            changes: Vec::new(),
+        }
+    }
+
+    /// What a governance event acted on (a user, a token id, a grantee).
+    pub fn target(mut self, target: impl Into<String>) -> Event {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// A short fact about the event (a role, an access level).
+    pub fn detail(mut self, detail: impl Into<String>) -> Event {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The paths the event changed.
+    pub fn changes(mut self, changes: Vec<AuditChange>) -> Event {
+        self.changes = changes;
+        self
+    }
+}
+
+/// Records `event`, made by the entry at `log_index` under `meta` by
+/// `subject` (`None`: the node's own bootstrap). At most one event per log
+/// index.
+pub fn record(
     kv: &mut impl KvWrite,
-    store: &StoreInfo,
     log_index: u64,
     meta: &Meta,
-    subject: &Subject,
-    changes: &[Change],
-    reason: &str,
+    subject: Option<&Subject>,
+    event: Event,
 ) -> Result<(), StorageError> {
-    let key = codec::audit_key(store.id, store.revision);
-    debug_assert!(
-        matches!(kv.get(Table::Audit, &key), Ok(None)),
-        "store {:?} revision {} audited twice",
-        store.name,
-        store.revision
-    );
-    let record = AuditRecord {
-        revision: store.revision,
+    let key = record_key(log_index);
+    if kv.get(Table::Audit, &key)?.is_some() {
+        return Err(StorageError::corrupt(format!(
+            "log index {log_index} recorded two audit events"
+        )));
+    }
+    // The proposer's clock, but never before the previous event: the time
+    // index is then in log order, and a time range is a log index range.
+    let last_time_ms = match kv.get(Table::Meta, META_AUDIT_TIME_MS)? {
+        Some(bytes) => codec::decode::<u64>(&bytes)?,
+        None => 0,
+    };
+    let time_ms = meta.time_ms.max(last_time_ms);
+    kv.put(Table::Meta, META_AUDIT_TIME_MS, &codec::encode(&time_ms))?;
+
+    let (org_id, org, store_id, store, revision) = match event.place {
+        Place::Cluster => (None, None, None, None, None),
+        Place::Org { id, name } => (Some(id), Some(name), None, None, None),
+        Place::Store {
+            org_id,
+            org,
+            id,
+            name,
+            revision,
+        } => (
+            Some(org_id),
+            Some(org),
+            Some(id),
+            Some(name),
+            Some(revision),
+        ),
+    };
+    let mut record = AuditRecord {
         log_index,
-        time_ms: meta.time_ms,
+        time_ms,
+        op: event.op,
+        org_id,
+        org,
+        store_id,
+        store,
+        revision,
+        principal: subject.map_or_else(|| "node".to_string(), Subject::principal),
+        token_id: subject.map_or_else(String::new, |subject| subject.token.id.clone()),
         agent: meta.agent.clone(),
         session: meta.session.clone(),
         idempotency_key: meta.idempotency_key.clone(),
-        principal: subject.principal(),
-        token_id: subject.token.id.clone(),
         request_id: meta.request_id.clone(),
-        changes: changes.to_vec(),
-        reason: Some(reason.to_string()),
+        target: event.target,
+        detail: event.detail,
+        changes: event.changes,
+        prev_hash: ZERO_HASH,
+        hash: ZERO_HASH,
     };
-    kv.put(Table::Audit, &key, &codec::encode(&record))
+
+    let chain = record.chain();
+    let head_key = chain.to_bytes();
+    let head = match kv.get(Table::AuditChains, &head_key)? {
+        Some(bytes) => codec::decode::<ChainHead>(&bytes)?,
+        None => ChainHead {
+            events: 0,
+            last_log_index: 0,
+            hash: ZERO_HASH,
+        },
+    };
+    if head.events > 0 && head.last_log_index >= log_index {
+        return Err(StorageError::corrupt(format!(
+            "audit chain {chain:?} ends at log index {}, after {log_index}",
+            head.last_log_index
+        )));
+    }
+    record.prev_hash = head.hash;
+    record.hash = record.compute_hash();
+    let new_head = ChainHead {
+        events: head.events + 1,
+        last_log_index: log_index,
+        hash: record.hash,
+    };
+    kv.put(Table::AuditChains, &head_key, &codec::encode(&new_head))?;
+    kv.put(Table::Audit, &key, &codec::encode(&record))?;
+    write_index(kv, &record)
+}
+
+/// Every index row of `record`; empty labels are not indexed.
+fn write_index(kv: &mut impl KvWrite, record: &AuditRecord) -> Result<(), StorageError> {
+    let log = record.log_index.to_be_bytes();
+    let mut rows = vec![
+        index_prefix(index::CHAIN, &[&record.chain().to_bytes(), &log]),
+        index_prefix(index::TIME, &[&record.time_ms.to_be_bytes(), &log]),
+    ];
+    if let Some(org_id) = record.org_id {
+        rows.push(index_prefix(index::ORG, &[&org_id.to_be_bytes(), &log]));
+    }
+    if let (Some(store_id), Some(revision)) = (record.store_id, record.revision) {
+        rows.push(index_prefix(
+            index::REVISION,
+            &[&store_id.to_be_bytes(), &revision.to_be_bytes(), &log],
+        ));
+        for change in &record.changes {
+            rows.push(index_prefix(
+                index::PATH,
+                &[
+                    &store_id.to_be_bytes(),
+                    change.path.as_bytes(),
+                    &[codec::PATH_END],
+                    &log,
+                ],
+            ));
+        }
+    }
+    for (kind, label) in [
+        (index::AGENT, &record.agent),
+        (index::SESSION, &record.session),
+        (index::PRINCIPAL, &record.principal),
+        (index::TOKEN, &record.token_id),
+    ] {
+        if !label.is_empty() {
+            rows.push(index_prefix(kind, &[&label_part(label), &log]));
+        }
+    }
+    for row in rows {
+        kv.put(Table::AuditIndex, &row, &[])?;
+    }
+    Ok(())
+}
+
+/// Remembers that store `store` had its name, so that its events can be
+/// found by name after it is deleted (or the name is reused).
+pub fn record_store_name(kv: &mut impl KvWrite, store: &StoreInfo) -> Result<(), StorageError> {
+    let key = index_prefix(
+        index::STORE_NAME,
+        &[
+            &store.org_id.to_be_bytes(),
+            &label_part(&store.name),
+            &store.id.to_be_bytes(),
+        ],
+    );
+    kv.put(Table::AuditIndex, &key, &[])
 }

@@ -2,7 +2,9 @@
 //! principal against the tables as they are at its entry.
 
 use super::ApplyResult;
+use super::audit::{self, Event};
 use super::store::load_store;
+use crate::audit::AuditOp;
 use crate::auth::{self, Subject};
 use crate::codec::{self, META_NEXT_ORG_ID};
 use crate::command::{Meta, Outcome};
@@ -21,12 +23,16 @@ pub(super) struct NewToken<'a> {
 }
 
 /// The operator's token and the default organization, each unless it exists.
+/// Records one cluster event when it made either (a repeated bootstrap that
+/// finds both changes nothing and records nothing).
 pub(super) fn bootstrap(
     kv: &mut impl KvWrite,
+    log_index: u64,
     meta: &Meta,
     token_id: &str,
     hash: [u8; 32],
 ) -> ApplyResult<Outcome> {
+    let mut made = Vec::new();
     match auth::load_token(kv, token_id)? {
         Some(existing) if existing.owner == TokenOwner::Operator && existing.hash == hash => {}
         Some(_) => {
@@ -47,16 +53,25 @@ pub(super) fn bootstrap(
                 expires_ms: None,
                 revoked_ms: None,
             },
-        )?,
+        )
+        .map(|()| made.push("operator_token"))?,
     }
     if auth::load_org_by_name(kv, auth::DEFAULT_ORG)?.is_none() {
         insert_org(kv, meta, auth::DEFAULT_ORG)?;
+        made.push("default_org");
+    }
+    if !made.is_empty() {
+        let event = Event::cluster(AuditOp::Bootstrap)
+            .target(token_id)
+            .detail(made.join(","));
+        audit::record(kv, log_index, meta, None, event)?;
     }
     Ok(Outcome::Bootstrapped)
 }
 
 pub(super) fn create_org(
     kv: &mut impl KvWrite,
+    log_index: u64,
     meta: &Meta,
     subject: &Subject,
     org: &OrgName,
@@ -71,7 +86,10 @@ pub(super) fn create_org(
         }
         .into());
     }
-    Ok(Outcome::OrgCreated(insert_org(kv, meta, org.as_str())?))
+    let info = insert_org(kv, meta, org.as_str())?;
+    let event = Event::org(AuditOp::CreateOrg, &info).target(info.name.clone());
+    audit::record(kv, log_index, meta, Some(subject), event)?;
+    Ok(Outcome::OrgCreated(info))
 }
 
 fn insert_org(kv: &mut impl KvWrite, meta: &Meta, name: &str) -> Result<OrgInfo, StorageError> {
@@ -103,6 +121,7 @@ fn visible_org(kv: &impl KvWrite, subject: &Subject, org_id: u64) -> ApplyResult
 
 pub(super) fn create_user(
     kv: &mut impl KvWrite,
+    log_index: u64,
     meta: &Meta,
     subject: &Subject,
     org_id: u64,
@@ -135,11 +154,16 @@ pub(super) fn create_user(
         &codec::user_key(org.id, user.as_str()),
         &codec::encode(&info),
     )?;
+    let event = Event::org(AuditOp::CreateUser, &org)
+        .target(info.name.clone())
+        .detail(format!("role={}", role.as_str()));
+    audit::record(kv, log_index, meta, Some(subject), event)?;
     Ok(Outcome::UserCreated(info))
 }
 
 pub(super) fn create_token(
     kv: &mut impl KvWrite,
+    log_index: u64,
     meta: &Meta,
     subject: &Subject,
     token: NewToken<'_>,
@@ -184,11 +208,16 @@ pub(super) fn create_token(
         revoked_ms: None,
     };
     put_token(kv, &info)?;
+    let event = Event::org(AuditOp::CreateToken, &org)
+        .target(info.id.clone())
+        .detail(token_detail(&info));
+    audit::record(kv, log_index, meta, Some(subject), event)?;
     Ok(Outcome::TokenCreated(info))
 }
 
 pub(super) fn revoke_token(
     kv: &mut impl KvWrite,
+    log_index: u64,
     meta: &Meta,
     subject: &Subject,
     id: &str,
@@ -215,11 +244,27 @@ pub(super) fn revoke_token(
         info.revoked_ms = Some(meta.time_ms);
         put_token(kv, &info)?;
     }
+    // An operator token's revocation is the cluster's event; a user token's,
+    // its organization's. A repeated revocation is recorded too: it was
+    // acknowledged like any other command.
+    let event = match &info.owner {
+        TokenOwner::Operator => Event::cluster(AuditOp::RevokeToken),
+        TokenOwner::User { org_id, .. } => {
+            let org = auth::load_org(kv, *org_id)?.ok_or_else(|| {
+                StorageError::corrupt(format!("token {id} belongs to a missing organization"))
+            })?;
+            Event::org(AuditOp::RevokeToken, &org)
+        }
+    };
+    let event = event.target(info.id.clone()).detail(token_detail(&info));
+    audit::record(kv, log_index, meta, Some(subject), event)?;
     Ok(Outcome::TokenRevoked(info))
 }
 
 pub(super) fn set_grant(
     kv: &mut impl KvWrite,
+    log_index: u64,
+    meta: &Meta,
     subject: &Subject,
     store: &StoreRef,
     user: &UserName,
@@ -235,11 +280,30 @@ pub(super) fn set_grant(
         Some(access) => kv.put(Table::Grants, &key, &codec::encode(&access))?,
         None => kv.delete(Table::Grants, &key)?,
     }
+    let event = Event::store(AuditOp::SetGrant, &info)
+        .target(user.to_string())
+        .detail(access.map_or("none", Access::as_str));
+    audit::record(kv, log_index, meta, Some(subject), event)?;
     Ok(Outcome::GrantSet {
         store: info.name,
         user: user.to_string(),
         access,
     })
+}
+
+/// Whose a token is and what binds it, for its audit events.
+fn token_detail(info: &TokenInfo) -> String {
+    let mut detail = match &info.owner {
+        TokenOwner::Operator => "owner=operator".to_string(),
+        TokenOwner::User { user, .. } => format!("owner={user}"),
+    };
+    if let Some(agent) = &info.agent {
+        detail.push_str(&format!(" agent={agent}"));
+    }
+    if let Some(expires_ms) = info.expires_ms {
+        detail.push_str(&format!(" expires_ms={expires_ms}"));
+    }
+    detail
 }
 
 fn put_token(kv: &mut impl KvWrite, info: &TokenInfo) -> Result<(), StorageError> {

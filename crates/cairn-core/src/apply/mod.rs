@@ -10,8 +10,9 @@
 //! Files by topic: `idempotency` (remembered outcomes and their expiry),
 //! `store` (create and delete), `txn` (a transaction from staging to its
 //! writes), `work` (`TxnWork`, one method per `WriteOp` variant), `text`
-//! (line and occurrence arithmetic), `audit` (the audit record), `redact`
-//! (redactions, checked whole before anything is written).
+//! (line and occurrence arithmetic), `audit` (`audit::record`: the one
+//! audit event every successful command leaves), `redact` (redactions,
+//! checked whole before anything is written).
 
 mod audit;
 mod governance;
@@ -23,6 +24,7 @@ mod text;
 mod txn;
 mod work;
 
+use crate::audit::AuditOp;
 use crate::auth::{self, Subject};
 use crate::check::Refusal;
 use crate::codec::{self, META_FORMAT_VERSION};
@@ -145,28 +147,28 @@ fn idempotency_scope(kv: &impl KvWrite, meta: &Meta) -> Result<String, StorageEr
 fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyResult<Outcome> {
     let meta = &proposal.meta;
     if let (Command::Bootstrap { token_id, hash }, None) = (&proposal.command, &meta.principal) {
-        return governance::bootstrap(kv, meta, token_id, *hash);
+        return governance::bootstrap(kv, log_index, meta, token_id, *hash);
     }
     let subject = principal(kv, meta)?;
     match &proposal.command {
         Command::CreateStore { store, owner } => {
             store::create_store(kv, log_index, meta, &subject, store, owner.as_ref())
         }
-        Command::DeleteStore { store } => store::delete_store(kv, &subject, store),
+        Command::DeleteStore { store } => store::delete_store(kv, log_index, meta, &subject, store),
         Command::Txn { store, ops } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
-            txn::txn(kv, log_index, meta, &subject, info, ops)
+            txn::txn(kv, log_index, meta, &subject, info, ops, AuditOp::Txn)
         }
         Command::SetStorePolicy { store, policy } => {
-            store::set_policy(kv, &subject, store, *policy)
+            store::set_policy(kv, log_index, meta, &subject, store, *policy)
         }
         Command::Rollback { store, ops, .. } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
-            txn::txn(kv, log_index, meta, &subject, info, ops)
+            txn::txn(kv, log_index, meta, &subject, info, ops, AuditOp::Rollback)
         }
-        Command::CreateOrg { org } => governance::create_org(kv, meta, &subject, org),
+        Command::CreateOrg { org } => governance::create_org(kv, log_index, meta, &subject, org),
         Command::CreateUser { org_id, user, role } => {
-            governance::create_user(kv, meta, &subject, *org_id, user, *role)
+            governance::create_user(kv, log_index, meta, &subject, *org_id, user, *role)
         }
         Command::CreateToken {
             id,
@@ -176,6 +178,7 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
             expires_ms,
         } => governance::create_token(
             kv,
+            log_index,
             meta,
             &subject,
             governance::NewToken {
@@ -186,12 +189,12 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
                 expires_ms: *expires_ms,
             },
         ),
-        Command::RevokeToken { id } => governance::revoke_token(kv, meta, &subject, id),
+        Command::RevokeToken { id } => governance::revoke_token(kv, log_index, meta, &subject, id),
         Command::SetGrant {
             store,
             user,
             access,
-        } => governance::set_grant(kv, &subject, store, user, *access),
+        } => governance::set_grant(kv, log_index, meta, &subject, store, user, *access),
         Command::Redact {
             store,
             reason,
@@ -250,5 +253,7 @@ fn check_format(kv: &mut impl KvWrite) -> Result<(), StorageError> {
     }
 }
 
+#[cfg(test)]
+mod audit_tests;
 #[cfg(test)]
 mod tests;

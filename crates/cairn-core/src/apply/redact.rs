@@ -1,12 +1,14 @@
 //! Applying a redaction (`crate::redact`): check every target against the
 //! tables first, then write, so a refused redaction changes nothing.
 
+use super::audit::{self, Event};
 use super::txn::write_version;
 use super::work::{Staged, stored_file};
-use super::{ApplyResult, audit, store};
+use super::{ApplyResult, store};
+use crate::audit::{AuditChange, AuditOp};
 use crate::auth::{self, Subject};
 use crate::codec::{self, RedactionMark, VersionRecord};
-use crate::command::{Change, Meta, OpKind, Outcome, StoreInfo};
+use crate::command::{Meta, OpKind, Outcome, StoreInfo};
 use crate::error::{CoreError, StorageError};
 use crate::kv::{KvWrite, Table};
 use crate::redact::{RedactAction, RedactTarget, RedactedVersion, Redaction, replace_ranges};
@@ -49,7 +51,7 @@ pub(super) fn redact(
     }
 
     let mut versions = Vec::with_capacity(planned.len());
-    let mut changes = Vec::with_capacity(planned.len());
+    let mut audited = Vec::with_capacity(planned.len());
     let mut rewritten = Vec::new();
     for Planned {
         path,
@@ -75,16 +77,19 @@ pub(super) fn redact(
             whole: content.is_none(),
             bytes: content.as_ref().map_or(0, |content| content.len() as u64),
         });
-        changes.push(Change {
+        audited.push(AuditChange {
             path: path.clone(),
             op: OpKind::Redact,
             version: Some(version),
+            content_sha256: content
+                .as_deref()
+                .map(|content| auth::sha256(content.as_bytes())),
         });
         if let (true, Some(content)) = (live, content) {
             let before = stored_file(&*kv, info.id, &path)?
                 .ok_or_else(|| StorageError::corrupt(format!("live file {path} vanished")))?;
             info.bytes_total = (info.bytes_total - before.bytes) + content.len() as u64;
-            let change = write_version(
+            let (change, content_sha256) = write_version(
                 kv,
                 info.id,
                 revision,
@@ -96,13 +101,26 @@ pub(super) fn redact(
                     renamed_from: None,
                 },
             )?;
-            changes.push(change.clone());
+            audited.push(AuditChange {
+                path: change.path.clone(),
+                op: change.op,
+                version: change.version,
+                content_sha256,
+            });
             rewritten.push(change);
         }
     }
     info.revision = revision;
     store::save_store(kv, &info)?;
-    audit::record_redaction(kv, &info, log_index, meta, subject, &changes, reason)?;
+    audit::record(
+        kv,
+        log_index,
+        meta,
+        Some(subject),
+        Event::store(AuditOp::Redact, &info)
+            .detail(reason)
+            .changes(audited),
+    )?;
     Ok(Outcome::Redacted(Redaction {
         revision,
         versions,

@@ -3,9 +3,11 @@
 use std::ops::Bound;
 
 use super::ApplyResult;
+use super::audit::{self, Event};
+use crate::audit::{AuditChange, AuditOp};
 use crate::auth::{self, Subject};
-use crate::codec::{self, META_NEXT_STORE_ID};
-use crate::command::{Meta, Outcome, StoreInfo};
+use crate::codec::{self, FileRecord, META_NEXT_STORE_ID};
+use crate::command::{Meta, OpKind, Outcome, StoreInfo};
 use crate::error::{CoreError, Resource, StorageError};
 use crate::governance::{Access, StorePolicy, StoreRef};
 use crate::kv::{KvRead, KvWrite, Table, scan_prefix};
@@ -109,25 +111,47 @@ pub(super) fn create_store(
         policy: StorePolicy::default(),
     };
     save_store(kv, &info)?;
+    audit::record_store_name(kv, &info)?;
+    let event = Event::store(AuditOp::CreateStore, &info);
+    let event = match &info.owner {
+        Some(owner) => event.detail(format!("owner={owner}")),
+        None => event,
+    };
+    audit::record(kv, log_index, meta, Some(subject), event)?;
     Ok(Outcome::StoreCreated(info))
 }
 
-/// Deletes a store with every file, version, content, audit record and
-/// grant it had. Store ids are never reused, so nothing can later be
-/// mistaken for its data.
+/// Deletes a store with every file, version, content and grant it had. Its
+/// audit events stay (keyed by log index, not by store), and one more records
+/// the deletion with every file it removed. Store ids are never reused, so
+/// nothing can later be mistaken for its data.
 pub(super) fn delete_store(
     kv: &mut impl KvWrite,
+    log_index: u64,
+    meta: &Meta,
     subject: &Subject,
     store: &StoreRef,
 ) -> ApplyResult<Outcome> {
     let info = auth::authorize_store(kv, subject, store, Access::Admin)?;
-    for table in [
+    let mut removed = Vec::new();
+    scan_prefix(
+        kv,
         Table::Files,
-        Table::Versions,
-        Table::Content,
-        Table::Audit,
-        Table::Grants,
-    ] {
+        &codec::store_prefix(info.id),
+        false,
+        &mut |key, value| {
+            let record: FileRecord = codec::decode(value)?;
+            removed.push(AuditChange {
+                path: codec::file_key_path(key)?.to_string(),
+                op: OpKind::DeleteStore,
+                version: None,
+                content_sha256: None,
+            });
+            debug_assert!(record.version <= info.revision);
+            Ok(true)
+        },
+    )?;
+    for table in [Table::Files, Table::Versions, Table::Content, Table::Grants] {
         let mut keys = Vec::new();
         scan_prefix(
             kv,
@@ -144,6 +168,13 @@ pub(super) fn delete_store(
         }
     }
     kv.delete(Table::Stores, &codec::store_key(info.org_id, &info.name))?;
+    audit::record(
+        kv,
+        log_index,
+        meta,
+        Some(subject),
+        Event::store(AuditOp::DeleteStore, &info).changes(removed),
+    )?;
     Ok(Outcome::StoreDeleted(info))
 }
 
@@ -152,6 +183,8 @@ pub(super) fn delete_store(
 /// new quota takes no write that grows it.
 pub(super) fn set_policy(
     kv: &mut impl KvWrite,
+    log_index: u64,
+    meta: &Meta,
     subject: &Subject,
     store: &StoreRef,
     policy: StorePolicy,
@@ -162,5 +195,19 @@ pub(super) fn set_policy(
     }
     info.policy = policy;
     save_store(kv, &info)?;
+    let show = |value: Option<u64>| value.map_or("off".to_string(), |value| value.to_string());
+    let detail = format!(
+        "versions_max={} retain_ms={} bytes_max={}",
+        show(policy.versions_max),
+        show(policy.retain_ms),
+        show(policy.bytes_max)
+    );
+    audit::record(
+        kv,
+        log_index,
+        meta,
+        Some(subject),
+        audit::Event::store(AuditOp::SetPolicy, &info).detail(detail),
+    )?;
     Ok(Outcome::StoreUpdated(info))
 }

@@ -185,6 +185,21 @@ impl Harness {
 
 use crate::error::ReadError as ReadErrorKind;
 
+/// Every audit event of the test store, oldest first.
+pub(super) fn store_events(kv: &impl KvRead) -> Vec<read::AuditEvent> {
+    let id = read::get_store(kv, &store()).unwrap().id;
+    let query = read::AuditQuery {
+        filter: read::AuditFilter {
+            stores: Some(vec![id]),
+            ..read::AuditFilter::default()
+        },
+        after: None,
+        limit: 1000,
+        candidates_max: read::AUDIT_CANDIDATES_MAX,
+    };
+    read::audit(kv, &query, &mut |_| Ok(true)).unwrap().events
+}
+
 #[test]
 fn stores_are_created_once_listed_and_deleted_with_their_data() {
     let mut h = Harness::new();
@@ -224,7 +239,12 @@ fn stores_are_created_once_listed_and_deleted_with_their_data() {
         panic!()
     };
     assert_eq!((deleted.revision, deleted.file_count), (1, 1));
-    for table in [Table::Files, Table::Versions, Table::Audit] {
+    assert_eq!(
+        store_audit(&h.kv, 1, None, 10).events.last().map(|e| e.op),
+        Some(crate::audit::AuditOp::DeleteStore),
+        "the deleted store's audit events stay"
+    );
+    for table in [Table::Files, Table::Versions] {
         let mut rows = 0;
         h.kv.scan(
             table,
@@ -773,24 +793,48 @@ fn listing_to_a_depth_and_as_of_a_revision() {
     ));
 }
 
+/// Store `store_id`'s audit events as the operator sees them.
+pub(super) fn store_audit(
+    kv: &(impl KvRead + ?Sized),
+    store_id: u64,
+    after: Option<u64>,
+    limit: u64,
+) -> read::AuditPage {
+    let query = read::AuditQuery {
+        filter: read::AuditFilter {
+            stores: Some(vec![store_id]),
+            ..read::AuditFilter::default()
+        },
+        after,
+        limit,
+        candidates_max: read::AUDIT_CANDIDATES_MAX,
+    };
+    read::audit(kv, &query, &mut |_| Ok(true)).unwrap()
+}
+
 #[test]
 fn audit_records_every_transaction_with_its_attribution() {
     let mut h = Harness::new();
     h.ok(vec![write("/a", "1")]);
     h.ok(vec![write("/b", "2"), delete("/a", false)]);
-    let page = read::audit(&h.kv, &store(), None, 10).unwrap();
+    let page = store_audit(&h.kv, 1, None, 10);
     assert_eq!(
-        page.records
+        page.events
             .iter()
             .map(|r| (r.revision, r.changes.len()))
             .collect::<Vec<_>>(),
-        vec![(1, 1), (2, 2)]
+        vec![(Some(0), 0), (Some(1), 1), (Some(2), 2)]
     );
-    assert_eq!(page.records[1].agent, "agent-1");
-    let after = read::audit(&h.kv, &store(), Some(1), 10).unwrap();
-    assert_eq!(after.records.len(), 1);
-    let first_page = read::audit(&h.kv, &store(), None, 1).unwrap();
-    assert_eq!(first_page.next_after, Some(1));
+    assert_eq!(page.events[2].agent, "agent-1");
+    assert_eq!(
+        page.events[1].changes[0].content_sha256,
+        Some(crate::auth::sha256(b"1"))
+    );
+    assert_eq!(page.events[2].changes[1].content_sha256, None);
+    let after = store_audit(&h.kv, 1, Some(page.events[1].log_index), 10);
+    assert_eq!(after.events.len(), 1);
+    let first_page = store_audit(&h.kv, 1, None, 1);
+    assert_eq!(first_page.next_after, Some(page.events[0].log_index));
 }
 
 #[test]
@@ -935,10 +979,7 @@ fn metadata_reads_never_load_content() {
     let history = read::history(&kv, &store(), &a, None, 10, false).unwrap();
     let sizes: Vec<_> = history.versions.iter().map(|v| v.bytes).collect();
     assert_eq!(sizes, vec![Some(5), Some(3)]);
-    assert_eq!(
-        read::audit(&kv, &store(), None, 10).unwrap().records.len(),
-        2
-    );
+    assert_eq!(store_audit(&kv, 1, None, 10).events.len(), 3);
 
     // Reading content does go to the content table: the wrapper is not vacuous.
     assert!(read::read_file(&kv, &store(), &a, At::Current).is_err());
@@ -965,7 +1006,12 @@ fn content_is_one_row_per_live_version_and_goes_with_its_store() {
     let Outcome::StoreDeleted(_) = h.command(Command::DeleteStore { store: store() }, None) else {
         panic!("the store was not deleted")
     };
-    for table in [Table::Files, Table::Versions, Table::Content, Table::Audit] {
+    assert_eq!(
+        rows(&h.kv, Table::Audit),
+        5,
+        "audit events outlive their store"
+    );
+    for table in [Table::Files, Table::Versions, Table::Content] {
         assert_eq!(
             rows(&h.kv, table),
             0,
@@ -1213,11 +1259,9 @@ fn retention_prunes_written_files_and_the_quota_refuses_growth() {
         None
     );
     assert_eq!(
-        read::audit(&h.kv, &store(), None, 100)
-            .unwrap()
-            .records
-            .len(),
-        5
+        store_events(&h.kv).len(),
+        1 + 5 + 1,
+        "the creation, five writes and the policy"
     );
 
     // By age: versions older than retain_ms go, the newest stays however old.

@@ -2,15 +2,18 @@
 //! work out the net change per path, check the store's limits, then write
 //! versions, content, the store record and the audit record at one revision.
 
+use super::audit::{self, Event};
 use super::work::{Staged, TxnWork, stored_file};
-use super::{ApplyResult, audit, retention, store};
-use crate::auth::Subject;
+use super::{ApplyResult, retention, store};
+use crate::audit::{AuditChange, AuditOp};
+use crate::auth::{self, Subject};
 use crate::codec::{self, FileRecord, VersionRecord};
 use crate::command::{Change, Meta, OpKind, Outcome, StoreInfo, TxnResult, WriteOp};
 use crate::error::{CoreError, StorageError};
 use crate::kv::{KvRead, KvWrite, Table};
 
-/// Runs `ops` on `info`, a store the caller was authorized to write.
+/// Runs `ops` on `info`, a store the caller was authorized to write; the
+/// audit event is `op` (a transaction, or a rollback).
 pub(super) fn txn(
     kv: &mut impl KvWrite,
     log_index: u64,
@@ -18,6 +21,7 @@ pub(super) fn txn(
     subject: &Subject,
     mut info: StoreInfo,
     ops: &[WriteOp],
+    op: AuditOp,
 ) -> ApplyResult<Outcome> {
     // `Proposal::check` refused empty and oversized transactions already.
     debug_assert!(!ops.is_empty());
@@ -46,8 +50,16 @@ pub(super) fn txn(
     }
 
     let mut changes = Vec::with_capacity(net.writes.len());
+    let mut audited = Vec::with_capacity(net.writes.len());
     for (path, staged) in net.writes {
-        changes.push(write_version(kv, info.id, revision, meta, path, staged)?);
+        let (change, content_sha256) = write_version(kv, info.id, revision, meta, path, staged)?;
+        audited.push(AuditChange {
+            path: change.path.clone(),
+            op: change.op,
+            version: change.version,
+            content_sha256,
+        });
+        changes.push(change);
     }
     info.revision = revision;
     info.file_count = net.file_count;
@@ -61,7 +73,13 @@ pub(super) fn txn(
     store::save_store(kv, &info)?;
     #[cfg(test)]
     assert_totals_match_files(&*kv, &info)?;
-    audit::record_txn(kv, &info, log_index, meta, subject, &changes)?;
+    audit::record(
+        kv,
+        log_index,
+        meta,
+        Some(subject),
+        Event::store(op, &info).changes(audited),
+    )?;
     Ok(Outcome::Txn(TxnResult { revision, changes }))
 }
 
@@ -110,7 +128,7 @@ fn net_change(
 }
 
 /// Writes one path's new version (and content, and live-file row) and
-/// answers the change it made.
+/// answers the change it made, with the SHA-256 of the content written.
 pub(super) fn write_version(
     kv: &mut impl KvWrite,
     store_id: u64,
@@ -118,7 +136,7 @@ pub(super) fn write_version(
     meta: &Meta,
     path: String,
     staged: Staged,
-) -> Result<Change, StorageError> {
+) -> Result<(Change, Option<[u8; 32]>), StorageError> {
     let file_key = codec::file_key(store_id, &path);
     let version_key = codec::version_key(store_id, &path, revision);
     let record = |op: OpKind, bytes, renamed_from, renamed_to| VersionRecord {
@@ -132,7 +150,7 @@ pub(super) fn write_version(
         renamed_to,
         redaction: None,
     };
-    let (record, version) = match staged {
+    let (record, version, digest) = match staged {
         Staged::Live {
             content,
             op,
@@ -149,19 +167,27 @@ pub(super) fn write_version(
                 &codec::content_key(store_id, &path, revision),
                 content.as_bytes(),
             )?;
-            (record(op, Some(bytes), renamed_from, None), Some(revision))
+            let digest = auth::sha256(content.as_bytes());
+            (
+                record(op, Some(bytes), renamed_from, None),
+                Some(revision),
+                Some(digest),
+            )
         }
         Staged::Deleted { op, renamed_to } => {
             kv.delete(Table::Files, &file_key)?;
-            (record(op, None, None, renamed_to), None)
+            (record(op, None, None, renamed_to), None, None)
         }
     };
     kv.put(Table::Versions, &version_key, &codec::encode(&record))?;
-    Ok(Change {
-        path,
-        op: record.op,
-        version,
-    })
+    Ok((
+        Change {
+            path,
+            op: record.op,
+            version,
+        },
+        digest,
+    ))
 }
 
 /// In tests, every transaction recounts its store's files: the running

@@ -6,7 +6,8 @@
 //! what callers see. They are not serializable: the HTTP shapes are
 //! `cairn-api`'s, filled by the server. Files by topic: `file` (one file's
 //! content and metadata), `list` (directories, now or as of a revision),
-//! `history` (versions of one path and diffs), `audit` (a store's audit log).
+//! `history` (versions of one path and diffs), `audit` (audit queries over
+//! their indexes, chain verification).
 
 mod audit;
 mod file;
@@ -14,7 +15,10 @@ mod history;
 mod list;
 mod rollback;
 
-pub use audit::audit;
+pub use audit::{
+    AUDIT_CANDIDATES_MAX, AuditEvent, AuditFilter, AuditPage, AuditQuery, ChainBreak, ChainReport,
+    EventPlace, query as audit, store_ids_named as audit_store_ids, verify_chain,
+};
 pub use file::{read_file, stat};
 pub use history::{diff, history};
 pub use list::list;
@@ -26,7 +30,7 @@ use std::ops::Bound;
 
 use crate::apply::load_store;
 use crate::codec;
-use crate::command::{Change, OpKind, StoreInfo};
+use crate::command::{OpKind, StoreInfo};
 use crate::error::{CoreError, ReadError, Resource};
 use crate::governance::StoreRef;
 use crate::kv::{KvRead, Table};
@@ -141,34 +145,6 @@ pub struct HistoryPage {
     pub versions: Vec<VersionInfo>,
     /// Pass as `before` to get the next (older) page; `None` on the last page.
     pub next_before: Option<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditPage {
-    pub store: String,
-    /// Oldest first.
-    pub records: Vec<AuditEvent>,
-    pub next_after: Option<u64>,
-}
-
-/// One applied transaction as the audit log shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditEvent {
-    /// The store revision the transaction made.
-    pub revision: u64,
-    /// The Raft log index of the entry that carried it.
-    pub log_index: u64,
-    pub time_ms: u64,
-    pub agent: String,
-    pub session: String,
-    pub idempotency_key: Option<String>,
-    /// `operator` or `ORG/USER`.
-    pub principal: String,
-    pub token_id: String,
-    pub request_id: String,
-    pub changes: Vec<Change>,
-    /// Why: set for a redaction.
-    pub reason: Option<String>,
 }
 
 /// How to list a directory.

@@ -3,10 +3,12 @@
 //! change to either side is a visible edit of one function.
 
 use cairn_api as api;
+use cairn_core::auth::hex;
 use cairn_core::command::{Change, OpKind, StoreInfo, TxnResult};
 use cairn_core::governance::{Access, OrgInfo, Role, TokenInfo, TokenOwner, UserInfo};
 use cairn_core::read::{
-    AuditPage, EntryKind, FileMeta, HistoryPage, ListEntry, Listing, RedactionInfo, VersionInfo,
+    AuditEvent, AuditPage, ChainReport, EntryKind, FileMeta, HistoryPage, ListEntry, Listing,
+    RedactionInfo, VersionInfo,
 };
 use cairn_core::redact::Redaction;
 
@@ -149,25 +151,58 @@ pub fn history_page(page: HistoryPage) -> api::HistoryPage {
 
 pub fn audit_page(page: AuditPage) -> api::AuditPage {
     api::AuditPage {
-        store: page.store,
-        records: page
-            .records
+        records: page.events.into_iter().map(audit_event).collect(),
+        next_after: page.next_after,
+    }
+}
+
+fn audit_event(event: AuditEvent) -> api::AuditEvent {
+    api::AuditEvent {
+        log_index: event.log_index,
+        time_ms: event.time_ms,
+        operation: event.op.as_str().to_string(),
+        org: event.org,
+        store: event.store,
+        store_id: event.store_id,
+        store_deleted: event.store_deleted,
+        revision: event.revision,
+        principal: event.principal,
+        token_id: event.token_id,
+        agent: event.agent,
+        session: event.session,
+        idempotency_key: event.idempotency_key,
+        request_id: event.request_id,
+        target: event.target,
+        detail: event.detail,
+        changes: event
+            .changes
             .into_iter()
-            .map(|record| api::AuditEvent {
-                revision: record.revision,
-                log_index: record.log_index,
-                time_ms: record.time_ms,
-                agent: record.agent,
-                session: record.session,
-                idempotency_key: record.idempotency_key,
-                principal: record.principal,
-                token_id: record.token_id,
-                request_id: record.request_id,
-                changes: changes(record.changes),
-                reason: record.reason,
+            .map(|change| api::AuditChange {
+                path: change.path,
+                op: op_kind(change.op),
+                version: change.version,
+                content_sha256: change.content_sha256.map(|digest| hex(&digest)),
             })
             .collect(),
-        next_after: page.next_after,
+        prev_hash: hex(&event.prev_hash),
+        hash: hex(&event.hash),
+    }
+}
+
+pub fn audit_verify(store: StoreInfo, report: ChainReport) -> api::AuditVerify {
+    api::AuditVerify {
+        store: store.name,
+        store_id: store.id,
+        ok: report.first_break.is_none(),
+        events: report.events,
+        head_hash: hex(&report.head_hash),
+        first_break: report.first_break.map(|found| api::AuditBreak {
+            log_index: found.log_index,
+            revision: found.revision,
+            reason: found.reason,
+            expected: found.expected.map(|hash| hex(&hash)),
+            found: found.found.map(|hash| hex(&hash)),
+        }),
     }
 }
 

@@ -71,7 +71,13 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
         Command::Files(command) => on_client(globals, |context| files::run(context, command)),
         Command::Edit(command) => on_client(globals, |context| files::edit(context, command)),
         Command::History(command) => on_client(globals, |context| history::run(context, command)),
-        Command::Audit(args) => on_client(globals, |context| audit::run(context, args)),
+        Command::Audit(args) => {
+            let labels = audit::Labels {
+                agent: globals.agent.clone(),
+                session: globals.session.clone(),
+            };
+            on_client(globals, |context| audit::run(context, args, labels))
+        }
         Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
         Command::Redact(args) => on_client(globals, |context| redact::run(context, args)),
         Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use cairn_client::{AuditEvent, AuditPage, HistoryPage, VersionInfo};
+use cairn_client::{AuditEvent, AuditPage, AuditVerify, HistoryPage, VersionInfo};
 
 use crate::render::{attribution, format_time_ms, table};
 
@@ -58,26 +58,45 @@ fn audit_line(record: &AuditEvent) -> Vec<String> {
     let changes: Vec<String> = record
         .changes
         .iter()
-        .map(|change| match change.version {
-            Some(_) => format!("{} {}", change.op, change.path),
-            None => format!("delete {}", change.path),
-        })
+        .map(|change| format!("{} {}", change.op, change.path))
         .collect();
+    let mut what = record.operation.clone();
+    if let Some(target) = &record.target {
+        let _ = write!(what, " {target}");
+    }
+    if let Some(detail) = &record.detail {
+        let _ = write!(what, " ({detail})");
+    }
+    if !changes.is_empty() {
+        let _ = write!(what, ": {}", changes.join(", "));
+    }
+    let place = match (&record.org, &record.store, record.revision) {
+        (_, Some(store), Some(revision)) => format!("{store}@{revision}"),
+        (_, Some(store), None) => store.clone(),
+        (Some(org), None, _) => org.clone(),
+        (None, None, _) => "cluster".to_string(),
+    };
+    let place = if record.store_deleted {
+        format!("{place} (deleted)")
+    } else {
+        place
+    };
     vec![
-        record.revision.to_string(),
+        record.log_index.to_string(),
         format_time_ms(record.time_ms),
+        place,
+        record.principal.clone(),
         attribution(&record.agent, &record.session),
-        changes.join(", "),
+        what,
     ]
 }
 
 pub fn audit(page: &AuditPage) -> String {
-    let mut rows = vec![vec![
-        "REVISION".to_string(),
-        "TIME".to_string(),
-        "BY".to_string(),
-        "CHANGES".to_string(),
-    ]];
+    let mut rows = vec![
+        ["LOG", "TIME", "WHERE", "PRINCIPAL", "BY", "WHAT"]
+            .map(str::to_string)
+            .to_vec(),
+    ];
     rows.extend(page.records.iter().map(audit_line));
     let mut out = table(&rows);
     if let Some(after) = page.next_after {
@@ -140,4 +159,28 @@ pub fn redaction(result: &cairn_client::api::RedactResult) -> String {
         ]);
     }
     format!("redacted at revision {revision}\n{}", super::table(&rows))
+}
+
+pub fn audit_verify(report: &AuditVerify) -> String {
+    match &report.first_break {
+        None => format!(
+            "ok: store {} has {} audit events, chained; head {}\n",
+            report.store, report.events, report.head_hash
+        ),
+        Some(found) => {
+            let mut out = format!(
+                "store {}: the audit chain breaks at log index {}",
+                report.store, found.log_index
+            );
+            if let Some(revision) = found.revision {
+                let _ = write!(out, " (revision {revision})");
+            }
+            let _ = write!(out, ": {}", found.reason);
+            if let (Some(expected), Some(actual)) = (&found.expected, &found.found) {
+                let _ = write!(out, "; expected {expected}, found {actual}");
+            }
+            out.push('\n');
+            out
+        }
+    }
 }

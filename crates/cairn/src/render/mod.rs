@@ -14,7 +14,7 @@ use crate::exit::Failure;
 pub use access::{orgs, tokens, users};
 pub use cluster::{cluster_report, membership_summary};
 pub use files::{listing, meta, store, stores, txn_result, written};
-pub use history::{audit, history, redaction, rollback};
+pub use history::{audit, audit_verify, history, redaction, rollback};
 pub use table::table;
 
 /// Pretty JSON with a final newline, fields in the wire order.

@@ -135,10 +135,13 @@ fn a_string_redaction_marks_past_versions_and_rewrites_the_live_one() {
     );
 
     // The audit event says who, why and which versions, never the content.
-    let audit = read::audit(&h.kv, &store(), None, 100).unwrap();
-    let event = audit.records.last().unwrap();
-    assert_eq!(event.revision, before + 1);
-    assert_eq!(event.reason.as_deref(), Some("leaked key"));
+    let events = super::store_events(&h.kv);
+    let event = events.last().unwrap();
+    assert_eq!(event.revision, Some(before + 1));
+    assert_eq!(
+        (event.op, event.detail.as_deref()),
+        (crate::audit::AuditOp::Redact, Some("leaked key"))
+    );
     assert_eq!(event.changes.len(), 4);
     assert!(
         event
