@@ -3,9 +3,11 @@
 # crate's unit tests, the integration tests on the real binary (tests/), the
 # simulation's seeds, then a bounded Schemathesis run of the HTTP API against
 # its OpenAPI document (scripts/fuzz-api.sh; it installs its own Python venv
-# under target/ on first use).
+# under target/ on first use), then a one-minute kill -9 soak of a 3-node
+# cluster on real processes (scripts/soak.sh; `--minutes 10` for the long one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace --locked
 scripts/fuzz-api.sh
+scripts/soak.sh --minutes 1
