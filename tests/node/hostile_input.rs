@@ -492,3 +492,47 @@ async fn a_learner_at_this_nodes_own_address_is_refused_and_the_node_keeps_servi
     assert!(written.is_ok(), "{written:?}\n{}", single.node.log());
     assert_eq!(client.status().await.unwrap().current_leader, Some(1));
 }
+
+/// A client that trickles a request head, a byte at a time well within any
+/// idle gap, is cut off by the header read timeout; so is a connection
+/// that opens and sends nothing. The node serves others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_request_heads_are_cut_off_by_the_header_read_timeout() {
+    const HEADER_READ_TIMEOUT_MS: u64 = 5_000;
+    let single = start_single_with(&format!(
+        "[http]\nheader_read_timeout_ms = {HEADER_READ_TIMEOUT_MS}\n"
+    ))
+    .await;
+    let address = single.node.http_addr.clone();
+    let deadline = Duration::from_millis(HEADER_READ_TIMEOUT_MS * 4);
+
+    let mut silent = TcpStream::connect(&address).await.unwrap();
+    let mut trickling = TcpStream::connect(&address).await.unwrap();
+    let started = Instant::now();
+    let head = b"GET /health HTTP/1.1\r\nhost: cairn\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let trickle = async {
+        for byte in head {
+            if trickling.write_all(&[*byte]).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The whole head never went out in time: the server must have closed.
+        let mut buffer = [0u8; 64];
+        matches!(trickling.read(&mut buffer).await, Ok(0) | Err(_))
+    };
+    let closed = tokio::time::timeout(deadline, trickle).await;
+    assert_eq!(closed, Ok(true), "the trickled head was not cut off");
+    assert!(
+        started.elapsed() >= Duration::from_millis(HEADER_READ_TIMEOUT_MS),
+        "cut off before the timeout: {:?}",
+        started.elapsed()
+    );
+    let mut buffer = [0u8; 64];
+    let silent_closed = tokio::time::timeout(deadline, silent.read(&mut buffer)).await;
+    assert!(
+        matches!(silent_closed, Ok(Ok(0)) | Ok(Err(_))),
+        "a silent connection stayed open: {silent_closed:?}"
+    );
+    single.client.health().await.unwrap();
+}

@@ -61,6 +61,12 @@ use transport::Shared;
 /// with [`Client::with_timeout`].
 pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
+/// How long an idle keep-alive connection is reused, in milliseconds: well
+/// below the server's shortest header read timeout (5 s), which also closes
+/// idle connections, so that a write is never sent on a connection the
+/// server is closing (it could not tell whether it arrived).
+pub const IDLE_CONNECTION_MS_MAX: u64 = 2_000;
+
 /// Most idle keep-alive connections a client (and its clones) keeps.
 pub const IDLE_CONNECTIONS_MAX: usize = 8;
 

@@ -28,7 +28,8 @@ pub(crate) struct Shared {
     pub(crate) connector: Arc<dyn Connector>,
     /// For `https://` base URLs: the CAs the server's certificate must chain to.
     pub(crate) tls: Option<TlsTrust>,
-    pub(crate) idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    /// Idle keep-alive connections, each with when it went idle.
+    pub(crate) idle: Mutex<Vec<(tokio::time::Instant, SendRequest<Full<Bytes>>)>>,
 }
 
 /// An answer as it came, whatever its status (see [`Client::raw_request`]).
@@ -359,8 +360,9 @@ impl Client {
             .idle
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        while let Some(sender) = idle.pop() {
-            if !sender.is_closed() {
+        let fresh = std::time::Duration::from_millis(crate::IDLE_CONNECTION_MS_MAX);
+        while let Some((since, sender)) = idle.pop() {
+            if !sender.is_closed() && since.elapsed() < fresh {
                 return Some(sender);
             }
         }
@@ -374,7 +376,7 @@ impl Client {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         if idle.len() < IDLE_CONNECTIONS_MAX {
-            idle.push(sender);
+            idle.push((tokio::time::Instant::now(), sender));
         }
     }
 }

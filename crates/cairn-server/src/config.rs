@@ -98,12 +98,16 @@ pub struct HttpConfig {
     /// How long a request may wait for its write to commit or its read to be
     /// linearized before it answers `504 timeout`.
     pub request_timeout_ms: u64,
+    /// How long a connection may take to send a request's head (and how
+    /// long a keep-alive connection may stay idle) before it is closed.
+    pub header_read_timeout_ms: u64,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             request_timeout_ms: 10_000,
+            header_read_timeout_ms: 30_000,
         }
     }
 }
@@ -177,6 +181,13 @@ impl Config {
             .map_err(|error| ConfigError(format!("[limits] {error}")))?;
         if self.http.request_timeout_ms == 0 {
             return fail("[http] request_timeout_ms must be positive".into());
+        }
+        let header_min = crate::http::serve::HEADER_READ_TIMEOUT_MS_MIN;
+        if self.http.header_read_timeout_ms < header_min {
+            return fail(format!(
+                "[http] header_read_timeout_ms must be at least {header_min} \
+                 (it also closes idle keep-alive connections, which clients reuse for a while)"
+            ));
         }
         if let Some(token) = &self.auth.admin_token
             && (token.len() < SUPPLIED_TOKEN_BYTES_MIN

@@ -193,13 +193,14 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         ensure_operator_token(state.service.clone(), token);
     }
     let router = router(state);
+    let header_read_timeout = Duration::from_millis(config.http.header_read_timeout_ms);
     match &node_tls {
         Some(node_tls) => {
             let https = tls::HttpsListener::new(http, node_tls)
                 .context("cannot set up https on listen_http")?;
-            serve_http(https, router).await?;
+            serve_http(https, router, header_read_timeout).await;
         }
-        None => serve_http(http, router).await?,
+        None => serve_http(http, router, header_read_timeout).await,
     }
     tracing::info!("shutting down");
     node.shutdown().await.context("stopping the node")?;
@@ -207,20 +208,12 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Serves the API on `listener` until Ctrl-C / SIGTERM.
-async fn serve_http<L>(listener: L, router: axum::Router) -> anyhow::Result<()>
+async fn serve_http<L>(listener: L, router: axum::Router, header_read_timeout: Duration)
 where
     L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-    for<'a> http::RemoteAddr:
-        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+    L::Addr: std::fmt::Display,
 {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<http::RemoteAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("HTTP server failed")
+    http::serve::serve(listener, router, header_read_timeout, shutdown_signal()).await;
 }
 
 async fn shutdown_signal() {

@@ -100,32 +100,9 @@ impl FromRequestParts<AppState> for RequestContext {
 }
 
 /// The remote address of a connection, as `cairn serve` records it for
-/// every request (plain or https listener alike).
+/// every request (plain or https listener alike; `http::serve`).
 #[derive(Clone, Copy, Debug)]
 pub struct RemoteAddr(pub Option<std::net::SocketAddr>);
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for RemoteAddr
-{
-    fn connect_info(
-        stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>,
-    ) -> RemoteAddr {
-        RemoteAddr(Some(*stream.remote_addr()))
-    }
-}
-
-impl
-    axum::extract::connect_info::Connected<
-        axum::serve::IncomingStream<'_, crate::tls::HttpsListener>,
-    > for RemoteAddr
-{
-    fn connect_info(
-        stream: axum::serve::IncomingStream<'_, crate::tls::HttpsListener>,
-    ) -> RemoteAddr {
-        RemoteAddr(stream.remote_addr().parse().ok())
-    }
-}
 
 /// The address the request came from; `None` in-process or in the simulation.
 pub struct PeerAddr(pub Option<std::net::SocketAddr>);

@@ -15,6 +15,7 @@ mod openapi;
 mod probes;
 mod redact;
 mod rollback;
+pub mod serve;
 mod stores;
 mod tree;
 mod txn;
