@@ -93,14 +93,7 @@ pub(super) fn create_org(
 }
 
 fn insert_org(kv: &mut impl KvWrite, meta: &Meta, name: &str) -> Result<OrgInfo, StorageError> {
-    let id = match kv.get(Table::Meta, META_NEXT_ORG_ID)? {
-        Some(bytes) => codec::decode::<u64>(&bytes)?,
-        None => 1,
-    };
-    let next_id = id
-        .checked_add(1)
-        .ok_or_else(|| StorageError::corrupt("organization ids exhausted"))?;
-    kv.put(Table::Meta, META_NEXT_ORG_ID, &codec::encode(&next_id))?;
+    let id = super::store::allocate_id(kv, META_NEXT_ORG_ID, "organization")?;
     let org = OrgInfo {
         id,
         name: name.to_string(),

@@ -25,6 +25,24 @@ pub(crate) fn load_store(
     .transpose()
 }
 
+/// The next id of a counter in `sm_meta` (the first is 1), counted on; ids
+/// are never reused.
+pub(super) fn allocate_id(
+    kv: &mut impl KvWrite,
+    counter: &[u8],
+    what: &str,
+) -> Result<u64, StorageError> {
+    let id = match kv.get(Table::Meta, counter)? {
+        Some(bytes) => codec::decode::<u64>(&bytes)?,
+        None => 1,
+    };
+    let next_id = id
+        .checked_add(1)
+        .ok_or_else(|| StorageError::corrupt(format!("{what} ids exhausted")))?;
+    kv.put(Table::Meta, counter, &codec::encode(&next_id))?;
+    Ok(id)
+}
+
 /// Writes a store's record back under its key.
 pub(super) fn save_store(kv: &mut impl KvWrite, info: &StoreInfo) -> Result<(), StorageError> {
     kv.put(
@@ -89,14 +107,7 @@ pub(super) fn create_store(
     if count >= meta.limits.stores_max {
         return Err(CoreError::limit("stores_max", meta.limits.stores_max, count + 1).into());
     }
-    let id = match kv.get(Table::Meta, META_NEXT_STORE_ID)? {
-        Some(bytes) => codec::decode::<u64>(&bytes)?,
-        None => 1,
-    };
-    let next_id = id
-        .checked_add(1)
-        .ok_or_else(|| StorageError::corrupt("store ids exhausted"))?;
-    kv.put(Table::Meta, META_NEXT_STORE_ID, &codec::encode(&next_id))?;
+    let id = allocate_id(kv, META_NEXT_STORE_ID, "store")?;
     let info = StoreInfo {
         id,
         name: store.name.to_string(),
