@@ -561,7 +561,12 @@ mod tests {
             insert_range(3, 2),
             Err("Invalid `insert_line` parameter: 3. It should be within the range [0, 2].".into())
         );
-        assert_eq!(insert_range(-1, 2).unwrap_err().contains("-1"), true);
+        assert_eq!(
+            insert_range(-1, 2),
+            Err(
+                "Invalid `insert_line` parameter: -1. It should be within the range [0, 2].".into()
+            )
+        );
     }
 
     #[test]
