@@ -9,5 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace --locked
+scripts/memory-tool-compare.sh
 scripts/fuzz-api.sh
 scripts/soak.sh --minutes 1

@@ -16,6 +16,7 @@ pub mod etag;
 pub mod files;
 pub mod headers;
 pub mod history;
+pub mod memory_tool;
 pub mod problem;
 pub mod query;
 pub mod redact;
@@ -32,6 +33,7 @@ pub use audit::{AuditBreak, AuditChange, AuditEvent, AuditPage, AuditVerify};
 pub use consistency::Consistency;
 pub use files::{EntryKind, FileMeta, ListEntry, Listing, WriteResponse};
 pub use history::{HistoryPage, VersionInfo};
+pub use memory_tool::{MemoryToolInput, MemoryToolResult};
 pub use problem::{ErrorCode, Problem};
 pub use query::{
     At, AuditQuery, ConsistencyQuery, DeleteQuery, DiffQuery, GlobalAuditQuery, HistoryQuery,

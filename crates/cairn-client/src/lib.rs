@@ -26,6 +26,7 @@ mod connector;
 mod error;
 mod files;
 mod history;
+mod memory_tool;
 mod redact;
 mod stores;
 #[cfg(test)]
@@ -48,6 +49,7 @@ pub use cairn_api::{
     OpRequest, Org, PeerView, PreconditionFields, Problem, Role, ServerState, StoreInfo,
     TokenCreated, TokenView, TxnRequest, TxnResult, User, VersionInfo, WhoAmI, WriteResponse,
 };
+pub use cairn_api::{MemoryToolInput, MemoryToolResult};
 pub use connector::{ConnectFuture, Connection, Connector, TcpConnector};
 pub use error::{ClientError, ProblemExt};
 pub use files::{FileRead, WriteOptions};

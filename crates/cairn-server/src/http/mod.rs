@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod files;
 mod history;
+mod memory_tool;
 mod middleware;
 mod openapi;
 mod probes;
@@ -80,6 +81,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(txn::routes())
         .merge(rollback::routes())
         .merge(redact::routes())
+        .merge(memory_tool::routes())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -30,6 +30,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
         (name = "history", description = "Versions, diffs and the audit trail"),
         (name = "txn", description = "Transactions of several operations at one revision"),
         (name = "access", description = "Organizations, users, tokens and grants"),
+        (name = "memory-tool", description = "Claude's client-side memory tool answered by a store"),
     )
 )]
 struct Base;

@@ -13,6 +13,7 @@ mod audit;
 mod context;
 mod files;
 mod history;
+mod memory_tool;
 mod redact;
 mod rollback;
 mod stores;
