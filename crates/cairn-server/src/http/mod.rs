@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod files;
 mod history;
+mod managed;
 mod middleware;
 mod openapi;
 mod probes;
@@ -79,6 +80,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(txn::routes())
         .merge(rollback::routes())
         .merge(redact::routes())
+        .merge(managed::routes())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -13,6 +13,7 @@ mod audit;
 mod context;
 mod files;
 mod history;
+mod managed;
 mod redact;
 mod rollback;
 mod stores;
@@ -37,6 +38,7 @@ pub use access::NewToken;
 pub use admin::{RaftGauges, ReadyState};
 pub use context::{Credentials, RequestContext};
 pub use files::FileRead;
+pub use managed::{ManagedError, ManagedResult};
 
 /// How long a key made by the server is remembered: long enough for the
 /// node's own retries within one request.
