@@ -104,7 +104,7 @@ fn view(raw: Option<&str>, default: View) -> ManagedResult<View> {
 }
 
 fn hex_decode(raw: &str) -> Option<Vec<u8>> {
-    if raw.len() % 2 != 0 || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !raw.len().is_multiple_of(2) || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..raw.len())
