@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Creates target/venv-sdk and installs the pinned `anthropic` Python SDK into
-# it (scripts/memory-tool-compare.sh runs its memory tool). Returns at once,
+# it: scripts/memory-tool-compare.sh runs its memory tool, and the tests in
+# tests/python/ drive Cairn through its memory-store client. Returns at once,
 # without the network, when the venv already holds this version. Prints the
 # venv's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Pinned: the memory tool's texts are compared byte for byte with this
-# version's `BetaLocalFilesystemMemoryTool`; raise it on purpose.
+# version's `BetaLocalFilesystemMemoryTool`, and the memory-store shapes with
+# its types; raise it on purpose.
 ANTHROPIC_VERSION=2.14.0
 venv=${CAIRN_SDK_VENV:-target/venv-sdk}
 

@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod durability;
 mod hostile_input;
+mod managed;
 mod memory_tool;
 mod retention;
 mod rollback;

@@ -16,6 +16,7 @@ pub mod etag;
 pub mod files;
 pub mod headers;
 pub mod history;
+pub mod managed;
 pub mod memory_tool;
 pub mod problem;
 pub mod query;

@@ -13,6 +13,7 @@ mod audit;
 mod file;
 mod history;
 mod list;
+pub mod memory;
 mod rollback;
 
 pub use audit::{

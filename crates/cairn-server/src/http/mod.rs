@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod files;
 mod history;
+mod managed;
 mod memory_tool;
 mod middleware;
 mod openapi;
@@ -81,6 +82,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(txn::routes())
         .merge(rollback::routes())
         .merge(redact::routes())
+        .merge(managed::routes())
         .merge(memory_tool::routes())
 }
 

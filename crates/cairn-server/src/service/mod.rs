@@ -13,6 +13,7 @@ mod audit;
 mod context;
 mod files;
 mod history;
+mod managed;
 mod memory_tool;
 mod redact;
 mod rollback;
@@ -38,6 +39,7 @@ pub use access::NewToken;
 pub use admin::{RaftGauges, ReadyState};
 pub use context::{Credentials, RequestContext};
 pub use files::FileRead;
+pub use managed::{ManagedError, ManagedResult};
 
 /// How long a key made by the server is remembered: long enough for the
 /// node's own retries within one request.
