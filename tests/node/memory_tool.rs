@@ -161,6 +161,27 @@ async fn memory_tool_transcript_concurrent_edits_and_a_read_only_token() {
         (after.content, after.version),
         (before.content, before.version)
     );
+    // Each refused write is an audit event of its own, by the reader.
+    let audit = operator.audit("mem", None, None).await.unwrap();
+    let refused: Vec<&str> = audit
+        .records
+        .iter()
+        .filter(|event| event.operation == "refused")
+        .map(|event| {
+            assert_eq!(event.principal, "default/reader");
+            event.target.as_deref().unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            "memory_tool.create",
+            "memory_tool.str_replace",
+            "memory_tool.insert",
+            "memory_tool.delete",
+            "memory_tool.rename"
+        ]
+    );
 
     // Phase 4: no token, an unknown store: HTTP errors, not tool results.
     let base = operator.base_url();

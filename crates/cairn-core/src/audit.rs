@@ -50,6 +50,8 @@ pub enum AuditOp {
     Redact,
     /// A store's retention and quota replaced (`detail` describes them).
     SetPolicy,
+    /// A request refused (`target` the operation, `detail` why); nothing changed.
+    Refused,
 }
 
 impl AuditOp {
@@ -68,6 +70,7 @@ impl AuditOp {
             AuditOp::Rollback => "rollback",
             AuditOp::Redact => "redact",
             AuditOp::SetPolicy => "set_policy",
+            AuditOp::Refused => "refused",
         }
     }
 }

@@ -87,6 +87,13 @@ impl Proposal {
                 check_label(agent.as_deref().unwrap_or(""), limits)?;
                 Ok(())
             }
+            Command::RecordRefusal {
+                operation, reason, ..
+            } => {
+                check_label(operation, limits)?;
+                check_label(reason, limits)?;
+                Ok(())
+            }
             Command::RevokeToken { id } | Command::Bootstrap { token_id: id, .. } => {
                 Ok(check_label(id, limits)?)
             }

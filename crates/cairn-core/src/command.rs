@@ -74,6 +74,14 @@ pub enum Command {
         store: StoreRef,
         policy: StorePolicy,
     },
+    /// Records in the audit trail that the caller was refused `operation`
+    /// on a store they can see (the memory tool's writes to a read-only
+    /// store). Changes nothing else.
+    RecordRefusal {
+        store: StoreRef,
+        operation: String,
+        reason: String,
+    },
     CreateOrg {
         org: OrgName,
     },
@@ -248,6 +256,8 @@ pub enum Outcome {
     Txn(TxnResult),
     /// A store's settings changed (its policy).
     StoreUpdated(StoreInfo),
+    /// A refusal was recorded in the audit trail.
+    RefusalRecorded,
     OrgCreated(OrgInfo),
     UserCreated(UserInfo),
     TokenCreated(TokenInfo),

@@ -159,6 +159,20 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
             let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
             txn::txn(kv, log_index, meta, &subject, info, ops, AuditOp::Txn)
         }
+        Command::RecordRefusal {
+            store,
+            operation,
+            reason,
+        } => {
+            // Only a store the caller can see: no one writes events into
+            // stores that do not exist for them.
+            let info = auth::authorize_store(kv, &subject, store, Access::Read)?;
+            let event = audit::Event::store(AuditOp::Refused, &info)
+                .target(operation.clone())
+                .detail(reason.clone());
+            audit::record(kv, log_index, meta, Some(&subject), event)?;
+            Ok(Outcome::RefusalRecorded)
+        }
         Command::SetStorePolicy { store, policy } => {
             store::set_policy(kv, log_index, meta, &subject, store, *policy)
         }

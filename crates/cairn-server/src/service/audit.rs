@@ -145,3 +145,39 @@ fn visible(
         EventPlace::LiveStore(info) => auth::store_access(reader, subject, info)?.is_some(),
     })
 }
+
+impl Service {
+    /// Records in the audit trail that the caller was refused `operation` on
+    /// `store` (a store they can see). Best effort: the refusal is already
+    /// the caller's answer, so a failure to record it is logged, not returned.
+    pub(crate) async fn record_refusal(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        operation: &str,
+        reason: &str,
+    ) {
+        let label_max = usize::try_from(self.limits.label_bytes_max).unwrap_or(usize::MAX);
+        let clip = |text: &str| {
+            let mut end = text.len().min(label_max);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text[..end].to_string()
+        };
+        let recorded = async {
+            let (subject, store) = self
+                .authorize_store(context, store, cairn_core::Access::Read)
+                .await?;
+            let command = cairn_core::Command::RecordRefusal {
+                store,
+                operation: clip(operation),
+                reason: clip(reason),
+            };
+            self.propose(context, &subject, command).await
+        };
+        if let Err(error) = recorded.await {
+            tracing::warn!(%error, operation, "could not record a refusal in the audit trail");
+        }
+    }
+}

@@ -256,13 +256,15 @@ impl Service {
                 Err(ServiceError::Refused(refusal))
                     if matches!(refusal.error, CoreError::Forbidden { .. }) =>
                 {
-                    // The audit trail records only commands that applied; a
-                    // refusal before proposing is logged here with its request.
-                    tracing::warn!(
+                    // The refusal is an audit event of its own (`refused`).
+                    tracing::info!(
                         command = %command,
                         reason = %refusal.error,
                         "memory tool: write refused, the token may only read this store"
                     );
+                    let operation = format!("memory_tool.{command}");
+                    self.record_refusal(context, store, &operation, &refusal.error.to_string())
+                        .await;
                     return Ok(tool_error(python::permission_denied()));
                 }
                 Err(ServiceError::Refused(refusal)) if raced(&refusal.error) => {
