@@ -4,7 +4,9 @@
 # simulation's seeds, then a bounded Schemathesis run of the HTTP API against
 # its OpenAPI document (scripts/fuzz-api.sh; it installs its own Python venv
 # under target/ on first use), then a one-minute kill -9 soak of a 3-node
-# cluster on real processes (scripts/soak.sh; `--minutes 10` for the long one).
+# cluster on real processes (scripts/soak.sh; `--minutes 10` for the long one),
+# then 50 seeds of the simulation in a release build (scripts/sim-seeds.sh;
+# `--nightly` runs 10,000 new ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +14,4 @@ cargo test --workspace --locked
 scripts/memory-tool-compare.sh
 scripts/fuzz-api.sh
 scripts/soak.sh --minutes 1
+scripts/sim-seeds.sh --seeds 50
