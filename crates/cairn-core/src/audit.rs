@@ -14,7 +14,6 @@
 //! value's events in log order and can start at any log index.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::command::OpKind;
 use crate::error::StorageError;
@@ -202,7 +201,7 @@ impl AuditRecord {
 
     /// SHA-256 of the canonical bytes: what `hash` must hold.
     pub fn compute_hash(&self) -> [u8; 32] {
-        Sha256::digest(self.canonical_bytes()).into()
+        crate::auth::sha256(&self.canonical_bytes())
     }
 }
 

@@ -37,7 +37,7 @@ pub const DEFAULT_ORG: &str = "default";
 
 /// SHA-256 of a token string.
 pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+    sha256(token.as_bytes())
 }
 
 /// SHA-256 of any bytes (content digests in the audit trail).
