@@ -11,6 +11,7 @@ mod extract;
 mod files;
 mod history;
 mod managed;
+mod mcp;
 mod memory_tool;
 mod middleware;
 mod openapi;
@@ -88,7 +89,17 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let (router, _) = api_router().split_for_parts();
+    // `/mcp` is the MCP endpoint (Streamable HTTP, JSON-RPC), not a REST
+    // route: it stays out of the OpenAPI document and `docs/api.md`'s route
+    // table, and `docs/mcp.md` describes it.
+    let mcp = Router::new()
+        .route_service("/mcp", mcp::service(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            mcp::require_token,
+        ));
     router
+        .merge(mcp)
         .fallback(no_route)
         // Bodies are read by the `BoundedBody` extractor under `request_bytes_max`.
         .layer(DefaultBodyLimit::disable())
