@@ -179,6 +179,15 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
         "{listing}"
     );
 
+    let (subdir, is_error) =
+        call(&client, "view", json!({"store": STORE, "path": "/notes/"})).await;
+    assert!(!is_error, "{subdir}");
+    assert!(
+        subdir.starts_with("Directory /notes of store mem")
+            && subdir.ends_with(&format!("\n/notes/a.md\t(version {v1}, 8 bytes)")),
+        "{subdir}"
+    );
+
     let v2 = version_of(
         &client,
         "str_replace",
@@ -206,7 +215,7 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
     assert!(is_error, "{conflict}");
     assert!(conflict.starts_with("version_conflict: "), "{conflict}");
     assert!(
-        conflict.contains(&format!("now at version {v3}")),
+        conflict.contains(&format!("current version is {v3}")),
         "{conflict}"
     );
     let (absent, is_error) = call(
@@ -216,7 +225,7 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
     )
     .await;
     assert!(
-        is_error && absent.contains(&format!("now at version {v3}")),
+        is_error && absent.contains(&format!("current version is {v3}")),
         "{absent}"
     );
     let read = call_json(&client, "read", json!({"store": STORE, "path": path})).await;
@@ -311,4 +320,89 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
     assert_eq!(operator.digest().await.unwrap(), before);
     reader.cancel().await.unwrap();
     client.cancel().await.unwrap();
+}
+
+/// The Python `mcp` package's interpreter (`scripts/mcp-venv.sh` makes the
+/// venv under `target/` on first use).
+fn mcp_python() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = std::process::Command::new(root.join("scripts/mcp-venv.sh"))
+        .output()
+        .expect("run scripts/mcp-venv.sh");
+    assert!(
+        output.status.success(),
+        "mcp-venv.sh: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let venv = String::from_utf8(output.stdout).unwrap();
+    root.join(venv.trim()).join("bin/python")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_mcp_sdk_uses_every_tool() {
+    let single = start_single().await;
+    let operator = &single.client;
+    operator.create_store(STORE).await.unwrap();
+    operator
+        .create_user("default", "reader", Role::Member)
+        .await
+        .unwrap();
+    operator.grant(STORE, "reader", Access::Read).await.unwrap();
+    let read_only = operator
+        .create_token("default", "reader", &CreateTokenRequest::default())
+        .await
+        .unwrap()
+        .token;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/mcp_session.py");
+    let output = std::process::Command::new(mcp_python())
+        .arg(script)
+        .arg(single.node.url())
+        .arg(OPERATOR_TOKEN)
+        .arg(&read_only)
+        .arg(STORE)
+        .output()
+        .expect("run the MCP SDK script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "mcp_session.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let versions: Vec<u64> = report["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|version| version.as_u64().unwrap())
+        .collect();
+
+    // What the script did is what the store holds, attributed to it.
+    let file = operator
+        .read_file(STORE, "/py/b.md", At::Current)
+        .await
+        .unwrap();
+    assert_eq!(file.content, "alpha\nBETA\ngamma\n");
+    assert_eq!(Some(&file.version), versions.last());
+    assert_eq!(report["read"], "alpha\nBETA\ngamma\n");
+    assert!(
+        report["denied"]
+            .as_str()
+            .unwrap()
+            .starts_with("forbidden: ")
+    );
+    let history = operator
+        .history(STORE, "/py/b.md", None, None, false)
+        .await
+        .unwrap();
+    let newest = &history.versions[0];
+    assert_eq!(newest.agent, "python-mcp");
+    assert!(!newest.session.is_empty());
+    assert_eq!(report["session"], newest.session.as_str());
+    assert!(
+        operator
+            .read_file(STORE, "/py/tmp.md", At::Current)
+            .await
+            .is_err()
+    );
 }

@@ -256,9 +256,9 @@ fn refused(error: ApiError) -> ToolResult {
     if problem.code == "version_conflict" {
         match problem.current_version {
             Some(version) => message.push_str(&format!(
-                ". The file is now at version {version}: read it again, then retry with expected_version={version}."
+                ". Read the file again, then retry with expected_version={version}."
             )),
-            None => message.push_str(". The file does not exist now."),
+            None => message.push_str(". The file does not exist now; retry with only_if_absent."),
         }
     }
     Ok(CallToolResult::error(vec![ContentBlock::text(message)]))
@@ -379,7 +379,12 @@ impl CairnMcp {
             Err(error) => return refused(error),
         };
         if input.path.ends_with('/') {
-            return self.view_dir(&context, &input.store, &input.path).await;
+            // The store's paths name a directory without its trailing `/`.
+            let dir = match input.path.trim_end_matches('/') {
+                "" => "/",
+                dir => dir,
+            };
+            return self.view_dir(&context, &input.store, dir).await;
         }
         let file = match self
             .service
