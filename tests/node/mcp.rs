@@ -269,6 +269,16 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
             .is_err()
     );
 
+    // A write retried with its idempotency key applies once.
+    let keyed = json!({"store": STORE, "path": "/k.md", "content": "k", "idempotency_key": "k-1"});
+    let first = version_of(&client, "write", keyed.clone()).await;
+    let again = version_of(&client, "write", keyed).await;
+    assert_eq!(first, again);
+    let history = call_json(&client, "history", json!({"store": STORE, "path": "/k.md"})).await;
+    assert_eq!(history["versions"].as_array().unwrap().len(), 1);
+    let unkeyed = json!({"store": STORE, "path": "/k.md", "content": "k"});
+    assert!(version_of(&client, "write", unkeyed).await > first);
+
     // Phase 5: `X-Cairn-Session` overrides the MCP session id.
     let named = connect(
         &url,

@@ -13,9 +13,10 @@
 //!
 //! Attribution: `X-Cairn-Session` when the client sets it, else the MCP
 //! session id (`Mcp-Session-Id`; absent for protocol versions without
-//! sessions). Every write gets a key the service makes: an MCP client sends
-//! the same headers with every call, so an `Idempotency-Key` header would
-//! make every write after the first a replay, and it is ignored here.
+//! sessions). The `Idempotency-Key` header is ignored: an MCP client sends
+//! the same headers with every call, so it would make every write after the
+//! first a replay. A write tool takes an optional `idempotency_key` argument
+//! instead; without one the service makes a key.
 
 use std::sync::Arc;
 
@@ -150,6 +151,9 @@ pub struct WriteInput {
     /// Write only if the file does not exist yet.
     #[serde(default)]
     pub only_if_absent: bool,
+    /// Optional: a key of your choice for this change. Retrying a call that timed out with the same key applies the change once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -165,6 +169,9 @@ pub struct StrReplaceInput {
     /// Apply only if the file is still at this version.
     #[serde(default)]
     pub expected_version: Option<u64>,
+    /// Optional: a key of your choice for this change. Retrying a call that timed out with the same key applies the change once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -180,6 +187,9 @@ pub struct InsertInput {
     /// Apply only if the file is still at this version.
     #[serde(default)]
     pub expected_version: Option<u64>,
+    /// Optional: a key of your choice for this change. Retrying a call that timed out with the same key applies the change once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -194,6 +204,9 @@ pub struct DeleteInput {
     /// Delete only if the file is still at this version.
     #[serde(default)]
     pub expected_version: Option<u64>,
+    /// Optional: a key of your choice for this change. Retrying a call that timed out with the same key applies the change once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -210,6 +223,9 @@ pub struct RenameInput {
     /// Rename only if the file is still at this version.
     #[serde(default)]
     pub expected_version: Option<u64>,
+    /// Optional: a key of your choice for this change. Retrying a call that timed out with the same key applies the change once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -271,6 +287,9 @@ fn failed(error: ServiceError) -> ToolResult {
 /// The caller's context for one tool call, from its HTTP request.
 fn context_of(parts: &Parts) -> Result<RequestContext, ApiError> {
     let mut context = request_context(parts)?;
+    // A client sends the same headers with every call: an `Idempotency-Key`
+    // header would make every later write a replay of the first. A write
+    // tool's `idempotency_key` argument is the key of that one call.
     context.idempotency_key = None;
     if context.session.is_empty()
         && let Some(session) = parts
@@ -297,11 +316,19 @@ impl CairnMcp {
     }
 
     /// One operation as a transaction; answers the file's new version.
-    async fn one_op(&self, parts: &Parts, store: &str, path: &str, op: OpRequest) -> ToolResult {
-        let context = match context_of(parts) {
+    async fn one_op(
+        &self,
+        parts: &Parts,
+        idempotency_key: Option<String>,
+        store: &str,
+        path: &str,
+        op: OpRequest,
+    ) -> ToolResult {
+        let mut context = match context_of(parts) {
             Ok(context) => context,
             Err(error) => return refused(error),
         };
+        context.idempotency_key = idempotency_key;
         match self.service.txn(&context, store, vec![op]).await {
             Ok(result) => json(&Written {
                 path,
@@ -456,7 +483,8 @@ impl CairnMcp {
             content: input.content,
             precondition: preconditions(input.expected_version, input.only_if_absent),
         };
-        self.one_op(&parts, &input.store, &input.path, op).await
+        self.one_op(&parts, input.idempotency_key, &input.store, &input.path, op)
+            .await
     }
 
     #[tool(
@@ -473,7 +501,8 @@ impl CairnMcp {
             new: input.new_str,
             precondition: preconditions(input.expected_version, false),
         };
-        self.one_op(&parts, &input.store, &input.path, op).await
+        self.one_op(&parts, input.idempotency_key, &input.store, &input.path, op)
+            .await
     }
 
     #[tool(
@@ -490,7 +519,8 @@ impl CairnMcp {
             text: input.insert_text,
             precondition: preconditions(input.expected_version, false),
         };
-        self.one_op(&parts, &input.store, &input.path, op).await
+        self.one_op(&parts, input.idempotency_key, &input.store, &input.path, op)
+            .await
     }
 
     #[tool(
@@ -501,10 +531,11 @@ impl CairnMcp {
         Parameters(input): Parameters<DeleteInput>,
         Extension(parts): Extension<Parts>,
     ) -> ToolResult {
-        let context = match context_of(&parts) {
+        let mut context = match context_of(&parts) {
             Ok(context) => context,
             Err(error) => return refused(error),
         };
+        context.idempotency_key = input.idempotency_key;
         match self
             .service
             .delete_file(
@@ -538,7 +569,14 @@ impl CairnMcp {
             overwrite: input.overwrite,
             precondition: preconditions(input.expected_version, false),
         };
-        self.one_op(&parts, &input.store, &input.new_path, op).await
+        self.one_op(
+            &parts,
+            input.idempotency_key,
+            &input.store,
+            &input.new_path,
+            op,
+        )
+        .await
     }
 
     #[tool(
