@@ -612,3 +612,59 @@ impl CairnMcp {
     instructions = "Cairn: shared, versioned memory stores. Every file has a version; pass the version you read as `expected_version` when you write, so that a concurrent change is reported instead of overwritten."
 )]
 impl ServerHandler for CairnMcp {}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder().uri("/mcp");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).expect("a request").into_parts().0
+    }
+
+    #[test]
+    fn the_session_is_x_cairn_session_else_the_mcp_session_id() {
+        let token = ("authorization", "Bearer t");
+        let mcp_only = context_of(&parts(&[token, (MCP_SESSION_ID, "m-1")])).expect("context");
+        assert_eq!(mcp_only.session, "m-1");
+        let both = parts(&[
+            token,
+            (MCP_SESSION_ID, "m-1"),
+            ("x-cairn-session", "chosen"),
+        ]);
+        assert_eq!(context_of(&both).expect("context").session, "chosen");
+        let neither = context_of(&parts(&[token])).expect("context");
+        assert_eq!(neither.session, "");
+        assert_eq!(mcp_only.credentials.as_ref().map(|c| c.token()), Some("t"));
+    }
+
+    #[test]
+    fn an_idempotency_key_header_is_not_every_call_s_key() {
+        let keyed = parts(&[("authorization", "Bearer t"), ("idempotency-key", "k")]);
+        assert_eq!(context_of(&keyed).expect("context").idempotency_key, None);
+    }
+
+    #[test]
+    fn a_conflict_names_the_version_to_retry_with() {
+        let error = ApiError::core(
+            &cairn_core::CoreError::VersionConflict {
+                path: "/a.md".to_string(),
+                expected: cairn_core::command::Precondition::IfVersion(3),
+                current: Some(5),
+            },
+            None,
+            false,
+        );
+        let result = refused(error).expect("a tool result");
+        assert_eq!(result.is_error, Some(true));
+        let text = result.content[0].as_text().expect("text").text.clone();
+        assert!(text.starts_with("version_conflict: "), "{text}");
+        assert!(text.contains("current version is 5"), "{text}");
+        assert!(text.ends_with("retry with expected_version=5."), "{text}");
+    }
+}
