@@ -188,6 +188,13 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
         "{subdir}"
     );
 
+    let (no_slash, is_error) =
+        call(&client, "view", json!({"store": STORE, "path": "/notes"})).await;
+    assert!(!is_error && no_slash == subdir, "{no_slash}");
+    let (missing, is_error) =
+        call(&client, "view", json!({"store": STORE, "path": "/nope.md"})).await;
+    assert!(is_error && missing.starts_with("not_found: "), "{missing}");
+
     let v2 = version_of(
         &client,
         "str_replace",
