@@ -57,7 +57,8 @@ pub(super) fn service(state: &AppState) -> StreamableHttpService<CairnMcp, Local
     // serves the names its operator gives it, so the check is off.
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
-        .with_max_request_body_bytes(body_bytes_max);
+        .with_max_request_body_bytes(body_bytes_max)
+        .with_cancellation_token(state.mcp_shutdown.child_token());
     StreamableHttpService::new(
         move || Ok(CairnMcp::new(service.clone())),
         Arc::new(LocalSessionManager::default()),

@@ -29,6 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use cairn_api::ErrorCode;
+use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::MetricsAccess;
@@ -48,6 +49,10 @@ pub struct AppState {
     pub request_ids: Arc<RequestIds>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// Cancelled when the server stops: ends every MCP session and its
+    /// open event streams (`GET /mcp`), which would otherwise hold their
+    /// connections until the drain timeout.
+    pub mcp_shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -58,6 +63,7 @@ impl AppState {
             metrics: Arc::default(),
             request_ids: Arc::new(request_ids),
             metrics_access: MetricsAccess::default(),
+            mcp_shutdown: CancellationToken::new(),
         }
     }
 
