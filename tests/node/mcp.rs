@@ -4,6 +4,7 @@
 //! token refused before any session exists.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use cairn_client::{Access, At, CreateTokenRequest, Role};
 use cairn_tests::OPERATOR_TOKEN;
@@ -85,7 +86,7 @@ async fn version_of(client: &McpClient, tool: &'static str, arguments: Value) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mcp_client_uses_every_tool_under_its_token() {
-    let single = start_single().await;
+    let mut single = start_single().await;
     let operator = &single.client;
     let url = single.node.url();
     operator.create_store(STORE).await.unwrap();
@@ -336,7 +337,16 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
     }
     assert_eq!(operator.digest().await.unwrap(), before);
     reader.cancel().await.unwrap();
-    client.cancel().await.unwrap();
+
+    // Phase 7: the session's event stream (`GET /mcp`, which rmcp's client
+    // keeps open) does not hold the node's shutdown: SIGTERM ends it well
+    // within the server's 10 s drain timeout.
+    single.node.signal("TERM");
+    assert!(
+        single.node.wait_exit(Duration::from_secs(5)).await,
+        "the node did not stop within 5 s of SIGTERM"
+    );
+    drop(client);
 }
 
 /// The Python `mcp` package's interpreter (`scripts/mcp-venv.sh` makes the
