@@ -13,6 +13,7 @@ mod concurrency;
 mod durability;
 mod hostile_input;
 mod managed;
+mod mcp;
 mod memory_tool;
 mod retention;
 mod rollback;

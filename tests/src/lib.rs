@@ -203,6 +203,22 @@ impl NodeProcess {
         }
     }
 
+    /// Waits up to `within` for the node to exit (after a `signal`); answers
+    /// whether it did, and reaps it if so.
+    pub async fn wait_exit(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            match self.child.as_mut().map(std::process::Child::try_wait) {
+                None | Some(Ok(Some(_))) => {
+                    self.child = None;
+                    return true;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        false
+    }
+
     /// Waits until `GET /ready` answers 200 and the node knows the
     /// operator's token, or panics with the node's log.
     pub async fn wait_ready(&mut self) {

@@ -192,28 +192,38 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(token) = operator_token(&config)? {
         ensure_operator_token(state.service.clone(), token);
     }
+    let mcp_shutdown = state.mcp_shutdown.clone();
     let router = router(state);
     let header_read_timeout = Duration::from_millis(config.http.header_read_timeout_ms);
     match &node_tls {
         Some(node_tls) => {
             let https = tls::HttpsListener::new(http, node_tls)
                 .context("cannot set up https on listen_http")?;
-            serve_http(https, router, header_read_timeout).await;
+            serve_http(https, router, header_read_timeout, mcp_shutdown).await;
         }
-        None => serve_http(http, router, header_read_timeout).await,
+        None => serve_http(http, router, header_read_timeout, mcp_shutdown).await,
     }
     tracing::info!("shutting down");
     node.shutdown().await.context("stopping the node")?;
     Ok(())
 }
 
-/// Serves the API on `listener` until Ctrl-C / SIGTERM.
-async fn serve_http<L>(listener: L, router: axum::Router, header_read_timeout: Duration)
-where
+/// Serves the API on `listener` until Ctrl-C / SIGTERM; then ends the MCP
+/// sessions, so their event streams do not hold the drain.
+async fn serve_http<L>(
+    listener: L,
+    router: axum::Router,
+    header_read_timeout: Duration,
+    mcp_shutdown: tokio_util::sync::CancellationToken,
+) where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Display,
 {
-    http::serve::serve(listener, router, header_read_timeout, shutdown_signal()).await;
+    let shutdown = async move {
+        shutdown_signal().await;
+        mcp_shutdown.cancel();
+    };
+    http::serve::serve(listener, router, header_read_timeout, shutdown).await;
 }
 
 async fn shutdown_signal() {

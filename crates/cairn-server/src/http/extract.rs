@@ -78,24 +78,29 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, ApiError> {
 
 /// Who asks and on whose behalf: attribution headers, the idempotency key
 /// and the request id, as the service's `RequestContext`. Label lengths are
-/// the service's to check, once for every adapter.
+/// the service's to check, once for every adapter. The MCP adapter builds its
+/// context from the same headers (`mcp.rs`).
+pub(super) fn request_context(parts: &Parts) -> Result<RequestContext, ApiError> {
+    let label = |name| header_text(&parts.headers, name).map(|text| text.map(str::to_string));
+    Ok(RequestContext {
+        credentials: credentials(&parts.headers)?,
+        org: label(headers::ORG)?,
+        agent: label(headers::AGENT)?.unwrap_or_default(),
+        session: label(headers::SESSION)?.unwrap_or_default(),
+        idempotency_key: label(headers::IDEMPOTENCY_KEY)?,
+        request_id: parts
+            .extensions
+            .get::<RequestId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default(),
+    })
+}
+
 impl FromRequestParts<AppState> for RequestContext {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
-        let label = |name| header_text(&parts.headers, name).map(|text| text.map(str::to_string));
-        Ok(RequestContext {
-            credentials: credentials(&parts.headers)?,
-            org: label(headers::ORG)?,
-            agent: label(headers::AGENT)?.unwrap_or_default(),
-            session: label(headers::SESSION)?.unwrap_or_default(),
-            idempotency_key: label(headers::IDEMPOTENCY_KEY)?,
-            request_id: parts
-                .extensions
-                .get::<RequestId>()
-                .map(|id| id.0.clone())
-                .unwrap_or_default(),
-        })
+        request_context(parts)
     }
 }
 

@@ -11,6 +11,7 @@ mod extract;
 mod files;
 mod history;
 mod managed;
+mod mcp;
 mod memory_tool;
 mod middleware;
 mod openapi;
@@ -28,6 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use cairn_api::ErrorCode;
+use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::MetricsAccess;
@@ -47,6 +49,10 @@ pub struct AppState {
     pub request_ids: Arc<RequestIds>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// Cancelled when the server stops: ends every MCP session and its
+    /// open event streams (`GET /mcp`), which would otherwise hold their
+    /// connections until the drain timeout.
+    pub mcp_shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -57,6 +63,7 @@ impl AppState {
             metrics: Arc::default(),
             request_ids: Arc::new(request_ids),
             metrics_access: MetricsAccess::default(),
+            mcp_shutdown: CancellationToken::new(),
         }
     }
 
@@ -88,7 +95,17 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let (router, _) = api_router().split_for_parts();
+    // `/mcp` is the MCP endpoint (Streamable HTTP, JSON-RPC), not a REST
+    // route: it stays out of the OpenAPI document and `docs/api.md`'s route
+    // table, and `docs/mcp.md` describes it.
+    let mcp = Router::new()
+        .route_service("/mcp", mcp::service(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            mcp::require_token,
+        ));
     router
+        .merge(mcp)
         .fallback(no_route)
         // Bodies are read by the `BoundedBody` extractor under `request_bytes_max`.
         .layer(DefaultBodyLimit::disable())

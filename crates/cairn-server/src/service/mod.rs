@@ -40,6 +40,7 @@ pub use admin::{RaftGauges, ReadyState};
 pub use context::{Credentials, RequestContext};
 pub use files::FileRead;
 pub use managed::{ManagedError, ManagedResult};
+pub(crate) use memory_tool::view_file;
 
 /// How long a key made by the server is remembered: long enough for the
 /// node's own retries within one request.

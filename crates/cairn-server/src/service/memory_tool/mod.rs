@@ -14,6 +14,10 @@
 
 mod python;
 
+/// The memory tool's line-numbered view of a file, which the MCP `view` tool
+/// shows too.
+pub(crate) use python::view_file;
+
 use cairn_api::{Consistency, MemoryToolResult};
 use cairn_core::command::{Precondition, WriteOp};
 use cairn_core::read::{self, EntryKind, ListOptions};
