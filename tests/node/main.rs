@@ -17,6 +17,8 @@ mod mcp;
 mod memory_tool;
 mod retention;
 mod rollback;
+mod search;
+mod watch;
 
 use cairn_client::{Client, ClientError};
 use cairn_tests::{NodeProcess, operator_client};

@@ -22,3 +22,7 @@ pub const ORG: &str = "x-cairn-org";
 /// Anthropic's SDKs send their key here; Cairn takes a token from it as from
 /// `Authorization: Bearer`.
 pub const API_KEY: &str = "x-api-key";
+
+/// Server-sent events: the `id:` of the last event a client saw, sent when it
+/// reconnects to `.../watch` (the revision of the last change).
+pub const LAST_EVENT_ID: &str = "last-event-id";

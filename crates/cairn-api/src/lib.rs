@@ -22,8 +22,10 @@ pub mod problem;
 pub mod query;
 pub mod redact;
 pub mod rollback;
+pub mod search;
 pub mod stores;
 pub mod txn;
+pub mod watch;
 
 pub use access::{
     Access, CreateOrgRequest, CreateTokenRequest, CreateUserRequest, Grant, GrantList,
@@ -42,5 +44,9 @@ pub use query::{
 };
 pub use redact::{RedactRequest, RedactResult, RedactedVersion, RedactionView};
 pub use rollback::{RollbackConflict, RollbackRequest, RollbackResult, RollbackStep};
+pub use search::{SearchMatch, SearchMode, SearchPage, SearchQuery};
 pub use stores::{CreateStoreRequest, StoreInfo, StoreList, StorePolicy};
 pub use txn::{Change, OpKind, OpRequest, PreconditionFields, TxnRequest, TxnResult};
+pub use watch::{
+    WatchChange, WatchEnd, WatchEndReason, WatchHeartbeat, WatchPath, WatchQuery, WatchTooOld,
+};

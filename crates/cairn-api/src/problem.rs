@@ -38,10 +38,12 @@ pub enum ErrorCode {
     Redacted,
     /// A redaction named content that is not (or no longer) there (`409`).
     RedactionConflict,
+    /// A search pattern that is not a valid (or too large a) regular expression (`400`).
+    InvalidPattern,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -66,6 +68,7 @@ impl ErrorCode {
         ErrorCode::RollbackConflict,
         ErrorCode::Redacted,
         ErrorCode::RedactionConflict,
+        ErrorCode::InvalidPattern,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl ErrorCode {
             ErrorCode::RollbackConflict => "rollback_conflict",
             ErrorCode::Redacted => "redacted",
             ErrorCode::RedactionConflict => "redaction_conflict",
+            ErrorCode::InvalidPattern => "invalid_pattern",
         }
     }
 

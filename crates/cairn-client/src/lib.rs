@@ -28,6 +28,7 @@ mod files;
 mod history;
 mod memory_tool;
 mod redact;
+mod search;
 mod stores;
 #[cfg(test)]
 mod test_server;
@@ -35,6 +36,7 @@ mod tls;
 mod transport;
 mod txn;
 mod url;
+mod watch;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -50,12 +52,17 @@ pub use cairn_api::{
     TokenCreated, TokenView, TxnRequest, TxnResult, User, VersionInfo, WhoAmI, WriteResponse,
 };
 pub use cairn_api::{MemoryToolInput, MemoryToolResult};
+pub use cairn_api::{
+    SearchMatch, SearchMode, SearchPage, SearchQuery, WatchChange, WatchEnd, WatchEndReason,
+    WatchHeartbeat, WatchPath, WatchQuery, WatchTooOld,
+};
 pub use connector::{ConnectFuture, Connection, Connector, TcpConnector};
 pub use error::{ClientError, ProblemExt};
 pub use files::{FileRead, WriteOptions};
 pub use tls::TlsTrust;
 pub use transport::RawResponse;
 pub use url::{BaseUrl, Target, encode_component, encode_path};
+pub use watch::{WATCH_EVENT_BYTES_MAX, WatchEvent, WatchStream};
 
 use transport::Shared;
 

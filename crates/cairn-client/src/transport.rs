@@ -354,6 +354,44 @@ impl Client {
         })
     }
 
+    /// Sends a GET on a connection of its own and returns the answer's body
+    /// as it arrives, for streams that stay open (server-sent events). The
+    /// timeout covers the connection and the answer's head only; an
+    /// unsuccessful answer is read whole and returned as its error. The
+    /// connection is never pooled.
+    pub(crate) async fn open_stream(
+        &self,
+        outgoing: Outgoing,
+    ) -> Result<hyper::body::Incoming, ClientError> {
+        let request = self.build(&outgoing)?;
+        let opening = async {
+            let mut sender = self.connect().await?;
+            sender
+                .send_request(request)
+                .await
+                .map_err(|error| transport_error(&error))
+        };
+        let response = match tokio::time::timeout(self.timeout, opening).await {
+            Ok(response) => response?,
+            Err(_) => return Err(ClientError::Timeout),
+        };
+        let (parts, body) = response.into_parts();
+        if parts.status.is_success() {
+            return Ok(body);
+        }
+        let body = tokio::time::timeout(self.timeout, Limited::new(body, RESPONSE_BYTES_MAX).collect())
+            .await
+            .map_err(|_| ClientError::Timeout)?
+            .map_err(|error| ClientError::Transport(format!("read response body: {error}")))?
+            .to_bytes();
+        Err(RawResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+        .into_error())
+    }
+
     fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
         let mut idle = self
             .shared

@@ -125,6 +125,11 @@ pub enum CoreError {
         version: u64,
         reason: String,
     },
+
+    /// A search pattern that is not a valid regular expression, or needs
+    /// more than `limits::SEARCH_REGEX_BYTES_MAX` compiled.
+    #[error("invalid pattern {pattern:?}: {reason}")]
+    InvalidPattern { pattern: String, reason: String },
 }
 
 /// The broad class of a `CoreError`, for adapters that map errors onto their
@@ -175,7 +180,8 @@ impl CoreError {
             | CoreError::InvalidStoreName { .. }
             | CoreError::NotUtf8 { .. }
             | CoreError::InvalidName { .. }
-            | CoreError::InvalidRequest { .. } => ErrorKind::Invalid,
+            | CoreError::InvalidRequest { .. }
+            | CoreError::InvalidPattern { .. } => ErrorKind::Invalid,
             CoreError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             CoreError::Forbidden { .. } => ErrorKind::Forbidden,
             CoreError::Redacted { .. } => ErrorKind::Gone,
@@ -203,6 +209,7 @@ impl CoreError {
             CoreError::RollbackConflict { .. } => "rollback_conflict",
             CoreError::Redacted { .. } => "redacted",
             CoreError::RedactionConflict { .. } => "redaction_conflict",
+            CoreError::InvalidPattern { .. } => "invalid_pattern",
         }
     }
 
@@ -344,6 +351,13 @@ mod tests {
             ),
             (CoreError::NotUtf8 { offset: 0 }, ErrorKind::Invalid),
             (CoreError::invalid_request("r"), ErrorKind::Invalid),
+            (
+                CoreError::InvalidPattern {
+                    pattern: "(".into(),
+                    reason: "r".into(),
+                },
+                ErrorKind::Invalid,
+            ),
             (
                 CoreError::Redacted {
                     path: "/a".into(),

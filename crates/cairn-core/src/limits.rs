@@ -12,6 +12,46 @@ use serde::{Deserialize, Serialize};
 /// not be smaller, or every write without a client key would be refused.
 pub const AUTO_KEY_BYTES_MAX: u64 = 6 + 20 + 1 + 20 + 1 + 20;
 
+/// Most change events one read of the watch feed takes from the audit trail
+/// (`read::watch`); a feed that is behind reads again at once.
+pub const WATCH_BATCH_EVENTS_MAX: usize = 256;
+
+/// How often an idle watch stream sends a heartbeat, by default, in
+/// milliseconds (`[watch] heartbeat_ms`).
+pub const WATCH_HEARTBEAT_MS_DEFAULT: u64 = 15_000;
+
+/// How many revisions back a watch may start, by default
+/// (`[watch] replay_revisions_max`): a `from_revision` further behind the
+/// store's current revision gets the `too_old` event instead of a replay.
+pub const WATCH_REPLAY_REVISIONS_MAX_DEFAULT: u64 = 1_000_000;
+
+/// Most matches in one page of search results.
+pub const SEARCH_MATCHES_PER_PAGE_MAX: u64 = 1000;
+
+/// Matches in a page of search results when the request names no `limit`.
+pub const SEARCH_MATCHES_PER_PAGE_DEFAULT: u64 = 100;
+
+/// Most files one search request reads; past it the page ends with a cursor.
+pub const SEARCH_FILES_SCANNED_MAX: u64 = 10_000;
+
+/// Most content bytes one search request reads; past it the page ends with
+/// a cursor (a file is always read whole, so one page may pass it by one file).
+pub const SEARCH_BYTES_SCANNED_MAX: u64 = 64 * 1024 * 1024;
+
+/// Longest matching line a search result carries, in bytes; a longer line is
+/// cut at a character boundary and marked `truncated`.
+pub const SEARCH_LINE_BYTES_MAX: usize = 1024;
+
+/// Longest search pattern, in bytes.
+pub const SEARCH_PATTERN_BYTES_MAX: usize = 1024;
+
+/// Most memory a compiled regular expression may take (`regex`'s
+/// `size_limit`), in bytes; a pattern that needs more is refused.
+pub const SEARCH_REGEX_BYTES_MAX: usize = 1024 * 1024;
+
+/// Most memory the lazy DFA of one search may take (`dfa_size_limit`), in bytes.
+pub const SEARCH_REGEX_DFA_BYTES_MAX: usize = 2 * 1024 * 1024;
+
 /// The named limits. `Limits::default()` is the one source of defaults: the
 /// config loader, the CLI and `config/cairn.toml` all agree with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

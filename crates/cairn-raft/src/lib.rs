@@ -33,7 +33,7 @@ pub use cairn_storage::StateReader;
 pub use config::RaftSettings;
 pub use error::NodeError;
 pub use leader::AdminRequest;
-pub use node::Node;
+pub use node::{AppliedWatch, Node};
 pub use transport::{
     FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, NodeTls, PROTOCOL_VERSION,
     TLS_HANDSHAKE_TIMEOUT_MS, TLS_HANDSHAKES_IN_FLIGHT_MAX, TcpConnector, TcpPeerListener,

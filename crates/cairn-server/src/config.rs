@@ -12,6 +12,11 @@ use cairn_core::auth::SUPPLIED_TOKEN_BYTES_MIN;
 use cairn_raft::{NodeConfig, RaftSettings};
 use serde::{Deserialize, Serialize};
 
+/// The shortest and longest `[watch] heartbeat_ms`: often enough to keep
+/// proxies from closing an idle stream, rarely enough to cost nothing.
+pub const WATCH_HEARTBEAT_MS_MIN: u64 = 100;
+pub const WATCH_HEARTBEAT_MS_MAX: u64 = 600_000;
+
 /// Used when no `cluster_secret` is configured; fine on loopback only.
 pub const DEV_CLUSTER_SECRET: &str = "cairn-local-dev-secret";
 
@@ -41,6 +46,8 @@ pub struct Config {
     pub raft: RaftSettings,
     pub http: HttpConfig,
     pub auth: AuthConfig,
+    /// `[watch]`: the change feed's heartbeat and replay window.
+    pub watch: WatchConfig,
     /// `[tls]`: https and mutual TLS between peers (`crate::tls`); off by default.
     pub tls: crate::tls::TlsConfig,
 }
@@ -61,6 +68,7 @@ impl Default for Config {
             raft: RaftSettings::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
+            watch: WatchConfig::default(),
             tls: crate::tls::TlsConfig::default(),
         }
     }
@@ -108,6 +116,26 @@ impl Default for HttpConfig {
         HttpConfig {
             request_timeout_ms: 10_000,
             header_read_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// `[watch]`: the change feed (`GET /v1/stores/{store}/watch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchConfig {
+    /// How long a stream may go without an event before it sends a `heartbeat`.
+    pub heartbeat_ms: u64,
+    /// How many revisions back a watch may start; further back it gets
+    /// `too_old` (the audit trail holds them all; this bounds one request's replay).
+    pub replay_revisions_max: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            heartbeat_ms: cairn_core::limits::WATCH_HEARTBEAT_MS_DEFAULT,
+            replay_revisions_max: cairn_core::limits::WATCH_REPLAY_REVISIONS_MAX_DEFAULT,
         }
     }
 }
@@ -196,6 +224,14 @@ impl Config {
             return fail(format!(
                 "[auth] admin_token must be at least {SUPPLIED_TOKEN_BYTES_MIN} visible ASCII characters"
             ));
+        }
+        if !(WATCH_HEARTBEAT_MS_MIN..=WATCH_HEARTBEAT_MS_MAX).contains(&self.watch.heartbeat_ms) {
+            return fail(format!(
+                "[watch] heartbeat_ms must be between {WATCH_HEARTBEAT_MS_MIN} and {WATCH_HEARTBEAT_MS_MAX}"
+            ));
+        }
+        if self.watch.replay_revisions_max == 0 {
+            return fail("[watch] replay_revisions_max must be positive".into());
         }
         self.tls.validate()?;
         Ok(())

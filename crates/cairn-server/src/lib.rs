@@ -148,7 +148,11 @@ pub fn ensure_operator_token(service: Service, token: String) {
 /// The handlers' shared state for `node` under `config`.
 pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> AppState {
     let request_timeout = Duration::from_millis(config.http.request_timeout_ms);
-    AppState::new(Service::new(node, config.limits, clock, request_timeout))
+    let watch = service::WatchSettings {
+        heartbeat: Duration::from_millis(config.watch.heartbeat_ms),
+        replay_revisions_max: config.watch.replay_revisions_max,
+    };
+    AppState::new(Service::new(node, config.limits, clock, request_timeout).with_watch(watch))
         .with_metrics_access(config.auth.metrics)
 }
 

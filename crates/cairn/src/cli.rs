@@ -177,6 +177,57 @@ pub enum Command {
     /// Remove content for good, from every replica's disk: one version of PATH
     /// (`--version`), or a literal `--string` from every version under `--path`.
     Redact(RedactArgs),
+
+    /// Follow STORE's changes as they are applied, one line each (`--json`:
+    /// one JSON object per line), reconnecting after the last change seen.
+    Watch(WatchArgs),
+
+    /// Print the lines of STORE's files that contain PATTERN (a regular
+    /// expression with --regex), under PREFIX, as PATH:LINE:TEXT.
+    Grep(GrepArgs),
+}
+
+/// `cairn watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    pub store: String,
+    /// Start at this revision (default: only changes from now on).
+    #[arg(long = "from")]
+    pub from_revision: Option<u64>,
+    /// Stop after the change at this revision.
+    #[arg(long = "until")]
+    pub until_revision: Option<u64>,
+    /// Stop after this many changes.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Reconnect when nothing (not even a heartbeat) came for this long, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Give up after this many failed connection attempts in a row.
+    #[arg(long, default_value_t = 30)]
+    pub retries: u32,
+}
+
+/// `cairn grep`.
+#[derive(Debug, clap::Args)]
+pub struct GrepArgs {
+    pub store: String,
+    pub pattern: String,
+    /// Only files under this directory.
+    pub prefix: Option<String>,
+    /// PATTERN is a regular expression (Rust `regex` syntax).
+    #[arg(long)]
+    pub regex: bool,
+    /// Search the files as they were at this store revision.
+    #[arg(long)]
+    pub revision: Option<u64>,
+    /// Matches per request (the server's default when absent).
+    #[arg(long)]
+    pub page_size: Option<u64>,
+    /// Stop after this many matches.
+    #[arg(long)]
+    pub max_count: Option<u64>,
 }
 
 /// The commands on files of a store (flattened into [`Command`]).

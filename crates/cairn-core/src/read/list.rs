@@ -13,10 +13,10 @@ use crate::kv::{KvRead, Table, scan_prefix};
 use crate::path::{DirPath, FilePath};
 
 /// A file that was live at the listed point.
-struct LiveFile {
-    path: String,
-    version: u64,
-    bytes: u64,
+pub(super) struct LiveFile {
+    pub(super) path: String,
+    pub(super) version: u64,
+    pub(super) bytes: u64,
 }
 
 pub fn list(
@@ -74,7 +74,7 @@ fn live_files_now(
 /// Versions sort by path, then revision: the last one at or before
 /// `revision` of each path tells whether it was live then. Only version
 /// records are decoded, never content.
-fn live_files_as_of(
+pub(super) fn live_files_as_of(
     kv: &(impl KvRead + ?Sized),
     store_id: u64,
     prefix: &str,

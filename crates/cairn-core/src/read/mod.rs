@@ -7,7 +7,8 @@
 //! `cairn-api`'s, filled by the server. Files by topic: `file` (one file's
 //! content and metadata), `list` (directories, now or as of a revision),
 //! `history` (versions of one path and diffs), `audit` (audit queries over
-//! their indexes, chain verification).
+//! their indexes, chain verification), `watch` (a store's change feed from
+//! the audit trail), `search` (lines of the files that match a pattern).
 
 mod audit;
 mod file;
@@ -15,6 +16,8 @@ mod history;
 mod list;
 pub mod memory;
 mod rollback;
+pub mod search;
+pub mod watch;
 
 pub use audit::{
     AUDIT_CANDIDATES_MAX, AuditEvent, AuditFilter, AuditPage, AuditQuery, ChainBreak, ChainReport,

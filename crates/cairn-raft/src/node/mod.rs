@@ -34,6 +34,39 @@ use crate::{Connector, Listener, NodeConfig, NodeError};
 /// How long a forwarded request may wait for the leader's answer.
 const FORWARD_DEADLINE: Duration = Duration::from_secs(30);
 
+/// This node's applied log index as it moves: openraft's data metrics,
+/// which it publishes once an applied batch is committed to `state.redb`, so
+/// a read after `wait_beyond` returns sees the batch.
+pub struct AppliedWatch {
+    metrics: tokio::sync::watch::Receiver<openraft::metrics::RaftDataMetrics<u64>>,
+}
+
+impl AppliedWatch {
+    /// The last applied index now.
+    pub fn applied_index(&mut self) -> Option<u64> {
+        self.metrics
+            .borrow_and_update()
+            .last_applied
+            .map(|id| id.index)
+    }
+
+    /// Waits until the applied index is past `seen`: at once if it already
+    /// is. Fails only when the node stopped.
+    pub async fn wait_beyond(&mut self, seen: Option<u64>) -> Result<(), NodeError> {
+        loop {
+            if self.applied_index() > seen {
+                return Ok(());
+            }
+            // Other metrics (a leader's quorum acknowledgements) wake this
+            // too; the loop looks at the applied index again.
+            self.metrics
+                .changed()
+                .await
+                .map_err(|_| NodeError::Unavailable("the node is shutting down".to_string()))?;
+        }
+    }
+}
+
 /// A running replica. Cheap to clone; every clone is the same node.
 #[derive(Clone)]
 pub struct Node {
@@ -201,6 +234,14 @@ impl Node {
             .borrow()
             .last_applied
             .map(|id| id.index)
+    }
+
+    /// Follows the applied log index, for readers that wait until the state
+    /// machine moves (the change feed) instead of polling it.
+    pub fn applied_watch(&self) -> AppliedWatch {
+        AppliedWatch {
+            metrics: self.inner.raft.data_metrics(),
+        }
     }
 
     /// How many entries the Raft log holds now.

@@ -178,7 +178,7 @@ impl IntoResponse for ApiError {
 #[allow(dead_code)] // Only its OpenAPI description is used.
 pub enum CommonProblems {
     /// A malformed request: bad query, header, path or body (`invalid_request`,
-    /// `invalid_path`, `invalid_store_name`, `invalid_name`, `invalid_json`, `not_utf8`).
+    /// `invalid_path`, `invalid_store_name`, `invalid_name`, `invalid_json`, `invalid_pattern`, `not_utf8`).
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
     /// `unauthenticated`: no token, or an unknown, revoked or expired one.

@@ -26,7 +26,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cairn_api::{
-    Consistency, EntryKind, HistoryQuery, OpRequest, PreconditionFields, ReadQuery, TreeQuery,
+    Consistency, EntryKind, HistoryQuery, OpRequest, PreconditionFields, ReadQuery, SearchQuery,
+    TreeQuery,
 };
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
@@ -242,6 +243,32 @@ pub struct HistoryInput {
     #[serde(default)]
     pub before: Option<u64>,
 }
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SearchInput {
+    /// The store's name.
+    pub store: String,
+    /// The text to look for in each line (case-sensitive). With `regex: true`, a regular expression (Rust `regex` syntax, e.g. `(?i)deadline|due date`).
+    pub query: String,
+    /// Treat `query` as a regular expression instead of literal text.
+    #[serde(default)]
+    pub regex: bool,
+    /// Only search files under this directory, e.g. `/customers/acme`.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Search the files as they were at this store revision instead of now.
+    #[serde(default)]
+    pub revision: Option<u64>,
+    /// Matches per call (default 50, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// The previous call's `next_cursor`, to get the next matches (keep the other arguments the same).
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// Matches per `search` call when the model gives no limit.
+const SEARCH_LIMIT_DEFAULT: u64 = 50;
 
 /// What a write answers: the version to pass as `expected_version` next.
 #[derive(Debug, Serialize)]
@@ -602,6 +629,33 @@ impl CairnMcp {
             .history(&context, &input.store, &input.path, query)
             .await
         {
+            Ok(page) => json(&page),
+            Err(error) => failed(error),
+        }
+    }
+
+    #[tool(
+        description = "Search the files of a store: every line that contains `query` (or matches it, with `regex: true`), optionally only under `path_prefix` or as of a past `revision`. Returns each match's path, version, line number and line, in path order; when `next_cursor` is present, call again with it for more. Use `read` (with `view_range` via `view`) to see the lines around a match."
+    )]
+    async fn search(
+        &self,
+        Parameters(input): Parameters<SearchInput>,
+        Extension(parts): Extension<Parts>,
+    ) -> ToolResult {
+        let context = match context_of(&parts) {
+            Ok(context) => context,
+            Err(error) => return refused(error),
+        };
+        let query = SearchQuery {
+            q: input.query,
+            regex: input.regex,
+            prefix: input.path_prefix,
+            revision: input.revision,
+            limit: Some(input.limit.unwrap_or(SEARCH_LIMIT_DEFAULT)),
+            cursor: input.cursor,
+            ..SearchQuery::default()
+        };
+        match self.service.search(&context, &input.store, query).await {
             Ok(page) => json(&page),
             Err(error) => failed(error),
         }

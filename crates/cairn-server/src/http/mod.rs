@@ -18,10 +18,12 @@ mod openapi;
 mod probes;
 mod redact;
 mod rollback;
+mod search;
 pub mod serve;
 mod stores;
 mod tree;
 mod txn;
+mod watch;
 
 use std::sync::Arc;
 
@@ -50,8 +52,9 @@ pub struct AppState {
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
     /// Cancelled when the server stops: ends every MCP session and its
-    /// open event streams (`GET /mcp`), which would otherwise hold their
-    /// connections until the drain timeout.
+    /// open event streams (`GET /mcp`), and every change-feed stream
+    /// (`.../watch`), which would otherwise hold their connections until
+    /// the drain timeout.
     pub mcp_shutdown: CancellationToken,
 }
 
@@ -91,6 +94,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(redact::routes())
         .merge(managed::routes())
         .merge(memory_tool::routes())
+        .merge(watch::routes())
+        .merge(search::routes())
 }
 
 pub fn router(state: AppState) -> Router {

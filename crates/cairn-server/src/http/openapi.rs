@@ -31,7 +31,17 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
         (name = "txn", description = "Transactions of several operations at one revision"),
         (name = "access", description = "Organizations, users, tokens and grants"),
         (name = "memory-tool", description = "Claude's client-side memory tool answered by a store"),
-    )
+    ),
+    // The data of the change feed's server-sent events (`.../watch`), which
+    // no JSON body refers to.
+    components(schemas(
+        cairn_api::WatchChange,
+        cairn_api::WatchPath,
+        cairn_api::WatchHeartbeat,
+        cairn_api::WatchTooOld,
+        cairn_api::WatchEnd,
+        cairn_api::WatchEndReason,
+    ))
 )]
 struct Base;
 

@@ -18,7 +18,9 @@ mod memory_tool;
 mod redact;
 mod rollback;
 mod stores;
+mod search;
 mod txn;
+mod watch;
 mod wire;
 
 use std::sync::Arc;
@@ -41,6 +43,7 @@ pub use context::{Credentials, RequestContext};
 pub use files::FileRead;
 pub use managed::{ManagedError, ManagedResult};
 pub(crate) use memory_tool::view_file;
+pub use watch::{WatchFeed, WatchItem, WatchSettings};
 
 /// How long a key made by the server is remembered: long enough for the
 /// node's own retries within one request.
@@ -102,6 +105,8 @@ pub struct Service {
     auto_keys: Arc<AtomicU64>,
     /// Where token secrets come from.
     entropy: Arc<dyn Entropy>,
+    /// The change feed's heartbeat and replay window (`[watch]`).
+    watch: WatchSettings,
 }
 
 impl Service {
@@ -119,6 +124,7 @@ impl Service {
             planted: PlantedFaults::default(),
             auto_keys: Arc::default(),
             entropy: Arc::new(OsEntropy),
+            watch: WatchSettings::default(),
         }
     }
 

@@ -5,6 +5,8 @@
 use cairn_api as api;
 use cairn_core::auth::hex;
 use cairn_core::command::{Change, OpKind, StoreInfo, TxnResult};
+use cairn_core::read::search::SearchPage;
+use cairn_core::read::watch::ChangeEvent;
 use cairn_core::governance::{Access, OrgInfo, Role, TokenInfo, TokenOwner, UserInfo};
 use cairn_core::read::{
     AuditEvent, AuditPage, ChainReport, EntryKind, FileMeta, HistoryPage, ListEntry, Listing,
@@ -268,5 +270,46 @@ pub fn token_view(token: TokenInfo, org: Option<String>) -> api::TokenView {
         created_ms: token.created_ms,
         expires_ms: token.expires_ms,
         revoked_ms: token.revoked_ms,
+    }
+}
+
+pub fn watch_change(event: ChangeEvent) -> api::WatchChange {
+    api::WatchChange {
+        revision: event.revision,
+        operation: event.op.as_str().to_string(),
+        time_ms: event.time_ms,
+        principal: event.principal,
+        agent: event.agent,
+        session: event.session,
+        changes: event
+            .changes
+            .into_iter()
+            .map(|change| api::WatchPath {
+                path: change.path,
+                op: op_kind(change.op),
+                version: change.version,
+            })
+            .collect(),
+    }
+}
+
+pub fn search_page(store: &str, page: SearchPage) -> api::SearchPage {
+    api::SearchPage {
+        store: store.to_string(),
+        revision: page.revision,
+        matches: page
+            .matches
+            .into_iter()
+            .map(|found| api::SearchMatch {
+                path: found.path,
+                version: found.version,
+                line_number: found.line_number,
+                line: found.line,
+                truncated: found.truncated,
+            })
+            .collect(),
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+        files_scanned: page.files_scanned,
+        bytes_scanned: page.bytes_scanned,
     }
 }

@@ -9,9 +9,11 @@ pub mod cluster;
 mod files;
 mod history;
 mod redact;
+mod search;
 mod serve;
 mod store;
 mod txn;
+mod watch;
 
 use std::future::Future;
 use std::io::Read;
@@ -81,6 +83,8 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
         Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
         Command::Redact(args) => on_client(globals, |context| redact::run(context, args)),
         Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),
+        Command::Watch(args) => on_client(globals, |context| watch::run(context, args)),
+        Command::Grep(args) => on_client(globals, |context| search::grep(context, args)),
     }
 }
 

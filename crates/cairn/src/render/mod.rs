@@ -17,6 +17,36 @@ pub use files::{listing, meta, store, stores, txn_result, written};
 pub use history::{audit, audit_verify, history, redaction, rollback};
 pub use table::table;
 
+/// One change of the feed: `r5 2025-…Z txn agent/session write /a@5 delete /b`.
+pub fn watch_change(change: &cairn_client::WatchChange) -> String {
+    let mut line = format!(
+        "r{} {} {} {}",
+        change.revision,
+        format_time_ms(change.time_ms),
+        change.operation,
+        attribution(&change.agent, &change.session)
+    );
+    for path in &change.changes {
+        line.push(' ');
+        line.push_str(path.op.as_str());
+        line.push(' ');
+        line.push_str(&path.path);
+        if let Some(version) = path.version {
+            line.push_str(&format!("@{version}"));
+        }
+    }
+    line
+}
+
+/// Matches as `PATH:LINE:TEXT`, one a line (grep's `-n` form).
+pub fn search_page(page: &cairn_client::SearchPage) -> String {
+    let mut text = String::new();
+    for found in &page.matches {
+        text.push_str(&format!("{}:{}:{}\n", found.path, found.line_number, found.line));
+    }
+    text
+}
+
 /// Pretty JSON with a final newline, fields in the wire order.
 pub fn json(value: &impl Serialize) -> Result<Vec<u8>, Failure> {
     let mut text = serde_json::to_vec_pretty(value)
