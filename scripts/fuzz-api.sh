@@ -129,14 +129,20 @@ fi
 # fuzzer adds is a member the leader then replicates to (and fails to reach)
 # for the rest of the run, which slows every other operation down.
 membership='^/v1/admin/(learners|voters|members)'
+# The change feed is left out: a stream without `until_revision` or `limit`
+# stays open (heartbeats every 15 s) until the client leaves, which the
+# fuzzer would report as a timeout of every such request.
+# tests/node/watch.rs sends it bad input (every parameter, Last-Event-ID)
+# and checks each refusal.
+watch='^/v1/stores/[^/]+/watch$'
 # Schemathesis keeps its cache (.schemathesis/) in the working directory;
 # run it from target/ so that nothing lands in the source tree.
 schemathesis() {
     (cd target && "$venv/bin/schemathesis" "$@")
 }
 status=0
-log "schemathesis ${arguments[*]/Bearer */Bearer ***} (all but membership changes)"
-schemathesis "${arguments[@]}" --exclude-path-regex "$membership" || status=$?
+log "schemathesis ${arguments[*]/Bearer */Bearer ***} (all but membership changes and the change feed)"
+schemathesis "${arguments[@]}" --exclude-path-regex "$membership|$watch" || status=$?
 log "schemathesis: membership changes"
 schemathesis "${arguments[@]}" --include-path-regex "$membership" || status=$?
 

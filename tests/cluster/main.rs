@@ -12,6 +12,7 @@ mod membership;
 mod minority;
 mod redaction;
 mod tls;
+mod watch;
 
 use std::time::{Duration, Instant};
 

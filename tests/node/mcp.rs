@@ -122,6 +122,7 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
             "list_stores",
             "read",
             "rename",
+            "search",
             "str_replace",
             "view",
             "write"
@@ -259,6 +260,41 @@ async fn an_mcp_client_uses_every_tool_under_its_token() {
     assert!(v4 > v3);
     let (gone, is_error) = call(&client, "read", json!({"store": STORE, "path": path})).await;
     assert!(is_error && gone.starts_with("not_found: "), "{gone}");
+
+    // Search: the renamed file's lines, paged; a bad pattern is a tool error.
+    let found = call_json(
+        &client,
+        "search",
+        json!({"store": STORE, "query": "one", "path_prefix": renamed}),
+    )
+    .await;
+    assert_eq!(found["matches"][0]["path"], renamed);
+    assert_eq!(found["matches"][0]["version"].as_u64(), Some(v4));
+    assert_eq!(found["matches"][0]["line_number"].as_u64(), Some(2));
+    assert_eq!(found["matches"][0]["line"], "one");
+    let first = call_json(
+        &client,
+        "search",
+        json!({"store": STORE, "query": "^(zero|2)$", "regex": true, "path_prefix": renamed, "limit": 1}),
+    )
+    .await;
+    assert_eq!(first["matches"][0]["line_number"].as_u64(), Some(1));
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = call_json(
+        &client,
+        "search",
+        json!({"store": STORE, "query": "^(zero|2)$", "regex": true, "path_prefix": renamed, "limit": 1, "cursor": cursor}),
+    )
+    .await;
+    assert_eq!(second["matches"][0]["line_number"].as_u64(), Some(3));
+    assert!(second.get("next_cursor").is_none(), "{second}");
+    let (bad, is_error) = call(
+        &client,
+        "search",
+        json!({"store": STORE, "query": "(", "regex": true}),
+    )
+    .await;
+    assert!(is_error && bad.starts_with("invalid_pattern: "), "{bad}");
 
     let history = call_json(&client, "history", json!({"store": STORE, "path": renamed})).await;
     let versions = history["versions"].as_array().unwrap();

@@ -17,7 +17,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 base_url, token, read_only_token, store = sys.argv[1:5]
-TOOLS = ["delete", "history", "insert", "list_stores", "read", "rename", "str_replace", "view", "write"]
+TOOLS = ["delete", "history", "insert", "list_stores", "read", "rename", "search", "str_replace", "view", "write"]
 
 
 async def call(session, tool, arguments):
@@ -66,6 +66,14 @@ async def writer(session, init):
     v4 = (await ok(session, "rename", {"store": store, "old_path": "/py/a.md", "new_path": "/py/b.md"}))["version"]
     history = await ok(session, "history", {"store": store, "path": "/py/b.md"})
     assert history["versions"][0]["version"] == v4, history
+    found = await ok(session, "search", {"store": store, "query": "BETA", "path_prefix": "/py"})
+    assert [(m["path"], m["version"], m["line_number"], m["line"]) for m in found["matches"]] == [("/py/b.md", v4, 2, "BETA")], found
+    found = await ok(session, "search", {"store": store, "query": "^(alpha|gamma)$", "regex": True, "path_prefix": "/py", "limit": 1})
+    assert [m["line_number"] for m in found["matches"]] == [1] and found["next_cursor"], found
+    found = await ok(session, "search", {"store": store, "query": "^(alpha|gamma)$", "regex": True, "path_prefix": "/py", "limit": 1, "cursor": found["next_cursor"]})
+    assert [m["line_number"] for m in found["matches"]] == [3] and "next_cursor" not in found, found
+    bad, is_error = await call(session, "search", {"store": store, "query": "(", "regex": True})
+    assert is_error and bad.startswith("invalid_pattern: "), bad
     await ok(session, "write", {"store": store, "path": "/py/tmp.md", "content": "tmp"})
     deleted = await ok(session, "delete", {"store": store, "path": "/py/tmp.md"})
     assert deleted["deleted"] == ["/py/tmp.md"], deleted

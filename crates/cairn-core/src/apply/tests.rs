@@ -1294,4 +1294,118 @@ fn retention_prunes_written_files_and_the_quota_refuses_growth() {
     h.ok(vec![write("/c", "1")]);
     h.ok(vec![write("/a", "")]);
 }
+/// The change feed reads each revision once, in order, skips events that
+/// made no revision (a policy change), and resumes anywhere; a batch limit
+/// cuts it without losing a revision.
+#[test]
+fn the_change_feed_has_every_revision_once_and_only_changes() {
+    use crate::read::watch::changes_after;
+    let mut h = Harness::new();
+    let id = read::get_store(&h.kv, &store()).unwrap().id;
+    assert!(changes_after(&h.kv, id, 0, 10).unwrap().is_empty());
+    h.ok(vec![write("/a", "1"), write("/b", "2")]);
+    for _ in 0..3 {
+        // Events at the same revision, between changes: not changes.
+        let outcome = h.command(
+            Command::SetStorePolicy {
+                store: store(),
+                policy: crate::governance::StorePolicy::default(),
+            },
+            None,
+        );
+        assert!(matches!(outcome, Outcome::StoreUpdated(_)), "{outcome:?}");
+    }
+    h.ok(vec![delete("/a", false)]);
+    h.ok(vec![rename("/b", "/c", false)]);
+    h.ok(vec![write("/d", "4")]);
+
+    let all = changes_after(&h.kv, id, 0, 100).unwrap();
+    let revisions: Vec<u64> = all.iter().map(|event| event.revision).collect();
+    assert_eq!(revisions, vec![1, 2, 3, 4]);
+    let first: Vec<(&str, OpKind, Option<u64>)> = all[0]
+        .changes
+        .iter()
+        .map(|change| (change.path.as_str(), change.op, change.version))
+        .collect();
+    assert_eq!(first, vec![("/a", OpKind::Write, Some(1)), ("/b", OpKind::Write, Some(1))]);
+    assert_eq!(all[1].changes[0].version, None);
+    assert_eq!((all[0].agent.as_str(), all[0].session.as_str()), ("agent-1", "session-1"));
+    // Resumed after any revision, in batches of one.
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = changes_after(&h.kv, id, after, 1).unwrap();
+        let Some(last) = batch.last() else { break };
+        after = last.revision;
+        seen.extend(batch.into_iter().map(|event| event.revision));
+    }
+    assert_eq!(seen, revisions);
+    assert!(changes_after(&h.kv, id, 4, 10).unwrap().is_empty());
+    assert!(changes_after(&h.kv, id, u64::MAX, 10).unwrap().is_empty());
+    // Another store's feed is its own.
+    assert!(changes_after(&h.kv, id + 1, 0, 10).unwrap().is_empty());
+}
+
+/// Search pages end at the match limit or when the files or bytes a page
+/// may read are spent, and following the cursors finds every match once.
+#[test]
+fn search_pages_end_at_each_limit_and_cursors_lose_nothing() {
+    use crate::read::search::{Pattern, SearchMode, SearchRequest, search};
+    let mut h = Harness::new();
+    for file in 0..4 {
+        let content: String = (0..3).map(|line| format!("hit {file}.{line}\nmiss\n")).collect();
+        h.ok(vec![write(&format!("/d/{file}"), &content)]);
+    }
+    h.ok(vec![write("/other", "hit outside\n")]);
+    let pattern = Pattern::new("hit", false).unwrap();
+    let prefix = DirPath::parse("/d", &Limits::default()).unwrap();
+    let run = |matches_max: u64, files_max: u64, bytes_max: u64| {
+        let mut request = SearchRequest {
+            mode: SearchMode::Lexical,
+            pattern: &pattern,
+            prefix: &prefix,
+            revision: None,
+            after: None,
+            matches_max,
+            files_max,
+            bytes_max,
+        };
+        let mut found = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = search(&h.kv, &store(), &request).unwrap();
+            pages += 1;
+            assert!(page.files_scanned <= files_max.max(1));
+            found.extend(page.matches.into_iter().map(|m| (m.path, m.line_number)));
+            match page.next {
+                Some(next) => request.after = Some(next),
+                None => return (found, pages),
+            }
+        }
+    };
+    let expected: Vec<(String, u64)> = (0..4)
+        .flat_map(|file| (0..3).map(move |line| (format!("/d/{file}"), 2 * line + 1)))
+        .collect();
+    // By matches: 12 matches, 5 a page.
+    assert_eq!(run(5, 100, u64::MAX), (expected.clone(), 3));
+    // By files: one file a page.
+    assert_eq!(run(100, 1, u64::MAX), (expected.clone(), 4));
+    // By bytes: each file is read whole, then the page ends.
+    assert_eq!(run(100, 100, 1), (expected.clone(), 4));
+    // As of revision 2, only the first two files existed.
+    let past = SearchRequest {
+        mode: SearchMode::Lexical,
+        pattern: &pattern,
+        prefix: &prefix,
+        revision: Some(2),
+        after: None,
+        matches_max: 100,
+        files_max: 100,
+        bytes_max: u64::MAX,
+    };
+    let page = search(&h.kv, &store(), &past).unwrap();
+    assert_eq!(page.matches.len(), 6);
+    assert_eq!(page.revision, 2);
+}
+
 mod redact;
