@@ -93,7 +93,10 @@ async fn a_watch_resumed_on_another_node_after_the_leader_dies_sees_every_change
     for writer in writers {
         acks.extend(writer.await.unwrap());
     }
-    let after_kill = acks.iter().filter(|(_, version)| Some(*version) > last_seen).count();
+    let after_kill = acks
+        .iter()
+        .filter(|(_, version)| Some(*version) > last_seen)
+        .count();
     assert!(after_kill > 0, "no write was acknowledged after the kill");
 
     // Resume on a follower that survived, up to the final revision.
@@ -127,8 +130,10 @@ async fn a_watch_resumed_on_another_node_after_the_leader_dies_sees_every_change
     let expected: Vec<u64> = (1..=final_revision).collect();
     assert_eq!(revisions, expected);
     // Every acknowledged write is in the change at its version.
-    let by_revision: BTreeMap<u64, &WatchChange> =
-        received.iter().map(|change| (change.revision, change)).collect();
+    let by_revision: BTreeMap<u64, &WatchChange> = received
+        .iter()
+        .map(|change| (change.revision, change))
+        .collect();
     for (path, version) in &acks {
         let change = by_revision
             .get(version)

@@ -40,7 +40,12 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
     client.create_store(STORE).await.unwrap();
     let options = WriteOptions::default();
     let a = client
-        .write_file(STORE, "/customers/acme.md", "# Acme\ndeadline: May\nprefers email\r\nDeadline: June\n", &options)
+        .write_file(
+            STORE,
+            "/customers/acme.md",
+            "# Acme\ndeadline: May\nprefers email\r\nDeadline: June\n",
+            &options,
+        )
         .await
         .unwrap();
     let b = client
@@ -48,7 +53,12 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
         .await
         .unwrap();
     client
-        .write_file(STORE, "/todo.md", "call acme about the deadline\n", &options)
+        .write_file(
+            STORE,
+            "/todo.md",
+            "call acme about the deadline\n",
+            &options,
+        )
         .await
         .unwrap();
 
@@ -72,7 +82,14 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
     assert_eq!(page.files_scanned, 3);
 
     // A literal pattern is not a regex; a regex is, line by line; a prefix narrows.
-    assert!(client.search(STORE, query("dead.ine")).await.unwrap().matches.is_empty());
+    assert!(
+        client
+            .search(STORE, query("dead.ine"))
+            .await
+            .unwrap()
+            .matches
+            .is_empty()
+    );
     let regex = SearchQuery {
         regex: true,
         prefix: Some("/customers".into()),
@@ -97,7 +114,11 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
     };
     let page = client.search(STORE, past).await.unwrap();
     assert_eq!(page.revision, 1);
-    let found: Vec<(&str, u64)> = page.matches.iter().map(|m| (m.path.as_str(), m.version)).collect();
+    let found: Vec<(&str, u64)> = page
+        .matches
+        .iter()
+        .map(|m| (m.path.as_str(), m.version))
+        .collect();
     assert_eq!(found, vec![("/customers/acme.md", 1)]);
     let now = client.search(STORE, query("May")).await.unwrap();
     assert!(now.matches.is_empty(), "{now:?}");
@@ -105,7 +126,9 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
     // Paging: 250 matching lines over 5 files, every one exactly once,
     // whatever the page size, including pages that end mid-file.
     for file in 0..5 {
-        let content: String = (0..50).map(|line| format!("needle {file}-{line}\nhay\n")).collect();
+        let content: String = (0..50)
+            .map(|line| format!("needle {file}-{line}\nhay\n"))
+            .collect();
         client
             .write_file(STORE, &format!("/bulk/{file}.md"), content, &options)
             .await
@@ -113,7 +136,10 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
     }
     for limit in [1, 7, 50, 1000] {
         let (found, pages) = all_pages(client, query("needle"), limit).await;
-        let mut seen: Vec<(String, u64)> = found.iter().map(|m| (m.path.clone(), m.line_number)).collect();
+        let mut seen: Vec<(String, u64)> = found
+            .iter()
+            .map(|m| (m.path.clone(), m.line_number))
+            .collect();
         assert_eq!(seen.len(), 250, "limit {limit}");
         seen.dedup();
         assert_eq!(seen.len(), 250, "limit {limit}: a match came twice");
@@ -150,13 +176,25 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
         regex: true,
         ..query("(unclosed")
     };
-    expect_problem(client.search(STORE, bad_regex).await, 400, "invalid_pattern");
+    expect_problem(
+        client.search(STORE, bad_regex).await,
+        400,
+        "invalid_pattern",
+    );
     let huge_regex = SearchQuery {
         regex: true,
         ..query(r"\w{500}\w{500}\w{500}")
     };
-    expect_problem(client.search(STORE, huge_regex).await, 400, "invalid_pattern");
-    expect_problem(client.search(STORE, query("")).await, 400, "invalid_request");
+    expect_problem(
+        client.search(STORE, huge_regex).await,
+        400,
+        "invalid_pattern",
+    );
+    expect_problem(
+        client.search(STORE, query("")).await,
+        400,
+        "invalid_request",
+    );
     expect_problem(
         client.search(STORE, query(&"x".repeat(1025))).await,
         422,
@@ -171,7 +209,11 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
         cursor: Some("nonsense".into()),
         ..query("x")
     };
-    expect_problem(client.search(STORE, bad_cursor).await, 400, "invalid_request");
+    expect_problem(
+        client.search(STORE, bad_cursor).await,
+        400,
+        "invalid_request",
+    );
     let future = SearchQuery {
         revision: Some(1_000_000),
         ..query("x")
@@ -186,7 +228,9 @@ async fn search_finds_lines_pages_through_them_and_refuses_bad_patterns() {
     assert_eq!(client.digest().await.unwrap(), digest);
 
     // The CLI pages to the end and prints PATH:LINE:TEXT.
-    let (code, out, err) = single.node.cli(&["grep", STORE, "needle 4-4", "/bulk"], None);
+    let (code, out, err) = single
+        .node
+        .cli(&["grep", STORE, "needle 4-4", "/bulk"], None);
     assert_eq!(code, 0, "{err}");
     let expected: String = [4, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49]
         .iter()

@@ -76,7 +76,10 @@ async fn changes_replay_in_order_and_resume_after_a_disconnect_without_gap_or_re
         let change = next_change(&mut stream).await;
         assert_eq!(change.revision, revision);
         assert_eq!(change.operation, "txn");
-        assert_eq!((change.agent.as_str(), change.session.as_str()), ("planner", "s-1"));
+        assert_eq!(
+            (change.agent.as_str(), change.session.as_str()),
+            ("planner", "s-1")
+        );
         assert_eq!(change.principal, "operator");
         assert_eq!(change.changes.len(), 1);
         assert_eq!(change.changes[0].path, format!("/n/{revision}.md"));
@@ -113,9 +116,11 @@ async fn changes_replay_in_order_and_resume_after_a_disconnect_without_gap_or_re
                     assert_eq!(change.changes[0].version, None);
                 }
                 if change.revision == 7 {
-                    let paths: Vec<&str> =
-                        change.changes.iter().map(|c| c.path.as_str()).collect();
-                    assert!(paths.contains(&"/n/2.md") && paths.contains(&"/m/2.md"), "{paths:?}");
+                    let paths: Vec<&str> = change.changes.iter().map(|c| c.path.as_str()).collect();
+                    assert!(
+                        paths.contains(&"/n/2.md") && paths.contains(&"/m/2.md"),
+                        "{paths:?}"
+                    );
                 }
                 revisions.push(change.revision);
             }
@@ -128,18 +133,27 @@ async fn changes_replay_in_order_and_resume_after_a_disconnect_without_gap_or_re
         }
     }
     assert_eq!(revisions, vec![4, 5, 6, 7, 8]);
-    assert!(stream.next().await.unwrap().is_none(), "the stream ends after `end`");
+    assert!(
+        stream.next().await.unwrap().is_none(),
+        "the stream ends after `end`"
+    );
 
     // Live: a watch with no start sees only what comes after it, and an idle
     // stream sends heartbeats with the store's revision.
-    let mut live = client.watch(STORE, WatchQuery::default(), None).await.unwrap();
+    let mut live = client
+        .watch(STORE, WatchQuery::default(), None)
+        .await
+        .unwrap();
     match next_event(&mut live).await {
         WatchEvent::Heartbeat(beat) => assert_eq!(beat.revision, 8),
         other => panic!("expected a heartbeat, got {other:?}"),
     }
     write(&client, "/live.md", "now").await;
     let change = next_change(&mut live).await;
-    assert_eq!((change.revision, change.changes[0].path.as_str()), (9, "/live.md"));
+    assert_eq!(
+        (change.revision, change.changes[0].path.as_str()),
+        (9, "/live.md")
+    );
 
     // `limit` ends the stream after that many changes.
     let query = WatchQuery {
@@ -156,28 +170,51 @@ async fn changes_replay_in_order_and_resume_after_a_disconnect_without_gap_or_re
 
     // The raw stream: SSE with ids, and never a file's content.
     let response = client
-        .raw_request("GET", "/v1/stores/notes/watch?from_revision=9&until_revision=9", &[], "")
+        .raw_request(
+            "GET",
+            "/v1/stores/notes/watch?from_revision=9&until_revision=9",
+            &[],
+            "",
+        )
         .await
         .unwrap();
     assert_eq!(response.status, 200);
-    assert!(response.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(
+        response
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let text = response.text();
     assert!(text.contains("event: change\n"), "{text}");
     assert!(text.contains("id: 9\n"), "{text}");
     assert!(text.contains("event: end\n"), "{text}");
-    assert!(!text.contains("now"), "content leaked into the feed: {text}");
+    assert!(
+        !text.contains("now"),
+        "content leaked into the feed: {text}"
+    );
 
     // Bad requests are refused before any stream starts.
     for (target, headers) in [
-        ("/v1/stores/notes/watch?from_revision=5&until_revision=4", vec![]),
+        (
+            "/v1/stores/notes/watch?from_revision=5&until_revision=4",
+            vec![],
+        ),
         ("/v1/stores/notes/watch?limit=0", vec![]),
         ("/v1/stores/notes/watch?bogus=1", vec![]),
         ("/v1/stores/notes/watch", vec![("last-event-id", "seven")]),
     ] {
-        let response = client.raw_request("GET", target, &headers, "").await.unwrap();
+        let response = client
+            .raw_request("GET", target, &headers, "")
+            .await
+            .unwrap();
         assert_eq!(response.status, 400, "{target}: {}", response.text());
     }
-    expect_problem(client.watch("absent", from(1), None).await, 404, "not_found");
+    expect_problem(
+        client.watch("absent", from(1), None).await,
+        404,
+        "not_found",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,10 +234,19 @@ async fn a_start_older_than_the_replay_window_gets_too_old() {
         }
         other => panic!("expected too_old, got {other:?}"),
     }
-    assert!(stream.next().await.unwrap().is_none(), "too_old ends the stream");
+    assert!(
+        stream.next().await.unwrap().is_none(),
+        "too_old ends the stream"
+    );
     // So does a Last-Event-ID too far back.
-    let mut stream = client.watch(STORE, WatchQuery::default(), Some(2)).await.unwrap();
-    assert!(matches!(next_event(&mut stream).await, WatchEvent::TooOld(_)));
+    let mut stream = client
+        .watch(STORE, WatchQuery::default(), Some(2))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_event(&mut stream).await,
+        WatchEvent::TooOld(_)
+    ));
 
     // The oldest revision in the window replays.
     let query = WatchQuery {
@@ -227,12 +273,17 @@ async fn only_readers_may_watch_and_a_revoked_token_ends_the_stream() {
             .create_token(org, user, &CreateTokenRequest::default())
             .await
             .unwrap();
-        (operator.clone().with_org(org).with_token(&created.token), created.view.id)
+        (
+            operator.clone().with_org(org).with_token(&created.token),
+            created.view.id,
+        )
     };
     let (bob, _) = as_user("acme", "bob").await;
     let (carol, carol_token) = as_user("acme", "carol").await;
     let (mallory, _) = as_user("globex", "mallory").await;
-    bob.create_store_owned("bob-notes", Some("bob")).await.unwrap();
+    bob.create_store_owned("bob-notes", Some("bob"))
+        .await
+        .unwrap();
     bob.write_file("bob-notes", "/a.md", "private", &WriteOptions::default())
         .await
         .unwrap();
@@ -240,15 +291,35 @@ async fn only_readers_may_watch_and_a_revoked_token_ends_the_stream() {
     // Bob reads his store; Carol (no grant) and another organization see nothing.
     let mut own = bob.watch("bob-notes", from(1), None).await.unwrap();
     assert_eq!(next_change(&mut own).await.revision, 1);
-    expect_problem(carol.watch("bob-notes", from(1), None).await, 404, "not_found");
-    expect_problem(mallory.watch("bob-notes", from(1), None).await, 404, "not_found");
+    expect_problem(
+        carol.watch("bob-notes", from(1), None).await,
+        404,
+        "not_found",
+    );
+    expect_problem(
+        mallory.watch("bob-notes", from(1), None).await,
+        404,
+        "not_found",
+    );
     let anonymous = Client::new(&single.node.url()).unwrap();
-    expect_problem(anonymous.watch("bob-notes", from(1), None).await, 401, "unauthenticated");
+    expect_problem(
+        anonymous.watch("bob-notes", from(1), None).await,
+        401,
+        "unauthenticated",
+    );
 
     // A member reads an organization store; when her token is revoked, the
     // stream ends with the problem.
-    operator.clone().with_org("acme").create_store("shared").await.unwrap();
-    let mut shared = carol.watch("shared", WatchQuery::default(), None).await.unwrap();
+    operator
+        .clone()
+        .with_org("acme")
+        .create_store("shared")
+        .await
+        .unwrap();
+    let mut shared = carol
+        .watch("shared", WatchQuery::default(), None)
+        .await
+        .unwrap();
     operator.revoke_token(&carol_token).await.unwrap();
     // A change wakes the feed, which reads again under the revoked token.
     operator

@@ -379,11 +379,14 @@ impl Client {
         if parts.status.is_success() {
             return Ok(body);
         }
-        let body = tokio::time::timeout(self.timeout, Limited::new(body, RESPONSE_BYTES_MAX).collect())
-            .await
-            .map_err(|_| ClientError::Timeout)?
-            .map_err(|error| ClientError::Transport(format!("read response body: {error}")))?
-            .to_bytes();
+        let body = tokio::time::timeout(
+            self.timeout,
+            Limited::new(body, RESPONSE_BYTES_MAX).collect(),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout)?
+        .map_err(|error| ClientError::Transport(format!("read response body: {error}")))?
+        .to_bytes();
         Err(RawResponse {
             status: parts.status.as_u16(),
             headers: parts.headers,

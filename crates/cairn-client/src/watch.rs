@@ -3,9 +3,7 @@
 
 use bytes::{Buf, BytesMut};
 use cairn_api::watch::event;
-use cairn_api::{
-    Problem, WatchChange, WatchEnd, WatchHeartbeat, WatchQuery, WatchTooOld, headers,
-};
+use cairn_api::{Problem, WatchChange, WatchEnd, WatchHeartbeat, WatchQuery, WatchTooOld, headers};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
@@ -92,7 +90,9 @@ impl WatchStream {
             match self.body.frame().await {
                 None => return Ok(None),
                 Some(Err(error)) => {
-                    return Err(ClientError::Transport(format!("read event stream: {error}")));
+                    return Err(ClientError::Transport(format!(
+                        "read event stream: {error}"
+                    )));
                 }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {

@@ -1327,9 +1327,18 @@ fn the_change_feed_has_every_revision_once_and_only_changes() {
         .iter()
         .map(|change| (change.path.as_str(), change.op, change.version))
         .collect();
-    assert_eq!(first, vec![("/a", OpKind::Write, Some(1)), ("/b", OpKind::Write, Some(1))]);
+    assert_eq!(
+        first,
+        vec![
+            ("/a", OpKind::Write, Some(1)),
+            ("/b", OpKind::Write, Some(1))
+        ]
+    );
     assert_eq!(all[1].changes[0].version, None);
-    assert_eq!((all[0].agent.as_str(), all[0].session.as_str()), ("agent-1", "session-1"));
+    assert_eq!(
+        (all[0].agent.as_str(), all[0].session.as_str()),
+        ("agent-1", "session-1")
+    );
     // Resumed after any revision, in batches of one.
     let mut seen = Vec::new();
     let mut after = 0;
@@ -1353,7 +1362,9 @@ fn search_pages_end_at_each_limit_and_cursors_lose_nothing() {
     use crate::read::search::{Pattern, SearchMode, SearchRequest, search};
     let mut h = Harness::new();
     for file in 0..4 {
-        let content: String = (0..3).map(|line| format!("hit {file}.{line}\nmiss\n")).collect();
+        let content: String = (0..3)
+            .map(|line| format!("hit {file}.{line}\nmiss\n"))
+            .collect();
         h.ok(vec![write(&format!("/d/{file}"), &content)]);
     }
     h.ok(vec![write("/other", "hit outside\n")]);

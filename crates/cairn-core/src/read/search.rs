@@ -184,7 +184,10 @@ pub fn search(
     }
     // The directory's files, or the file the prefix names (as listings do).
     let dir = request.prefix.as_str();
-    let start = request.after.as_ref().map_or(dir, |cursor| cursor.path.as_str());
+    let start = request
+        .after
+        .as_ref()
+        .map_or(dir, |cursor| cursor.path.as_str());
     let mut candidates = match request.revision {
         None => files_now(kv, info.id, dir, start)?,
         Some(revision) => files_as_of(kv, info.id, dir, start, revision)?,
@@ -235,7 +238,8 @@ pub fn search(
                 truncated,
             });
         }
-        let spent = page.files_scanned >= request.files_max || page.bytes_scanned >= request.bytes_max;
+        let spent =
+            page.files_scanned >= request.files_max || page.bytes_scanned >= request.bytes_max;
         if spent && let Some(next) = files.peek() {
             page.next = Some(SearchCursor {
                 path: next.path.clone(),
@@ -295,14 +299,16 @@ fn files_as_of(
     start: &str,
     revision: u64,
 ) -> Result<Vec<Candidate>, StorageError> {
-    Ok(super::list::live_files_as_of(kv, store_id, prefix, revision)?
-        .into_iter()
-        .filter(|file| file.path.as_str() >= start)
-        .map(|file| Candidate {
-            path: file.path,
-            version: file.version,
-        })
-        .collect())
+    Ok(
+        super::list::live_files_as_of(kv, store_id, prefix, revision)?
+            .into_iter()
+            .filter(|file| file.path.as_str() >= start)
+            .map(|file| Candidate {
+                path: file.path,
+                version: file.version,
+            })
+            .collect(),
+    )
 }
 
 /// The content of `path` at `version`, or `None` if a redaction removed it whole.
@@ -330,14 +336,26 @@ mod tests {
         assert!(Pattern::new("a.c", false).unwrap().is_match("xa.cx"));
         assert!(!Pattern::new("a.c", false).unwrap().is_match("abc"));
         assert!(Pattern::new("a.c", true).unwrap().is_match("abc"));
-        assert_eq!(Pattern::new("", false).unwrap_err().code(), "invalid_request");
-        assert_eq!(Pattern::new("(", true).unwrap_err().code(), "invalid_pattern");
+        assert_eq!(
+            Pattern::new("", false).unwrap_err().code(),
+            "invalid_request"
+        );
+        assert_eq!(
+            Pattern::new("(", true).unwrap_err().code(),
+            "invalid_pattern"
+        );
         let long = "a".repeat(SEARCH_PATTERN_BYTES_MAX + 1);
-        assert_eq!(Pattern::new(&long, false).unwrap_err().code(), "limit_exceeded");
+        assert_eq!(
+            Pattern::new(&long, false).unwrap_err().code(),
+            "limit_exceeded"
+        );
         // Small to write, huge compiled: refused by the size limit.
         let error = Pattern::new(r"\w{1000}\w{1000}", true).unwrap_err();
         assert_eq!(error.code(), "invalid_pattern");
-        assert!(error.to_string().contains("search_regex_bytes_max"), "{error}");
+        assert!(
+            error.to_string().contains("search_regex_bytes_max"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -126,7 +126,9 @@ fn change_at(
 ) -> Result<Option<ChangeEvent>, StorageError> {
     let bytes = kv
         .get(Table::Audit, &record_key(log_index))?
-        .ok_or_else(|| StorageError::corrupt(format!("audit index names missing event {log_index}")))?;
+        .ok_or_else(|| {
+            StorageError::corrupt(format!("audit index names missing event {log_index}"))
+        })?;
     let record: AuditRecord = codec::decode(&bytes)?;
     if record.log_index != log_index || record.store_id != Some(store_id) {
         return Err(StorageError::corrupt(format!(

@@ -206,7 +206,10 @@ impl WatchFeed {
         if let Some(remaining) = self.remaining.as_mut() {
             *remaining -= 1;
         }
-        let reason = if self.until_revision.is_some_and(|until| change.revision >= until) {
+        let reason = if self
+            .until_revision
+            .is_some_and(|until| change.revision >= until)
+        {
             Some(WatchEndReason::UntilRevision)
         } else if self.remaining == Some(0) {
             Some(WatchEndReason::Limit)
@@ -237,7 +240,9 @@ impl WatchFeed {
                     let info = read::get_store(reader, store)?;
                     if info.id != store_id {
                         // Deleted, and its name reused: not the store watched.
-                        return Err(CoreError::not_found(Resource::Store, store.name.as_str()).into());
+                        return Err(
+                            CoreError::not_found(Resource::Store, store.name.as_str()).into()
+                        );
                     }
                     let events = changes_after(reader, store_id, after, WATCH_BATCH_EVENTS_MAX)?;
                     Ok((info.revision, events))

@@ -5,9 +5,9 @@
 use cairn_api as api;
 use cairn_core::auth::hex;
 use cairn_core::command::{Change, OpKind, StoreInfo, TxnResult};
+use cairn_core::governance::{Access, OrgInfo, Role, TokenInfo, TokenOwner, UserInfo};
 use cairn_core::read::search::SearchPage;
 use cairn_core::read::watch::ChangeEvent;
-use cairn_core::governance::{Access, OrgInfo, Role, TokenInfo, TokenOwner, UserInfo};
 use cairn_core::read::{
     AuditEvent, AuditPage, ChainReport, EntryKind, FileMeta, HistoryPage, ListEntry, Listing,
     RedactionInfo, VersionInfo,

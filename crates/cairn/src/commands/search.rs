@@ -37,7 +37,8 @@ pub async fn grep(context: Context, args: GrepArgs) -> Result<Vec<u8>, Failure> 
             && found >= max
         {
             if let Some(all) = all.as_mut() {
-                all.matches.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+                all.matches
+                    .truncate(usize::try_from(max).unwrap_or(usize::MAX));
             }
             break;
         }

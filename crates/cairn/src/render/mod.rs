@@ -42,7 +42,10 @@ pub fn watch_change(change: &cairn_client::WatchChange) -> String {
 pub fn search_page(page: &cairn_client::SearchPage) -> String {
     let mut text = String::new();
     for found in &page.matches {
-        text.push_str(&format!("{}:{}:{}\n", found.path, found.line_number, found.line));
+        text.push_str(&format!(
+            "{}:{}:{}\n",
+            found.path, found.line_number, found.line
+        ));
     }
     text
 }
