@@ -117,6 +117,13 @@ fn sample_request(method: &str, path: &str) -> (String, String) {
         .replace("{path}", "notes/a.md")
         .replace("{dir}", "notes")
         .replace("{id}", "9");
+    // The change feed would stream until the client leaves; a request it
+    // refuses (limit=0) shows just as well that the router serves it.
+    let uri = if uri.ends_with("/watch") {
+        format!("{uri}?limit=0")
+    } else {
+        uri
+    };
     let body = match (method, path) {
         ("PUT", p) if p.contains("/files/") => "text".to_string(),
         ("POST", p) if p.ends_with("/txn") => {
