@@ -194,6 +194,30 @@ async fn changes_replay_in_order_and_resume_after_a_disconnect_without_gap_or_re
         "content leaked into the feed: {text}"
     );
 
+    // The CLI: one line per change, or one JSON object per line; it ends
+    // with the stream's `end`.
+    let (code, out, err) = single
+        .node
+        .cli(&["watch", STORE, "--from", "6", "--until", "7"], None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("r6 ") && lines[0].ends_with(" txn planner/s-1 delete /n/1.md"),
+        "{out}"
+    );
+    let (code, out, err) = single.node.cli(
+        &["watch", STORE, "--from", "8", "--limit", "2", "--json"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let changes: Vec<WatchChange> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let revisions: Vec<u64> = changes.iter().map(|change| change.revision).collect();
+    assert_eq!(revisions, vec![8, 9]);
+
     // Bad requests are refused before any stream starts.
     for (target, headers) in [
         (
