@@ -104,7 +104,7 @@ impl Service {
         let consistency = query.consistency.unwrap_or_default();
         let info = self
             .read_store(context, store, consistency, |reader, store| {
-                Ok(read::get_store(reader, store)?)
+                read::get_store(reader, store)
             })
             .await?;
         let from = match (last_event_id, query.from_revision) {
