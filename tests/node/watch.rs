@@ -272,6 +272,10 @@ async fn a_start_older_than_the_replay_window_gets_too_old() {
         WatchEvent::TooOld(_)
     ));
 
+    let (code, _, err) = single.node.cli(&["watch", STORE, "--from", "2"], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("too_old") && err.contains("--from 7"), "{err}");
+
     // The oldest revision in the window replays.
     let query = WatchQuery {
         until_revision: Some(6),

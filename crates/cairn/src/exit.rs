@@ -33,6 +33,12 @@ pub enum Failure {
     Runtime(std::io::Error),
     /// `cairn serve` could not start or stopped with an error.
     Serve(anyhow::Error),
+    /// The server answered, but not with what was asked (`cairn watch`
+    /// from a revision older than the node replays): exit 1, like a refusal.
+    Declined {
+        code: &'static str,
+        detail: String,
+    },
     /// A check found a fault (`cairn audit verify`: a broken chain); the
     /// text says where.
     Broken(String),
@@ -61,14 +67,16 @@ impl Failure {
             Failure::Client(error) if error.is_client_error() => EXIT_REFUSED,
             Failure::Client(_) | Failure::Bench(_) | Failure::Runtime(_) => EXIT_UNAVAILABLE,
             Failure::Serve(_) => EXIT_SERVE_FAILED,
-            Failure::Broken(_) => EXIT_REFUSED,
+            Failure::Broken(_) | Failure::Declined { .. } => EXIT_REFUSED,
         }
     }
 
     fn report(&self) {
         let line = match self {
             Failure::Client(error) => format!("error: {}: {}", error.code(), error.detail()),
-            Failure::Usage { code, detail } => format!("error: {code}: {detail}"),
+            Failure::Usage { code, detail } | Failure::Declined { code, detail } => {
+                format!("error: {code}: {detail}")
+            }
             Failure::Bench(error) => format!("error: {}: {}", error.code, error.detail),
             Failure::Runtime(error) => format!("error: start the tokio runtime: {error}"),
             Failure::Serve(error) => format!("error: {error:#}"),
