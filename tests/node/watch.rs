@@ -385,3 +385,47 @@ async fn an_open_stream_ends_with_shutdown_and_does_not_hold_the_node() {
         single.node.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cairn_watch_reconnects_after_its_node_restarts_and_misses_nothing() {
+    let mut single = start_single_with("").await;
+    let client = single.client.clone();
+    client.create_store(STORE).await.unwrap();
+    write(&client, "/1.md", "1").await;
+
+    // `cairn watch` until revision 4, in the background.
+    let watcher = std::process::Command::new(cairn_tests::cairn_binary())
+        .args(["watch", STORE, "--from", "1", "--until", "4", "--json"])
+        .env("CAIRN_URL", single.node.url())
+        .env("CAIRN_TOKEN", cairn_tests::OPERATOR_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    write(&client, "/2.md", "2").await;
+    // Stop the node while the CLI follows it (the stream ends with
+    // `shutdown`, then connections are refused), restart it, write on: the
+    // CLI reconnects after the last revision it printed.
+    let mut seen = client.watch(STORE, from(2), None).await.unwrap();
+    assert_eq!(next_change(&mut seen).await.revision, 2);
+    drop(seen);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    single.node.signal("TERM");
+    assert!(single.node.wait_exit(Duration::from_secs(10)).await);
+    single.node.spawn();
+    single.node.wait_ready().await;
+    write(&client, "/3.md", "3").await;
+    write(&client, "/4.md", "4").await;
+
+    let output = tokio::task::spawn_blocking(move || watcher.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let revisions: Vec<u64> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<WatchChange>(line).unwrap().revision)
+        .collect();
+    assert_eq!(revisions, vec![1, 2, 3, 4], "{stderr}");
+}
