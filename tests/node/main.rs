@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod durability;
+mod export;
 mod hostile_input;
 mod managed;
 mod mcp;

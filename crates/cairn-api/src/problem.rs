@@ -38,10 +38,13 @@ pub enum ErrorCode {
     Redacted,
     /// A redaction named content that is not (or no longer) there (`409`).
     RedactionConflict,
+    /// An export archive that is malformed, truncated, altered or sent out
+    /// of order (`400`); nothing of it was imported.
+    InvalidArchive,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -66,6 +69,7 @@ impl ErrorCode {
         ErrorCode::RollbackConflict,
         ErrorCode::Redacted,
         ErrorCode::RedactionConflict,
+        ErrorCode::InvalidArchive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +98,7 @@ impl ErrorCode {
             ErrorCode::RollbackConflict => "rollback_conflict",
             ErrorCode::Redacted => "redacted",
             ErrorCode::RedactionConflict => "redaction_conflict",
+            ErrorCode::InvalidArchive => "invalid_archive",
         }
     }
 

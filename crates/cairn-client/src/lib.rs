@@ -24,6 +24,7 @@ mod admin;
 mod audit;
 mod connector;
 mod error;
+mod export;
 mod files;
 mod history;
 mod memory_tool;
@@ -49,7 +50,7 @@ pub use cairn_api::{
     OpRequest, Org, PeerView, PreconditionFields, Problem, Role, ServerState, StoreInfo,
     TokenCreated, TokenView, TxnRequest, TxnResult, User, VersionInfo, WhoAmI, WriteResponse,
 };
-pub use cairn_api::{MemoryToolInput, MemoryToolResult};
+pub use cairn_api::{ImportList, ImportView, MemoryToolInput, MemoryToolResult};
 pub use connector::{ConnectFuture, Connection, Connector, TcpConnector};
 pub use error::{ClientError, ProblemExt};
 pub use files::{FileRead, WriteOptions};

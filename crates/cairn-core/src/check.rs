@@ -100,6 +100,10 @@ impl Proposal {
             Command::Redact {
                 reason, targets, ..
             } => Ok(crate::redact::check(reason, targets, limits)?),
+            Command::ImportBegin { .. }
+            | Command::ImportCommit { .. }
+            | Command::ImportAbort { .. } => Ok(()),
+            Command::ImportChunk { chunk, .. } => Ok(crate::import::check_chunk(chunk, limits)?),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::error::CoreError;
 use crate::governance::{
     Access, OrgInfo, Role, StorePolicy, StoreRef, TokenInfo, TokenOwner, UserInfo,
 };
+pub use crate::import::{ImportChunk, ImportState};
 use crate::limits::Limits;
 use crate::path::{FilePath, OrgName, UserName};
 pub use crate::redact::{RedactTarget, RedactedVersion, Redaction};
@@ -121,6 +122,25 @@ pub enum Command {
         store: StoreRef,
         reason: String,
         targets: Vec<RedactTarget>,
+    },
+    /// Starts importing an archive into a new store named `store` (made
+    /// visible only by `ImportCommit`). The operator and the organization's
+    /// admins may import.
+    ImportBegin {
+        store: StoreRef,
+    },
+    /// Stages the next records of an archive (`crate::import`).
+    ImportChunk {
+        import_id: u64,
+        chunk: Box<ImportChunk>,
+    },
+    /// Makes a fully staged import the store it names.
+    ImportCommit {
+        import_id: u64,
+    },
+    /// Removes a staged import and everything staged for it.
+    ImportAbort {
+        import_id: u64,
     },
 }
 
@@ -277,6 +297,10 @@ pub enum Outcome {
     /// A Raft-internal entry (a new leader's blank entry, a membership
     /// change) was applied; it has no client to answer.
     Noop,
+    /// An import began, took a chunk, or was abandoned: where it stands.
+    ImportUpdated(ImportState),
+    /// An import was committed: the new store.
+    Imported(StoreInfo),
 }
 
 impl Outcome {

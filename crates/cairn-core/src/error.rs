@@ -19,6 +19,8 @@ pub enum Resource {
     Organization,
     User,
     Token,
+    /// An import being staged (`/v1/imports/{id}`).
+    Import,
 }
 
 impl std::fmt::Display for Resource {
@@ -30,6 +32,7 @@ impl std::fmt::Display for Resource {
             Resource::Organization => "organization",
             Resource::User => "user",
             Resource::Token => "token",
+            Resource::Import => "import",
         })
     }
 }
@@ -125,6 +128,11 @@ pub enum CoreError {
         version: u64,
         reason: String,
     },
+
+    /// An archive (export/import) that is malformed, truncated, altered, or
+    /// sent out of order; nothing of it was kept.
+    #[error("invalid archive: {reason}")]
+    InvalidArchive { reason: String },
 }
 
 /// The broad class of a `CoreError`, for adapters that map errors onto their
@@ -175,7 +183,8 @@ impl CoreError {
             | CoreError::InvalidStoreName { .. }
             | CoreError::NotUtf8 { .. }
             | CoreError::InvalidName { .. }
-            | CoreError::InvalidRequest { .. } => ErrorKind::Invalid,
+            | CoreError::InvalidRequest { .. }
+            | CoreError::InvalidArchive { .. } => ErrorKind::Invalid,
             CoreError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             CoreError::Forbidden { .. } => ErrorKind::Forbidden,
             CoreError::Redacted { .. } => ErrorKind::Gone,
@@ -203,6 +212,7 @@ impl CoreError {
             CoreError::RollbackConflict { .. } => "rollback_conflict",
             CoreError::Redacted { .. } => "redacted",
             CoreError::RedactionConflict { .. } => "redaction_conflict",
+            CoreError::InvalidArchive { .. } => "invalid_archive",
         }
     }
 
@@ -235,6 +245,12 @@ impl CoreError {
 
     pub fn invalid_request(reason: impl Into<String>) -> Self {
         CoreError::InvalidRequest {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn invalid_archive(reason: impl Into<String>) -> Self {
+        CoreError::InvalidArchive {
             reason: reason.into(),
         }
     }
@@ -344,6 +360,7 @@ mod tests {
             ),
             (CoreError::NotUtf8 { offset: 0 }, ErrorKind::Invalid),
             (CoreError::invalid_request("r"), ErrorKind::Invalid),
+            (CoreError::invalid_archive("r"), ErrorKind::Invalid),
             (
                 CoreError::Redacted {
                     path: "/a".into(),

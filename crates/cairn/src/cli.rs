@@ -174,6 +174,19 @@ pub enum Command {
     /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
     Txn(TxnArgs),
 
+    /// Write STORE as one archive FILE (docs/export.md): every version with
+    /// its content and attribution, the audit events and their chain,
+    /// redaction marks. The file appears only once it is whole and checked.
+    Export { store: String, file: PathBuf },
+
+    /// Restore an archive into a new store (STORE, or the archive's name):
+    /// the whole archive is checked before anything is sent, and nothing of
+    /// it stays if any part is refused.
+    Import {
+        file: PathBuf,
+        store: Option<String>,
+    },
+
     /// Remove content for good, from every replica's disk: one version of PATH
     /// (`--version`), or a literal `--string` from every version under `--path`.
     Redact(RedactArgs),

@@ -36,6 +36,9 @@ pub enum Failure {
     /// A check found a fault (`cairn audit verify`: a broken chain); the
     /// text says where.
     Broken(String),
+    /// An archive that is truncated, altered or malformed (`cairn import`,
+    /// `cairn export`): refused before anything was sent or kept.
+    Archive(String),
 }
 
 impl From<ClientError> for Failure {
@@ -61,7 +64,7 @@ impl Failure {
             Failure::Client(error) if error.is_client_error() => EXIT_REFUSED,
             Failure::Client(_) | Failure::Bench(_) | Failure::Runtime(_) => EXIT_UNAVAILABLE,
             Failure::Serve(_) => EXIT_SERVE_FAILED,
-            Failure::Broken(_) => EXIT_REFUSED,
+            Failure::Broken(_) | Failure::Archive(_) => EXIT_REFUSED,
         }
     }
 
@@ -73,6 +76,7 @@ impl Failure {
             Failure::Runtime(error) => format!("error: start the tokio runtime: {error}"),
             Failure::Serve(error) => format!("error: {error:#}"),
             Failure::Broken(report) => format!("error: broken: {}", report.trim_end()),
+            Failure::Archive(detail) => format!("error: invalid_archive: {detail}"),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }

@@ -17,6 +17,7 @@
 mod audit;
 mod governance;
 mod idempotency;
+mod import;
 mod redact;
 mod retention;
 mod store;
@@ -34,6 +35,7 @@ use crate::governance::{Access, TokenOwner};
 use crate::kv::{KvWrite, Table};
 
 pub use idempotency::IDEMPOTENCY_PRUNE_BATCH_MAX;
+pub(crate) use import::load_import;
 pub(crate) use store::load_store;
 pub use text::{count_occurrences, insert_at_line, line_count};
 
@@ -216,6 +218,16 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
             redact::redact(kv, log_index, meta, &subject, info, reason, targets)
+        }
+        Command::ImportBegin { store } => import::begin(kv, log_index, meta, &subject, store),
+        Command::ImportChunk { import_id, chunk } => {
+            import::chunk(kv, log_index, meta, &subject, *import_id, chunk)
+        }
+        Command::ImportCommit { import_id } => {
+            import::commit(kv, log_index, meta, &subject, *import_id)
+        }
+        Command::ImportAbort { import_id } => {
+            import::abort(kv, log_index, meta, &subject, *import_id)
         }
         Command::Bootstrap { .. } => Err(CoreError::forbidden(
             "only a node bootstraps the cluster, never a request with a token",

@@ -10,6 +10,7 @@
 //! their indexes, chain verification).
 
 mod audit;
+mod export;
 mod file;
 mod history;
 mod list;
@@ -19,6 +20,10 @@ mod rollback;
 pub use audit::{
     AUDIT_CANDIDATES_MAX, AuditEvent, AuditFilter, AuditPage, AuditQuery, ChainBreak, ChainReport,
     EventPlace, query as audit, store_ids_named as audit_store_ids, verify_chain,
+};
+pub use export::{
+    EventCursor, EventsPage, ExportRedaction, ExportStart, ExportVersion, VersionsPage,
+    export_events, export_start, export_versions, import, imports,
 };
 pub use file::{read_file, stat};
 pub use history::{diff, history};

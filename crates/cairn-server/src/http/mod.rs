@@ -7,6 +7,7 @@ mod access;
 mod admin;
 mod audit;
 mod error;
+mod export;
 mod extract;
 mod files;
 mod history;
@@ -89,6 +90,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(txn::routes())
         .merge(rollback::routes())
         .merge(redact::routes())
+        .merge(export::routes())
         .merge(managed::routes())
         .merge(memory_tool::routes())
 }

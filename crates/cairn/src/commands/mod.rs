@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod bench;
 pub mod cluster;
+mod export;
 mod files;
 mod history;
 mod redact;
@@ -80,6 +81,12 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
         }
         Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
         Command::Redact(args) => on_client(globals, |context| redact::run(context, args)),
+        Command::Export { store, file } => {
+            on_client(globals, |context| export::export(context, store, file))
+        }
+        Command::Import { file, store } => {
+            on_client(globals, |context| export::import(context, file, store))
+        }
         Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),
     }
 }
