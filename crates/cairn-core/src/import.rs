@@ -207,33 +207,21 @@ pub fn check_chunk(chunk: &ImportChunk, limits: &Limits) -> Result<(), CoreError
             }
         }
         let whole_redacted = version.redaction.as_ref().is_some_and(|mark| mark.whole);
-        match (version.op, &version.content, whole_redacted) {
-            (OpKind::Delete | OpKind::DeleteStore, Some(_), _) => {
-                return Err(CoreError::invalid_archive(format!(
-                    "version {} is a delete with content",
-                    at()
-                )));
+        let deleted = matches!(version.op, OpKind::Delete | OpKind::DeleteStore);
+        // A version without a size is the path's removal (a delete, or the
+        // old path of a rename); one redacted whole keeps its size, not its
+        // content; every other version carries its content.
+        let fault = match (&version.content, version.bytes) {
+            (Some(_), _) if whole_redacted => Some("was redacted whole but carries content"),
+            (Some(_), _) if deleted => Some("is a delete with content"),
+            (None, Some(_)) if deleted => Some("is a delete with a size"),
+            (None, Some(_)) if !whole_redacted => {
+                Some("has a size but no content and was not redacted whole")
             }
-            (OpKind::Delete | OpKind::DeleteStore, None, _) if version.bytes.is_some() => {
-                return Err(CoreError::invalid_archive(format!(
-                    "version {} is a delete with a size",
-                    at()
-                )));
-            }
-            (OpKind::Delete | OpKind::DeleteStore, None, _) => {}
-            (_, None, false) => {
-                return Err(CoreError::invalid_archive(format!(
-                    "version {} has no content and was not redacted whole",
-                    at()
-                )));
-            }
-            (_, Some(_), true) => {
-                return Err(CoreError::invalid_archive(format!(
-                    "version {} was redacted whole but carries content",
-                    at()
-                )));
-            }
-            _ => {}
+            _ => None,
+        };
+        if let Some(fault) = fault {
+            return Err(CoreError::invalid_archive(format!("version {} {fault}", at())));
         }
     }
     Ok(())
