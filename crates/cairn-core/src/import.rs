@@ -221,7 +221,10 @@ pub fn check_chunk(chunk: &ImportChunk, limits: &Limits) -> Result<(), CoreError
             _ => None,
         };
         if let Some(fault) = fault {
-            return Err(CoreError::invalid_archive(format!("version {} {fault}", at())));
+            return Err(CoreError::invalid_archive(format!(
+                "version {} {fault}",
+                at()
+            )));
         }
     }
     Ok(())

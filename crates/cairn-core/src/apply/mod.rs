@@ -282,4 +282,6 @@ fn check_format(kv: &mut impl KvWrite) -> Result<(), StorageError> {
 #[cfg(test)]
 mod audit_tests;
 #[cfg(test)]
+mod import_tests;
+#[cfg(test)]
 mod tests;
