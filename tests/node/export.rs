@@ -243,13 +243,13 @@ async fn a_store_round_trips_through_an_archive_and_bad_archives_change_nothing(
             copy.revision,
             copy.file_count,
             copy.bytes_total,
-            copy.policy.clone()
+            copy.policy
         ),
         (
             original.revision,
             original.file_count,
             original.bytes_total,
-            original.policy.clone()
+            original.policy
         )
     );
     assert_ne!(copy.id, original.id);

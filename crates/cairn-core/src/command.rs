@@ -298,7 +298,7 @@ pub enum Outcome {
     /// change) was applied; it has no client to answer.
     Noop,
     /// An import began, took a chunk, or was abandoned: where it stands.
-    ImportUpdated(ImportState),
+    ImportUpdated(Box<ImportState>),
     /// An import was committed: the new store.
     Imported(StoreInfo),
 }

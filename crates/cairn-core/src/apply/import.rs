@@ -109,7 +109,7 @@ pub(super) fn begin(
         .target(state.store.clone())
         .detail(format!("import={id}"));
     audit::record(kv, log_index, meta, Some(subject), event)?;
-    Ok(Outcome::ImportUpdated(state))
+    Ok(Outcome::ImportUpdated(Box::new(state)))
 }
 
 /// Imports no chunk has reached for `IMPORT_IDLE_MS_MAX` are abandoned:
@@ -254,7 +254,7 @@ pub(super) fn chunk(
         .target(state.store.clone())
         .detail(detail);
     audit::record(kv, log_index, meta, Some(subject), event)?;
-    Ok(Outcome::ImportUpdated(state))
+    Ok(Outcome::ImportUpdated(Box::new(state)))
 }
 
 /// Every rule a chunk must meet given where the import stands. Reads only.
@@ -460,5 +460,5 @@ pub(super) fn abort(
         .target(state.store.clone())
         .detail(format!("import={} records={}", state.id, state.records));
     audit::record(kv, log_index, meta, Some(subject), event)?;
-    Ok(Outcome::ImportUpdated(state))
+    Ok(Outcome::ImportUpdated(Box::new(state)))
 }

@@ -85,7 +85,7 @@ impl Node {
 
     fn import_state(outcome: Outcome) -> ImportState {
         match outcome {
-            Outcome::ImportUpdated(state) => state,
+            Outcome::ImportUpdated(state) => *state,
             other => panic!("expected an import, got {other:?}"),
         }
     }

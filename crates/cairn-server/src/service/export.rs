@@ -69,7 +69,7 @@ impl Service {
                 context,
                 store,
                 Consistency::Linearizable,
-                |reader, store| read::export_start(reader, store),
+                read::export_start,
             )
             .await?;
         let info = start.store;
@@ -115,47 +115,57 @@ impl ExportStream {
     /// leaves the archive without its trailer, which every reader refuses.
     pub async fn next_chunk(&mut self) -> ServiceResult<Option<Bytes>> {
         let mut out = self.header.take().unwrap_or_default();
-        match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Versions(after) => {
-                let (store_id, revision) = (self.store_id, self.revision);
-                let page = self
-                    .page(|reader| {
-                        read::export_versions(
-                            reader,
-                            store_id,
-                            revision,
-                            after.as_deref(),
-                            EXPORT_PAGE_VERSIONS_MAX,
-                            EXPORT_PAGE_CONTENT_BYTES_MAX,
-                        )
-                    })
-                    .await?;
-                for version in page.versions {
-                    let (record, content) = archive_version(version);
-                    out.extend(self.writer.version(record, content.as_deref()));
+        // A page may hold nothing (every version after the export's
+        // revision, say): go on to the next rather than answer an empty piece.
+        while out.is_empty() {
+            match std::mem::replace(&mut self.phase, Phase::Done) {
+                Phase::Versions(after) => {
+                    let (store_id, revision) = (self.store_id, self.revision);
+                    let page = self
+                        .page(|reader| {
+                            read::export_versions(
+                                reader,
+                                store_id,
+                                revision,
+                                after.as_deref(),
+                                EXPORT_PAGE_VERSIONS_MAX,
+                                EXPORT_PAGE_CONTENT_BYTES_MAX,
+                            )
+                        })
+                        .await?;
+                    for version in page.versions {
+                        let (record, content) = archive_version(version);
+                        out.extend(self.writer.version(record, content.as_deref()));
+                    }
+                    self.phase = match page.next {
+                        Some(next) => Phase::Versions(Some(next)),
+                        None => Phase::Events(EventCursor::Imported(0)),
+                    };
                 }
-                self.phase = match page.next {
-                    Some(next) => Phase::Versions(Some(next)),
-                    None => Phase::Events(EventCursor::Imported(0)),
-                };
-            }
-            Phase::Events(cursor) => {
-                let (store_id, last) = (self.store_id, self.last_log_index);
-                let page = self
-                    .page(|reader| {
-                        read::export_events(reader, store_id, cursor, last, EXPORT_PAGE_EVENTS_MAX)
-                    })
-                    .await?;
-                for event in page.events {
-                    out.extend(self.writer.event(&archive_event(event)));
+                Phase::Events(cursor) => {
+                    let (store_id, last) = (self.store_id, self.last_log_index);
+                    let page = self
+                        .page(|reader| {
+                            read::export_events(
+                                reader,
+                                store_id,
+                                cursor,
+                                last,
+                                EXPORT_PAGE_EVENTS_MAX,
+                            )
+                        })
+                        .await?;
+                    for event in page.events {
+                        out.extend(self.writer.event(&archive_event(event)));
+                    }
+                    self.phase = match page.next {
+                        EventCursor::Done => Phase::Trailer,
+                        next => Phase::Events(next),
+                    };
                 }
-                self.phase = match page.next {
-                    EventCursor::Done => Phase::Trailer,
-                    next => Phase::Events(next),
-                };
+                Phase::Trailer => out.extend(self.writer.trailer()),
+                Phase::Done => return Ok(None),
             }
-            Phase::Trailer => out.extend(self.writer.trailer()),
-            Phase::Done => return Ok(None),
         }
         Ok(Some(Bytes::from(out)))
     }
@@ -331,7 +341,7 @@ impl Service {
             store: StoreRef::new(org.id, name),
         };
         match self.propose(context, &subject, command).await? {
-            Outcome::ImportUpdated(state) => Ok(import_view(state)),
+            Outcome::ImportUpdated(state) => Ok(import_view(*state)),
             other => Err(unexpected(other)),
         }
     }
@@ -370,7 +380,7 @@ impl Service {
             chunk: Box::new(chunk),
         };
         match self.propose(context, &subject, command).await? {
-            Outcome::ImportUpdated(state) => Ok(import_view(state)),
+            Outcome::ImportUpdated(state) => Ok(import_view(*state)),
             other => Err(unexpected(other)),
         }
     }
@@ -494,7 +504,7 @@ impl Service {
             .propose(context, &subject, Command::ImportAbort { import_id: id })
             .await?
         {
-            Outcome::ImportUpdated(state) => Ok(import_view(state)),
+            Outcome::ImportUpdated(state) => Ok(import_view(*state)),
             other => Err(unexpected(other)),
         }
     }

@@ -209,6 +209,7 @@ async fn send(context: &Context, id: u64, file: &Path, bar: &ProgressBar) -> Res
     let mut reader = archive::Reader::new(BufReader::new(input));
     let mut chunk = Vec::with_capacity(IMPORT_CHUNK_BYTES);
     let mut sequence = 0u64;
+    let mut before = archive::DIGEST_START;
     loop {
         let record = reader.next_record().map_err(|error| match error {
             archive::ArchiveError::Io(error) => io_failure("read", file, error),
@@ -225,7 +226,14 @@ async fn send(context: &Context, id: u64, file: &Path, bar: &ProgressBar) -> Res
         };
         if full {
             let bytes = Bytes::from(std::mem::take(&mut chunk));
-            send_chunk(context, id, sequence, bytes).await?;
+            let after = reader.position().digest;
+            let after = match &record {
+                // The reader is one record ahead of the chunk.
+                Some(record) => record.digest_before,
+                None => after,
+            };
+            send_chunk(context, id, sequence, bytes, before, after).await?;
+            before = after;
             sequence += 1;
             bar.set_position(reader.offset());
         }
@@ -239,22 +247,41 @@ async fn send(context: &Context, id: u64, file: &Path, bar: &ProgressBar) -> Res
         .map_err(|error| Failure::Archive(format!("{}: {error}", file.display())))
 }
 
+/// Sends one chunk. After a failure that may be retried (the node may or
+/// may not have staged it), the import's digest says which: the chunk's
+/// `after` (staged: done), its `before` (not staged: send again, under the
+/// same idempotency key), or anything else (refused).
 async fn send_chunk(
     context: &Context,
     id: u64,
     sequence: u64,
     bytes: Bytes,
+    before: [u8; 32],
+    after: [u8; 32],
 ) -> Result<(), Failure> {
     let key = format!("import-{id}-chunk-{sequence}");
     let mut attempt = 1;
     loop {
-        match context.client.import_chunk(id, bytes.clone(), &key).await {
+        let error = match context.client.import_chunk(id, bytes.clone(), &key).await {
             Ok(_) => return Ok(()),
-            Err(error) if error.is_retryable() && attempt < CHUNK_ATTEMPTS_MAX => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
+            Err(error) if error.is_retryable() && attempt < CHUNK_ATTEMPTS_MAX => error,
             Err(error) => return Err(error.into()),
+        };
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+        let staged = context
+            .client
+            .imports()
+            .await
+            .ok()
+            .and_then(|list| list.imports.into_iter().find(|import| import.id == id));
+        match staged.map(|import| import.digest) {
+            Some(digest) if digest == archive::hex(&after) => return Ok(()),
+            Some(digest) if digest == archive::hex(&before) => {}
+            // Unknown for now (the node did not answer): send again; the
+            // key makes a second staging impossible.
+            None => {}
+            Some(_) => return Err(error.into()),
         }
     }
 }
