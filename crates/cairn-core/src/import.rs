@@ -8,9 +8,10 @@
 //! (`digest_before` must be where the last chunk ended) and carries its
 //! records in archive order: the header, then versions in (path, revision)
 //! order, then the store's audit events in chain order, then the trailer.
-//! The service parses the archive bytes and computes the digests; `apply`
-//! checks the order, the counts, every event's hash and link, and every
-//! content digest, and writes nothing of a chunk it refuses.
+//! The service parses the archive bytes, checks every content digest and
+//! computes the chain; `apply` checks the chain's continuity, the order, the
+//! counts and every event's hash and link, and writes nothing of a chunk it
+//! refuses.
 
 use serde::{Deserialize, Serialize};
 
