@@ -7,7 +7,10 @@
 #   scripts/export-bench.sh [--mib N] [--cairn PATH]
 #
 # The node's peak RSS is reset (/proc/PID/clear_refs) before the export and
-# before the import, so each figure is that step's own. KEEP=1 keeps the
+# before the import, so each figure is that step's own. The node's RSS also
+# holds redb's page cache of what it read and wrote (redb's default, up to
+# 1 GiB per database), which grows with the data touched whatever the
+# export does; the CLI's is the archive code's alone. KEEP=1 keeps the
 # node's directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +60,7 @@ export CAIRN_URL="http://127.0.0.1:$http_port" CAIRN_TOKEN="$token"
 wait_until 60 "the node became ready" "$cairn" store list
 
 peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$node/status"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$node/status"; }
 reset_peak() { echo 5 >"/proc/$node/clear_refs"; }
 
 log "writing $mib files of ~1 MiB, twice each"
@@ -72,9 +76,11 @@ done
 measure() { # label command...: wall time and the CLI's peak RSS
     local label=$1
     shift
+    local before_kib
+    before_kib=$(rss_kib)
     /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null
     read -r seconds cli_kib <"$work/time"
-    echo "$label: ${seconds} s, CLI peak RSS $((cli_kib / 1024)) MiB, node peak RSS $(($(peak_kib) / 1024)) MiB"
+    echo "$label: ${seconds} s, CLI peak RSS $((cli_kib / 1024)) MiB, node RSS $((before_kib / 1024)) MiB before, peak $(($(peak_kib) / 1024)) MiB"
 }
 
 reset_peak
@@ -82,4 +88,4 @@ measure "export" "$cairn" export bench "$work/bench.cairn"
 archive_mib=$(($(stat -c %s "$work/bench.cairn") / 1024 / 1024))
 reset_peak
 measure "import" "$cairn" import "$work/bench.cairn" copy
-echo "archive: ${archive_mib} MiB for $mib files x 2 versions; node idle RSS $(($(awk '/^VmRSS/ {print $2}' "/proc/$node/status") / 1024)) MiB"
+echo "archive: ${archive_mib} MiB for $mib files x 2 versions; node RSS after $(($(rss_kib) / 1024)) MiB"
