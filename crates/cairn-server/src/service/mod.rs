@@ -102,6 +102,10 @@ pub struct Service {
     auto_keys: Arc<AtomicU64>,
     /// Where token secrets come from.
     entropy: Arc<dyn Entropy>,
+    /// SHA-256 of the operator's token when this node's configuration (or
+    /// its `admin.token` file) supplies one: what a blank node accepts on
+    /// its admin routes before the cluster's tokens reach it.
+    local_operator: Option<[u8; 32]>,
 }
 
 impl Service {
@@ -119,7 +123,19 @@ impl Service {
             planted: PlantedFaults::default(),
             auto_keys: Arc::default(),
             entropy: Arc::new(OsEntropy),
+            local_operator: None,
         }
+    }
+
+    /// The operator's token as this node's configuration knows it (see
+    /// `require_operator`).
+    pub fn with_operator_token(mut self, token: &str) -> Service {
+        self.local_operator = Some(auth::sha256(token.as_bytes()));
+        self
+    }
+
+    pub(crate) fn local_operator(&self) -> Option<[u8; 32]> {
+        self.local_operator
     }
 
     /// Draws token secrets from `entropy` (the simulation's seeded source).
