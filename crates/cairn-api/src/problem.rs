@@ -38,10 +38,12 @@ pub enum ErrorCode {
     Redacted,
     /// A redaction named content that is not (or no longer) there (`409`).
     RedactionConflict,
+    /// The node's data directory is below its free-space reserve (`507`).
+    StorageFull,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -66,6 +68,7 @@ impl ErrorCode {
         ErrorCode::RollbackConflict,
         ErrorCode::Redacted,
         ErrorCode::RedactionConflict,
+        ErrorCode::StorageFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl ErrorCode {
             ErrorCode::RollbackConflict => "rollback_conflict",
             ErrorCode::Redacted => "redacted",
             ErrorCode::RedactionConflict => "redaction_conflict",
+            ErrorCode::StorageFull => "storage_full",
         }
     }
 

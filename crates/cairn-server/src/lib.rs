@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod disk;
 pub mod http;
 pub mod metrics;
 pub mod service;
@@ -150,6 +151,12 @@ pub fn ensure_operator_token(service: Service, token: String) {
 pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>, operator: Option<&str>) -> AppState {
     let request_timeout = Duration::from_millis(config.http.request_timeout_ms);
     let mut service = Service::new(node, config.limits, clock, request_timeout);
+    if config.storage.reserve_bytes > 0 {
+        service = service.with_disk_guard(disk::DiskGuard::new(
+            &config.data_dir,
+            config.storage.reserve_bytes,
+        ));
+    }
     if let Some(token) = operator {
         service = service.with_operator_token(token);
     }

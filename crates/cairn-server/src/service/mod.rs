@@ -34,6 +34,7 @@ use cairn_core::{
 use cairn_raft::{Node, NodeError, StateReader};
 
 use crate::clock::{Clock, Entropy, OsEntropy};
+use crate::disk::DiskGuard;
 
 pub use access::NewToken;
 pub use admin::{RaftGauges, ReadyState};
@@ -67,6 +68,10 @@ pub enum ServiceError {
     /// The node's storage failed; the caller sees an internal error.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The node's data directory is below its free-space reserve
+    /// (`crate::disk`); nothing was proposed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Something that cannot happen did (an outcome of the wrong kind).
     #[error("internal: {0}")]
     Internal(String),
@@ -106,6 +111,8 @@ pub struct Service {
     /// its `admin.token` file) supplies one: what a blank node accepts on
     /// its admin routes before the cluster's tokens reach it.
     local_operator: Option<[u8; 32]>,
+    /// Refuses writes while the data directory is below its reserve.
+    disk: Option<DiskGuard>,
 }
 
 impl Service {
@@ -124,7 +131,15 @@ impl Service {
             auto_keys: Arc::default(),
             entropy: Arc::new(OsEntropy),
             local_operator: None,
+            disk: None,
         }
+    }
+
+    /// Refuses writes that would grow the data while `disk` is below its
+    /// reserve (`[storage] reserve_bytes`).
+    pub fn with_disk_guard(mut self, disk: DiskGuard) -> Service {
+        self.disk = Some(disk);
+        self
     }
 
     /// The operator's token as this node's configuration knows it (see
@@ -231,6 +246,10 @@ impl Service {
             command,
         };
         proposal.check().map_err(ServiceError::Refused)?;
+        if let Some(disk) = &self.disk {
+            disk.admit(&proposal.command)
+                .map_err(ServiceError::StorageFull)?;
+        }
         match self.node.propose(proposal, self.request_timeout).await? {
             Outcome::Failed { op_index, error } => {
                 Err(ServiceError::Refused(Refusal { op_index, error }))
