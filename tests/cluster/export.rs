@@ -17,16 +17,25 @@ async fn an_archive_exported_from_a_follower_imports_through_another() {
     for round in 0..20 {
         let path = format!("/notes/{}.md", round % 5);
         writer
-            .write_file("notes", &path, &format!("round {round}\n"), &WriteOptions::default())
+            .write_file(
+                "notes",
+                &path,
+                &format!("round {round}\n"),
+                &WriteOptions::default(),
+            )
             .await
             .unwrap();
     }
 
     let archive = cluster.dir.path().join("notes.cairn");
     let archive = archive.to_str().unwrap();
-    let (code, stdout, stderr) = cluster.node(followers[0]).cli(&["export", "notes", archive], None);
+    let (code, stdout, stderr) = cluster
+        .node(followers[0])
+        .cli(&["export", "notes", archive], None);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let (code, stdout, stderr) = cluster.node(followers[1]).cli(&["import", archive, "copy"], None);
+    let (code, stdout, stderr) = cluster
+        .node(followers[1])
+        .cli(&["import", archive, "copy"], None);
     assert_eq!(code, 0, "{stdout}{stderr}");
 
     cluster.converged(&[1, 2, 3]).await;
@@ -34,8 +43,14 @@ async fn an_archive_exported_from_a_follower_imports_through_another() {
         let client = cluster.client(id);
         for file in 0..5 {
             let path = format!("/notes/{file}.md");
-            let original = client.history("notes", &path, Some(100), None, true).await.unwrap();
-            let copy = client.history("copy", &path, Some(100), None, true).await.unwrap();
+            let original = client
+                .history("notes", &path, Some(100), None, true)
+                .await
+                .unwrap();
+            let copy = client
+                .history("copy", &path, Some(100), None, true)
+                .await
+                .unwrap();
             assert_eq!(original, copy, "node {id}: {path}");
         }
         let verified = client.verify_audit("copy").await.unwrap();

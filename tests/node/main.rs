@@ -18,6 +18,7 @@ mod mcp;
 mod memory_tool;
 mod retention;
 mod rollback;
+mod storage_full;
 
 use cairn_client::{Client, ClientError};
 use cairn_tests::{NodeProcess, operator_client};

@@ -38,13 +38,15 @@ pub enum ErrorCode {
     Redacted,
     /// A redaction named content that is not (or no longer) there (`409`).
     RedactionConflict,
+    /// The node's data directory is below its free-space reserve (`507`).
+    StorageFull,
     /// An export archive that is malformed, truncated, altered or sent out
     /// of order (`400`); nothing of it was imported.
     InvalidArchive,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -69,6 +71,7 @@ impl ErrorCode {
         ErrorCode::RollbackConflict,
         ErrorCode::Redacted,
         ErrorCode::RedactionConflict,
+        ErrorCode::StorageFull,
         ErrorCode::InvalidArchive,
     ];
 
@@ -98,6 +101,7 @@ impl ErrorCode {
             ErrorCode::RollbackConflict => "rollback_conflict",
             ErrorCode::Redacted => "redacted",
             ErrorCode::RedactionConflict => "redaction_conflict",
+            ErrorCode::StorageFull => "storage_full",
             ErrorCode::InvalidArchive => "invalid_archive",
         }
     }

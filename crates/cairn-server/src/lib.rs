@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod disk;
 pub mod http;
 pub mod metrics;
 pub mod service;
@@ -145,11 +146,21 @@ pub fn ensure_operator_token(service: Service, token: String) {
     });
 }
 
-/// The handlers' shared state for `node` under `config`.
-pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> AppState {
+/// The handlers' shared state for `node` under `config`; `operator` is the
+/// operator's token this node knows (`operator_token`).
+pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>, operator: Option<&str>) -> AppState {
     let request_timeout = Duration::from_millis(config.http.request_timeout_ms);
-    AppState::new(Service::new(node, config.limits, clock, request_timeout))
-        .with_metrics_access(config.auth.metrics)
+    let mut service = Service::new(node, config.limits, clock, request_timeout);
+    if config.storage.reserve_bytes > 0 {
+        service = service.with_disk_guard(disk::DiskGuard::new(
+            &config.data_dir,
+            config.storage.reserve_bytes,
+        ));
+    }
+    if let Some(token) = operator {
+        service = service.with_operator_token(token);
+    }
+    AppState::new(service).with_metrics_access(config.auth.metrics)
 }
 
 /// Loads and validates the config, starts the node and serves until Ctrl-C / SIGTERM.
@@ -188,8 +199,14 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tls = node_tls.is_some(),
         "cairn node serving"
     );
-    let state = app(&config, node.clone(), Arc::new(SystemClock));
-    if let Some(token) = operator_token(&config)? {
+    let operator = operator_token(&config)?;
+    let state = app(
+        &config,
+        node.clone(),
+        Arc::new(SystemClock),
+        operator.as_deref(),
+    );
+    if let Some(token) = operator {
         ensure_operator_token(state.service.clone(), token);
     }
     let mcp_shutdown = state.mcp_shutdown.clone();

@@ -40,7 +40,7 @@ async fn start() -> Harness {
     )
     .await
     .unwrap();
-    let state = cairn_server::app(&config, node, Arc::new(SystemClock));
+    let state = cairn_server::app(&config, node, Arc::new(SystemClock), None);
     cairn_server::ensure_operator_token(state.service.clone(), TOKEN.to_string());
     let router = cairn_server::router(state);
     let harness = Harness { router, _dir: dir };

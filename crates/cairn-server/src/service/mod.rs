@@ -35,6 +35,7 @@ use cairn_core::{
 use cairn_raft::{Node, NodeError, StateReader};
 
 use crate::clock::{Clock, Entropy, OsEntropy};
+use crate::disk::DiskGuard;
 
 pub use access::NewToken;
 pub use admin::{RaftGauges, ReadyState};
@@ -69,6 +70,10 @@ pub enum ServiceError {
     /// The node's storage failed; the caller sees an internal error.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The node's data directory is below its free-space reserve
+    /// (`crate::disk`); nothing was proposed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Something that cannot happen did (an outcome of the wrong kind).
     #[error("internal: {0}")]
     Internal(String),
@@ -104,6 +109,12 @@ pub struct Service {
     auto_keys: Arc<AtomicU64>,
     /// Where token secrets come from.
     entropy: Arc<dyn Entropy>,
+    /// SHA-256 of the operator's token when this node's configuration (or
+    /// its `admin.token` file) supplies one: what a blank node accepts on
+    /// its admin routes before the cluster's tokens reach it.
+    local_operator: Option<[u8; 32]>,
+    /// Refuses writes while the data directory is below its reserve.
+    disk: Option<DiskGuard>,
 }
 
 impl Service {
@@ -121,7 +132,27 @@ impl Service {
             planted: PlantedFaults::default(),
             auto_keys: Arc::default(),
             entropy: Arc::new(OsEntropy),
+            local_operator: None,
+            disk: None,
         }
+    }
+
+    /// Refuses writes that would grow the data while `disk` is below its
+    /// reserve (`[storage] reserve_bytes`).
+    pub fn with_disk_guard(mut self, disk: DiskGuard) -> Service {
+        self.disk = Some(disk);
+        self
+    }
+
+    /// The operator's token as this node's configuration knows it (see
+    /// `require_operator`).
+    pub fn with_operator_token(mut self, token: &str) -> Service {
+        self.local_operator = Some(auth::sha256(token.as_bytes()));
+        self
+    }
+
+    pub(crate) fn local_operator(&self) -> Option<[u8; 32]> {
+        self.local_operator
     }
 
     /// Draws token secrets from `entropy` (the simulation's seeded source).
@@ -217,6 +248,10 @@ impl Service {
             command,
         };
         proposal.check().map_err(ServiceError::Refused)?;
+        if let Some(disk) = &self.disk {
+            disk.admit(&proposal.command)
+                .map_err(ServiceError::StorageFull)?;
+        }
         match self.node.propose(proposal, self.request_timeout).await? {
             Outcome::Failed { op_index, error } => {
                 Err(ServiceError::Refused(Refusal { op_index, error }))
