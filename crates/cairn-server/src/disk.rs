@@ -103,6 +103,12 @@ mod tests {
         let error = full.admit(&write).unwrap_err();
         assert!(error.contains("reserve_bytes"), "{error}");
         assert_eq!(full.admit(&delete), Ok(()));
+        // An import grows the data; abandoning one frees what it staged.
+        let begin = Command::ImportBegin {
+            store: cairn_core::StoreRef::new(1, cairn_core::StoreName::parse("copy").unwrap()),
+        };
+        assert!(full.admit(&begin).is_err());
+        assert_eq!(full.admit(&Command::ImportAbort { import_id: 7 }), Ok(()));
         assert_eq!(DiskGuard::new(dir.path(), 0).admit(&write), Ok(()));
     }
 }
