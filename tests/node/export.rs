@@ -363,6 +363,51 @@ async fn a_store_round_trips_through_an_archive_and_bad_archives_change_nothing(
     assert!(operator.imports().await.unwrap().imports.is_empty());
     expect_problem(operator.import_commit(import.id).await, 404, "not_found");
 
+    // One record per chunk stages the same as the whole archive: the node
+    // resumes the archive at every record boundary. A chunk sent again once
+    // staged is refused, not staged twice.
+    let import = operator.import_begin("by-record").await.unwrap();
+    let mut reader = archive::Reader::new(&bytes[..]);
+    let mut sent = 0;
+    while let Some(record) = reader.next_record().unwrap() {
+        let record = Bytes::from(record.bytes);
+        let key = format!("record-{sent}");
+        operator
+            .import_chunk(import.id, record.clone(), &key)
+            .await
+            .unwrap();
+        if sent == 1 {
+            expect_problem(
+                operator.import_chunk(import.id, record.clone(), &key).await,
+                409,
+                "idempotency_key_reused",
+            );
+            expect_problem(
+                operator
+                    .import_chunk(import.id, record, "another-key")
+                    .await,
+                400,
+                "invalid_archive",
+            );
+        }
+        sent += 1;
+    }
+    assert_eq!(sent, exported.len());
+    let by_record = operator.import_commit(import.id).await.unwrap();
+    assert_eq!(by_record.revision, original.revision);
+    for path in &paths {
+        let before = operator
+            .history("notes", path, Some(1000), None, true)
+            .await
+            .unwrap();
+        let after = operator
+            .history("by-record", path, Some(1000), None, true)
+            .await
+            .unwrap();
+        assert_eq!(before, after, "history of {path}");
+    }
+    assert!(operator.verify_audit("by-record").await.unwrap().ok);
+
     // An existing name is refused.
     let (code, _, stderr) = single.node.cli(&["import", path_text, "notes"], None);
     assert_eq!(code, 1, "{stderr}");

@@ -106,7 +106,7 @@ async fn begin_import(
     tag = "export",
     params(
         ("id" = u64, Path, description = "The import's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A chunk sent again with the same key is staged at most once; whether it was is the import's `digest` (GET /v1/imports)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A chunk sent again with the same key is staged at most once (once staged: 409 idempotency_key_reused); whether it was is the import's `digest` (GET /v1/imports)"),
     ),
     request_body(content = String, content_type = "application/octet-stream", description = "Archive records"),
     responses((status = 200, body = ImportView), CommonProblems, WriteProblems)

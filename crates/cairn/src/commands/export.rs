@@ -248,9 +248,10 @@ async fn send(context: &Context, id: u64, file: &Path, bar: &ProgressBar) -> Res
 }
 
 /// Sends one chunk. After a failure that may be retried (the node may or
-/// may not have staged it), the import's digest says which: the chunk's
-/// `after` (staged: done), its `before` (not staged: send again, under the
-/// same idempotency key), or anything else (refused).
+/// may not have staged it), and after any failure of a chunk sent again (the
+/// first sending may have landed meanwhile), the import's digest says what
+/// happened: the chunk's `after` (staged: done), its `before` (not staged:
+/// send again, under the same idempotency key), or anything else (refused).
 async fn send_chunk(
     context: &Context,
     id: u64,
@@ -264,9 +265,12 @@ async fn send_chunk(
     loop {
         let error = match context.client.import_chunk(id, bytes.clone(), &key).await {
             Ok(_) => return Ok(()),
-            Err(error) if error.is_retryable() && attempt < CHUNK_ATTEMPTS_MAX => error,
-            Err(error) => return Err(error.into()),
+            Err(error) => error,
         };
+        let retry = error.is_retryable() && attempt < CHUNK_ATTEMPTS_MAX;
+        if !retry && attempt == 1 {
+            return Err(error.into());
+        }
         attempt += 1;
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         let staged = context
@@ -277,11 +281,11 @@ async fn send_chunk(
             .and_then(|list| list.imports.into_iter().find(|import| import.id == id));
         match staged.map(|import| import.digest) {
             Some(digest) if digest == archive::hex(&after) => return Ok(()),
-            Some(digest) if digest == archive::hex(&before) => {}
-            // Unknown for now (the node did not answer): send again; the
-            // key makes a second staging impossible.
-            None => {}
-            Some(_) => return Err(error.into()),
+            // Not staged, or not known now (the node did not answer): send
+            // again; the key keeps a second staging out.
+            Some(digest) if retry && digest == archive::hex(&before) => {}
+            None if retry => {}
+            _ => return Err(error.into()),
         }
     }
 }
