@@ -27,8 +27,10 @@ use sha2::{Digest, Sha256};
 pub const FORMAT: &str = "cairn-archive";
 /// The header's `version`: bump on any change of the records or their order.
 pub const FORMAT_VERSION: u32 = 1;
-/// Longest JSON line of one record, content excluded, in bytes.
-pub const LINE_BYTES_MAX: usize = 1024 * 1024;
+/// Longest JSON line of one record, content excluded, in bytes: a bound
+/// against a corrupt archive. Lines are short but for the events that list
+/// many paths (a redaction of many versions at once).
+pub const LINE_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Largest content one version record may announce, in bytes (a bound
 /// against a corrupt length; stores hold far smaller files).
 pub const CONTENT_BYTES_MAX: u64 = 256 * 1024 * 1024;
