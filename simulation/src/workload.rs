@@ -313,6 +313,7 @@ impl Agent {
                 new: new.clone(),
                 precondition: PreconditionFields::default(),
             }],
+            message: None,
         };
         let (invoked, outcome) = self.submit_txn(&request).await;
         self.record(

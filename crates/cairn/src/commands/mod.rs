@@ -5,8 +5,10 @@
 mod access;
 mod audit;
 mod bench;
+mod checkout;
 pub mod cluster;
 mod files;
+mod folder;
 mod history;
 mod redact;
 mod serve;
@@ -22,8 +24,9 @@ use serde::Serialize;
 
 use cairn_client::Client;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, GlobalArgs, URL_DEFAULT};
 use crate::exit::Failure;
+use crate::folder::state::CheckoutState;
 use crate::render;
 
 /// Runs the command line and returns what to print on success.
@@ -81,7 +84,76 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
         Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
         Command::Redact(args) => on_client(globals, |context| redact::run(context, args)),
         Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),
+        Command::Checkout { store, dir } => {
+            let (url, org) = (node_url(globals)?, globals.org.clone());
+            on_client(globals, |context| {
+                checkout::checkout(context, store, dir, url, org)
+            })
+        }
+        Command::Status { dir } => {
+            let state = CheckoutState::require(&dir)?;
+            checkout::status(&Context::new(&checkout_globals(globals, &state)?)?, &dir)
+        }
+        Command::Commit { dir, message } => {
+            let state = CheckoutState::require(&dir)?;
+            on_client(&checkout_globals(globals, &state)?, |context| {
+                checkout::commit(context, dir, state, message)
+            })
+        }
+        Command::Pull { dir } => {
+            let state = CheckoutState::require(&dir)?;
+            on_client(&checkout_globals(globals, &state)?, |context| {
+                checkout::pull(context, dir, state)
+            })
+        }
+        Command::ImportDir(args) => on_client(globals, |context| folder::import_dir(context, args)),
+        Command::ExportDir { store, dir } => {
+            on_client(globals, |context| folder::export_dir(context, store, dir))
+        }
     }
+}
+
+/// The one node a client command talks to.
+fn node_url(globals: &GlobalArgs) -> Result<String, Failure> {
+    match globals.url.as_slice() {
+        [url] => Ok(url.clone()),
+        urls => Err(Failure::usage(
+            "usage",
+            format!(
+                "{} URLs given; only `cairn bench` takes more than one --url",
+                urls.len()
+            ),
+        )),
+    }
+}
+
+/// A checkout's commands go to the node and organization it was made from,
+/// unless `--url` (another node of the cluster) is given; `--org` may not
+/// name another organization.
+fn checkout_globals(globals: &GlobalArgs, state: &CheckoutState) -> Result<GlobalArgs, Failure> {
+    let mut globals = globals.clone();
+    if globals.url == [URL_DEFAULT] {
+        globals.url = vec![state.url.clone()];
+    }
+    match (&globals.org, &state.org) {
+        (Some(given), Some(checked_out)) if given != checked_out => {
+            return Err(Failure::usage(
+                "usage",
+                format!("the checkout is of organization {checked_out}, not {given}"),
+            ));
+        }
+        (Some(given), None) => {
+            return Err(Failure::usage(
+                "usage",
+                format!(
+                    "the checkout was made without --org (the token's own organization), \
+                     not {given}"
+                ),
+            ));
+        }
+        _ => globals.org = state.org.clone(),
+    }
+    Ok(globals)
 }
 
 /// What a client command runs with.
@@ -94,19 +166,8 @@ pub struct Context {
 
 impl Context {
     fn new(globals: &GlobalArgs) -> Result<Context, Failure> {
-        let url = match globals.url.as_slice() {
-            [url] => url,
-            urls => {
-                return Err(Failure::usage(
-                    "usage",
-                    format!(
-                        "{} URLs given; only `cairn bench` takes more than one --url",
-                        urls.len()
-                    ),
-                ));
-            }
-        };
-        let mut client = Client::new(url)?.with_timeout(Duration::from_millis(globals.timeout_ms));
+        let url = node_url(globals)?;
+        let mut client = Client::new(&url)?.with_timeout(Duration::from_millis(globals.timeout_ms));
         if let Some(ca_file) = &globals.ca_file {
             // An unusable CA file is a mistake on this side, like a bad flag.
             client = client
