@@ -351,6 +351,7 @@ impl Agent {
                     precondition: PreconditionFields::default(),
                 })
                 .collect(),
+            message: None,
         };
         let (invoked, outcome) = self.submit_txn(&request).await;
         for (path, content) in [first, second].iter().zip(contents) {
