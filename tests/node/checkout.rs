@@ -132,7 +132,17 @@ async fn checkout_edit_commit_conflict_and_pull() {
     assert_eq!(status["added"], serde_json::json!(["/notes/new.md"]));
 
     // Phase 3: commit with no concurrent change: one transaction, the
-    // message in its audit event.
+    // message in its audit event. A blank message is refused by the node
+    // and changes nothing.
+    let revision_before = client.get_store("desk").await.unwrap().revision;
+    let (code, _, stderr) = cli(node, &["commit", dir_arg, "-m", "  "]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.starts_with("error: invalid_request"), "{stderr}");
+    assert_eq!(
+        client.get_store("desk").await.unwrap().revision,
+        revision_before
+    );
+    assert!(ok(node, &["status", dir_arg]).contains("added     /notes/new.md"));
     let out = ok(node, &["commit", dir_arg, "-m", "tidy the desk"]);
     assert!(out.contains("committed 3 changes"), "{out}");
     assert_eq!(
