@@ -420,8 +420,11 @@ async fn import_dir_and_export_dir_round_trip_a_nested_unicode_tree() {
     assert!(client.get_store("mem").await.is_err());
     std::fs::remove_file(source.join("daily/scan.pdf")).unwrap();
 
-    // Phase 2: the import, in transactions the server accepts.
-    let out = ok(node, &["import-dir", path_str(&source), "mem"]);
+    // Phase 2: the import, in transactions the server accepts. Standard
+    // output is a pipe here, so no progress bar is drawn.
+    let (code, out, stderr) = cli(node, &["import-dir", path_str(&source), "mem"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr, "", "no progress bar unless stdout is a terminal");
     assert!(
         out.contains(&format!("imported {} files", files.len())),
         "{out}"

@@ -16,6 +16,7 @@ pub fn files_bar(files: u64, verb: &str) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
+    bar.set_message(bytes(0));
     bar
 }
 
