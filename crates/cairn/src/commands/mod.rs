@@ -276,3 +276,46 @@ pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn globals(args: &[&str]) -> GlobalArgs {
+        // `--url` given as the default is the same as not given (and keeps
+        // a CAIRN_URL in the environment out of the test).
+        let mut line = vec!["cairn"];
+        if !args.contains(&"--url") {
+            line.extend_from_slice(&["--url", URL_DEFAULT]);
+        }
+        line.extend_from_slice(args);
+        line.extend_from_slice(&["status", "dir"]);
+        Cli::try_parse_from(line).unwrap().globals
+    }
+
+    #[test]
+    fn a_checkout_goes_to_its_node_and_organization_unless_told_otherwise() {
+        let mut state = CheckoutState::new("http://node-a:7700".into(), None, "notes".into(), 3);
+        let plain = checkout_globals(&globals(&[]), &state).unwrap();
+        assert_eq!(plain.url, ["http://node-a:7700"]);
+        assert_eq!(plain.org, None);
+        let other_node = checkout_globals(&globals(&["--url", "http://node-b:7700"]), &state);
+        assert_eq!(other_node.unwrap().url, ["http://node-b:7700"]);
+        // Made without --org: another organization is refused.
+        let refused = checkout_globals(&globals(&["--org", "acme"]), &state).unwrap_err();
+        assert_eq!(refused.exit_code(), crate::exit::EXIT_USAGE);
+
+        state.org = Some("acme".into());
+        assert_eq!(
+            checkout_globals(&globals(&[]), &state)
+                .unwrap()
+                .org
+                .as_deref(),
+            Some("acme")
+        );
+        assert!(checkout_globals(&globals(&["--org", "acme"]), &state).is_ok());
+        assert!(checkout_globals(&globals(&["--org", "globex"]), &state).is_err());
+    }
+}
