@@ -8,6 +8,7 @@
 mod access;
 mod audit;
 mod bad_input;
+mod checkout;
 mod cli;
 mod concurrency;
 mod durability;
