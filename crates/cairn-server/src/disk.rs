@@ -72,7 +72,9 @@ fn frees_space(command: &Command) -> bool {
         | Command::SetStorePolicy { .. }
         | Command::Redact { .. }
         | Command::RevokeToken { .. } => true,
-        Command::Txn { ops, .. } | Command::Rollback { ops, .. } => {
+        Command::Txn { ops, .. }
+        | Command::TxnWithMessage { ops, .. }
+        | Command::Rollback { ops, .. } => {
             ops.iter().all(|op| matches!(op, WriteOp::Delete { .. }))
         }
         _ => false,
