@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod concurrency;
+mod console;
 mod durability;
 mod hostile_input;
 mod managed;

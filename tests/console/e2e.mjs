@@ -1,0 +1,388 @@
+// The console end to end, in Debian's headless Chromium driven by
+// playwright-core, against a real node that scripts/console-e2e.sh started
+// and seeded. Each step is one story: what a person does in the console,
+// then what the API says happened (the API is the oracle, not the page).
+//
+// Environment: CAIRN_URL, OPERATOR_TOKEN, READER_TOKEN, STORE,
+// PLAYWRIGHT_DIR (where playwright-core is installed), SCREENSHOTS (dir),
+// CHROMIUM (default /usr/bin/chromium).
+
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error('missing environment variable ' + name);
+  return value;
+};
+const base = env('CAIRN_URL');
+const operatorToken = env('OPERATOR_TOKEN');
+const readerToken = env('READER_TOKEN');
+const store = env('STORE');
+const screenshots = env('SCREENSHOTS');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const require = createRequire(path.join(env('PLAYWRIGHT_DIR'), 'package.json'));
+const { chromium } = require('playwright-core');
+
+mkdirSync(screenshots, { recursive: true });
+const PREFERENCES = '/memories/customer-acme/preferences.md';
+const CONTACTS = '/memories/customer-acme/contacts.md';
+const TIMEOUT_MS = 15000;
+
+// The API, as a second client beside the browser.
+async function apiCall(method, route, { body, headers } = {}) {
+  const response = await fetch(base + route, {
+    method,
+    body,
+    headers: Object.assign({ Authorization: 'Bearer ' + operatorToken }, headers || {}),
+  });
+  const text = await response.text();
+  return { status: response.status, text, headers: response.headers };
+}
+async function content(filePath) {
+  const answer = await apiCall('GET', '/v1/stores/' + store + '/files' + filePath);
+  assert.equal(answer.status, 200, 'read ' + filePath + ': ' + answer.text);
+  return { text: answer.text, version: Number(answer.headers.get('x-cairn-version')) };
+}
+
+const userDataDir = mkdtempSync(path.join(tmpdir(), 'cairn-console-chromium-'));
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--user-data-dir=' + userDataDir],
+});
+
+const problems = [];
+async function newPage(viewport) {
+  const context = await browser.newContext({ viewport: viewport || { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  page.on('pageerror', (error) => problems.push('page error: ' + error.message));
+  page.on('console', (message) => {
+    const text = message.text();
+    // A refused request (4xx) is logged by Chromium as a failed resource;
+    // the steps below provoke some on purpose. Anything else is a fault.
+    if (message.type() === 'error' && !/Failed to load resource/.test(text)) problems.push('console: ' + text);
+  });
+  // Nothing may leave for another origin.
+  page.on('request', (request) => {
+    if (!request.url().startsWith(base)) problems.push('request to another origin: ' + request.url());
+  });
+  return page;
+}
+
+const steps = [];
+function step(name, run) {
+  steps.push({ name, run });
+}
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(screenshots, name + '.png'), fullPage: false });
+}
+
+async function signIn(page, token) {
+  await page.goto(base + '/console');
+  await page.locator('#token').fill(token);
+  await page.keyboard.press('Enter');
+  await page.locator('#principal').waitFor();
+}
+
+async function openFile(page, filePath) {
+  await page.goto(base + '/console#/s/' + store + '/files' + filePath);
+  await page.locator('#editor').waitFor();
+}
+
+let page;
+
+step('sign in with a token kept in session storage, never in the URL', async () => {
+  page = await newPage();
+  const response = await page.goto(base + '/console');
+  assert.match(response.headers()['content-security-policy'], /script-src 'self'/);
+  await page.locator('#token').waitFor();
+  await shot(page, 'signin');
+  await page.locator('#token').fill('cairn_0000000000000000_' + '0'.repeat(64));
+  await page.keyboard.press('Enter');
+  await page.locator('form .error[data-code="unauthenticated"]').waitFor();
+  await signIn(page, operatorToken);
+  assert.equal(await page.locator('#principal').textContent(), 'operator');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('cairn.console.token')), operatorToken);
+  assert.equal(await page.evaluate(() => localStorage.length), 0);
+  assert.ok(!page.url().includes(operatorToken));
+});
+
+step('stores list with scope, size and revision', async () => {
+  const row = page.locator('#stores tr', { hasText: store });
+  await row.waitFor();
+  const cells = await row.locator('td').allTextContents();
+  assert.equal(cells[0], store);
+  assert.equal(cells[1], 'organization');
+  assert.ok(Number(cells[3]) >= 4, 'file count ' + cells[3]);
+  await shot(page, 'stores');
+});
+
+step('browse the tree lazily by keyboard and open a file', async () => {
+  await page.locator('#stores a', { hasText: store }).click();
+  const memories = page.locator('.tree button.dir', { hasText: 'memories/' });
+  await memories.focus();
+  await page.keyboard.press('Enter');
+  const acme = page.locator('.tree button.dir', { hasText: 'customer-acme/' });
+  await acme.click();
+  await page.locator('.tree a', { hasText: 'preferences.md' }).click();
+  await page.locator('#editor').waitFor();
+  const expected = await content(PREFERENCES);
+  assert.equal(await page.locator('#editor').inputValue(), expected.text);
+  assert.equal(await page.locator('#file-version').textContent(), String(expected.version));
+  // A directory of 300 files shows its first 200, then more on demand.
+  await page.locator('.tree button.dir', { hasText: 'bulk/' }).click();
+  await page.locator('.tree li[data-path="/bulk/file-0199.md"]').waitFor();
+  assert.equal(await page.locator('.tree li[data-path="/bulk/file-0200.md"]').count(), 0);
+  await page.locator('.tree button', { hasText: 'Show 100 more' }).click();
+  await page.locator('.tree li[data-path="/bulk/file-0299.md"]').waitFor();
+  await page.locator('.tree button.dir', { hasText: 'bulk/' }).click();
+  await shot(page, 'file');
+});
+
+step('edit and save with If-Match', async () => {
+  const before = await content(PREFERENCES);
+  const text = before.text + 'Prefers email over phone.\n';
+  await page.locator('#editor').fill(text);
+  await page.locator('#save').click();
+  await page.locator('#save-status .ok').waitFor();
+  const after = await content(PREFERENCES);
+  assert.equal(after.text, text);
+  assert.ok(after.version > before.version);
+  assert.equal(await page.locator('#file-version').textContent(), String(after.version));
+});
+
+step('a change made elsewhere shows a notice; a conflicting save overwrites nothing', async () => {
+  await openFile(page, PREFERENCES);
+  const loaded = await content(PREFERENCES);
+  const theirs = loaded.text + 'Agent X: renewal due in March.\n';
+  const written = await apiCall('PUT', '/v1/stores/' + store + '/files' + PREFERENCES, {
+    body: theirs, headers: { 'X-Cairn-Agent': 'agent-x', 'X-Cairn-Session': 'session-x' },
+  });
+  assert.equal(written.status, 200, written.text);
+  // The live notice (watch feed, or polling where there is none).
+  await page.locator('#live-notice').waitFor();
+  assert.match(await page.locator('#live-notice').textContent(), /agent-x/);
+  const mine = loaded.text + 'Mine: prefers mornings.\n';
+  await page.locator('#editor').fill(mine);
+  await page.locator('#save').click();
+  await page.locator('#conflict').waitFor();
+  const box = await page.locator('#conflict').textContent();
+  assert.match(box, /agent-x/);
+  assert.match(box, /session-x/);
+  assert.match(await page.locator('#conflict pre.diff').textContent(), /\+Agent X: renewal due in March\./);
+  assert.equal(await page.locator('#their-text').textContent(), theirs);
+  // Nothing was overwritten.
+  assert.equal((await content(PREFERENCES)).text, theirs);
+  await shot(page, 'conflict');
+
+  // Reload: the editor holds their version.
+  await page.locator('#conflict-reload').click();
+  assert.equal(await page.locator('#editor').inputValue(), theirs);
+
+  // A second conflict, merged by hand: the save is based on their version.
+  await apiCall('PUT', '/v1/stores/' + store + '/files' + PREFERENCES, {
+    body: theirs + 'Agent X again.\n', headers: { 'X-Cairn-Agent': 'agent-x', 'X-Cairn-Session': 'session-x' },
+  });
+  await page.locator('#editor').fill(theirs + 'Mine, merged.\n');
+  await page.locator('#save').click();
+  await page.locator('#conflict-merge').click();
+  await page.locator('#merging').waitFor();
+  const merged = theirs + 'Agent X again.\nMine, merged.\n';
+  await page.locator('#editor').fill(merged);
+  await page.locator('#save').click();
+  await page.locator('#save-status .ok').waitFor();
+  assert.equal((await content(PREFERENCES)).text, merged);
+});
+
+step('history and a diff between two versions', async () => {
+  await page.goto(base + '/console#/s/' + store + '/history' + PREFERENCES);
+  await page.locator('#history tbody tr').first().waitFor();
+  const rows = await page.locator('#history tbody tr').count();
+  assert.ok(rows >= 5, rows + ' versions');
+  await page.locator('#diff').click();
+  const diff = await page.locator('#history-output pre.diff').textContent();
+  assert.match(diff, /^\+Mine, merged\.$/m);
+  // Any two versions: the oldest to the newest.
+  const oldest = await page.locator('#history tbody tr').last().getAttribute('data-version');
+  await page.locator('#history tbody tr').last().locator('input[name=from]').check();
+  await page.locator('#history tbody tr').first().locator('input[name=to]').check();
+  await page.locator('#diff').click();
+  await page.waitForFunction((from) => document.querySelector('#history-output h3')?.textContent.startsWith('Version ' + from + ' '), oldest);
+  assert.match(await page.locator('#history-output pre.diff').textContent(), /\+Prefers email over phone\./);
+  await shot(page, 'history');
+});
+
+step('the tree as of a past revision', async () => {
+  const history = JSON.parse((await apiCall('GET', '/v1/stores/' + store + '/history' + PREFERENCES)).text);
+  const first = history.versions[history.versions.length - 1];
+  const original = await apiCall('GET', '/v1/stores/' + store + '/files' + PREFERENCES + '?version=' + first.version);
+  await page.goto(base + '/console#/s/' + store + '/files' + PREFERENCES + '?rev=' + first.version);
+  await page.locator('#past').waitFor();
+  await page.locator('#content').waitFor();
+  assert.equal(await page.locator('#content').textContent(), original.text);
+  assert.equal(await page.locator('#editor').count(), 0, 'the past is read-only');
+  // The directory added later is not in the tree of then.
+  await page.locator('.tree button.dir', { hasText: 'memories/' }).waitFor();
+  assert.equal(await page.locator('.tree button.dir', { hasText: 'bulk/' }).count(), 0);
+});
+
+step('a rollback with its preview', async () => {
+  const history = JSON.parse((await apiCall('GET', '/v1/stores/' + store + '/history' + PREFERENCES)).text);
+  const first = history.versions[history.versions.length - 1];
+  const original = await apiCall('GET', '/v1/stores/' + store + '/files' + PREFERENCES + '?version=' + first.version);
+  const before = await content(PREFERENCES);
+  await page.goto(base + '/console#/s/' + store + '/history' + PREFERENCES);
+  await page.locator('#history tbody tr').last().locator('a', { hasText: 'Roll back to' }).click();
+  await page.locator('#rollback-preview-button').click();
+  await page.locator('#rollback-steps').waitFor();
+  const preview = await page.locator('#rollback-steps tbody').textContent();
+  assert.match(preview, new RegExp('version ' + before.version));
+  assert.match(preview, new RegExp('version ' + first.version));
+  // The preview changed nothing.
+  assert.equal((await content(PREFERENCES)).text, before.text);
+  // Later changes by others (agent-x) make it refuse unless forced.
+  await shot(page, 'rollback');
+  await page.locator('input[name=force]').check();
+  await page.locator('#rollback-preview-button').click();
+  await page.locator('#rollback-apply').click();
+  await page.locator('#rollback-done').waitFor();
+  assert.equal((await content(PREFERENCES)).text, original.text);
+});
+
+step('a redaction of a string, with its reason and what it removed', async () => {
+  assert.match((await content(CONTACTS)).text, /SECRET-TOKEN-123/);
+  await page.goto(base + '/console#/s/' + store + '/redact');
+  await page.locator('#redact-mode').selectOption('string');
+  await page.locator('input[name=string]').fill('SECRET-TOKEN-123');
+  await page.locator('input[name=reason]').fill('a credential pasted by mistake');
+  await page.locator('input[name=confirm]').check();
+  await page.locator('#redact-submit').click();
+  await page.locator('#redact-done').waitFor();
+  assert.match(await page.locator('#redact-outcome').textContent(), new RegExp(CONTACTS));
+  await shot(page, 'redact');
+  const now = await content(CONTACTS);
+  assert.doesNotMatch(now.text, /SECRET-TOKEN-123/);
+  assert.match(now.text, /\[REDACTED\]/);
+  const stat = JSON.parse((await apiCall('GET', '/v1/stores/' + store + '/history' + CONTACTS)).text);
+  assert.ok(stat.versions.some((version) => version.redaction && version.redaction.reason === 'a credential pasted by mistake'));
+});
+
+step('the audit trail filtered by session, and its hash chain verified', async () => {
+  await page.goto(base + '/console#/audit');
+  await page.locator('input[name=session]').fill('session-x');
+  await page.locator('input[name=store]').fill(store);
+  await page.locator('#audit-filter').click();
+  await page.waitForURL(/session=session-x/);
+  await page.locator('#audit tbody tr td').first().waitFor();
+  const sessions = await page.locator('#audit tbody tr td:nth-child(8)').allTextContents();
+  assert.ok(sessions.length >= 2, sessions.length + ' events');
+  assert.ok(sessions.every((session) => session === 'session-x'), sessions.join(','));
+  await page.locator('#verify-button').click();
+  await page.locator('#verify-result.ok').waitFor();
+  assert.match(await page.locator('#verify-result').textContent(), /Hash chain holds/);
+  await shot(page, 'audit');
+  // Open everything one session did, from a link.
+  await page.locator('#audit a.session').first().click();
+  await page.locator('.banner', { hasText: 'Everything session session-x did.' }).waitFor();
+});
+
+step('admin: a user, a token shown once, a grant', async () => {
+  await page.goto(base + '/console#/admin');
+  await page.locator('input[name=user]').fill('writer');
+  await page.locator('#users button[type=submit]').click();
+  await page.locator('#tokens h2', { hasText: 'Tokens of writer' }).waitFor();
+  await page.locator('input[name=agent]').fill('writer-agent');
+  await page.locator('#tokens button[type=submit]').click();
+  const token = await page.locator('#new-token').inputValue();
+  assert.match(token, /^cairn_[0-9a-f]{16}_[0-9a-f]{64}$/);
+  const whoami = await fetch(base + '/v1/whoami', { headers: { Authorization: 'Bearer ' + token } });
+  assert.equal(whoami.status, 200);
+  await shot(page, 'admin');
+  // The list never shows a secret.
+  assert.ok(!(await page.locator('#tokens table').textContent()).includes(token.slice(24)));
+  await page.locator('#grant-store').selectOption(store);
+  await page.locator('input[name=grant-user]').fill('writer');
+  await page.locator('#grants select[name=access]').selectOption('write');
+  await page.locator('#grants button[type=submit]').click();
+  await page.locator('#grants td', { hasText: 'write' }).waitFor();
+  const grants = JSON.parse((await apiCall('GET', '/v1/stores/' + store + '/grants')).text);
+  assert.deepEqual(grants.grants.find((grant) => grant.user === 'writer').access, 'write');
+  // Revoke: the token stops working.
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.locator('#tokens button', { hasText: 'Revoke' }).click();
+  await page.locator('#tokens td', { hasText: /\d{4}-\d\d-\d\d/ }).nth(1).waitFor();
+  for (let attempt = 0; ; attempt += 1) {
+    const again = await fetch(base + '/v1/whoami', { headers: { Authorization: 'Bearer ' + token } });
+    if (again.status === 401) break;
+    assert.ok(attempt < 50, 'the revoked token still works');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+});
+
+step('the cluster page, refreshed live', async () => {
+  await page.goto(base + '/console#/cluster');
+  await page.locator('#members tbody tr').first().waitFor();
+  const cells = await page.locator('#members tbody tr').first().locator('td').allTextContents();
+  assert.match(cells[0], /^1 \(this node\)$/);
+  assert.equal(cells[1], 'leader');
+  const applied = Number(await page.locator('#applied').textContent());
+  await apiCall('PUT', '/v1/stores/' + store + '/files/cluster-tick.md', { body: 'tick' });
+  await page.waitForFunction((before) => Number(document.querySelector('#applied').textContent) > before, applied);
+  await shot(page, 'cluster');
+});
+
+step('a read-only user sees the file but may not change it', async () => {
+  const reader = await newPage();
+  await signIn(reader, readerToken);
+  assert.match(await reader.locator('#principal').textContent(), /reader/);
+  await openFile(reader, PREFERENCES);
+  const before = await content(PREFERENCES);
+  await reader.locator('#editor').fill('overwritten by a reader');
+  await reader.locator('#save').click();
+  await reader.locator('#save-status .error[data-code="forbidden"]').waitFor();
+  assert.equal((await content(PREFERENCES)).text, before.text);
+  await shot(reader, 'denied');
+  // Admin pages answer what the API allows: no token of another user.
+  await reader.goto(base + '/console#/admin?user=writer');
+  await reader.locator('#tokens .error').waitFor();
+  await reader.context().close();
+});
+
+step('readable at phone width', async () => {
+  const phone = await newPage({ width: 390, height: 844 });
+  await signIn(phone, operatorToken);
+  await openFile(phone, PREFERENCES);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, 'the page scrolls sideways by ' + overflow + ' px');
+  await shot(phone, 'phone-file');
+  await phone.context().close();
+});
+
+let failed = 0;
+for (const { name, run } of steps) {
+  const started = Date.now();
+  try {
+    await run();
+    console.log('ok   ' + name + ' (' + (Date.now() - started) + ' ms)');
+  } catch (error) {
+    failed += 1;
+    console.log('FAIL ' + name + '\n' + (error.stack || error));
+    if (page) await page.screenshot({ path: path.join(screenshots, 'failure-' + failed + '.png') }).catch(() => {});
+    break;
+  }
+}
+if (problems.length) {
+  failed += 1;
+  console.log('FAIL the pages logged errors or reached another origin:\n  ' + problems.join('\n  '));
+}
+await browser.close();
+rmSync(userDataDir, { recursive: true, force: true });
+console.log(failed ? 'console e2e: FAILED' : 'console e2e: ' + steps.length + ' steps passed');
+process.exit(failed ? 1 : 0);
