@@ -96,16 +96,19 @@ put /memories/customer-acme/contacts.md agent-a session-1 $'Main contact: Dana.\
 put /memories/projects/roadmap.md agent-b session-2 $'Q1: migrate to Cairn.\n'
 put /readme.md agent-b session-2 $'Memories of the support agents.\n'
 put /memories/customer-acme/preferences.md agent-b session-2 $'# Acme preferences\n\nPrefers short answers.\nTime zone: CET.\n'
-# A directory of 300 files, in one transaction: the tree shows 200, then more.
-{
-    printf '{"ops":['
-    for i in $(seq 0 299); do
-        ((i)) && printf ','
-        printf '{"op":"write","path":"/bulk/file-%04d.md","content":"bulk file %d\\n"}' "$i" "$i"
-    done
-    printf ']}'
-} >"$work/bulk.json"
-cli --agent bulk-loader --session session-3 txn "$store" "$work/bulk.json" >/dev/null
+# A directory of 300 files, in two transactions (at most 256 ops each): the
+# tree shows 200, then more.
+for half in 0 150; do
+    {
+        printf '{"ops":['
+        for i in $(seq "$half" $((half + 149))); do
+            ((i > half)) && printf ','
+            printf '{"op":"write","path":"/bulk/file-%04d.md","content":"bulk file %d\\n"}' "$i" "$i"
+        done
+        printf ']}'
+    } >"$work/bulk.json"
+    cli --agent bulk-loader --session session-3 txn "$store" "$work/bulk.json" >/dev/null
+done
 # A member of the organization reads its stores and may not write them.
 cli user create default reader --role member >/dev/null
 cli grant "$store" reader read >/dev/null

@@ -60,12 +60,12 @@ export async function render(main, route) {
     }
   }
 
-  const form = h('form', { class: 'inline', 'aria-label': 'Diff two versions' },
+  const form = h('div', { class: 'actions' },
     h('button', { type: 'submit', class: 'primary', id: 'diff' }, 'Diff selected versions'));
   const tableElement = h('div', { class: 'table-wrap' }, h('table', { id: 'history' },
     h('thead', {}, h('tr', {}, ['From', 'To', 'Version', 'Change', 'When', 'Agent', 'Session', 'Size', '', '']
       .map((heading) => h('th', { scope: 'col' }, heading)))), rows));
-  const selection = h('form', { id: 'history-form' }, tableElement, form);
+  const selection = h('form', { id: 'history-form', 'aria-label': 'Diff two versions' }, tableElement, form);
   selection.addEventListener('submit', async (event) => {
     event.preventDefault();
     const from = selection.querySelector('input[name=from]:checked');

@@ -94,8 +94,13 @@ function history_replace(hash) {
 async function onSignedIn(whoami) {
   session.whoami = whoami;
   await showHeader();
-  location.hash = '#/stores';
-  await route();
+  go('#/stores');
+}
+
+// Shows `hash`: a new hash renders through `hashchange`, the same one here.
+function go(hash) {
+  if (location.hash !== hash) location.hash = hash;
+  else route();
 }
 
 function signOut() {
@@ -110,8 +115,7 @@ function signOut() {
 document.getElementById('signout').addEventListener('click', signOut);
 document.getElementById('org').addEventListener('change', (event) => {
   session.org = event.target.value;
-  location.hash = '#/stores';
-  route();
+  go('#/stores');
 });
 window.addEventListener('hashchange', route);
 window.addEventListener('cairn:unauthenticated', () => {

@@ -47,7 +47,7 @@ export async function render(main, route) {
   }
 
   function conflicts(result) {
-    if (!result.conflicts.length) return '';
+    if (!result.conflicts || !result.conflicts.length) return '';
     return [h('h3', {}, 'Later changes by others (the rollback refuses unless forced)'),
       table(['Path', 'Version', 'Agent', 'Session'], result.conflicts.map((conflict) => h('tr', {},
         h('td', {}, conflict.path), h('td', {}, conflict.version), h('td', {}, conflict.agent), h('td', {}, conflict.session))),

@@ -147,8 +147,8 @@ mod tests {
 
     #[test]
     fn every_module_the_console_imports_is_embedded() {
-        for asset in ASSETS.iter().filter(|asset| asset.content_type == JS) {
-            for line in asset.body.lines() {
+        for module in ASSETS.iter().filter(|asset| asset.content_type == JS) {
+            for line in module.body.lines() {
                 let Some(start) = line.find("from './") else {
                     continue;
                 };
@@ -158,7 +158,7 @@ mod tests {
                 assert!(
                     asset(&target).is_some(),
                     "{} imports {target}, which is not embedded",
-                    asset.name
+                    module.name
                 );
             }
         }
