@@ -189,19 +189,46 @@ step('a change made elsewhere shows a notice; a conflicting save overwrites noth
   await page.locator('#conflict-reload').click();
   assert.equal(await page.locator('#editor').inputValue(), theirs);
 
-  // A second conflict, merged by hand: the save is based on their version.
+  // A second conflict on other lines, merged automatically; the merge is
+  // saved only when the user saves, based on their version.
+  const theirs2 = theirs + 'Agent X again.\n';
   await apiCall('PUT', '/v1/stores/' + store + '/files' + PREFERENCES, {
-    body: theirs + 'Agent X again.\n', headers: { 'X-Cairn-Agent': 'agent-x', 'X-Cairn-Session': 'session-x' },
+    body: theirs2, headers: { 'X-Cairn-Agent': 'agent-x', 'X-Cairn-Session': 'session-x' },
   });
-  await page.locator('#editor').fill(theirs + 'Mine, merged.\n');
+  await page.locator('#editor').fill(theirs.replace('# Acme preferences', '# Acme Corp preferences'));
+  await page.locator('#save').click();
+  await page.locator('#conflict-auto-merge').click();
+  await page.locator('#merging', { hasText: 'no overlapping change' }).waitFor();
+  const autoMerged = theirs2.replace('# Acme preferences', '# Acme Corp preferences');
+  assert.equal(await page.locator('#editor').inputValue(), autoMerged);
+  assert.equal((await content(PREFERENCES)).text, theirs2, 'nothing saved before Save');
+  await page.locator('#save').click();
+  await page.locator('#save-status .ok').waitFor();
+  assert.equal((await content(PREFERENCES)).text, autoMerged);
+
+  // A third, on the same line: merged by hand.
+  const theirs3 = autoMerged + 'Agent X a third time.\n';
+  await apiCall('PUT', '/v1/stores/' + store + '/files' + PREFERENCES, {
+    body: theirs3, headers: { 'X-Cairn-Agent': 'agent-x', 'X-Cairn-Session': 'session-x' },
+  });
+  await page.locator('#editor').fill(autoMerged + 'Mine, merged.\n');
   await page.locator('#save').click();
   await page.locator('#conflict-merge').click();
   await page.locator('#merging').waitFor();
-  const merged = theirs + 'Agent X again.\nMine, merged.\n';
+  const merged = theirs3 + 'Mine, merged.\n';
   await page.locator('#editor').fill(merged);
   await page.locator('#save').click();
   await page.locator('#save-status .ok').waitFor();
   assert.equal((await content(PREFERENCES)).text, merged);
+
+  // The merge marks changes on both sides of one region.
+  const overlap = await page.evaluate(async () => {
+    const { merge3 } = await import('/console/js/merge.js');
+    return merge3('a\nb\nc\n', 'a\nB1\nc\n', 'a\nB2\nc\nd\n', 'version 9');
+  });
+  assert.deepEqual(overlap, {
+    text: 'a\n<<<<<<< yours\nB1\n=======\nB2\n>>>>>>> version 9\nc\nd\n', conflicts: 1,
+  });
 });
 
 step('history and a diff between two versions', async () => {

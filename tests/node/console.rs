@@ -48,7 +48,10 @@ async fn the_console_and_its_files_are_served_with_their_types_and_a_strict_poli
             .await
             .unwrap();
         assert_eq!(answer.status, 200, "{target}");
-        let content_type = answer.header("content-type").unwrap_or_default().to_string();
+        let content_type = answer
+            .header("content-type")
+            .unwrap_or_default()
+            .to_string();
         let expected = match target.rsplit('.').next() {
             Some("js") => "text/javascript; charset=utf-8",
             Some("css") => "text/css; charset=utf-8",
@@ -80,7 +83,11 @@ async fn the_console_and_its_files_are_served_with_their_types_and_a_strict_poli
     assert!(seen.contains("/console/js/file.js"), "{seen:?}");
     assert!(seen.len() >= 15, "{seen:?}");
 
-    for missing in ["/console/js/nope.js", "/console/../Cargo.toml", "/console/js/"] {
+    for missing in [
+        "/console/js/nope.js",
+        "/console/../Cargo.toml",
+        "/console/js/",
+    ] {
         let answer = anonymous
             .raw_request("GET", missing, &[], Vec::<u8>::new())
             .await

@@ -11,6 +11,7 @@ import { href } from './router.js';
 import { storeHeader } from './stores.js';
 import { tree } from './tree.js';
 import { watchStore } from './live.js';
+import { merge3 } from './merge.js';
 
 export async function render(main, route) {
   const store = route.store;
@@ -150,6 +151,25 @@ async function showFile(viewer, store, path, revision) {
           },
         }, 'Reload theirs (discard my edit)'),
         theirs ? h('button', {
+          type: 'button', id: 'conflict-auto-merge', onclick: () => {
+            const merged = merge3(base.text, editor.value, theirs.text, 'version ' + theirs.version);
+            if (!merged) {
+              notify('Too long to merge here: merge by hand.', 'error');
+              return;
+            }
+            base = { version: theirs.version, text: theirs.text };
+            editor.value = merged.text;
+            replace(conflict, h('p', { class: 'banner', id: 'merging' },
+              merged.conflicts
+                ? 'Merged with version ' + theirs.version + ': ' + merged.conflicts +
+                  ' region(s) changed on both sides are marked <<<<<<< yours … ======= … >>>>>>>. Settle them, then Save.'
+                : 'Merged with version ' + theirs.version + ': no overlapping change. Review the text, then Save.'),
+            h('h4', {}, 'Their change'), change);
+            refreshMeta();
+            editor.focus();
+          },
+        }, 'Merge automatically') : '',
+        theirs ? h('button', {
           type: 'button', id: 'conflict-merge', onclick: () => {
             base = { version: theirs.version, text: theirs.text };
             replace(conflict, h('p', { class: 'banner', id: 'merging' },
@@ -159,7 +179,8 @@ async function showFile(viewer, store, path, revision) {
             editor.focus();
           },
         }, 'Merge by hand (keep my text, base it on theirs)') : '')));
-    conflict.querySelector('button').focus();
+    conflict.querySelector('button').focus({ preventScroll: true });
+    conflict.scrollIntoView({ block: 'start' });
   }
 
   save.addEventListener('click', doSave);

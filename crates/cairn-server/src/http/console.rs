@@ -57,6 +57,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/stores.js", JS),
     asset!("js/tree.js", JS),
     asset!("js/file.js", JS),
+    asset!("js/merge.js", JS),
     asset!("js/history.js", JS),
     asset!("js/rollback.js", JS),
     asset!("js/redact.js", JS),
@@ -108,7 +109,10 @@ fn serve(asset: Option<&'static Asset>) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // The files change with the binary; a browser revalidates each load.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -118,11 +122,21 @@ fn serve(asset: Option<&'static Asset>) -> Response {
 /// What an asset may not contain: any reference to another origin.
 pub fn external_references(body: &str) -> Vec<String> {
     let lower = body.to_ascii_lowercase();
-    ["http:", "https:", "ws:", "wss:", "//cdn", "src=\"//", "href=\"//", "url(//", "@import"]
-        .iter()
-        .filter(|needle| lower.contains(*needle))
-        .map(|needle| (*needle).to_string())
-        .collect()
+    [
+        "http:",
+        "https:",
+        "ws:",
+        "wss:",
+        "//cdn",
+        "src=\"//",
+        "href=\"//",
+        "url(//",
+        "@import",
+    ]
+    .iter()
+    .filter(|needle| lower.contains(*needle))
+    .map(|needle| (*needle).to_string())
+    .collect()
 }
 
 #[cfg(test)]
@@ -166,7 +180,9 @@ mod tests {
 
     #[test]
     fn no_inline_script_or_style_in_the_page() {
-        let page = asset("index.html").map(|asset| asset.body).unwrap_or_default();
+        let page = asset("index.html")
+            .map(|asset| asset.body)
+            .unwrap_or_default();
         assert!(page.contains("<script type=\"module\" src=\"/console/js/main.js\">"));
         assert_eq!(page.matches("<script").count(), 1, "one script, by src");
         assert!(!page.contains("<style"), "styles come from console.css");
