@@ -149,6 +149,14 @@ step('browse the tree lazily by keyboard and open a file', async () => {
   await shot(page, 'file');
 });
 
+step('a file past the first 200 of its directory opens with the tree showing it', async () => {
+  await openFile(page, '/bulk/file-0250.md');
+  await page.locator('.tree a[aria-current="page"]', { hasText: 'file-0250.md' }).waitFor();
+  assert.equal(await page.locator('#editor').inputValue(), 'bulk file 250\n');
+  await page.locator('.tree button', { hasText: 'more of 49' }).waitFor();
+  await openFile(page, PREFERENCES);
+});
+
 step('edit and save with If-Match', async () => {
   const before = await content(PREFERENCES);
   const text = before.text + 'Prefers email over phone.\n';
@@ -302,6 +310,26 @@ step('a redaction of a string, with its reason and what it removed', async () =>
   assert.match(now.text, /\[REDACTED\]/);
   const stat = JSON.parse((await apiCall('GET', '/v1/stores/' + store + '/history' + CONTACTS)).text);
   assert.ok(stat.versions.some((version) => version.redaction && version.redaction.reason === 'a credential pasted by mistake'));
+});
+
+step('a redaction of one version, from the history', async () => {
+  const history = JSON.parse((await apiCall('GET', '/v1/stores/' + store + '/history' + PREFERENCES)).text);
+  const first = history.versions[history.versions.length - 1];
+  await page.goto(base + '/console#/s/' + store + '/history' + PREFERENCES);
+  await page.locator('#history tbody tr').last().locator('a', { hasText: 'Redact' }).click();
+  assert.equal(await page.locator('input[name=version]').inputValue(), String(first.version));
+  await page.locator('input[name=reason]').fill('personal data');
+  await page.locator('input[name=confirm]').check();
+  await page.locator('#redact-submit').click();
+  await page.locator('#redact-done').waitFor();
+  assert.match(await page.locator('#redact-outcome').textContent(), /whole content/);
+  const gone = await apiCall('GET', '/v1/stores/' + store + '/files' + PREFERENCES + '?version=' + first.version);
+  assert.equal(gone.status, 410, gone.text);
+  // The history marks it and offers no view of it.
+  await page.goto(base + '/console#/s/' + store + '/history' + PREFERENCES);
+  const row = page.locator('#history tbody tr').last();
+  await row.locator('.badge', { hasText: 'personal data' }).waitFor();
+  assert.equal(await row.locator('button', { hasText: 'View' }).count(), 0);
 });
 
 step('the audit trail filtered by session, and its hash chain verified', async () => {

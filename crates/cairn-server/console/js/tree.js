@@ -40,7 +40,10 @@ export function tree(store, { revision, selected }) {
   }
 
   function showFrom(list, entries, start) {
-    const end = Math.min(entries.length, start + ENTRIES_SHOWN);
+    // The open file (or the directory holding it) is shown even when it
+    // comes after the first ENTRIES_SHOWN.
+    const wanted = entries.findIndex((entry) => entry.path === selected || open.has(entry.path));
+    const end = Math.min(entries.length, Math.max(start + ENTRIES_SHOWN, wanted + 1));
     for (const entry of entries.slice(start, end)) list.append(item(entry));
     if (end < entries.length) {
       const more = h('li', {}, h('button', {
@@ -57,6 +60,7 @@ export function tree(store, { revision, selected }) {
         class: 'file', 'aria-current': entry.path === selected ? 'page' : false,
         title: entry.path + ' · version ' + entry.version,
       }, name(entry.path));
+      if (entry.path === selected) requestAnimationFrame(() => link.scrollIntoView({ block: 'nearest' }));
       return h('li', { dataset: { path: entry.path } }, link);
     }
     const children = h('ul', { role: 'list', hidden: true });
