@@ -49,9 +49,11 @@ export function bytes(count) {
 // A notice at the top of the page; errors stay until dismissed.
 export function notify(message, kind = 'info') {
   const box = document.getElementById('notices');
-  const notice = h('div', { class: 'notice ' + kind, role: kind === 'error' ? 'alert' : 'status' },
+  const notice = h('div', { class: 'notice ' + kind, role: kind === 'error' ? 'alert' : 'status', dataset: { at: Date.now() } },
     h('span', {}, message),
     h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss', onclick: () => notice.remove() }, '×'));
+  // One information notice at a time: the newest says what just happened.
+  if (kind !== 'error') for (const old of box.querySelectorAll('.notice:not(.error)')) old.remove();
   box.append(notice);
   if (kind !== 'error') setTimeout(() => notice.remove(), 6000);
   return notice;
@@ -59,8 +61,19 @@ export function notify(message, kind = 'info') {
 
 // An error from the API as a readable line: its stable code and its detail.
 export function errorText(error) {
-  if (error && error.code) return error.code + ': ' + error.message;
+  if (error && error.code) {
+    const message = String(error.message || '');
+    return message.startsWith(error.code) ? message : error.code + ': ' + message;
+  }
   return String(error && error.message ? error.message : error);
+}
+
+// Drops information notices older than a moment when the page changes (a
+// notice given just before a navigation stays); errors stay until dismissed.
+export function clearOldNotices() {
+  for (const notice of document.querySelectorAll('#notices .notice:not(.error)')) {
+    if (Date.now() - Number(notice.dataset.at) > 1500) notice.remove();
+  }
 }
 
 export function showError(error) {
@@ -69,7 +82,9 @@ export function showError(error) {
 
 // An inline error box inside a panel (for forms), with the code as a class.
 export function errorBox(error) {
-  return h('p', { class: 'error', role: 'alert', dataset: { code: error.code || '' } }, errorText(error));
+  const box = h('p', { class: 'error', role: 'alert', dataset: { code: error.code || '' } }, errorText(error));
+  requestAnimationFrame(() => box.scrollIntoView({ block: 'nearest' }));
+  return box;
 }
 
 export function table(headings, rows, attributes) {

@@ -43,12 +43,12 @@ export async function render(main, route) {
         ? h('a', { href: '#/audit?session=' + encodeURIComponent(version.session) }, version.session) : ''),
       h('td', { class: 'num' }, bytes(version.bytes)),
       h('td', {}, version.redaction ? h('span', { class: 'badge' }, 'redacted: ' + version.redaction.reason) : ''),
-      h('td', { class: 'actions' },
+      h('td', {}, h('div', { class: 'actions tight' },
         version.op === 'delete' || redacted ? '' : h('button', {
           type: 'button', class: 'link', onclick: () => showVersion(version.version),
         }, 'View'),
         h('a', { href: href(store, 'rollback', '', { path, to_version: version.version }) }, 'Roll back to'),
-        version.op === 'delete' || redacted ? '' : h('a', { href: href(store, 'redact', '', { path, version: version.version }) }, 'Redact')));
+        version.op === 'delete' || redacted ? '' : h('a', { href: href(store, 'redact', '', { path, version: version.version }) }, 'Redact'))));
   }
 
   async function showVersion(version) {

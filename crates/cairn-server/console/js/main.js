@@ -2,7 +2,7 @@
 // hash shows. Every view is a module with `render(main, route)`.
 
 import { api, session } from './api.js';
-import { h, replace, showError } from './dom.js';
+import { h, replace, showError, clearOldNotices, errorText } from './dom.js';
 import { parse } from './router.js';
 import * as signin from './signin.js';
 import * as stores from './stores.js';
@@ -52,6 +52,7 @@ async function showHeader() {
 
 async function route() {
   stopAll();
+  clearOldNotices();
   const main = document.getElementById('main');
   if (!session.token) {
     if (location.hash !== '#/signin') history_replace('#/signin');
@@ -82,8 +83,7 @@ async function route() {
   try {
     await view(main, current);
   } catch (error) {
-    replace(main, h('h1', {}, 'Something went wrong'), h('p', { class: 'error', role: 'alert' },
-      (error.code ? error.code + ': ' : '') + error.message));
+    replace(main, h('h1', {}, 'Something went wrong'), h('p', { class: 'error', role: 'alert' }, errorText(error)));
   }
 }
 

@@ -2,7 +2,7 @@
 // store can be created (and deleted, after typing its name).
 
 import { api, session } from './api.js';
-import { h, replace, table, bytes, time, errorBox, field, notify } from './dom.js';
+import { h, replace, table, bytes, time, errorBox, field, notify, errorText } from './dom.js';
 import { href } from './router.js';
 
 export async function render(main) {
@@ -68,7 +68,7 @@ export function storeHeader(info, active) {
             notify('Deleted store ' + info.name);
             location.hash = '#/stores';
           } catch (error) {
-            notify(error.code + ': ' + error.message, 'error');
+            notify(errorText(error), 'error');
           }
         },
       }, 'Delete store')));
