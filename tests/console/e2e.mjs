@@ -292,6 +292,17 @@ step('a rollback with its preview', async () => {
   await page.locator('#rollback-apply').click();
   await page.locator('#rollback-done').waitFor();
   assert.equal((await content(PREFERENCES)).text, original.text);
+
+  // A session's writes (the bulk loader's 300 files), previewed only.
+  await page.goto(base + '/console#/s/' + store + '/rollback?session=session-3');
+  assert.equal(await page.locator('select[name=kind]').inputValue(), 'session');
+  await page.locator('#rollback-preview-button').click();
+  await page.locator('#rollback-steps').waitFor();
+  assert.equal(await page.locator('#rollback-steps tbody tr').count(), 300);
+  assert.equal(await page.locator('#rollback-steps tbody tr', { hasText: 'deleted' }).count(), 300);
+  assert.match(await page.locator('#rollback-apply').textContent(), /300 files/);
+  const bulk = await apiCall('GET', '/v1/stores/' + store + '/files/bulk/file-0000.md');
+  assert.equal(bulk.status, 200, 'a preview changes nothing');
 });
 
 step('a redaction of a string, with its reason and what it removed', async () => {
@@ -346,6 +357,14 @@ step('the audit trail filtered by session, and its hash chain verified', async (
   await page.locator('#verify-result.ok').waitFor();
   assert.match(await page.locator('#verify-result').textContent(), /Hash chain holds/);
   await shot(page, 'audit');
+  // A time filter: nothing happened after tomorrow.
+  await page.locator('input[name=since]').fill(new Date(Date.now() + 86400000).toISOString().slice(0, 16));
+  await page.locator('#audit-filter').click();
+  await page.waitForURL(/since=\d+/);
+  await page.locator('#audit td', { hasText: 'No event matches.' }).waitFor();
+  await page.goBack();
+  await page.locator('#audit tbody tr td:nth-child(8)', { hasText: 'session-x' }).first().waitFor();
+
   // Open everything one session did, from a link.
   await page.locator('#audit a.session').first().click();
   await page.waitForURL((url) => url.href.endsWith('#/audit?session=session-x'));
