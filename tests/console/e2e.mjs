@@ -134,7 +134,13 @@ step('browse the tree lazily by keyboard and open a file', async () => {
   await page.keyboard.press('Enter');
   const acme = page.locator('.tree button.dir', { hasText: 'customer-acme/' });
   await acme.click();
-  await page.locator('.tree a', { hasText: 'preferences.md' }).click();
+  // Arrow keys: down from customer-acme/ to its first file, then Enter.
+  await acme.focus();
+  await page.locator('.tree a', { hasText: 'contacts.md' }).waitFor();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'preferences.md');
+  await page.keyboard.press('Enter');
   await page.locator('#editor').waitFor();
   const expected = await content(PREFERENCES);
   assert.equal(await page.locator('#editor').inputValue(), expected.text);

@@ -80,6 +80,31 @@ export function tree(store, { revision, selected }) {
     return h('li', { dataset: { path: entry.path } }, button, children);
   }
 
+  // Arrow keys move between the visible entries; Right opens a directory,
+  // Left closes it or goes up to the directory holding the entry.
+  root.addEventListener('keydown', (event) => {
+    const items = Array.from(root.querySelectorAll('a.file, button.dir'))
+      .filter((item) => item.offsetParent !== null);
+    const index = items.indexOf(document.activeElement);
+    if (index < 0) return;
+    const item = items[index];
+    const expanded = item.getAttribute('aria-expanded');
+    let target = null;
+    if (event.key === 'ArrowDown') target = items[index + 1];
+    else if (event.key === 'ArrowUp') target = items[index - 1];
+    else if (event.key === 'Home') target = items[0];
+    else if (event.key === 'End') target = items[items.length - 1];
+    else if (event.key === 'ArrowRight' && expanded === 'false') item.click();
+    else if (event.key === 'ArrowRight' && expanded === 'true') target = items[index + 1];
+    else if (event.key === 'ArrowLeft' && expanded === 'true') item.click();
+    else if (event.key === 'ArrowLeft') {
+      const parent = item.closest('ul').closest('li');
+      target = parent ? parent.querySelector('button.dir') : null;
+    } else return;
+    event.preventDefault();
+    if (target) target.focus();
+  });
+
   load(root, '/');
   return root;
 }
