@@ -7,14 +7,15 @@
 # Debian's chromium when /usr/bin/chromium is missing (apt-get, as root or
 # with sudo -n), installs the pinned playwright-core from
 # tests/console/package-lock.json under target/console-e2e (npm ci), starts
-# one node on loopback with an operator token, seeds a store with the CLI,
+# three nodes on loopback with an operator token (node 1 leads, node 2 votes,
+# node 3 is a learner; the browser talks to node 1), seeds a store with the CLI,
 # and runs tests/console/e2e.mjs: sign in, browse, edit and save, a
 # conflicting save, history and diff, the tree at a past revision, a
 # rollback with its preview, a redaction, an audit filter and the hash-chain
 # check, admin (user, token, grant, revoke), the cluster page, a read-only
 # user refused, phone width. Screenshots go to target/console-screenshots/;
 # --docs also copies them into docs/console/ (what docs/console.md shows).
-# KEEP=1 keeps the node's directory.
+# KEEP=1 keeps the nodes' directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -61,29 +62,46 @@ cairn=$(realpath "$cairn")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-console.XXXXXX")
 pids=()
-trap 'finish_work $? node.log' EXIT
+trap 'finish_work $? "node*.log"' EXIT
 
-http_port=$(free_port)
-raft_port=$(free_port)
-url="http://127.0.0.1:$http_port"
+# Three nodes: node 1 (the one the browser talks to) leads, node 2 is a
+# voter and node 3 a learner, so the cluster page has every role to show.
 token="console-operator-$$-$RANDOM$RANDOM$RANDOM"
-cat >"$work/cairn.toml" <<TOML
-node_id = 1
-data_dir = "$work/data"
+urls=()
+for n in 1 2 3; do
+    http_port=$(free_port)
+    raft_port=$(free_port)
+    urls+=("http://127.0.0.1:$http_port")
+    bootstrap=false
+    ((n == 1)) && bootstrap=true
+    cat >"$work/node$n.toml" <<TOML
+node_id = $n
+data_dir = "$work/node$n"
 listen_http = "127.0.0.1:$http_port"
 listen_raft = "127.0.0.1:$raft_port"
-bootstrap = true
+bootstrap = $bootstrap
+cluster_secret = "console-e2e-secret"
+
+[tags]
+region = "region-$n"
 
 [auth]
 admin_token = "$token"
 TOML
-log "starting $cairn on $url"
-"$cairn" serve --config "$work/cairn.toml" >"$work/node.log" 2>&1 &
-pids+=($!)
+    "$cairn" serve --config "$work/node$n.toml" >"$work/node$n.log" 2>&1 &
+    pids+=($!)
+done
+url=${urls[0]}
+log "started $cairn: ${urls[*]}"
 cli() {
     "$cairn" --url "$url" --token "$token" "$@"
 }
-wait_until 30 "the node became ready" cli whoami
+wait_until 30 "node 1 became ready" cli whoami
+for n in 2 3; do
+    wait_until 30 "node $n answered" "$cairn" --url "${urls[n - 1]}" cluster status
+    cli cluster add-learner "${urls[n - 1]}" >/dev/null
+done
+cli cluster promote 2 >/dev/null
 
 log "seeding store notes"
 store=notes

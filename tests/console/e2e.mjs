@@ -415,10 +415,21 @@ step('admin: a user, a token shown once, a grant', async () => {
 
 step('the cluster page, refreshed live', async () => {
   await page.goto(base + '/console#/cluster');
-  await page.locator('#members tbody tr').first().waitFor();
-  const cells = await page.locator('#members tbody tr').first().locator('td').allTextContents();
-  assert.match(cells[0], /^1 \(this node\)$/);
-  assert.equal(cells[1], 'leader');
+  // Every member listed with a matched index (the page refreshes every 2 s).
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll('#members tbody tr');
+    return rows.length === 3 && Array.from(rows).every((row) => /^\d+$/.test(row.cells[6].textContent));
+  });
+  const rows = [];
+  for (const row of await page.locator('#members tbody tr').all()) rows.push(await row.locator('td').allTextContents());
+  assert.equal(rows.length, 3, JSON.stringify(rows));
+  assert.deepEqual(rows.map((cells) => cells.slice(0, 3)), [
+    ['1 (this node)', 'leader', 'region-1'],
+    ['2', 'follower', 'region-2'],
+    ['3', 'learner', 'region-3'],
+  ]);
+  // The leader knows how far each member has matched its log.
+  for (const cells of rows) assert.match(cells[6], /^\d+$/, JSON.stringify(cells));
   const applied = Number(await page.locator('#applied').textContent());
   await apiCall('PUT', '/v1/stores/' + store + '/files/cluster-tick.md', { body: 'tick' });
   await page.waitForFunction((before) => Number(document.querySelector('#applied').textContent) > before, applied);
