@@ -59,9 +59,11 @@ const browser = await chromium.launch({
 });
 
 const problems = [];
+const pages = [];
 async function newPage(viewport) {
   const context = await browser.newContext({ viewport: viewport || { width: 1280, height: 800 } });
   const page = await context.newPage();
+  pages.push(page);
   page.setDefaultTimeout(TIMEOUT_MS);
   page.on('pageerror', (error) => problems.push('page error: ' + error.message));
   page.on('console', (message) => {
@@ -472,7 +474,13 @@ for (const { name, run } of steps) {
   } catch (error) {
     failed += 1;
     console.log('FAIL ' + name + '\n' + (error.stack || error));
-    if (page) await page.screenshot({ path: path.join(screenshots, 'failure-' + failed + '.png') }).catch(() => {});
+    // Every page still open, as it was: a picture and its text.
+    for (const [index, open] of pages.entries()) {
+      if (open.isClosed()) continue;
+      await open.screenshot({ path: path.join(screenshots, 'failure-' + index + '.png') }).catch(() => {});
+      const text = await open.locator('body').innerText().catch(() => '');
+      console.log('page ' + index + ' (' + open.url() + '):\n' + text.slice(0, 2000));
+    }
     break;
   }
 }

@@ -34,6 +34,9 @@ export const session = {
   whoami: null,
 };
 
+const RETRIES_MAX = 4;
+const RETRY_DELAY_MS = 250;
+
 export class ApiError extends Error {
   constructor(status, problem) {
     super(problem.detail || problem.title || ('HTTP ' + status));
@@ -83,7 +86,14 @@ export async function send(method, path, { params, body, json, extraHeaders, sig
     init.body = body;
     init.headers['Content-Type'] = 'text/plain; charset=utf-8';
   }
-  const response = await fetch(path + query(params), init);
+  // A 503 (`unavailable`, `not_leader`: no leader yet, or a read-index round
+  // that timed out) applied nothing and is retryable: try again a few times.
+  let response;
+  for (let attempt = 1; ; attempt += 1) {
+    response = await fetch(path + query(params), init);
+    if (response.status !== 503 || attempt >= RETRIES_MAX) break;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
+  }
   if (!response.ok) {
     let problem = {};
     try { problem = await response.json(); } catch (_) { problem = {}; }

@@ -107,8 +107,8 @@ async function showFile(viewer, store, path, revision) {
       base = { version: written.version, text: editor.value };
       replace(conflict);
       replace(live);
-      replace(status, h('p', { class: 'ok' }, 'Saved as version ' + written.version + '.'));
       await refreshMeta();
+      replace(status, h('p', { class: 'ok' }, 'Saved as version ' + written.version + '.'));
     } catch (error) {
       if (error.code === 'version_conflict') await showConflict(error);
       else replace(status, errorBox(error));
