@@ -11,6 +11,7 @@ mod bad_input;
 mod checkout;
 mod cli;
 mod concurrency;
+mod console;
 mod durability;
 mod hostile_input;
 mod managed;
