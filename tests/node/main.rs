@@ -8,8 +8,10 @@
 mod access;
 mod audit;
 mod bad_input;
+mod checkout;
 mod cli;
 mod concurrency;
+mod console;
 mod durability;
 mod export;
 mod hostile_input;

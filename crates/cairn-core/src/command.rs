@@ -123,6 +123,14 @@ pub enum Command {
         reason: String,
         targets: Vec<RedactTarget>,
     },
+    /// `Txn` with a message from its author (`cairn commit -m`), kept as
+    /// the audit event's `detail`. A variant of its own, at the end, so that
+    /// `Txn` and every entry already in a log keep their encoding.
+    TxnWithMessage {
+        store: StoreRef,
+        ops: Vec<WriteOp>,
+        message: String,
+    },
     /// Starts importing an archive into a new store named `store` (made
     /// visible only by `ImportCommit`). The operator and the organization's
     /// admins may import.
@@ -143,6 +151,9 @@ pub enum Command {
         import_id: u64,
     },
 }
+
+/// The longest message a transaction may carry, in bytes.
+pub const TXN_MESSAGE_BYTES_MAX: usize = 4096;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Precondition {

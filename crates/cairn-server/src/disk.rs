@@ -73,7 +73,9 @@ fn frees_space(command: &Command) -> bool {
         | Command::Redact { .. }
         | Command::RevokeToken { .. }
         | Command::ImportAbort { .. } => true,
-        Command::Txn { ops, .. } | Command::Rollback { ops, .. } => {
+        Command::Txn { ops, .. }
+        | Command::TxnWithMessage { ops, .. }
+        | Command::Rollback { ops, .. } => {
             ops.iter().all(|op| matches!(op, WriteOp::Delete { .. }))
         }
         _ => false,

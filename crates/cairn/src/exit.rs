@@ -36,9 +36,14 @@ pub enum Failure {
     /// A check found a fault (`cairn audit verify`: a broken chain); the
     /// text says where.
     Broken(String),
-    /// An archive that is truncated, altered or malformed (`cairn import`,
-    /// `cairn export`): refused before anything was sent or kept.
-    Archive(String),
+    /// The command refused to go on, having changed nothing on the server:
+    /// a commit whose files someone else changed (`version_conflict`, every
+    /// path named), local files the store cannot hold, unresolved conflict
+    /// copies.
+    Refused {
+        code: &'static str,
+        detail: String,
+    },
 }
 
 impl From<ClientError> for Failure {
@@ -55,6 +60,13 @@ impl Failure {
         }
     }
 
+    pub fn refused(code: &'static str, detail: impl Into<String>) -> Failure {
+        Failure::Refused {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage { .. } => EXIT_USAGE,
@@ -64,7 +76,7 @@ impl Failure {
             Failure::Client(error) if error.is_client_error() => EXIT_REFUSED,
             Failure::Client(_) | Failure::Bench(_) | Failure::Runtime(_) => EXIT_UNAVAILABLE,
             Failure::Serve(_) => EXIT_SERVE_FAILED,
-            Failure::Broken(_) | Failure::Archive(_) => EXIT_REFUSED,
+            Failure::Broken(_) | Failure::Refused { .. } => EXIT_REFUSED,
         }
     }
 
@@ -76,7 +88,7 @@ impl Failure {
             Failure::Runtime(error) => format!("error: start the tokio runtime: {error}"),
             Failure::Serve(error) => format!("error: {error:#}"),
             Failure::Broken(report) => format!("error: broken: {}", report.trim_end()),
-            Failure::Archive(detail) => format!("error: invalid_archive: {detail}"),
+            Failure::Refused { code, detail } => format!("error: {code}: {}", detail.trim_end()),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }

@@ -33,6 +33,7 @@ use crate::command::{Command, Meta, Outcome, Proposal};
 use crate::error::{CoreError, ReadError, StorageError};
 use crate::governance::{Access, TokenOwner};
 use crate::kv::{KvWrite, Table};
+use txn::TxnAudit;
 
 pub use idempotency::IDEMPOTENCY_PRUNE_BATCH_MAX;
 pub(crate) use import::load_import;
@@ -159,7 +160,15 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         Command::DeleteStore { store } => store::delete_store(kv, log_index, meta, &subject, store),
         Command::Txn { store, ops } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
-            txn::txn(kv, log_index, meta, &subject, info, ops, AuditOp::Txn)
+            txn::txn(
+                kv,
+                log_index,
+                meta,
+                &subject,
+                info,
+                ops,
+                TxnAudit::op(AuditOp::Txn),
+            )
         }
         Command::RecordRefusal {
             store,
@@ -180,7 +189,15 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         }
         Command::Rollback { store, ops, .. } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
-            txn::txn(kv, log_index, meta, &subject, info, ops, AuditOp::Rollback)
+            txn::txn(
+                kv,
+                log_index,
+                meta,
+                &subject,
+                info,
+                ops,
+                TxnAudit::op(AuditOp::Rollback),
+            )
         }
         Command::CreateOrg { org } => governance::create_org(kv, log_index, meta, &subject, org),
         Command::CreateUser { org_id, user, role } => {
@@ -218,6 +235,18 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
             redact::redact(kv, log_index, meta, &subject, info, reason, targets)
+        }
+        Command::TxnWithMessage {
+            store,
+            ops,
+            message,
+        } => {
+            let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
+            let audited_as = TxnAudit {
+                op: AuditOp::Txn,
+                detail: Some(message.as_str()),
+            };
+            txn::txn(kv, log_index, meta, &subject, info, ops, audited_as)
         }
         Command::ImportBegin { store } => import::begin(kv, log_index, meta, &subject, store),
         Command::ImportChunk { import_id, chunk } => {

@@ -106,7 +106,7 @@ impl Node {
             Arc::new(raft_config(&config.raft)?),
             network,
             log_store,
-            StateMachine::new(state.clone(), config.data_dir.join("snapshots"))
+            StateMachine::new(state.clone(), disk.clone())
                 .map_err(fatal)?
                 .with_scrub(scrub_signal),
         )

@@ -6,6 +6,7 @@
 mod access;
 mod admin;
 mod audit;
+pub mod console;
 mod error;
 mod export;
 mod extract;
@@ -106,8 +107,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             mcp::require_token,
         ));
+    // `/console`: the browser UI's static files, not REST routes either
+    // (`console.rs`, `docs/console.md`).
     router
         .merge(mcp)
+        .merge(console::routes())
         .fallback(no_route)
         // Bodies are read by the `BoundedBody` extractor under `request_bytes_max`.
         .layer(DefaultBodyLimit::disable())

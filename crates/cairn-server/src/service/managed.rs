@@ -667,7 +667,7 @@ impl Service {
         ops: Vec<WriteOp>,
         target: &str,
     ) -> ManagedResult<u64> {
-        match self.txn_of(context, store_id, ops).await {
+        match self.txn_of(context, store_id, ops, None).await {
             Ok(result) => Ok(result.revision),
             Err(ServiceError::Refused(refusal)) => match refusal.error {
                 CoreError::VersionConflict { path, current, .. } if path == target => {

@@ -86,7 +86,7 @@ fn verify_file(
     })
     .map_err(|error| match error {
         archive::ArchiveError::Io(error) => io_failure("read", path, error),
-        error => Failure::Archive(format!("{}: {error}", path.display())),
+        error => Failure::refused("invalid_archive", format!("{}: {error}", path.display())),
     })
 }
 
@@ -164,7 +164,10 @@ pub async fn import(
     bar.finish_and_clear();
     let position = checked?;
     let Some(store) = store.or(source) else {
-        return Err(Failure::Archive("the archive names no store".to_string()));
+        return Err(Failure::refused(
+            "invalid_archive",
+            "the archive names no store".to_string(),
+        ));
     };
 
     let import = context.client.import_begin(&store).await?;
@@ -213,10 +216,10 @@ async fn send(context: &Context, id: u64, file: &Path, bar: &ProgressBar) -> Res
     loop {
         let record = reader.next_record().map_err(|error| match error {
             archive::ArchiveError::Io(error) => io_failure("read", file, error),
-            error => Failure::Archive(format!(
-                "{} changed while importing: {error}",
-                file.display()
-            )),
+            error => Failure::refused(
+                "invalid_archive",
+                format!("{} changed while importing: {error}", file.display()),
+            ),
         })?;
         let full = match &record {
             Some(record) => {
@@ -242,9 +245,9 @@ async fn send(context: &Context, id: u64, file: &Path, bar: &ProgressBar) -> Res
             None => break,
         }
     }
-    reader
-        .finish()
-        .map_err(|error| Failure::Archive(format!("{}: {error}", file.display())))
+    reader.finish().map_err(|error| {
+        Failure::refused("invalid_archive", format!("{}: {error}", file.display()))
+    })
 }
 
 /// Sends one chunk. After a failure that may be retried (the node may or
