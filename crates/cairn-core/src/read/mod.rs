@@ -20,7 +20,7 @@ pub use audit::{
     AUDIT_CANDIDATES_MAX, AuditEvent, AuditFilter, AuditPage, AuditQuery, ChainBreak, ChainReport,
     EventPlace, query as audit, store_ids_named as audit_store_ids, verify_chain,
 };
-pub use file::{read_file, stat};
+pub use file::{read_file, read_file_in, stat, stat_in};
 pub use history::{diff, history};
 pub use list::list;
 pub use rollback::{
