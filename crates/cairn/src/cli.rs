@@ -169,6 +169,10 @@ pub enum Command {
         /// Files written by `cairn bench --json` (e.g. one for Cairn, one for etcd).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print Cairn against etcd as one Markdown table (ratios, p99,
+        /// errors); `--json` takes precedence.
+        #[arg(long)]
+        markdown: bool,
     },
 
     /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.

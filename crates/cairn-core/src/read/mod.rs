@@ -25,7 +25,7 @@ pub use export::{
     EventCursor, EventsPage, ExportRedaction, ExportStart, ExportVersion, VersionsPage,
     export_events, export_start, export_versions, import, imports,
 };
-pub use file::{read_file, stat};
+pub use file::{read_file, read_file_in, stat, stat_in};
 pub use history::{diff, history};
 pub use list::list;
 pub use rollback::{

@@ -92,6 +92,7 @@ impl Node {
             connector,
             secret: secret.clone(),
             rpc_timeout: Duration::from_millis(config.raft.rpc_timeout_ms),
+            idle: Default::default(),
         };
         let log_store = LogStore::new(log.clone(), config.io).map_err(fatal)?;
         // openraft 0.9 would restore a committed vote for itself as leadership

@@ -40,11 +40,11 @@ impl Service {
     ) -> ServiceResult<FileRead> {
         let (path, at) = (self.file_path(path)?, read_position(&query)?);
         let file = self
-            .read_store(
+            .read_in_store(
                 context,
                 store,
                 query.consistency.unwrap_or_default(),
-                |reader, store| read::read_file(reader, store, &path, at),
+                |reader, _, info| read::read_file_in(reader, info, &path, at),
             )
             .await?;
         Ok(FileRead {
@@ -63,11 +63,11 @@ impl Service {
     ) -> ServiceResult<FileMeta> {
         let (path, at) = (self.file_path(path)?, read_position(&query)?);
         let meta = self
-            .read_store(
+            .read_in_store(
                 context,
                 store,
                 query.consistency.unwrap_or_default(),
-                |reader, store| read::stat(reader, store, &path, at),
+                |reader, _, info| read::stat_in(reader, info, &path, at),
             )
             .await?;
         Ok(wire::file_meta(meta))

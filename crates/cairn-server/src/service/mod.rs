@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn_core::auth::{self, Subject};
-use cairn_core::command::{Command, Meta, Outcome, Proposal};
+use cairn_core::command::{Command, Meta, Outcome, Proposal, StoreInfo};
 use cairn_core::{
     Access, CoreError, DirPath, FilePath, Limits, OrgName, ReadError, Refusal, StorageError,
     StoreName, StoreRef,
@@ -308,13 +308,28 @@ impl Service {
         consistency: cairn_api::Consistency,
         read: impl FnOnce(&StateReader, &StoreRef) -> Result<T, ReadError>,
     ) -> ServiceResult<T> {
+        self.read_in_store(context, store, consistency, |reader, store, _| {
+            read(reader, store)
+        })
+        .await
+    }
+
+    /// `read_store`, handing `read` the store's record as the authorization
+    /// loaded it (in the same read transaction), so that it is loaded once.
+    async fn read_in_store<T>(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        consistency: cairn_api::Consistency,
+        read: impl FnOnce(&StateReader, &StoreRef, &StoreInfo) -> Result<T, ReadError>,
+    ) -> ServiceResult<T> {
         let name = self.store_name(store)?;
         let org = org_name(context)?;
         self.read_as(context, consistency, |reader, subject| {
             let org = auth::resolve_org(reader, subject, org.as_ref())?;
             let store = StoreRef::new(org.id, name);
-            auth::authorize_store(reader, subject, &store, Access::Read)?;
-            read(reader, &store)
+            let info = auth::authorize_store(reader, subject, &store, Access::Read)?;
+            read(reader, &store, &info)
         })
         .await
     }

@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
             listen,
         }),
         Command::Bench(args) => bench::run(&args, &globals.url, token(globals)?, json),
-        Command::BenchReport { files } => bench::report(&files, json),
+        Command::BenchReport { files, markdown } => bench::report(&files, json, markdown),
         Command::Store(command) => on_client(globals, |context| store::run(context, command)),
         Command::Org(command) => on_client(globals, |context| access::org(context, command)),
         Command::User(command) => on_client(globals, |context| access::user(context, command)),
