@@ -4,13 +4,17 @@
 # by side.
 #
 # usage: scripts/cluster-bench.sh [--duration S] [--clients LIST] [--no-etcd]
-#                                 [--out DIR]
+#                                 [--out DIR] [--cairn PATH]
+#
+# --cairn runs that binary instead of building this tree's release build
+# (to measure an older build against a newer one in the same sitting).
 #
 # Node 1 bootstraps; nodes 2 and 3 start empty and join with
 # `cairn cluster add-learner` and `cairn cluster promote`. Every node gets a
 # temporary data directory and free ports; all of it is removed at the end
 # (KEEP=1 keeps it, with the nodes' logs). The JSON results stay in --out
-# (default target/bench/<time>).
+# (default target/bench/<time>): cairn.json, etcd.json, and report.md, the
+# Markdown table docs/benchmarks.md records (ratios and p99 side by side).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,20 +25,24 @@ duration=10
 clients=1,16,64,256
 run_etcd=1
 out="$root/target/bench/$(date +%Y%m%d-%H%M%S)"
+cairn=
 while (($#)); do
     case $1 in
         --duration) duration=$2; shift 2 ;;
         --clients) clients=$2; shift 2 ;;
         --no-etcd) run_etcd=0; shift ;;
         --out) out=$2; shift 2 ;;
-        *) echo "usage: $0 [--duration S] [--clients LIST] [--no-etcd] [--out DIR]" >&2; exit 2 ;;
+        --cairn) cairn=$2; shift 2 ;;
+        *) echo "usage: $0 [--duration S] [--clients LIST] [--no-etcd] [--out DIR] [--cairn PATH]" >&2; exit 2 ;;
     esac
 done
 mkdir -p "$out"
 
-log "building cairn (release)"
-(cd "$root" && cargo build --release --quiet -p cairn)
-cairn="${CARGO_TARGET_DIR:-$root/target}/release/cairn"
+if [[ -z $cairn ]]; then
+    log "building cairn (release)"
+    (cd "$root" && cargo build --release --quiet -p cairn)
+    cairn="${CARGO_TARGET_DIR:-$root/target}/release/cairn"
+fi
 
 work=$(mktemp -d -t cairn-bench.XXXXXX)
 pids=()
@@ -111,4 +119,7 @@ fi
 echo
 echo "== Cairn vs etcd: 3 members on loopback, ${duration}s per phase, 1 KiB values"
 "$cairn" bench-report "${results[@]}"
+"$cairn" bench-report --markdown "${results[@]}" >"$out/report.md"
+echo
+cat "$out/report.md"
 log "results in $out"

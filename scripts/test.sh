@@ -6,7 +6,9 @@
 # under target/ on first use), then a one-minute kill -9 soak of a 3-node
 # cluster on real processes (scripts/soak.sh; `--minutes 10` for the long one),
 # then 50 seeds of the simulation in a release build (scripts/sim-seeds.sh;
-# `--nightly` runs 10,000 new ones).
+# `--nightly` runs 10,000 new ones), then the console end to end in headless
+# Chromium (scripts/console-e2e.sh; it installs Debian's chromium and the
+# pinned playwright-core under target/ on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,3 +17,4 @@ scripts/memory-tool-compare.sh
 scripts/fuzz-api.sh
 scripts/soak.sh --minutes 1
 scripts/sim-seeds.sh --seeds 50
+scripts/console-e2e.sh

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cairn_core::StorageError;
+use cairn_storage::DiskFile;
 use redb::StorageBackend;
 
 const PAGE: usize = 4096;
@@ -89,6 +90,131 @@ impl cairn_storage::Disk for SimDisk {
         redb::Database::builder()
             .create_with_backend(backend)
             .map_err(|error| StorageError::new(redb::Error::from(error)))
+    }
+
+    fn snapshot_file(
+        &self,
+        name: &str,
+        create: bool,
+    ) -> std::io::Result<Option<Box<dyn DiskFile>>> {
+        let mut files = self.files.lock().expect("disk lock");
+        let key = snapshot_key(name);
+        let file = if create {
+            // A new file: its old bytes are gone from what reads see, and the
+            // durable state keeps whatever was synced until the next sync.
+            let file = files.entry(key).or_default().clone();
+            let mut opened = file.lock().expect("file lock");
+            opened.current.clear();
+            opened.dirty.insert(0);
+            drop(opened);
+            file
+        } else {
+            match files.get(&key) {
+                Some(file) => file.clone(),
+                None => return Ok(None),
+            }
+        };
+        Ok(Some(Box::new(SimFile {
+            backend: Backend {
+                file,
+                incarnation: self.incarnation.load(Ordering::SeqCst),
+                current: self.incarnation.clone(),
+            },
+            position: 0,
+        })))
+    }
+
+    /// Atomic and durable, as a rename followed by a sync of the folder is;
+    /// the file's content is only as durable as its last sync.
+    fn rename_snapshot_file(&self, from: &str, to: &str) -> std::io::Result<()> {
+        let mut files = self.files.lock().expect("disk lock");
+        let file = files.remove(&snapshot_key(from)).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no snapshot file {from}"),
+            )
+        })?;
+        files.insert(snapshot_key(to), file);
+        Ok(())
+    }
+
+    fn remove_snapshot_file(&self, name: &str) -> std::io::Result<()> {
+        self.files
+            .lock()
+            .expect("disk lock")
+            .remove(&snapshot_key(name));
+        Ok(())
+    }
+
+    fn snapshot_file_names(&self) -> std::io::Result<Vec<String>> {
+        let prefix = snapshot_key("");
+        Ok(self
+            .files
+            .lock()
+            .expect("disk lock")
+            .keys()
+            .filter_map(|key| key.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+}
+
+fn snapshot_key(name: &str) -> String {
+    format!("{}/{name}", cairn_storage::SNAPSHOT_DIR)
+}
+
+/// A snapshot file on a `SimDisk`: what it writes is lost in a crash unless
+/// synced, and a crashed process's handle stops working.
+#[derive(Debug)]
+struct SimFile {
+    backend: Backend,
+    position: u64,
+}
+
+impl std::io::Read for SimFile {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let file = self.backend.file()?;
+        let start = usize::try_from(self.position).map_err(|_| out_of_range())?;
+        let available = file.current.len().saturating_sub(start);
+        let n = available.min(out.len());
+        out[..n].copy_from_slice(&file.current[start..start + n]);
+        drop(file);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Write for SimFile {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let end = self.position + data.len() as u64;
+        if end > self.backend.len()? {
+            self.backend.set_len(end)?;
+        }
+        self.backend.write(self.position, data)?;
+        self.position = end;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for SimFile {
+    fn seek(&mut self, position: std::io::SeekFrom) -> std::io::Result<u64> {
+        let len = self.backend.len()?;
+        let target = match position {
+            std::io::SeekFrom::Start(offset) => Some(offset),
+            std::io::SeekFrom::End(delta) => len.checked_add_signed(delta),
+            std::io::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        self.position = target.ok_or_else(out_of_range)?;
+        Ok(self.position)
+    }
+}
+
+impl DiskFile for SimFile {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.backend.sync_data()
     }
 }
 
@@ -188,5 +314,26 @@ mod tests {
         let table = txn.open_table(T).unwrap();
         assert_eq!(table.get(1).unwrap().unwrap().value(), 10);
         assert!(table.get(2).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_snapshot_file_keeps_only_what_was_synced_through_a_crash() {
+        use std::io::{Read, Write};
+        let disk = SimDisk::default();
+        let mut building = disk.snapshot_file("build.tmp", true).unwrap().unwrap();
+        building.write_all(b"synced").unwrap();
+        building.sync().unwrap();
+        building.write_all(b" and not").unwrap();
+        disk.rename_snapshot_file("build.tmp", "current.snap")
+            .unwrap();
+        assert_eq!(disk.snapshot_file_names().unwrap(), ["current.snap"]);
+        disk.crash();
+        // The dead process's handle no longer writes.
+        assert!(building.write_all(b"!").is_err());
+        let mut current = disk.snapshot_file("current.snap", false).unwrap().unwrap();
+        let mut text = String::new();
+        current.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "synced");
+        assert!(disk.snapshot_file("recv-0.tmp", false).unwrap().is_none());
     }
 }

@@ -9,6 +9,7 @@ pub mod disk;
 pub mod history;
 pub mod net;
 pub mod node;
+pub mod peer_faults;
 pub mod rng;
 pub mod run;
 pub mod workload;

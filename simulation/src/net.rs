@@ -2,17 +2,23 @@
 //! layer is given, the HTTP listener axum serves on, the client's connector,
 //! and the clock the server stamps proposals with.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use cairn_raft::{BoxFuture, PeerStream};
 
-/// Dials peers over turmoil's simulated TCP.
-pub struct PeerConnector;
+use crate::peer_faults::{FaultyStream, PeerFaults};
+
+/// Dials peers over turmoil's simulated TCP, under the run's per-message
+/// faults (`peer_faults`).
+pub struct PeerConnector(pub Arc<PeerFaults>);
 
 impl cairn_raft::Connector for PeerConnector {
     fn connect(&self, addr: &str) -> BoxFuture<'_, std::io::Result<Box<dyn PeerStream>>> {
         let addr = addr.to_string();
         Box::pin(async move {
             let stream = turmoil::net::TcpStream::connect(addr.as_str()).await?;
-            Ok(Box::new(stream) as Box<dyn PeerStream>)
+            Ok(Box::new(FaultyStream::new(stream, self.0.clone())) as Box<dyn PeerStream>)
         })
     }
 }
@@ -62,13 +68,25 @@ impl cairn_client::Connector for ClientConnector {
     }
 }
 
-/// Simulated wall-clock time.
-pub struct SimClock;
+/// Simulated wall-clock time, off by the skew the nemesis sets.
+#[derive(Debug, Default)]
+pub struct SimClock {
+    skew_ms: AtomicI64,
+}
+
+impl SimClock {
+    /// From now on this clock reads `skew_ms` ahead (behind, if negative)
+    /// of simulated time; `0` heals.
+    pub fn skew(&self, skew_ms: i64) {
+        self.skew_ms.store(skew_ms, Ordering::Relaxed);
+    }
+}
 
 impl cairn_server::Clock for SimClock {
     fn now_ms(&self) -> u64 {
-        turmoil::since_epoch()
+        let now = turmoil::since_epoch()
             .map(|since| since.as_millis() as u64)
-            .unwrap_or(0)
+            .unwrap_or(0);
+        now.saturating_add_signed(self.skew_ms.load(Ordering::Relaxed))
     }
 }

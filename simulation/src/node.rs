@@ -13,6 +13,7 @@ use cairn_server::{AppState, PlantedFaults, Service};
 
 use crate::disk::SimDisk;
 use crate::net::{HttpListener, PeerConnector, PeerListener, SimClock};
+use crate::peer_faults::PeerFaults;
 
 pub const HTTP_PORT: u16 = 7700;
 pub const RAFT_PORT: u16 = 7701;
@@ -37,7 +38,12 @@ pub fn peer(id: u64) -> PeerNode {
 pub struct NodeSpec {
     pub id: u64,
     pub disk: Arc<SimDisk>,
-    /// Snapshot files (not crash-modelled; see README.md).
+    /// The node's wall clock, which the nemesis may skew.
+    pub clock: Arc<SimClock>,
+    /// Per-message faults on the connections this node dials.
+    pub peer_faults: Arc<PeerFaults>,
+    /// The node's data directory; its redb files and snapshot files are on
+    /// `disk`, so nothing but the directory itself is made here.
     pub data_dir: PathBuf,
     /// Fixed per node, from the seed: openraft draws election timeouts from
     /// an unseeded generator, so the range is made one millisecond wide.
@@ -98,7 +104,7 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
     let node = Node::start(
         config,
         Box::new(PeerListener(raft)),
-        Arc::new(PeerConnector),
+        Arc::new(PeerConnector(spec.peer_faults.clone())),
     )
     .await
     .map_err(|error| error.to_string())?;
@@ -110,7 +116,7 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
     let entropy = SimEntropy(std::sync::Mutex::new(crate::rng::Rng::new(
         spec.entropy_seed ^ crate::workload::now_ns(),
     )));
-    let service = Service::new(node, Limits::default(), Arc::new(SimClock), REQUEST_TIMEOUT)
+    let service = Service::new(node, Limits::default(), spec.clock.clone(), REQUEST_TIMEOUT)
         .with_planted_faults(spec.planted)
         .with_entropy(Arc::new(entropy));
     // Every node is given the operator's token, as `[auth] admin_token` would.

@@ -313,6 +313,7 @@ impl Agent {
                 new: new.clone(),
                 precondition: PreconditionFields::default(),
             }],
+            message: None,
         };
         let (invoked, outcome) = self.submit_txn(&request).await;
         self.record(
@@ -350,6 +351,7 @@ impl Agent {
                     precondition: PreconditionFields::default(),
                 })
                 .collect(),
+            message: None,
         };
         let (invoked, outcome) = self.submit_txn(&request).await;
         for (path, content) in [first, second].iter().zip(contents) {

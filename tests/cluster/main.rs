@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod catch_up;
+mod export;
 mod failover;
 mod membership;
 mod minority;

@@ -433,3 +433,58 @@ async fn the_cli_manages_organizations_users_tokens_and_grants() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("unauthenticated"), "{stderr}");
 }
+
+/// Waits until `client`'s node answers `/health` (a node that is not in a
+/// cluster yet never becomes ready).
+async fn wait_alive(client: &Client) {
+    for _ in 0..600 {
+        if client.health().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("node never answered /health");
+}
+
+#[tokio::test]
+async fn a_blank_node_takes_admin_changes_only_from_its_configured_operator_token() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a bootstrap node and never joined: its state holds no token, but
+    // its configuration supplies the operator's (`[auth] admin_token`).
+    let mut node = cairn_tests::NodeProcess::configure(dir.path(), 1, "bootstrap = false\n");
+    node.spawn();
+    let operator = node.client();
+    wait_alive(&operator).await;
+    let stranger = anonymous(&operator);
+    expect_problem(stranger.init().await, 401, "unauthenticated");
+    expect_problem(stranger.status().await, 401, "unauthenticated");
+    let forger = stranger.with_token("cairn_0123456789abcdef_".to_string() + &"0".repeat(64));
+    expect_problem(forger.init().await, 401, "unauthenticated");
+    assert_eq!(
+        operator.status().await.unwrap().voters,
+        Vec::<u64>::new(),
+        "the refused inits changed nothing"
+    );
+    operator.init().await.unwrap();
+    node.wait_ready().await;
+    assert_eq!(operator.status().await.unwrap().voters, vec![1]);
+
+    // A node whose configuration supplies no operator token shows its
+    // status to anyone but lets nobody initialize it.
+    let mut bare = cairn_tests::NodeProcess::configure(dir.path(), 2, "bootstrap = false\n");
+    let config = std::fs::read_to_string(&bare.config_path).unwrap();
+    let config = config
+        .lines()
+        .filter(|line| *line != "[auth]" && !line.starts_with("admin_token"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&bare.config_path, config).unwrap();
+    bare.spawn();
+    let bare_operator = bare.client();
+    wait_alive(&bare_operator).await;
+    let bare_stranger = anonymous(&bare_operator);
+    assert!(bare_stranger.status().await.unwrap().voters.is_empty());
+    expect_problem(bare_stranger.init().await, 403, "forbidden");
+    expect_problem(bare_operator.init().await, 403, "forbidden");
+    assert!(bare_stranger.status().await.unwrap().voters.is_empty());
+}

@@ -8,9 +8,12 @@
 mod access;
 mod audit;
 mod bad_input;
+mod checkout;
 mod cli;
 mod concurrency;
+mod console;
 mod durability;
+mod export;
 mod hostile_input;
 mod managed;
 mod mcp;
@@ -18,6 +21,7 @@ mod memory_tool;
 mod retention;
 mod rollback;
 mod search;
+mod storage_full;
 mod watch;
 
 use cairn_client::{Client, ClientError};

@@ -10,7 +10,9 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// Fast timings, as the cluster tests use, so that a failover fits in a fault.
-const TABLES: &str = "[raft]\nheartbeat_interval_ms = 50\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 600\n[http]\nrequest_timeout_ms = 3000\n";
+/// The free-space reserve is small because `--disk-full` gives each node a
+/// 32 MiB tmpfs (`disk.rs`): the default 64 MiB would refuse every write.
+const TABLES: &str = "[raft]\nheartbeat_interval_ms = 50\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 600\n[http]\nrequest_timeout_ms = 3000\n[storage]\nreserve_bytes = 4194304\n";
 /// How long the cluster may take to agree on a leader, or to converge after healing.
 const AGREE_TIMEOUT_S: u64 = 60;
 

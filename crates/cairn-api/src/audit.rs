@@ -46,7 +46,8 @@ pub struct AuditEvent {
     /// What a governance event acted on: a user, a token id, a grantee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// A short fact about it: a role, an access level, a token's owner.
+    /// A short fact about it: a role, an access level, a token's owner, a
+    /// redaction's reason, a transaction's `message`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub changes: Vec<AuditChange>,

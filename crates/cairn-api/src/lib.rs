@@ -16,6 +16,7 @@ pub mod etag;
 pub mod files;
 pub mod headers;
 pub mod history;
+pub mod import;
 pub mod managed;
 pub mod memory_tool;
 pub mod problem;
@@ -36,6 +37,7 @@ pub use audit::{AuditBreak, AuditChange, AuditEvent, AuditPage, AuditVerify};
 pub use consistency::Consistency;
 pub use files::{EntryKind, FileMeta, ListEntry, Listing, WriteResponse};
 pub use history::{HistoryPage, VersionInfo};
+pub use import::{ARCHIVE_CONTENT_TYPE, ImportList, ImportRequest, ImportSource, ImportView};
 pub use memory_tool::{MemoryToolInput, MemoryToolResult};
 pub use problem::{ErrorCode, Problem};
 pub use query::{

@@ -38,12 +38,17 @@ pub enum ErrorCode {
     Redacted,
     /// A redaction named content that is not (or no longer) there (`409`).
     RedactionConflict,
+    /// The node's data directory is below its free-space reserve (`507`).
+    StorageFull,
+    /// An export archive that is malformed, truncated, altered or sent out
+    /// of order (`400`); nothing of it was imported.
+    InvalidArchive,
     /// A search pattern that is not a valid (or too large a) regular expression (`400`).
     InvalidPattern,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -69,6 +74,8 @@ impl ErrorCode {
         ErrorCode::Redacted,
         ErrorCode::RedactionConflict,
         ErrorCode::InvalidPattern,
+        ErrorCode::StorageFull,
+        ErrorCode::InvalidArchive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +105,8 @@ impl ErrorCode {
             ErrorCode::Redacted => "redacted",
             ErrorCode::RedactionConflict => "redaction_conflict",
             ErrorCode::InvalidPattern => "invalid_pattern",
+            ErrorCode::StorageFull => "storage_full",
+            ErrorCode::InvalidArchive => "invalid_archive",
         }
     }
 

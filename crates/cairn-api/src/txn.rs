@@ -13,6 +13,10 @@ pub struct TxnRequest {
     /// At least one; at most `txn_ops_max`.
     #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub ops: Vec<OpRequest>,
+    /// Why the change was made (`cairn commit -m`): kept with the
+    /// transaction's audit event as its `detail`. Not empty; at most 4096 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The preconditions an operation may carry; at most one may be set.

@@ -24,6 +24,7 @@ mod admin;
 mod audit;
 mod connector;
 mod error;
+mod export;
 mod files;
 mod history;
 mod memory_tool;
@@ -51,7 +52,7 @@ pub use cairn_api::{
     OpRequest, Org, PeerView, PreconditionFields, Problem, Role, ServerState, StoreInfo,
     TokenCreated, TokenView, TxnRequest, TxnResult, User, VersionInfo, WhoAmI, WriteResponse,
 };
-pub use cairn_api::{MemoryToolInput, MemoryToolResult};
+pub use cairn_api::{ImportList, ImportView, MemoryToolInput, MemoryToolResult};
 pub use cairn_api::{
     SearchMatch, SearchMode, SearchPage, SearchQuery, WatchChange, WatchEnd, WatchEndReason,
     WatchHeartbeat, WatchPath, WatchQuery, WatchTooOld,

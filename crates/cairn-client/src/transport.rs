@@ -157,6 +157,13 @@ impl Outgoing {
         self
     }
 
+    /// The body sent byte for byte with `content_type`.
+    pub(crate) fn raw_body(mut self, body: Bytes, content_type: HeaderValue) -> Outgoing {
+        self.body = body;
+        self.headers.push((CONTENT_TYPE, content_type));
+        self
+    }
+
     pub(crate) fn idempotency_key(self, key: Option<&str>) -> Result<Outgoing, ClientError> {
         match key {
             Some(key) => self.header(headers::IDEMPOTENCY_KEY, key),
@@ -227,6 +234,48 @@ impl Client {
         } else {
             Err(response.into_error())
         }
+    }
+
+    /// Sends `outgoing` on a connection of its own and hands the body of a
+    /// successful answer to `sink` piece by piece as it arrives, never
+    /// holding it whole. The timeout bounds the wait for the answer's head
+    /// and for each piece, not the whole body. Answers the bytes handed over.
+    pub(crate) async fn stream(
+        &self,
+        outgoing: Outgoing,
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, ClientError> {
+        let request = self.build(&outgoing)?;
+        let timed = |what: &'static str| {
+            move |_| ClientError::Transport(format!("{what}: no answer within the timeout"))
+        };
+        let mut sender = tokio::time::timeout(self.timeout, self.connect())
+            .await
+            .map_err(|_| ClientError::Timeout)??;
+        let response = tokio::time::timeout(self.timeout, sender.send_request(request))
+            .await
+            .map_err(|_| ClientError::Timeout)?
+            .map_err(|error| transport_error(&error))?;
+        if !response.status().is_success() {
+            // An error answer is small: read it whole (`finish` drops the
+            // connection into the pool or closes it).
+            return Err(self.finish(sender, response).await?.into_error());
+        }
+        let mut body = response.into_body();
+        let mut written = 0u64;
+        loop {
+            let frame = tokio::time::timeout(self.timeout, body.frame())
+                .await
+                .map_err(timed("read the body"))?;
+            let Some(frame) = frame else { break };
+            let frame =
+                frame.map_err(|error| ClientError::Transport(format!("read the body: {error}")))?;
+            if let Ok(data) = frame.into_data() {
+                sink(&data).map_err(|error| ClientError::Transport(format!("write: {error}")))?;
+                written += data.len() as u64;
+            }
+        }
+        Ok(written)
     }
 
     pub(crate) async fn execute(&self, outgoing: Outgoing) -> Result<RawResponse, ClientError> {

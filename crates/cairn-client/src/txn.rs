@@ -91,7 +91,10 @@ impl Client {
         op: OpRequest,
         idempotency_key: Option<&str>,
     ) -> Result<TxnResult, ClientError> {
-        let request = TxnRequest { ops: vec![op] };
+        let request = TxnRequest {
+            ops: vec![op],
+            message: None,
+        };
         self.txn(store, &request, idempotency_key).await
     }
 }

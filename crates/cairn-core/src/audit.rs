@@ -51,6 +51,15 @@ pub enum AuditOp {
     SetPolicy,
     /// A request refused (`target` the operation, `detail` why); nothing changed.
     Refused,
+    /// An import of an archive began (organization chain; `target` the store name).
+    ImportBegin,
+    /// A chunk of an archive was staged (organization chain).
+    ImportChunk,
+    /// A staged import was abandoned and removed (organization chain).
+    ImportAbort,
+    /// An imported store became visible (its own chain, continuing the
+    /// archive's events; `detail` names the archive's digest).
+    Import,
 }
 
 impl AuditOp {
@@ -70,6 +79,10 @@ impl AuditOp {
             AuditOp::Redact => "redact",
             AuditOp::SetPolicy => "set_policy",
             AuditOp::Refused => "refused",
+            AuditOp::ImportBegin => "import_begin",
+            AuditOp::ImportChunk => "import_chunk",
+            AuditOp::ImportAbort => "import_abort",
+            AuditOp::Import => "import",
         }
     }
 }

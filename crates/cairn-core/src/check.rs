@@ -6,7 +6,7 @@
 //! calls it again and is authoritative, because a log entry may come from a
 //! node whose adapter checked differently (or not at all).
 
-use crate::command::{Command, Meta, Outcome, Proposal, WriteOp};
+use crate::command::{Command, Meta, Outcome, Proposal, TXN_MESSAGE_BYTES_MAX, WriteOp};
 use crate::error::CoreError;
 use crate::limits::Limits;
 
@@ -82,6 +82,10 @@ impl Proposal {
             | Command::SetGrant { .. }
             | Command::SetStorePolicy { .. } => Ok(()),
             Command::Txn { ops, .. } | Command::Rollback { ops, .. } => check_txn(ops, limits),
+            Command::TxnWithMessage { ops, message, .. } => {
+                check_message(message)?;
+                check_txn(ops, limits)
+            }
             Command::CreateToken { id, agent, .. } => {
                 check_label(id, limits)?;
                 check_label(agent.as_deref().unwrap_or(""), limits)?;
@@ -100,6 +104,10 @@ impl Proposal {
             Command::Redact {
                 reason, targets, ..
             } => Ok(crate::redact::check(reason, targets, limits)?),
+            Command::ImportBegin { .. }
+            | Command::ImportCommit { .. }
+            | Command::ImportAbort { .. } => Ok(()),
+            Command::ImportChunk { chunk, .. } => Ok(crate::import::check_chunk(chunk, limits)?),
         }
     }
 }
@@ -125,6 +133,24 @@ fn check_label(label: &str, limits: &Limits) -> Result<(), CoreError> {
             "label_bytes_max",
             limits.label_bytes_max,
             bytes,
+        ));
+    }
+    Ok(())
+}
+
+/// A transaction's message: not empty (send none instead) and at most
+/// `TXN_MESSAGE_BYTES_MAX`.
+fn check_message(message: &str) -> Result<(), CoreError> {
+    if message.trim().is_empty() {
+        return Err(CoreError::invalid_request(
+            "a transaction message may not be empty; leave it out instead",
+        ));
+    }
+    if message.len() > TXN_MESSAGE_BYTES_MAX {
+        return Err(CoreError::limit(
+            "txn_message_bytes_max",
+            TXN_MESSAGE_BYTES_MAX as u64,
+            message.len() as u64,
         ));
     }
     Ok(())

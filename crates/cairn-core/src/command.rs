@@ -10,6 +10,7 @@ use crate::error::CoreError;
 use crate::governance::{
     Access, OrgInfo, Role, StorePolicy, StoreRef, TokenInfo, TokenOwner, UserInfo,
 };
+pub use crate::import::{ImportChunk, ImportState};
 use crate::limits::Limits;
 use crate::path::{FilePath, OrgName, UserName};
 pub use crate::redact::{RedactTarget, RedactedVersion, Redaction};
@@ -122,7 +123,37 @@ pub enum Command {
         reason: String,
         targets: Vec<RedactTarget>,
     },
+    /// `Txn` with a message from its author (`cairn commit -m`), kept as
+    /// the audit event's `detail`. A variant of its own, at the end, so that
+    /// `Txn` and every entry already in a log keep their encoding.
+    TxnWithMessage {
+        store: StoreRef,
+        ops: Vec<WriteOp>,
+        message: String,
+    },
+    /// Starts importing an archive into a new store named `store` (made
+    /// visible only by `ImportCommit`). The operator and the organization's
+    /// admins may import.
+    ImportBegin {
+        store: StoreRef,
+    },
+    /// Stages the next records of an archive (`crate::import`).
+    ImportChunk {
+        import_id: u64,
+        chunk: Box<ImportChunk>,
+    },
+    /// Makes a fully staged import the store it names.
+    ImportCommit {
+        import_id: u64,
+    },
+    /// Removes a staged import and everything staged for it.
+    ImportAbort {
+        import_id: u64,
+    },
 }
+
+/// The longest message a transaction may carry, in bytes.
+pub const TXN_MESSAGE_BYTES_MAX: usize = 4096;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Precondition {
@@ -277,6 +308,10 @@ pub enum Outcome {
     /// A Raft-internal entry (a new leader's blank entry, a membership
     /// change) was applied; it has no client to answer.
     Noop,
+    /// An import began, took a chunk, or was abandoned: where it stands.
+    ImportUpdated(Box<ImportState>),
+    /// An import was committed: the new store.
+    Imported(StoreInfo),
 }
 
 impl Outcome {

@@ -19,6 +19,8 @@ pub enum Resource {
     Organization,
     User,
     Token,
+    /// An import being staged (`/v1/imports/{id}`).
+    Import,
 }
 
 impl std::fmt::Display for Resource {
@@ -30,6 +32,7 @@ impl std::fmt::Display for Resource {
             Resource::Organization => "organization",
             Resource::User => "user",
             Resource::Token => "token",
+            Resource::Import => "import",
         })
     }
 }
@@ -126,8 +129,14 @@ pub enum CoreError {
         reason: String,
     },
 
+    /// An archive (export/import) that is malformed, truncated, altered, or
+    /// sent out of order; nothing of it was kept.
+    #[error("invalid archive: {reason}")]
+    InvalidArchive { reason: String },
+
     /// A search pattern that is not a valid regular expression, or needs
-    /// more than `limits::SEARCH_REGEX_BYTES_MAX` compiled.
+    /// more than `limits::SEARCH_REGEX_BYTES_MAX` compiled. (After
+    /// `InvalidArchive`: errors are bincode in idempotency records.)
     #[error("invalid pattern {pattern:?}: {reason}")]
     InvalidPattern { pattern: String, reason: String },
 }
@@ -182,6 +191,7 @@ impl CoreError {
             | CoreError::InvalidName { .. }
             | CoreError::InvalidRequest { .. }
             | CoreError::InvalidPattern { .. } => ErrorKind::Invalid,
+            CoreError::InvalidArchive { .. } => ErrorKind::Invalid,
             CoreError::Unauthenticated { .. } => ErrorKind::Unauthenticated,
             CoreError::Forbidden { .. } => ErrorKind::Forbidden,
             CoreError::Redacted { .. } => ErrorKind::Gone,
@@ -210,6 +220,7 @@ impl CoreError {
             CoreError::Redacted { .. } => "redacted",
             CoreError::RedactionConflict { .. } => "redaction_conflict",
             CoreError::InvalidPattern { .. } => "invalid_pattern",
+            CoreError::InvalidArchive { .. } => "invalid_archive",
         }
     }
 
@@ -242,6 +253,12 @@ impl CoreError {
 
     pub fn invalid_request(reason: impl Into<String>) -> Self {
         CoreError::InvalidRequest {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn invalid_archive(reason: impl Into<String>) -> Self {
+        CoreError::InvalidArchive {
             reason: reason.into(),
         }
     }
@@ -351,6 +368,7 @@ mod tests {
             ),
             (CoreError::NotUtf8 { offset: 0 }, ErrorKind::Invalid),
             (CoreError::invalid_request("r"), ErrorKind::Invalid),
+            (CoreError::invalid_archive("r"), ErrorKind::Invalid),
             (
                 CoreError::InvalidPattern {
                     pattern: "(".into(),

@@ -44,12 +44,17 @@ pub enum Table {
     AuditIndex,
     /// chain key → `audit::ChainHead`: where each audit chain ends.
     AuditChains,
+    /// import id → `import::ImportState`: an import being staged (`import`).
+    Imports,
+    /// An imported store's audit events from the archive, verbatim
+    /// (`import::imported_event_key`), and their revision index.
+    ImportedAudit,
 }
 
 impl Table {
     /// Every table, in discriminant order: storage indexes its open tables by
     /// `table as usize`, and digests and snapshots visit tables in this order.
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 17] = [
         Table::Meta,
         Table::Stores,
         Table::Files,
@@ -65,6 +70,8 @@ impl Table {
         Table::Grants,
         Table::AuditIndex,
         Table::AuditChains,
+        Table::Imports,
+        Table::ImportedAudit,
     ];
 
     /// The table's name on disk; never change one.
@@ -85,6 +92,8 @@ impl Table {
             Table::Grants => "sm_grants",
             Table::AuditIndex => "sm_audit_index",
             Table::AuditChains => "sm_audit_chains",
+            Table::Imports => "sm_imports",
+            Table::ImportedAudit => "sm_imported_audit",
         }
     }
 }

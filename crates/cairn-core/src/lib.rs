@@ -13,6 +13,7 @@ pub mod command;
 pub mod error;
 pub mod governance;
 pub mod hash;
+pub mod import;
 pub mod kv;
 pub mod limits;
 pub mod path;

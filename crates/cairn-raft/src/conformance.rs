@@ -17,8 +17,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
         let dir = tempfile::tempdir().expect("temp dir");
         let log = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).expect("open log");
         let state = StateDb::open(&dir.path().join(cairn_storage::STATE_FILE)).expect("open state");
-        let sm =
-            StateMachine::new(Arc::new(state), dir.path().join("snapshots")).expect("snapshot dir");
+        let disk = Arc::new(cairn_storage::FileDisk(dir.path().to_path_buf()));
+        let sm = StateMachine::new(Arc::new(state), disk).expect("snapshot dir");
         Ok((
             dir,
             LogStore::new(Arc::new(log), crate::IoMode::Thread).expect("log writer"),

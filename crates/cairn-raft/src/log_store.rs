@@ -9,6 +9,13 @@
 //!
 //! Truncation and purging go through the same queue, in order, and wait.
 //!
+//! The committed-id hint (`save_committed`, once per commit) goes through
+//! the queue too, without waiting: the writer puts the latest one in its
+//! next append transaction (or, with no append queued, in an unsynced one).
+//! Written on openraft's core task instead, each hint was a redb write
+//! transaction of its own, and redb runs one writer at a time, so the core
+//! waited behind the writer's fsync and took no new proposals meanwhile.
+//!
 //! The writer is a thread of its own (`IoMode::Thread`), so an fsync never
 //! stalls a runtime worker; under the simulation it is a task
 //! (`IoMode::Inline`), since threads would break determinism.
@@ -62,6 +69,10 @@ enum Job {
         last_purged: Vec<u8>,
         done: Done,
     },
+    /// The encoded committed id, a hint for restarts; only the latest counts.
+    Committed {
+        bytes: Vec<u8>,
+    },
 }
 
 /// Encoded entries handed to the writer and not yet durable, by index.
@@ -71,6 +82,9 @@ type Pending = Arc<Mutex<BTreeMap<u64, Arc<Vec<u8>>>>>;
 pub struct LogStore {
     db: Arc<LogDb>,
     pending: Pending,
+    /// The last committed id handed to the writer (`None`: none this run),
+    /// so `read_committed` sees it before the writer has written it.
+    committed: Arc<Mutex<Option<Option<LogId>>>>,
     /// Unbounded, and bounded in practice by what feeds it: on a leader,
     /// one append per client write in flight (each waits for its commit,
     /// and the HTTP layer bounds each with its request timeout); on a
@@ -108,7 +122,12 @@ impl LogStore {
                 });
             }
         }
-        Ok(LogStore { db, pending, jobs })
+        Ok(LogStore {
+            db,
+            pending,
+            committed: Arc::default(),
+            jobs,
+        })
     }
 
     /// Called before openraft starts: a committed vote for this node is
@@ -164,14 +183,19 @@ impl LogStore {
 
 /// Takes `first` and every job queued behind it: commits the appends in one
 /// transaction, and runs truncations and purges in their place in the order.
+/// The latest committed hint goes into the appends' transaction, or into an
+/// unsynced one of its own when no append follows it.
 fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>, first: Job) {
     let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
+    let mut committed: Option<Vec<u8>> = None;
     let mut next = Some(first);
     while let Some(job) = next.take().or_else(|| queue.try_recv().ok()) {
         match job {
             Job::Append { rows, callback } => appends.push((rows, callback)),
+            Job::Committed { bytes } => committed = Some(bytes),
             Job::Truncate { from, done } => {
-                flush(db, pending, &mut appends);
+                flush(db, pending, &mut appends, &mut committed);
+                save_hint(db, &mut committed);
                 let _ = done.send(db.truncate_from(from).map_err(|e| e.to_string()));
             }
             Job::Purge {
@@ -179,7 +203,8 @@ fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>
                 last_purged,
                 done,
             } => {
-                flush(db, pending, &mut appends);
+                flush(db, pending, &mut appends, &mut committed);
+                save_hint(db, &mut committed);
                 let result = db
                     .purge_upto(upto, LAST_PURGED, &last_purged)
                     .map_err(|e| e.to_string());
@@ -187,12 +212,30 @@ fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>
             }
         }
     }
-    flush(db, pending, &mut appends);
+    flush(db, pending, &mut appends, &mut committed);
+    save_hint(db, &mut committed);
 }
 
-/// One durable transaction for every queued append.
+/// Writes a committed hint that no append carried, unsynced (it becomes
+/// durable with the next synced commit), and takes it.
+fn save_hint(db: &LogDb, committed: &mut Option<Vec<u8>>) {
+    if let Some(bytes) = committed.take()
+        && let Err(error) = db.set_meta_unsynced(COMMITTED, &bytes)
+    {
+        // Only a hint: a restart without it applies from the last applied id.
+        tracing::warn!(%error, "saving the committed id failed");
+    }
+}
+
+/// One durable transaction for every queued append, carrying the committed
+/// hint if one is waiting (which is then taken).
 #[tracing::instrument(name = "log_flush", level = "debug", skip_all, fields(appends = appends.len()))]
-fn flush(db: &LogDb, pending: &Pending, appends: &mut Vec<(Rows, LogFlushed<TypeConfig>)>) {
+fn flush(
+    db: &LogDb,
+    pending: &Pending,
+    appends: &mut Vec<(Rows, LogFlushed<TypeConfig>)>,
+    committed: &mut Option<Vec<u8>>,
+) {
     if appends.is_empty() {
         return;
     }
@@ -200,7 +243,8 @@ fn flush(db: &LogDb, pending: &Pending, appends: &mut Vec<(Rows, LogFlushed<Type
     let rows = batch
         .iter()
         .flat_map(|(rows, _)| rows.iter().map(|(index, bytes)| (*index, bytes.as_slice())));
-    match db.append(rows) {
+    let hint = committed.take();
+    match db.append_with_meta(rows, hint.as_deref().map(|bytes| (COMMITTED, bytes))) {
         Ok(()) => {
             {
                 let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -342,16 +386,31 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.read_meta(VOTE)
     }
 
-    /// A hint for restarts (apply up to here at once); it rides along with
-    /// the next synced commit rather than costing its own fsync.
+    /// A hint for restarts (apply up to here at once). Queued for the
+    /// writer, which writes it with the next append (see the module comment):
+    /// entries queued before it are in the same transaction or an earlier one,
+    /// so the hint never reaches the disk ahead of the entries it covers.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), RaftStorageError> {
-        self.db
-            .set_meta_unsynced(COMMITTED, &codec::encode(&committed))
-            .map_err(|e| StorageIOError::write_logs(any(e)).into())
+        *self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(committed);
+        self.jobs
+            .send(Job::Committed {
+                bytes: codec::encode(&committed),
+            })
+            .map_err(|_| StorageIOError::write_logs(any("the log writer stopped")).into())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, RaftStorageError> {
-        Ok(self.read_meta::<Option<LogId>>(COMMITTED)?.flatten())
+        let latest = *self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match latest {
+            Some(committed) => Ok(committed),
+            None => Ok(self.read_meta::<Option<LogId>>(COMMITTED)?.flatten()),
+        }
     }
 
     async fn append<I>(
@@ -463,6 +522,44 @@ mod tests {
             .block_on(store.limited_get_log_entries(start, end))
             .unwrap();
         entries.iter().map(|entry| entry.log_id.index).collect()
+    }
+
+    #[test]
+    fn the_committed_hint_is_written_by_the_writer_and_read_back() {
+        let (dir, mut store) = log_of(5, 0);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let id = |index| openraft::LogId::new(LeaderId::new(1, 1), index);
+        runtime.block_on(async {
+            assert_eq!(store.read_committed().await.unwrap(), None);
+            store.save_committed(Some(id(2))).await.unwrap();
+            store.save_committed(Some(id(3))).await.unwrap();
+            // Seen at once, before the writer has written it.
+            assert_eq!(store.read_committed().await.unwrap(), Some(id(3)));
+            // A truncation runs after the hints queued before it are written.
+            store.truncate(id(5)).await.unwrap();
+        });
+        drop(store);
+        // The writer thread may still hold the file briefly after its last job.
+        let path = dir.path().join(cairn_storage::LOG_FILE);
+        let db = (0..100)
+            .find_map(|_| match LogDb::open(&path) {
+                Ok(db) => Some(db),
+                Err(_) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                }
+            })
+            .expect("the log reopens");
+        let mut reopened = LogStore::new(Arc::new(db), IoMode::Thread).unwrap();
+        let (committed, last) = runtime.block_on(async {
+            let committed = reopened.read_committed().await.unwrap();
+            let state = reopened.get_log_state().await.unwrap();
+            (committed, state.last_log_id)
+        });
+        assert_eq!(committed, Some(id(3)));
+        assert_eq!(last, Some(id(4)));
     }
 
     #[test]

@@ -1,37 +1,48 @@
-//! `SnapshotFile`: openraft's snapshot data as a file on disk, so a snapshot
-//! is built, sent in chunks and received without ever being in memory whole.
+//! `SnapshotFile`: openraft's snapshot data as a file on the node's `Disk`,
+//! so a snapshot is built, sent in chunks and received without ever being in
+//! memory whole (and, in the simulation, a crash loses what was not synced).
 //!
 //! The async traits are served by plain blocking file calls, inline. They are
 //! short (one chunk at a time), and inline calls keep the node deterministic
 //! under turmoil, where `tokio::fs` (which uses `spawn_blocking`) would not be.
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use cairn_storage::DiskFile;
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
 #[derive(Debug)]
 pub struct SnapshotFile {
-    file: std::fs::File,
-    /// Where the file lives, so a received snapshot can be kept under its final name.
-    pub path: PathBuf,
+    file: Box<dyn DiskFile>,
+    /// The file's name among the snapshot files, so a received snapshot can
+    /// be kept under its final name.
+    pub name: String,
+    /// The state machine that received it (`StateMachine::origin`); 0 for
+    /// a snapshot it built or opened.
+    pub origin: usize,
     seek_result: Option<std::io::Result<u64>>,
 }
 
 impl SnapshotFile {
-    pub fn new(file: std::fs::File, path: PathBuf) -> SnapshotFile {
+    pub fn new(file: Box<dyn DiskFile>, name: impl Into<String>) -> SnapshotFile {
         SnapshotFile {
             file,
-            path,
+            name: name.into(),
+            origin: 0,
             seek_result: None,
         }
     }
 
+    pub fn with_origin(mut self, origin: usize) -> SnapshotFile {
+        self.origin = origin;
+        self
+    }
+
     /// The underlying file, for blocking reads and writes.
-    pub fn file_mut(&mut self) -> &mut std::fs::File {
-        &mut self.file
+    pub fn file_mut(&mut self) -> &mut dyn DiskFile {
+        &mut *self.file
     }
 }
 
@@ -61,7 +72,7 @@ impl AsyncWrite for SnapshotFile {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().file.sync_all())
+        Poll::Ready(self.get_mut().file.sync())
     }
 }
 

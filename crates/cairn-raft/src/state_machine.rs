@@ -15,13 +15,12 @@
 //! bounded: nothing holds a whole snapshot.
 
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_core::codec;
 use cairn_core::{Outcome, StorageError};
-use cairn_storage::{RaftValues, StateDb, StateReader, snapshot_header};
+use cairn_storage::{Disk, RaftValues, StateDb, StateReader, snapshot_header};
 use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
@@ -87,39 +86,36 @@ fn meta_from(raft: &RaftValues) -> Result<SnapshotMeta, StorageError> {
     })
 }
 
-fn sync_dir(dir: &Path) {
-    // Makes a rename durable; best effort where directories cannot be opened.
-    if let Ok(dir) = std::fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
-}
-
 #[derive(Clone)]
 pub struct StateMachine {
     db: Arc<StateDb>,
-    dir: PathBuf,
+    /// Holds the snapshot files.
+    disk: Arc<dyn Disk>,
     received: Arc<AtomicU64>,
     /// Told when a redaction was applied or a snapshot installed (`scrub.rs`).
     scrub: ScrubSignal,
 }
 
 impl StateMachine {
-    /// `dir` holds the snapshot files; leftovers of interrupted builds and
+    /// `disk` holds the snapshot files; leftovers of interrupted builds and
     /// receipts are removed.
-    pub fn new(db: Arc<StateDb>, dir: PathBuf) -> std::io::Result<StateMachine> {
-        std::fs::create_dir_all(&dir)?;
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|ext| ext == "tmp") {
-                std::fs::remove_file(&path)?;
+    pub fn new(db: Arc<StateDb>, disk: Arc<dyn Disk>) -> std::io::Result<StateMachine> {
+        for name in disk.snapshot_file_names()? {
+            if name.ends_with(".tmp") {
+                disk.remove_snapshot_file(&name)?;
             }
         }
         Ok(StateMachine {
             db,
-            dir,
+            disk,
             received: Arc::new(AtomicU64::new(0)),
             scrub: ScrubSignal::detached(),
         })
+    }
+
+    /// Tells this state machine's received snapshot files from others'.
+    fn origin(&self) -> usize {
+        Arc::as_ptr(&self.received) as usize
     }
 
     /// Tells `scrub` whenever removed bytes must leave the disk.
@@ -130,18 +126,19 @@ impl StateMachine {
 
     /// `current.snap`, opened at its start, with its meta.
     fn open_current(&self) -> Result<Option<Snapshot>, RaftStorageError> {
-        let path = self.dir.join(CURRENT);
-        let mut file = match std::fs::File::open(&path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(read_error(error)),
+        let Some(mut file) = self
+            .disk
+            .snapshot_file(CURRENT, false)
+            .map_err(read_error)?
+        else {
+            return Ok(None);
         };
         let raft = snapshot_header(&mut BufReader::new(&mut file)).map_err(read_error)?;
         let meta = meta_from(&raft).map_err(read_error)?;
         file.seek(SeekFrom::Start(0)).map_err(read_error)?;
         Ok(Some(Snapshot {
             meta,
-            snapshot: Box::new(SnapshotFile::new(file, path)),
+            snapshot: Box::new(SnapshotFile::new(file, CURRENT)),
         }))
     }
 
@@ -151,15 +148,19 @@ impl StateMachine {
         // Entries up to the snapshot may be purged once it exists: their
         // effects must be durable first.
         self.db.persist().map_err(write_error)?;
-        let building = self.dir.join(BUILDING);
-        let file = std::fs::File::create(&building).map_err(write_error)?;
+        let file = self
+            .disk
+            .snapshot_file(BUILDING, true)
+            .map_err(write_error)?
+            .ok_or_else(|| write_error("the disk made no snapshot file"))?;
         let mut out = BufWriter::new(file);
         self.db.export_to(&mut out).map_err(write_error)?;
         out.flush().map_err(write_error)?;
-        out.get_ref().sync_all().map_err(write_error)?;
+        out.get_mut().sync().map_err(write_error)?;
         drop(out);
-        std::fs::rename(&building, self.dir.join(CURRENT)).map_err(write_error)?;
-        sync_dir(&self.dir);
+        self.disk
+            .rename_snapshot_file(BUILDING, CURRENT)
+            .map_err(write_error)?;
         self.open_current()?
             .ok_or_else(|| write_error("the snapshot just built is missing"))
     }
@@ -243,15 +244,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotFile>, RaftStorageError> {
         let n = self.received.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.join(format!("recv-{n}.tmp"));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(write_error)?;
-        Ok(Box::new(SnapshotFile::new(file, path)))
+        let name = format!("recv-{n}.tmp");
+        let file = self
+            .disk
+            .snapshot_file(&name, true)
+            .map_err(write_error)?
+            .ok_or_else(|| write_error("the disk made no snapshot file"))?;
+        Ok(Box::new(
+            SnapshotFile::new(file, name).with_origin(self.origin()),
+        ))
     }
 
     #[tracing::instrument(
@@ -268,8 +269,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let fail = |e: StorageError| -> RaftStorageError {
             StorageIOError::write_snapshot(Some(meta.signature()), any(e)).into()
         };
+        if snapshot.origin != self.origin() {
+            // Not received through `begin_receiving_snapshot` here (openraft's
+            // conformance suite installs one state machine's snapshot into
+            // another): it becomes a file of this disk first.
+            let mut copy = self.begin_receiving_snapshot().await?;
+            let source = snapshot.file_mut();
+            source.seek(SeekFrom::Start(0)).map_err(write_error)?;
+            std::io::copy(source, copy.file_mut()).map_err(write_error)?;
+            snapshot = copy;
+        }
         let file = snapshot.file_mut();
-        file.sync_all().map_err(write_error)?;
+        file.sync().map_err(write_error)?;
         file.seek(SeekFrom::Start(0)).map_err(write_error)?;
         let raft = snapshot_header(&mut BufReader::new(&mut *file)).map_err(fail)?;
         let described = meta_from(&raft).map_err(fail)?;
@@ -283,8 +294,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.db
             .import_from(&mut BufReader::new(&mut *file))
             .map_err(fail)?;
-        std::fs::rename(&snapshot.path, self.dir.join(CURRENT)).map_err(write_error)?;
-        sync_dir(&self.dir);
+        self.disk
+            .rename_snapshot_file(&snapshot.name, CURRENT)
+            .map_err(write_error)?;
         // The import freed the pages of the old state, which may hold bytes
         // a redaction in the snapshot removed; and the log it replaces may
         // hold the entries that wrote them.

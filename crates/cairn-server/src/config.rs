@@ -50,6 +50,7 @@ pub struct Config {
     pub watch: WatchConfig,
     /// `[tls]`: https and mutual TLS between peers (`crate::tls`); off by default.
     pub tls: crate::tls::TlsConfig,
+    pub storage: StorageConfig,
 }
 
 impl Default for Config {
@@ -70,6 +71,25 @@ impl Default for Config {
             auth: AuthConfig::default(),
             watch: WatchConfig::default(),
             tls: crate::tls::TlsConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Free space the data directory's file system keeps: below it the node
+    /// refuses writes that grow the data (`507 storage_full`, `crate::disk`)
+    /// and serves everything else. `0` turns the check off.
+    pub reserve_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            reserve_bytes: crate::disk::RESERVE_BYTES_DEFAULT,
         }
     }
 }

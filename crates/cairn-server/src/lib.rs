@@ -5,8 +5,14 @@
 //! connector and its clock, so the simulation runs this same code over a
 //! simulated network and time.
 
+// The export stream's pages nest the service's read layers (read_store →
+// read_in_store → read_as → read → Node::read) inside its own future, one
+// level deeper than the compiler's default query depth allows.
+#![recursion_limit = "256"]
+
 pub mod clock;
 pub mod config;
+pub mod disk;
 pub mod http;
 pub mod metrics;
 pub mod service;
@@ -145,15 +151,25 @@ pub fn ensure_operator_token(service: Service, token: String) {
     });
 }
 
-/// The handlers' shared state for `node` under `config`.
-pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>) -> AppState {
+/// The handlers' shared state for `node` under `config`; `operator` is the
+/// operator's token this node knows (`operator_token`).
+pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>, operator: Option<&str>) -> AppState {
     let request_timeout = Duration::from_millis(config.http.request_timeout_ms);
     let watch = service::WatchSettings {
         heartbeat: Duration::from_millis(config.watch.heartbeat_ms),
         replay_revisions_max: config.watch.replay_revisions_max,
     };
-    AppState::new(Service::new(node, config.limits, clock, request_timeout).with_watch(watch))
-        .with_metrics_access(config.auth.metrics)
+    let mut service = Service::new(node, config.limits, clock, request_timeout).with_watch(watch);
+    if config.storage.reserve_bytes > 0 {
+        service = service.with_disk_guard(disk::DiskGuard::new(
+            &config.data_dir,
+            config.storage.reserve_bytes,
+        ));
+    }
+    if let Some(token) = operator {
+        service = service.with_operator_token(token);
+    }
+    AppState::new(service).with_metrics_access(config.auth.metrics)
 }
 
 /// Loads and validates the config, starts the node and serves until Ctrl-C / SIGTERM.
@@ -192,8 +208,14 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tls = node_tls.is_some(),
         "cairn node serving"
     );
-    let state = app(&config, node.clone(), Arc::new(SystemClock));
-    if let Some(token) = operator_token(&config)? {
+    let operator = operator_token(&config)?;
+    let state = app(
+        &config,
+        node.clone(),
+        Arc::new(SystemClock),
+        operator.as_deref(),
+    );
+    if let Some(token) = operator {
         ensure_operator_token(state.service.clone(), token);
     }
     let mcp_shutdown = state.mcp_shutdown.clone();

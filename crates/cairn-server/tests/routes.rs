@@ -40,7 +40,7 @@ async fn start() -> Harness {
     )
     .await
     .unwrap();
-    let state = cairn_server::app(&config, node, Arc::new(SystemClock));
+    let state = cairn_server::app(&config, node, Arc::new(SystemClock), None);
     cairn_server::ensure_operator_token(state.service.clone(), TOKEN.to_string());
     let router = cairn_server::router(state);
     let harness = Harness { router, _dir: dir };
@@ -239,10 +239,12 @@ fn every_operation_documents_its_parameters_bodies_and_problems() {
             .map(|rest| rest.split('}').next().unwrap().to_string())
             .collect();
         assert_eq!(declared, in_template, "{name}: path parameters");
-        // Every PUT and POST takes a body but the two that only name a node.
+        // Every PUT and POST takes a body but those that only name a node
+        // or an import.
         let takes_body = matches!(method.as_str(), "PUT" | "POST")
             && path != "/v1/admin/init"
-            && path != "/v1/admin/voters/{id}";
+            && path != "/v1/admin/voters/{id}"
+            && path != "/v1/imports/{id}/commit";
         assert_eq!(
             operation.get("requestBody").is_some(),
             takes_body,

@@ -40,9 +40,26 @@ pub(crate) fn open_database(path: &std::path::Path) -> Result<redb::Database, St
     redb::Database::create(path).map_err(storage_error)
 }
 
-/// Where a node's redb databases live. Nodes use files in their data
-/// directory; the simulation supplies a disk that models crashes (writes
-/// not yet synced are lost).
+/// A snapshot file as a `Disk` gives it: read, written and sought in place.
+pub trait DiskFile:
+    std::io::Read + std::io::Write + std::io::Seek + Send + Sync + std::fmt::Debug
+{
+    /// Makes every byte written so far durable (`fsync`).
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+impl DiskFile for std::fs::File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_all()
+    }
+}
+
+/// The folder under the data directory that holds the snapshot files.
+pub const SNAPSHOT_DIR: &str = "snapshots";
+
+/// Where a node's redb databases and snapshot files live. Nodes use files in
+/// their data directory; the simulation supplies a disk that models crashes
+/// (writes not yet synced are lost).
 pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
     /// Opens (or creates) the database called `name` (`LOG_FILE`, `STATE_FILE`).
     fn database(&self, name: &str) -> Result<redb::Database, StorageError>;
@@ -59,11 +76,39 @@ pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
             "this disk cannot rename {from} to {to}"
         )))
     }
+
+    /// Opens snapshot file `name` for reading and writing: a new, empty one
+    /// (replacing any) when `create`, else the existing one (`None` if there
+    /// is none).
+    fn snapshot_file(&self, name: &str, create: bool)
+    -> std::io::Result<Option<Box<dyn DiskFile>>>;
+
+    /// Renames snapshot file `from` to `to`, replacing it, durably.
+    fn rename_snapshot_file(&self, from: &str, to: &str) -> std::io::Result<()>;
+
+    /// Removes snapshot file `name`, if it exists.
+    fn remove_snapshot_file(&self, name: &str) -> std::io::Result<()>;
+
+    /// The names of the snapshot files.
+    fn snapshot_file_names(&self) -> std::io::Result<Vec<String>>;
 }
 
-/// redb files in a directory.
+/// redb files in a directory, snapshot files in its `snapshots/` folder.
 #[derive(Clone, Debug)]
 pub struct FileDisk(pub std::path::PathBuf);
+
+impl FileDisk {
+    fn snapshots(&self) -> std::path::PathBuf {
+        self.0.join(SNAPSHOT_DIR)
+    }
+}
+
+/// Makes a rename in `dir` durable; best effort where directories cannot be opened.
+fn sync_dir(dir: &std::path::Path) {
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
 
 impl Disk for FileDisk {
     fn database(&self, name: &str) -> Result<redb::Database, StorageError> {
@@ -80,11 +125,57 @@ impl Disk for FileDisk {
 
     fn rename(&self, from: &str, to: &str) -> Result<(), StorageError> {
         std::fs::rename(self.0.join(from), self.0.join(to)).map_err(StorageError::new)?;
-        // Makes the rename durable; best effort where directories cannot be opened.
-        if let Ok(dir) = std::fs::File::open(&self.0) {
-            let _ = dir.sync_all();
-        }
+        sync_dir(&self.0);
         Ok(())
+    }
+
+    fn snapshot_file(
+        &self,
+        name: &str,
+        create: bool,
+    ) -> std::io::Result<Option<Box<dyn DiskFile>>> {
+        let dir = self.snapshots();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true);
+        if create {
+            std::fs::create_dir_all(&dir)?;
+            options.create(true).truncate(true);
+        }
+        match options.open(dir.join(name)) {
+            Ok(file) => Ok(Some(Box::new(file))),
+            Err(error) if !create && error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn rename_snapshot_file(&self, from: &str, to: &str) -> std::io::Result<()> {
+        let dir = self.snapshots();
+        std::fs::rename(dir.join(from), dir.join(to))?;
+        sync_dir(&dir);
+        Ok(())
+    }
+
+    fn remove_snapshot_file(&self, name: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.snapshots().join(name)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    fn snapshot_file_names(&self) -> std::io::Result<Vec<String>> {
+        let entries = match std::fs::read_dir(self.snapshots()) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            if let Some(name) = entry?.file_name().to_str() {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 }
 

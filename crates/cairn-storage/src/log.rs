@@ -93,6 +93,17 @@ impl LogDb {
         &self,
         entries: impl IntoIterator<Item = (u64, B)>,
     ) -> Result<(), StorageError> {
+        self.append_with_meta(entries, None)
+    }
+
+    /// As `append`, and sets one metadata value in the same transaction
+    /// (the Raft layer's committed-id hint rides along this way instead of
+    /// paying for a transaction of its own).
+    pub fn append_with_meta<B: AsRef<[u8]>>(
+        &self,
+        entries: impl IntoIterator<Item = (u64, B)>,
+        meta: Option<(&str, &[u8])>,
+    ) -> Result<(), StorageError> {
         let db = self.db();
         let txn = begin_write(&db)?;
         {
@@ -100,6 +111,12 @@ impl LogDb {
             for (index, bytes) in entries {
                 table.insert(index, bytes.as_ref()).map_err(storage_error)?;
             }
+        }
+        if let Some((name, value)) = meta {
+            txn.open_table(META)
+                .map_err(storage_error)?
+                .insert(name, value)
+                .map_err(storage_error)?;
         }
         txn.commit().map_err(storage_error)
     }
@@ -210,5 +227,21 @@ mod tests {
             2
         );
         assert_eq!(log.len().unwrap(), 4);
+    }
+
+    #[test]
+    fn an_append_carries_a_meta_value_in_its_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.redb");
+        {
+            let log = LogDb::open(&path).unwrap();
+            log.append_with_meta([(1, b"one")], Some(("committed", b"c1")))
+                .unwrap();
+            log.append_with_meta([(2, b"two")], None).unwrap();
+        }
+        let log = LogDb::open(&path).unwrap();
+        assert_eq!(entries(&log), vec![1, 2]);
+        assert_eq!(log.meta("committed").unwrap(), Some(b"c1".to_vec()));
+        assert_eq!(log.meta("vote").unwrap(), None);
     }
 }

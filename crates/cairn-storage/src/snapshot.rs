@@ -24,8 +24,8 @@ use crate::storage_error;
 
 const MAGIC: &[u8; 8] = b"CAIRNSNP";
 /// Bump when the layout or the list of tables (`Table::ALL`) changes: 2 added
-/// `sm_content` (state format 2).
-pub const SNAPSHOT_FORMAT: u32 = 2;
+/// `sm_content` (state format 2); 3 added `sm_imports` and `sm_imported_audit`.
+pub const SNAPSHOT_FORMAT: u32 = 3;
 /// Largest key or value a snapshot may carry (a sanity bound against corruption).
 const FIELD_BYTES_MAX: u32 = 64 * 1024 * 1024;
 

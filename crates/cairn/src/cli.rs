@@ -24,7 +24,7 @@ pub struct Cli {
 }
 
 /// The flags every command takes, anywhere on the line.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct GlobalArgs {
     /// The node to talk to. `cairn bench` takes several (repeat the flag or
     /// separate them with commas) and spreads its clients over them.
@@ -169,14 +169,62 @@ pub enum Command {
         /// Files written by `cairn bench --json` (e.g. one for Cairn, one for etcd).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print Cairn against etcd as one Markdown table (ratios, p99,
+        /// errors); `--json` takes precedence.
+        #[arg(long)]
+        markdown: bool,
     },
 
     /// Apply a JSON transaction ({"ops":[…]}) from FILE, or `-` for standard input.
     Txn(TxnArgs),
 
+    /// Write STORE as one archive FILE (docs/export.md): every version with
+    /// its content and attribution, the audit events and their chain,
+    /// redaction marks. The file appears only once it is whole and checked.
+    Export { store: String, file: PathBuf },
+
+    /// Restore an archive into a new store (STORE, or the archive's name):
+    /// the whole archive is checked before anything is sent, and nothing of
+    /// it stays if any part is refused.
+    Import {
+        file: PathBuf,
+        store: Option<String>,
+    },
+
     /// Remove content for good, from every replica's disk: one version of PATH
     /// (`--version`), or a literal `--string` from every version under `--path`.
     Redact(RedactArgs),
+
+    /// Write STORE's files into DIR (absent or empty) and remember each
+    /// file's version in DIR/.cairn/checkout.json.
+    Checkout { store: String, dir: PathBuf },
+
+    /// List a checkout's local changes: added, modified, deleted (by content
+    /// hash), conflict copies, and files the store cannot hold.
+    Status { dir: PathBuf },
+
+    /// Send every local change of a checkout as one transaction; if someone
+    /// else changed any of those files meanwhile, nothing is applied, every
+    /// such path is named, and the exit code is 1.
+    Commit {
+        dir: PathBuf,
+        /// Why: kept with the change in the audit trail.
+        #[arg(short, long)]
+        message: Option<String>,
+    },
+
+    /// Bring the server's changes into a checkout. A file changed on both
+    /// sides keeps the local content; the server's is written beside it as
+    /// NAME.conflict-VERSION.
+    Pull { dir: PathBuf },
+
+    /// Import a plain folder (a Claude /memories directory, a Letta memory
+    /// folder, any Markdown tree) into STORE, created if absent, in
+    /// transactions of bounded size.
+    ImportDir(ImportDirArgs),
+
+    /// Write STORE's files as of one revision into DIR (absent or empty).
+    ExportDir { store: String, dir: PathBuf },
 
     /// Follow STORE's changes as they are applied, one line each (`--json`:
     /// one JSON object per line), reconnecting after the last change seen.
@@ -186,6 +234,31 @@ pub enum Command {
     /// expression with --regex), under PREFIX, as PATH:LINE:TEXT.
     Grep(GrepArgs),
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ImportDirArgs {
+    pub dir: PathBuf,
+    pub store: String,
+    /// Replace files that already exist in the store (by default a file that
+    /// exists stops the import, having changed nothing in that transaction).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Import the files the store can hold and list the others, instead of
+    /// importing nothing when some cannot be stored.
+    #[arg(long)]
+    pub skip_unstorable: bool,
+    /// Most files per transaction (the server's `txn_ops_max` by default).
+    #[arg(long, default_value_t = IMPORT_TXN_OPS_MAX_DEFAULT, value_parser = clap::value_parser!(u64).range(1..))]
+    pub txn_ops_max: u64,
+    /// Most bytes of JSON per transaction (the server's `request_bytes_max`
+    /// by default); a larger single file goes alone.
+    #[arg(long, default_value_t = IMPORT_TXN_BYTES_MAX_DEFAULT, value_parser = clap::value_parser!(u64).range(1..))]
+    pub txn_bytes_max: u64,
+}
+
+/// `import-dir`'s transaction bounds: the server's default limits.
+pub const IMPORT_TXN_OPS_MAX_DEFAULT: u64 = 256;
+pub const IMPORT_TXN_BYTES_MAX_DEFAULT: u64 = 4 * 1024 * 1024;
 
 /// `cairn watch`.
 #[derive(Debug, clap::Args)]

@@ -33,15 +33,17 @@ pub enum Failure {
     Runtime(std::io::Error),
     /// `cairn serve` could not start or stopped with an error.
     Serve(anyhow::Error),
-    /// The server answered, but not with what was asked (`cairn watch`
-    /// from a revision older than the node replays): exit 1, like a refusal.
-    Declined {
-        code: &'static str,
-        detail: String,
-    },
     /// A check found a fault (`cairn audit verify`: a broken chain); the
     /// text says where.
     Broken(String),
+    /// The command refused to go on, having changed nothing on the server:
+    /// a commit whose files someone else changed (`version_conflict`, every
+    /// path named), local files the store cannot hold, unresolved conflict
+    /// copies.
+    Refused {
+        code: &'static str,
+        detail: String,
+    },
 }
 
 impl From<ClientError> for Failure {
@@ -58,6 +60,13 @@ impl Failure {
         }
     }
 
+    pub fn refused(code: &'static str, detail: impl Into<String>) -> Failure {
+        Failure::Refused {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage { .. } => EXIT_USAGE,
@@ -67,20 +76,19 @@ impl Failure {
             Failure::Client(error) if error.is_client_error() => EXIT_REFUSED,
             Failure::Client(_) | Failure::Bench(_) | Failure::Runtime(_) => EXIT_UNAVAILABLE,
             Failure::Serve(_) => EXIT_SERVE_FAILED,
-            Failure::Broken(_) | Failure::Declined { .. } => EXIT_REFUSED,
+            Failure::Broken(_) | Failure::Refused { .. } => EXIT_REFUSED,
         }
     }
 
     fn report(&self) {
         let line = match self {
             Failure::Client(error) => format!("error: {}: {}", error.code(), error.detail()),
-            Failure::Usage { code, detail } | Failure::Declined { code, detail } => {
-                format!("error: {code}: {detail}")
-            }
+            Failure::Usage { code, detail } => format!("error: {code}: {detail}"),
             Failure::Bench(error) => format!("error: {}: {}", error.code, error.detail),
             Failure::Runtime(error) => format!("error: start the tokio runtime: {error}"),
             Failure::Serve(error) => format!("error: {error:#}"),
             Failure::Broken(report) => format!("error: broken: {}", report.trim_end()),
+            Failure::Refused { code, detail } => format!("error: {code}: {}", detail.trim_end()),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod commands;
 mod exit;
+mod folder;
 mod render;
 
 use std::process::ExitCode;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Cluster, Records};
+use super::{Cluster, Hosts, Records};
 use crate::disk::SimDisk;
 use crate::node::host_name;
 use crate::rng::Rng;
@@ -21,6 +21,13 @@ enum Fault {
     Restart(u64),
     Latency(u64),
     Flapping,
+    /// Peer requests lost and duplicated, in percent (`peer_faults`).
+    PeerMessages {
+        loss: u64,
+        duplicate: u64,
+    },
+    /// A node's wall clock off by this many milliseconds.
+    ClockSkew(u64, i64),
     HealLinks,
 }
 
@@ -29,12 +36,21 @@ fn schedule(rng: &mut Rng, voters: u64, chaos: Duration) -> Vec<(Duration, Fault
     let mut at = Duration::from_millis(2000);
     while at < chaos {
         let node = rng.range(1, voters + 1);
-        let fault = match rng.below(7) {
+        let fault = match rng.below(9) {
             0 => Fault::Partition(node),
             1 => Fault::PartitionOneWay(node, 1 + (node % voters)),
             2 => Fault::IsolateLeader,
             3 | 4 => Fault::Crash(node),
             5 => Fault::Latency(rng.range(20, 200)),
+            6 => Fault::PeerMessages {
+                loss: rng.range(1, 20),
+                duplicate: rng.range(1, 20),
+            },
+            7 => {
+                // Up to ten minutes either way.
+                let skew = rng.range(1, 600_000) as i64;
+                Fault::ClockSkew(node, if rng.chance(50) { skew } else { -skew })
+            }
             _ => Fault::Flapping,
         };
         let lasts = Duration::from_millis(rng.range(500, 4000));
@@ -58,7 +74,7 @@ pub(super) fn run_nemesis(
     sim: &mut turmoil::Sim<'_>,
     cluster: &Cluster,
     root: &Rng,
-    disks: &BTreeMap<u64, Arc<SimDisk>>,
+    hosts: &Hosts,
     records: &Records,
     chaos: Duration,
 ) -> Result<(), String> {
@@ -78,16 +94,20 @@ pub(super) fn run_nemesis(
                 &cluster.all,
                 &mut crashed,
                 current_leader,
-                disks,
+                hosts,
             );
             log_fault(records, format!("{now:?} {line}"));
         }
         if !healed && now >= cluster.heal_at {
             healed = true;
-            heal(sim, &cluster.all, &mut crashed);
+            heal(sim, hosts, &cluster.all, &mut crashed);
+            let peer = hosts.peer_faults.counts();
             log_fault(
                 records,
-                format!("{now:?} heal: links repaired, crashed nodes restarted"),
+                format!(
+                    "{now:?} heal: links repaired, clocks set right, crashed nodes restarted; peer requests lost {}, answers lost {}, requests duplicated {}",
+                    peer.requests_lost, peer.responses_lost, peer.requests_duplicated
+                ),
             );
         }
         match sim.step() {
@@ -109,7 +129,7 @@ fn apply_fault(
     all: &[u64],
     crashed: &mut Vec<u64>,
     leader: Option<u64>,
-    disks: &BTreeMap<u64, Arc<SimDisk>>,
+    hosts: &Hosts,
 ) -> String {
     match fault {
         Fault::Partition(node) => {
@@ -127,7 +147,7 @@ fn apply_fault(
             }
             None => "isolate the leader: none known".to_string(),
         },
-        Fault::Crash(node) => crash(sim, *node, crashed, disks),
+        Fault::Crash(node) => crash(sim, *node, crashed, &hosts.disks),
         Fault::Restart(node) => restart(sim, *node, crashed),
         Fault::Latency(ms) => {
             sim.set_max_message_latency(Duration::from_millis(*ms));
@@ -137,9 +157,17 @@ fn apply_fault(
             sim.set_fail_rate(0.05);
             "links flapping (5% failure, repaired at random)".to_string()
         }
+        Fault::PeerMessages { loss, duplicate } => {
+            hosts.peer_faults.set(*loss, *duplicate);
+            format!("peer requests lost {loss}%, duplicated {duplicate}%")
+        }
+        Fault::ClockSkew(node, skew_ms) => {
+            hosts.clocks[node].skew(*skew_ms);
+            format!("clock of n{node} off by {skew_ms} ms")
+        }
         Fault::HealLinks => {
-            repair_links(sim, all);
-            "links healed".to_string()
+            repair_links(sim, hosts, all);
+            "links healed, clocks set right".to_string()
         }
     }
 }
@@ -174,7 +202,11 @@ fn restart(sim: &mut turmoil::Sim<'_>, node: u64, crashed: &mut Vec<u64>) -> Str
     format!("restart n{node}")
 }
 
-fn repair_links(sim: &mut turmoil::Sim<'_>, all: &[u64]) {
+fn repair_links(sim: &mut turmoil::Sim<'_>, hosts: &Hosts, all: &[u64]) {
+    hosts.peer_faults.set(0, 0);
+    for clock in hosts.clocks.values() {
+        clock.skew(0);
+    }
     for a in all {
         for b in all {
             if a < b {
@@ -186,8 +218,8 @@ fn repair_links(sim: &mut turmoil::Sim<'_>, all: &[u64]) {
     sim.set_max_message_latency(Duration::from_millis(5));
 }
 
-fn heal(sim: &mut turmoil::Sim<'_>, all: &[u64], crashed: &mut Vec<u64>) {
-    repair_links(sim, all);
+fn heal(sim: &mut turmoil::Sim<'_>, hosts: &Hosts, all: &[u64], crashed: &mut Vec<u64>) {
+    repair_links(sim, hosts, all);
     for node in crashed.drain(..) {
         sim.bounce(host_name(node).as_str());
     }

@@ -24,7 +24,9 @@ use cairn_server::PlantedFaults;
 
 use crate::check;
 use crate::disk::SimDisk;
+use crate::net::SimClock;
 use crate::node::{self, NodeSpec, host_name, peer};
+use crate::peer_faults::PeerFaults;
 use crate::rng::Rng;
 use crate::workload::{Journal, SharedJournal};
 
@@ -160,14 +162,14 @@ pub fn run_seed(options: &SimOptions) -> SeedReport {
 
     // turmoil gives hosts and clients their addresses, and steps them, in
     // the order they are added: that order is part of what a seed replays.
-    let disks = add_nodes(&mut sim, &cluster, &root, snapshot_dirs.path(), options);
+    let hosts = add_nodes(&mut sim, &cluster, &root, snapshot_dirs.path(), options);
     roles::add_agents(&mut sim, &cluster, &root, &records.journal, options.agents);
     roles::add_observer(&mut sim, &cluster, &records);
     roles::add_operator(&mut sim, &cluster, &records.faults_log, options.chaos);
     roles::add_access(&mut sim, &cluster, &root, &records.access);
     collect::add_collector(&mut sim, &cluster, &records.final_state);
     let simulation_result =
-        faults::run_nemesis(&mut sim, &cluster, &root, &disks, &records, options.chaos);
+        faults::run_nemesis(&mut sim, &cluster, &root, &hosts, &records, options.chaos);
 
     let journal = take(&records.journal);
     let access = take(&records.access);
@@ -209,29 +211,42 @@ fn build_simulation<'a>(seed: u64, stop_at: Duration) -> turmoil::Sim<'a> {
         .build()
 }
 
-/// Every node as a host with a disk of its own, which outlives its crashes;
-/// node 1 founds the cluster of the voters. Answers the disks, for the
-/// nemesis to crash.
+/// What the nemesis reaches into: each node's disk (to crash) and clock (to
+/// skew), and the peer network's per-message faults.
+pub(crate) struct Hosts {
+    pub disks: BTreeMap<u64, Arc<SimDisk>>,
+    pub clocks: BTreeMap<u64, Arc<SimClock>>,
+    pub peer_faults: Arc<PeerFaults>,
+}
+
+/// Every node as a host with a disk and a clock of its own, which outlive
+/// its crashes; node 1 founds the cluster of the voters.
 fn add_nodes(
     sim: &mut turmoil::Sim<'_>,
     cluster: &Cluster,
     root: &Rng,
     snapshot_root: &Path,
     options: &SimOptions,
-) -> BTreeMap<u64, Arc<SimDisk>> {
+) -> Hosts {
     let planted = PlantedFaults {
         linearizable_reads_are_stale: options.plant_stale_reads,
     };
     let voters = cluster.voters;
     let mut disks = BTreeMap::new();
+    let mut clocks = BTreeMap::new();
+    let peer_faults = Arc::new(PeerFaults::new(root.fork(5)));
     let mut timeout_rng = root.fork(1);
     let mut entropy_rng = root.fork(2);
     for id in &cluster.all {
         let disk = Arc::new(SimDisk::default());
         disks.insert(*id, disk.clone());
+        let clock = Arc::new(SimClock::default());
+        clocks.insert(*id, clock.clone());
         let spec = NodeSpec {
             id: *id,
             disk,
+            clock,
+            peer_faults: peer_faults.clone(),
             data_dir: snapshot_root.join(host_name(*id)),
             election_timeout_ms: timeout_rng.range(300, 700),
             founders: (*id == 1).then(|| (1..=voters).map(|v| (v, peer(v))).collect()),
@@ -240,7 +255,11 @@ fn add_nodes(
         };
         sim.host(host_name(*id).as_str(), move || node::run(spec.clone()));
     }
-    disks
+    Hosts {
+        disks,
+        clocks,
+        peer_faults,
+    }
 }
 
 /// What the run recorded in `shared`, taken out once the simulation is over.

@@ -759,3 +759,55 @@ fn event_times_never_go_back() {
     let events = h.page(AuditFilter::default()).events;
     assert_eq!(events[2].time_ms, events[1].time_ms);
 }
+
+#[test]
+fn a_transaction_message_is_the_events_detail_and_is_bounded() {
+    let mut h = Harness::new();
+    let notes = store(1, "notes");
+    h.ok(
+        &OP,
+        Command::CreateStore {
+            store: notes.clone(),
+            owner: None,
+        },
+    );
+    let outcome = h.ok(
+        &OP,
+        Command::TxnWithMessage {
+            store: notes.clone(),
+            ops: vec![write("/a", "1")],
+            message: "sync from the laptop".to_string(),
+        },
+    );
+    assert!(matches!(outcome, Outcome::Txn(_)), "{outcome:?}");
+    let last = h.kv.tables[&Table::Audit].last_key_value().unwrap();
+    let record: crate::audit::AuditRecord = crate::codec::decode(last.1).unwrap();
+    assert_eq!(record.op, AuditOp::Txn);
+    assert_eq!(record.detail.as_deref(), Some("sync from the laptop"));
+    assert_eq!(record.changes.len(), 1);
+    // The message is part of what the chain hashes.
+    assert_eq!(
+        read::verify_chain(&h.kv, ChainKey::Store(1))
+            .unwrap()
+            .first_break,
+        None
+    );
+
+    // An empty or oversized message is refused and changes nothing.
+    let before = h.events();
+    for message in [
+        " ".to_string(),
+        "m".repeat(crate::command::TXN_MESSAGE_BYTES_MAX + 1),
+    ] {
+        let refused = h.run(
+            &OP,
+            Command::TxnWithMessage {
+                store: notes.clone(),
+                ops: vec![write("/b", "2")],
+                message,
+            },
+        );
+        assert!(matches!(refused, Outcome::Failed { .. }), "{refused:?}");
+    }
+    assert_eq!(h.events(), before);
+}

@@ -17,6 +17,7 @@
 mod audit;
 mod governance;
 mod idempotency;
+mod import;
 mod redact;
 mod retention;
 mod store;
@@ -32,8 +33,10 @@ use crate::command::{Command, Meta, Outcome, Proposal};
 use crate::error::{CoreError, ReadError, StorageError};
 use crate::governance::{Access, TokenOwner};
 use crate::kv::{KvWrite, Table};
+use txn::TxnAudit;
 
 pub use idempotency::IDEMPOTENCY_PRUNE_BATCH_MAX;
+pub(crate) use import::load_import;
 pub(crate) use store::load_store;
 pub use text::{count_occurrences, insert_at_line, line_count};
 
@@ -157,7 +160,15 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         Command::DeleteStore { store } => store::delete_store(kv, log_index, meta, &subject, store),
         Command::Txn { store, ops } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
-            txn::txn(kv, log_index, meta, &subject, info, ops, AuditOp::Txn)
+            txn::txn(
+                kv,
+                log_index,
+                meta,
+                &subject,
+                info,
+                ops,
+                TxnAudit::op(AuditOp::Txn),
+            )
         }
         Command::RecordRefusal {
             store,
@@ -178,7 +189,15 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         }
         Command::Rollback { store, ops, .. } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
-            txn::txn(kv, log_index, meta, &subject, info, ops, AuditOp::Rollback)
+            txn::txn(
+                kv,
+                log_index,
+                meta,
+                &subject,
+                info,
+                ops,
+                TxnAudit::op(AuditOp::Rollback),
+            )
         }
         Command::CreateOrg { org } => governance::create_org(kv, log_index, meta, &subject, org),
         Command::CreateUser { org_id, user, role } => {
@@ -216,6 +235,28 @@ fn execute(kv: &mut impl KvWrite, log_index: u64, proposal: &Proposal) -> ApplyR
         } => {
             let info = auth::authorize_store(kv, &subject, store, Access::Admin)?;
             redact::redact(kv, log_index, meta, &subject, info, reason, targets)
+        }
+        Command::TxnWithMessage {
+            store,
+            ops,
+            message,
+        } => {
+            let info = auth::authorize_store(kv, &subject, store, Access::Write)?;
+            let audited_as = TxnAudit {
+                op: AuditOp::Txn,
+                detail: Some(message.as_str()),
+            };
+            txn::txn(kv, log_index, meta, &subject, info, ops, audited_as)
+        }
+        Command::ImportBegin { store } => import::begin(kv, log_index, meta, &subject, store),
+        Command::ImportChunk { import_id, chunk } => {
+            import::chunk(kv, log_index, meta, &subject, *import_id, chunk)
+        }
+        Command::ImportCommit { import_id } => {
+            import::commit(kv, log_index, meta, &subject, *import_id)
+        }
+        Command::ImportAbort { import_id } => {
+            import::abort(kv, log_index, meta, &subject, *import_id)
         }
         Command::Bootstrap { .. } => Err(CoreError::forbidden(
             "only a node bootstraps the cluster, never a request with a token",
@@ -269,5 +310,7 @@ fn check_format(kv: &mut impl KvWrite) -> Result<(), StorageError> {
 
 #[cfg(test)]
 mod audit_tests;
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod tests;

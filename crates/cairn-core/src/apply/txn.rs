@@ -14,6 +14,19 @@ use crate::kv::{KvRead, KvWrite, Table};
 
 /// Runs `ops` on `info`, a store the caller was authorized to write; the
 /// audit event is `op` (a transaction, or a rollback).
+/// What a transaction's audit event says it was: its op (`txn`,
+/// `rollback`) and an optional detail (the transaction's message).
+pub(super) struct TxnAudit<'a> {
+    pub op: AuditOp,
+    pub detail: Option<&'a str>,
+}
+
+impl TxnAudit<'_> {
+    pub fn op(op: AuditOp) -> TxnAudit<'static> {
+        TxnAudit { op, detail: None }
+    }
+}
+
 pub(super) fn txn(
     kv: &mut impl KvWrite,
     log_index: u64,
@@ -21,7 +34,7 @@ pub(super) fn txn(
     subject: &Subject,
     mut info: StoreInfo,
     ops: &[WriteOp],
-    op: AuditOp,
+    audited_as: TxnAudit<'_>,
 ) -> ApplyResult<Outcome> {
     // `Proposal::check` refused empty and oversized transactions already.
     debug_assert!(!ops.is_empty());
@@ -73,13 +86,11 @@ pub(super) fn txn(
     store::save_store(kv, &info)?;
     #[cfg(test)]
     assert_totals_match_files(&*kv, &info)?;
-    audit::record(
-        kv,
-        log_index,
-        meta,
-        Some(subject),
-        Event::store(op, &info).changes(audited),
-    )?;
+    let mut event = Event::store(audited_as.op, &info).changes(audited);
+    if let Some(detail) = audited_as.detail {
+        event = event.detail(detail);
+    }
+    audit::record(kv, log_index, meta, Some(subject), event)?;
     Ok(Outcome::Txn(TxnResult { revision, changes }))
 }
 

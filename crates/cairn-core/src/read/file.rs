@@ -16,11 +16,21 @@ pub fn read_file(
     path: &FilePath,
     at: At,
 ) -> Result<FileContent, ReadError> {
-    let info = get_store(kv, store)?;
-    let record = file_version(kv, &info, path, at)?;
+    read_file_in(kv, &get_store(kv, store)?, path, at)
+}
+
+/// `read_file` in a store whose record the caller loaded already (the
+/// service's authorization does), so a read loads it once.
+pub fn read_file_in(
+    kv: &(impl KvRead + ?Sized),
+    info: &StoreInfo,
+    path: &FilePath,
+    at: At,
+) -> Result<FileContent, ReadError> {
+    let record = file_version(kv, info, path, at)?;
     let content = readable_content(kv, info.id, path.as_str(), &record)?;
     Ok(FileContent {
-        meta: file_meta(path, &info, &record),
+        meta: file_meta(path, info, &record),
         content,
     })
 }
@@ -31,9 +41,18 @@ pub fn stat(
     path: &FilePath,
     at: At,
 ) -> Result<FileMeta, ReadError> {
-    let info = get_store(kv, store)?;
-    let record = file_version(kv, &info, path, at)?;
-    Ok(file_meta(path, &info, &record))
+    stat_in(kv, &get_store(kv, store)?, path, at)
+}
+
+/// `stat` in a store whose record the caller loaded already.
+pub fn stat_in(
+    kv: &(impl KvRead + ?Sized),
+    info: &StoreInfo,
+    path: &FilePath,
+    at: At,
+) -> Result<FileMeta, ReadError> {
+    let record = file_version(kv, info, path, at)?;
+    Ok(file_meta(path, info, &record))
 }
 
 /// The version record stored under exactly this version.

@@ -11,6 +11,7 @@
 //! the audit trail), `search` (lines of the files that match a pattern).
 
 mod audit;
+mod export;
 mod file;
 mod history;
 mod list;
@@ -23,7 +24,11 @@ pub use audit::{
     AUDIT_CANDIDATES_MAX, AuditEvent, AuditFilter, AuditPage, AuditQuery, ChainBreak, ChainReport,
     EventPlace, query as audit, store_ids_named as audit_store_ids, verify_chain,
 };
-pub use file::{read_file, stat};
+pub use export::{
+    EventCursor, EventsPage, ExportRedaction, ExportStart, ExportVersion, VersionsPage,
+    export_events, export_start, export_versions, import, imports,
+};
+pub use file::{read_file, read_file_in, stat, stat_in};
 pub use history::{diff, history};
 pub use list::list;
 pub use rollback::{

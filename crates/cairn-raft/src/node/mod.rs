@@ -125,6 +125,7 @@ impl Node {
             connector,
             secret: secret.clone(),
             rpc_timeout: Duration::from_millis(config.raft.rpc_timeout_ms),
+            idle: Default::default(),
         };
         let log_store = LogStore::new(log.clone(), config.io).map_err(fatal)?;
         // openraft 0.9 would restore a committed vote for itself as leadership
@@ -139,7 +140,7 @@ impl Node {
             Arc::new(raft_config(&config.raft)?),
             network,
             log_store,
-            StateMachine::new(state.clone(), config.data_dir.join("snapshots"))
+            StateMachine::new(state.clone(), disk.clone())
                 .map_err(fatal)?
                 .with_scrub(scrub_signal),
         )

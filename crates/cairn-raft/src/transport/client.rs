@@ -2,12 +2,21 @@
 //! replication target. Every call has a deadline; a failed call, or one
 //! dropped before its answer came, drops its connection and the next call
 //! dials again.
+//!
+//! openraft makes a client per replication stream, and a fresh one for every
+//! leadership check (a read-index round sends each voter a heartbeat through
+//! a client of its own, dropped after the call). So that each round does not
+//! dial and say hello anew, a client that is dropped with an idle connection
+//! (its last answer read) leaves it in a pool shared by the clients of one
+//! `Network`, and a client without a connection takes one from there first.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_core::codec;
+use futures::{FutureExt, StreamExt};
 use openraft::error::{
     InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
     Unreachable,
@@ -23,12 +32,49 @@ use super::{PeerRequest, PeerResponse};
 use crate::Connector;
 use crate::types::{Entry, PeerNode, TypeConfig};
 
-/// Makes one `PeerClient` per target; openraft asks for one per replication stream.
+/// Idle connections kept per peer (its id and address) for the next client.
+const IDLE_PER_PEER_MAX: usize = 8;
+
+/// Connections whose last answer was read, by peer id and address. A
+/// `BTreeMap`, as in the forwarder: closing them in a fixed order keeps
+/// simulation runs of one seed alike.
+#[derive(Clone, Default)]
+pub(crate) struct IdleConns(Arc<Mutex<BTreeMap<PeerKey, Vec<Conn>>>>);
+
+/// A peer's node id and Raft address.
+type PeerKey = (u64, String);
+
+impl IdleConns {
+    /// An idle connection to the peer that it has not closed meanwhile.
+    fn take(&self, target: u64, addr: &str) -> Option<Conn> {
+        let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let conns = idle.get_mut(&(target, addr.to_string()))?;
+        while let Some(mut conn) = conns.pop() {
+            // Idle means the peer owes us nothing: anything readable now is EOF or junk.
+            if conn.next().now_or_never().is_none() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put(&self, target: u64, addr: &str, conn: Conn) {
+        let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let conns = idle.entry((target, addr.to_string())).or_default();
+        if conns.len() < IDLE_PER_PEER_MAX {
+            conns.push(conn);
+        }
+    }
+}
+
+/// Makes one `PeerClient` per target; openraft asks for one per replication
+/// stream and one per leadership check.
 pub(crate) struct Network {
     pub node_id: u64,
     pub connector: Arc<dyn Connector>,
     pub secret: Arc<str>,
     pub rpc_timeout: Duration,
+    pub idle: IdleConns,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -43,6 +89,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             secret: self.secret.clone(),
             rpc_timeout: self.rpc_timeout,
             conn: None,
+            idle: self.idle.clone(),
         }
     }
 }
@@ -54,7 +101,19 @@ pub(crate) struct PeerClient {
     connector: Arc<dyn Connector>,
     secret: Arc<str>,
     rpc_timeout: Duration,
+    /// Set only between calls, once the last call's answer was read.
     conn: Option<Conn>,
+    idle: IdleConns,
+}
+
+impl Drop for PeerClient {
+    fn drop(&mut self) {
+        // `conn` is never set while a call is in flight (`exchange` holds
+        // it), so what is left here owes no answer: the next client may use it.
+        if let Some(conn) = self.conn.take() {
+            self.idle.put(self.target, &self.addr, conn);
+        }
+    }
 }
 
 enum CallError {
@@ -133,7 +192,11 @@ impl PeerClient {
     /// the leader had counted (openraft's "follower log reversion"), and a
     /// write could be committed without a durable quorum.
     async fn exchange(&mut self, frame: Bytes) -> std::io::Result<PeerResponse> {
-        let mut conn = match self.conn.take() {
+        let idle = match self.conn.take() {
+            Some(conn) => Some(conn),
+            None => self.idle.take(self.target, &self.addr),
+        };
+        let mut conn = match idle {
             Some(conn) => conn,
             None => {
                 frame::dial(
@@ -384,6 +447,7 @@ mod tests {
             secret: "s3cret".into(),
             rpc_timeout: Duration::from_secs(5),
             conn: None,
+            idle: IdleConns::default(),
         };
         let option = || RPCOption::new(Duration::from_secs(5));
         // The first call is dropped before its answer comes, as openraft's timeout does.
@@ -400,6 +464,78 @@ mod tests {
             matches!(answer, Ok(AppendEntriesResponse::Conflict)),
             "the second call got {answer:?}, not its own answer (Conflict)"
         );
+    }
+
+    /// Counts the connections it was asked for.
+    struct CountingPeer {
+        inner: OrderedPeer,
+        dialed: Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl Connector for CountingPeer {
+        fn connect(
+            &self,
+            addr: &str,
+        ) -> crate::BoxFuture<'_, std::io::Result<Box<dyn crate::PeerStream>>> {
+            self.dialed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.connect(addr)
+        }
+    }
+
+    /// Leadership checks make a client per call; the second reuses the
+    /// first's connection, and a call dropped mid-flight leaves none behind.
+    #[tokio::test]
+    async fn clients_of_one_network_share_idle_connections() {
+        let dialed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut network = Network {
+            node_id: 1,
+            connector: Arc::new(CountingPeer {
+                inner: OrderedPeer {
+                    first_answer_delay: Duration::from_millis(200),
+                },
+                dialed: dialed.clone(),
+            }),
+            secret: "s3cret".into(),
+            rpc_timeout: Duration::from_secs(5),
+            idle: IdleConns::default(),
+        };
+        let node = PeerNode::default();
+        let option = || RPCOption::new(Duration::from_secs(5));
+        let dials = || dialed.load(std::sync::atomic::Ordering::Relaxed);
+        let mut first = network.new_client(2, &node).await;
+        let answer = first.append_entries(append_after(3), option()).await;
+        assert!(matches!(answer, Ok(AppendEntriesResponse::Success)));
+        drop(first);
+        let mut second = network.new_client(2, &node).await;
+        let answer = second.append_entries(append_after(7), option()).await;
+        assert!(matches!(answer, Ok(AppendEntriesResponse::Conflict)));
+        assert_eq!(
+            dials(),
+            1,
+            "the second client reused the first's connection"
+        );
+        // While the second holds that connection, a third dials its own; its
+        // call is dropped before the (delayed) answer comes.
+        let mut third = network.new_client(2, &node).await;
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(50),
+            third.append_entries(append_after(3), option()),
+        )
+        .await;
+        assert!(dropped.is_err(), "the third call should still be waiting");
+        assert_eq!(dials(), 2);
+        drop(second);
+        drop(third);
+        // Only the second's connection is idle: the third's owes an answer
+        // (`Success`, on its way), which would be read as the next call's.
+        let mut fourth = network.new_client(2, &node).await;
+        let answer = fourth.append_entries(append_after(7), option()).await;
+        assert!(
+            matches!(answer, Ok(AppendEntriesResponse::Conflict)),
+            "the fourth call got {answer:?}, not its own answer (Conflict)"
+        );
+        assert_eq!(dials(), 2);
     }
 
     #[test]

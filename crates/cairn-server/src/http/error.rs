@@ -53,6 +53,12 @@ impl ApiError {
             }
             ServiceError::Node(error) => error.into(),
             ServiceError::Storage(error) => ApiError::internal(error),
+            ServiceError::StorageFull(detail) => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                ErrorCode::StorageFull,
+                detail,
+            )
+            .retryable(),
             ServiceError::Internal(detail) => ApiError::internal(detail),
         }
     }

@@ -6,7 +6,9 @@
 mod access;
 mod admin;
 mod audit;
+pub mod console;
 mod error;
+mod export;
 mod extract;
 mod files;
 mod history;
@@ -92,6 +94,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(txn::routes())
         .merge(rollback::routes())
         .merge(redact::routes())
+        .merge(export::routes())
         .merge(managed::routes())
         .merge(memory_tool::routes())
         .merge(watch::routes())
@@ -109,8 +112,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             mcp::require_token,
         ));
+    // `/console`: the browser UI's static files, not REST routes either
+    // (`console.rs`, `docs/console.md`).
     router
         .merge(mcp)
+        .merge(console::routes())
         .fallback(no_route)
         // Bodies are read by the `BoundedBody` extractor under `request_bytes_max`.
         .layer(DefaultBodyLimit::disable())

@@ -31,6 +31,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
         (name = "txn", description = "Transactions of several operations at one revision"),
         (name = "access", description = "Organizations, users, tokens and grants"),
         (name = "memory-tool", description = "Claude's client-side memory tool answered by a store"),
+        (name = "export", description = "Whole stores as archives: export, and import in chunks"),
     ),
     // The data of the change feed's server-sent events (`.../watch`), which
     // no JSON body refers to.

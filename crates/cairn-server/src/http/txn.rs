@@ -17,7 +17,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Applies every operation at one revision, or none. A failed body
 /// precondition answers `409 version_conflict` with `current_version` and
-/// the failing `op_index`.
+/// the failing `op_index`. An optional `message` is kept as the audit
+/// event's `detail`.
 #[utoipa::path(
     post,
     path = "/v1/stores/{store}/txn",
@@ -36,6 +37,9 @@ async fn txn(
     JsonBody(request): JsonBody<TxnRequest>,
 ) -> ApiResult<Json<TxnResult>> {
     Ok(Json(
-        state.service.txn(&context, &store, request.ops).await?,
+        state
+            .service
+            .txn_with_message(&context, &store, request.ops, request.message)
+            .await?,
     ))
 }

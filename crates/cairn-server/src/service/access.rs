@@ -33,12 +33,27 @@ impl Service {
         Ok(whoami(subject))
     }
 
-    /// Checks that the caller is the operator (the cluster's admin routes).
-    /// A node whose state holds no token at all (never initialized, or not
-    /// yet caught up with its cluster) has nothing to protect and no way to
-    /// check a token: it answers anyone, so that it can be initialized or
-    /// watched while it joins.
+    /// Checks that the caller is the operator (the cluster's admin routes
+    /// that only look: status, digest, metrics). A node whose state holds no
+    /// token at all (never initialized, or not yet caught up with its
+    /// cluster) cannot check a token against the cluster's: it accepts the
+    /// operator's token its own configuration supplies, and without one it
+    /// answers anyone, so that it can be watched while it joins (it holds
+    /// nothing to protect).
     pub async fn require_operator(&self, context: &RequestContext) -> ServiceResult<()> {
+        self.check_operator(context, false).await
+    }
+
+    /// Like `require_operator`, for the admin routes that change the cluster
+    /// (init, learners, voters, removal): a blank node without an operator
+    /// token of its own refuses them, so that nobody can initialize a node
+    /// into a cluster of their own or make it join one before its operator
+    /// has a token.
+    pub async fn require_operator_to_change(&self, context: &RequestContext) -> ServiceResult<()> {
+        self.check_operator(context, true).await
+    }
+
+    async fn check_operator(&self, context: &RequestContext, change: bool) -> ServiceResult<()> {
         let blank = self
             .read(api::Consistency::Stale, |reader| {
                 let mut any = false;
@@ -56,7 +71,26 @@ impl Service {
             })
             .await?;
         if blank {
-            return Ok(());
+            return match (self.local_operator(), &context.credentials) {
+                (Some(operator), Some(credentials))
+                    if auth::sha256(credentials.token().as_bytes()) == operator =>
+                {
+                    Ok(())
+                }
+                (Some(_), None) => Err(CoreError::unauthenticated(
+                    "no token: this node is not initialized yet and accepts only the operator's token from its configuration",
+                )
+                .into()),
+                (Some(_), Some(_)) => Err(CoreError::unauthenticated(
+                    "this node is not initialized yet and accepts only the operator's token from its configuration",
+                )
+                .into()),
+                (None, _) if change => Err(CoreError::forbidden(
+                    "this node holds no token yet and its configuration supplies no operator token: set [auth] admin_token (or CAIRN_ADMIN_TOKEN) to initialize or change the cluster through it",
+                )
+                .into()),
+                (None, _) => Ok(()),
+            };
         }
         self.authorize(context, |_, subject| {
             if subject.is_operator() {

@@ -80,7 +80,7 @@ impl Service {
     /// Makes this never-initialized node a one-member cluster (a no-op otherwise).
     #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn init(&self, context: &RequestContext) -> ServiceResult<NodeStatusView> {
-        self.require_operator(context).await?;
+        self.require_operator_to_change(context).await?;
         self.node.initialize_single().await?;
         self.node_status()
     }
@@ -92,7 +92,7 @@ impl Service {
         context: &RequestContext,
         request: LearnerRequest,
     ) -> ServiceResult<NodeStatusView> {
-        self.require_operator(context).await?;
+        self.require_operator_to_change(context).await?;
         if request.node_id == 0 {
             return Err(CoreError::invalid_request("node_id must be positive").into());
         }
@@ -141,7 +141,7 @@ impl Service {
         context: &RequestContext,
         node_id: u64,
     ) -> ServiceResult<NodeStatusView> {
-        self.require_operator(context).await?;
+        self.require_operator_to_change(context).await?;
         self.change_membership(AdminRequest::Promote { node_id })
             .await
     }
@@ -153,7 +153,7 @@ impl Service {
         context: &RequestContext,
         node_id: u64,
     ) -> ServiceResult<NodeStatusView> {
-        self.require_operator(context).await?;
+        self.require_operator_to_change(context).await?;
         self.change_membership(AdminRequest::Remove { node_id })
             .await
     }

@@ -68,8 +68,7 @@ impl Service {
         let limit = self.page_limit(query.limit)?;
         let mut filter = self.audit_filter(&query)?;
         let page = self
-            .read_store(context, store, consistency, |reader, store| {
-                let info = read::get_store(reader, store)?;
+            .read_in_store(context, store, consistency, |reader, _, info| {
                 filter.stores = Some(vec![info.id]);
                 let query = read::AuditQuery {
                     filter,
@@ -93,10 +92,9 @@ impl Service {
         consistency: Consistency,
     ) -> ServiceResult<AuditVerify> {
         let (info, report) = self
-            .read_store(context, store, consistency, |reader, store| {
-                let info = read::get_store(reader, store)?;
+            .read_in_store(context, store, consistency, |reader, _, info| {
                 let report = read::verify_chain(reader, ChainKey::Store(info.id))?;
-                Ok((info, report))
+                Ok((info.clone(), report))
             })
             .await?;
         Ok(wire::audit_verify(info, report))

@@ -40,11 +40,11 @@ impl Service {
     ) -> ServiceResult<FileRead> {
         let (path, at) = (self.file_path(path)?, read_position(&query)?);
         let file = self
-            .read_store(
+            .read_in_store(
                 context,
                 store,
                 query.consistency.unwrap_or_default(),
-                |reader, store| read::read_file(reader, store, &path, at),
+                |reader, _, info| read::read_file_in(reader, info, &path, at),
             )
             .await?;
         Ok(FileRead {
@@ -63,11 +63,11 @@ impl Service {
     ) -> ServiceResult<FileMeta> {
         let (path, at) = (self.file_path(path)?, read_position(&query)?);
         let meta = self
-            .read_store(
+            .read_in_store(
                 context,
                 store,
                 query.consistency.unwrap_or_default(),
-                |reader, store| read::stat(reader, store, &path, at),
+                |reader, _, info| read::stat_in(reader, info, &path, at),
             )
             .await?;
         Ok(wire::file_meta(meta))
@@ -89,7 +89,7 @@ impl Service {
             content,
             precondition: precondition(preconditions)?,
         };
-        let result = self.txn_of(context, store, vec![op]).await?;
+        let result = self.txn_of(context, store, vec![op], None).await?;
         Ok(WriteResponse {
             path: path.as_str().to_string(),
             version: result.revision,
@@ -114,7 +114,7 @@ impl Service {
             precondition: precondition(preconditions)?,
         };
         Ok(wire::txn_result(
-            self.txn_of(context, store, vec![op]).await?,
+            self.txn_of(context, store, vec![op], None).await?,
         ))
     }
 
@@ -149,14 +149,20 @@ impl Service {
         context: &RequestContext,
         store: &str,
         ops: Vec<WriteOp>,
+        message: Option<String>,
     ) -> ServiceResult<cairn_core::TxnResult> {
         let (subject, store) = self
             .authorize_store(context, store, cairn_core::Access::Write)
             .await?;
-        match self
-            .propose(context, &subject, Command::Txn { store, ops })
-            .await?
-        {
+        let command = match message {
+            None => Command::Txn { store, ops },
+            Some(message) => Command::TxnWithMessage {
+                store,
+                ops,
+                message,
+            },
+        };
+        match self.propose(context, &subject, command).await? {
             Outcome::Txn(result) => Ok(result),
             other => Err(unexpected(other)),
         }

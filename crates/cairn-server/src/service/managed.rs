@@ -363,16 +363,15 @@ impl Service {
     ) -> ManagedResult<(MemoryStore, StoreMeta, u64)> {
         let name = self.memory_store_name(id)?;
         let found = self
-            .read_store(
+            .read_in_store(
                 context,
                 &name,
                 Consistency::Linearizable,
-                |reader, store| {
-                    let info = read::get_store(reader, store)?;
+                |reader, _, info| {
                     let meta_path =
                         cairn_core::FilePath::parse(META_PATH, &cairn_core::Limits::default())?;
-                    match read::read_file(reader, store, &meta_path, At::Current) {
-                        Ok(file) => Ok(Some((info, file))),
+                    match read::read_file_in(reader, info, &meta_path, At::Current) {
+                        Ok(file) => Ok(Some((info.clone(), file))),
                         Err(ReadError::Domain(CoreError::NotFound { .. })) => Ok(None),
                         Err(error) => Err(error),
                     }
@@ -580,10 +579,12 @@ impl Service {
         read: impl FnOnce(&cairn_raft::StateReader, &StoreRef, u64) -> Result<T, ReadError>,
     ) -> ManagedResult<T> {
         let name = self.memory_store_name(id)?;
-        self.read_store(context, &name, Consistency::Linearizable, |reader, store| {
-            let info = read::get_store(reader, store)?;
-            read(reader, store, info.id)
-        })
+        self.read_in_store(
+            context,
+            &name,
+            Consistency::Linearizable,
+            |reader, store, info| read(reader, store, info.id),
+        )
         .await
         .map_err(|error| match error {
             ServiceError::Refused(refusal)
@@ -667,7 +668,7 @@ impl Service {
         ops: Vec<WriteOp>,
         target: &str,
     ) -> ManagedResult<u64> {
-        match self.txn_of(context, store_id, ops).await {
+        match self.txn_of(context, store_id, ops, None).await {
             Ok(result) => Ok(result.revision),
             Err(ServiceError::Refused(refusal)) => match refusal.error {
                 CoreError::VersionConflict { path, current, .. } if path == target => {

@@ -11,6 +11,7 @@ mod access;
 mod admin;
 mod audit;
 mod context;
+mod export;
 mod files;
 mod history;
 mod managed;
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn_core::auth::{self, Subject};
-use cairn_core::command::{Command, Meta, Outcome, Proposal};
+use cairn_core::command::{Command, Meta, Outcome, Proposal, StoreInfo};
 use cairn_core::{
     Access, CoreError, DirPath, FilePath, Limits, OrgName, ReadError, Refusal, StorageError,
     StoreName, StoreRef,
@@ -36,10 +37,12 @@ use cairn_core::{
 use cairn_raft::{Node, NodeError, StateReader};
 
 use crate::clock::{Clock, Entropy, OsEntropy};
+use crate::disk::DiskGuard;
 
 pub use access::NewToken;
 pub use admin::{RaftGauges, ReadyState};
 pub use context::{Credentials, RequestContext};
+pub use export::ExportStream;
 pub use files::FileRead;
 pub use managed::{ManagedError, ManagedResult};
 pub(crate) use memory_tool::view_file;
@@ -70,6 +73,10 @@ pub enum ServiceError {
     /// The node's storage failed; the caller sees an internal error.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The node's data directory is below its free-space reserve
+    /// (`crate::disk`); nothing was proposed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Something that cannot happen did (an outcome of the wrong kind).
     #[error("internal: {0}")]
     Internal(String),
@@ -107,6 +114,12 @@ pub struct Service {
     entropy: Arc<dyn Entropy>,
     /// The change feed's heartbeat and replay window (`[watch]`).
     watch: WatchSettings,
+    /// SHA-256 of the operator's token when this node's configuration (or
+    /// its `admin.token` file) supplies one: what a blank node accepts on
+    /// its admin routes before the cluster's tokens reach it.
+    local_operator: Option<[u8; 32]>,
+    /// Refuses writes while the data directory is below its reserve.
+    disk: Option<DiskGuard>,
 }
 
 impl Service {
@@ -125,7 +138,27 @@ impl Service {
             auto_keys: Arc::default(),
             entropy: Arc::new(OsEntropy),
             watch: WatchSettings::default(),
+            local_operator: None,
+            disk: None,
         }
+    }
+
+    /// Refuses writes that would grow the data while `disk` is below its
+    /// reserve (`[storage] reserve_bytes`).
+    pub fn with_disk_guard(mut self, disk: DiskGuard) -> Service {
+        self.disk = Some(disk);
+        self
+    }
+
+    /// The operator's token as this node's configuration knows it (see
+    /// `require_operator`).
+    pub fn with_operator_token(mut self, token: &str) -> Service {
+        self.local_operator = Some(auth::sha256(token.as_bytes()));
+        self
+    }
+
+    pub(crate) fn local_operator(&self) -> Option<[u8; 32]> {
+        self.local_operator
     }
 
     /// Draws token secrets from `entropy` (the simulation's seeded source).
@@ -221,6 +254,10 @@ impl Service {
             command,
         };
         proposal.check().map_err(ServiceError::Refused)?;
+        if let Some(disk) = &self.disk {
+            disk.admit(&proposal.command)
+                .map_err(ServiceError::StorageFull)?;
+        }
         match self.node.propose(proposal, self.request_timeout).await? {
             Outcome::Failed { op_index, error } => {
                 Err(ServiceError::Refused(Refusal { op_index, error }))
@@ -277,13 +314,28 @@ impl Service {
         consistency: cairn_api::Consistency,
         read: impl FnOnce(&StateReader, &StoreRef) -> Result<T, ReadError>,
     ) -> ServiceResult<T> {
+        self.read_in_store(context, store, consistency, |reader, store, _| {
+            read(reader, store)
+        })
+        .await
+    }
+
+    /// `read_store`, handing `read` the store's record as the authorization
+    /// loaded it (in the same read transaction), so that it is loaded once.
+    async fn read_in_store<T>(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        consistency: cairn_api::Consistency,
+        read: impl FnOnce(&StateReader, &StoreRef, &StoreInfo) -> Result<T, ReadError>,
+    ) -> ServiceResult<T> {
         let name = self.store_name(store)?;
         let org = org_name(context)?;
         self.read_as(context, consistency, |reader, subject| {
             let org = auth::resolve_org(reader, subject, org.as_ref())?;
             let store = StoreRef::new(org.id, name);
-            auth::authorize_store(reader, subject, &store, Access::Read)?;
-            read(reader, &store)
+            let info = auth::authorize_store(reader, subject, &store, Access::Read)?;
+            read(reader, &store, &info)
         })
         .await
     }

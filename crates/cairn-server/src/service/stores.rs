@@ -72,9 +72,7 @@ impl Service {
         consistency: Consistency,
     ) -> ServiceResult<StoreInfo> {
         let info = self
-            .read_store(context, store, consistency, |reader, store| {
-                read::get_store(reader, store)
-            })
+            .read_in_store(context, store, consistency, |_, _, info| Ok(info.clone()))
             .await?;
         Ok(wire::store_info(info))
     }

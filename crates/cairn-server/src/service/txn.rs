@@ -80,12 +80,24 @@ fn write_op(op: OpRequest, limits: &Limits) -> ServiceResult<WriteOp> {
 
 impl Service {
     /// Applies every operation at one revision, or none.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, ops = ops.len(), request_id = %context.request_id))]
     pub async fn txn(
         &self,
         context: &RequestContext,
         store: &str,
         ops: Vec<OpRequest>,
+    ) -> ServiceResult<TxnResult> {
+        self.txn_with_message(context, store, ops, None).await
+    }
+
+    /// [`Service::txn`] with an optional message from its author, recorded
+    /// as the audit event's `detail`.
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, ops = ops.len(), request_id = %context.request_id))]
+    pub async fn txn_with_message(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        ops: Vec<OpRequest>,
+        message: Option<String>,
     ) -> ServiceResult<TxnResult> {
         let mut write_ops = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
@@ -96,7 +108,7 @@ impl Service {
             write_ops.push(op);
         }
         Ok(wire::txn_result(
-            self.txn_of(context, store, write_ops).await?,
+            self.txn_of(context, store, write_ops, message).await?,
         ))
     }
 }

@@ -311,9 +311,108 @@ pub fn comparison(phases: &[PhaseSummary]) -> String {
     out
 }
 
+/// Cairn against etcd as a Markdown table, one row per workload and
+/// client count: throughput, their ratio, p99 of each, and errors (the
+/// table `docs/benchmarks.md` records). Phases of other targets are left out.
+pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
+    let mut keys: Vec<(&str, u64)> = Vec::new();
+    for phase in phases {
+        let key = (phase.workload.as_str(), phase.clients);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let find = |target: &str, (workload, clients): (&str, u64)| {
+        phases.iter().find(|phase| {
+            phase.target == target && phase.workload == workload && phase.clients == clients
+        })
+    };
+    let ops = |phase: Option<&PhaseSummary>| {
+        phase.map_or("-".to_string(), |phase| {
+            thousands(phase.throughput_ops_per_s.round() as u64)
+        })
+    };
+    let p99 = |phase: Option<&PhaseSummary>| {
+        phase
+            .and_then(|phase| phase.latency.as_ref())
+            .map_or("-".to_string(), |latency| ms(latency.p99_ms))
+    };
+    let errors = |phase: Option<&PhaseSummary>| phase.map_or("-".to_string(), |p| p.errors_text());
+    let mut out = String::from(
+        "| phase | clients | Cairn ops/s | etcd ops/s | Cairn / etcd | Cairn p99 ms | etcd p99 ms | Cairn errors | etcd errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---|---|\n",
+    );
+    for key in keys {
+        let (cairn, etcd) = (find("cairn", key), find("etcd", key));
+        let ratio = match (cairn, etcd) {
+            (Some(cairn), Some(etcd)) if etcd.throughput_ops_per_s > 0.0 => format!(
+                "{:.2}×",
+                cairn.throughput_ops_per_s / etcd.throughput_ops_per_s
+            ),
+            _ => "-".to_string(),
+        };
+        let phase = match key.0 {
+            "cas" => "CAS write",
+            "read" => "lin. read",
+            other => other,
+        };
+        out.push_str(&format!(
+            "| {phase} | {} | {} | {} | {ratio} | {} | {} | {} | {} |\n",
+            key.1,
+            ops(cairn),
+            ops(etcd),
+            p99(cairn),
+            p99(etcd),
+            errors(cairn),
+            errors(etcd),
+        ));
+    }
+    out
+}
+
+/// `12,345`.
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_comparison_has_ratios_and_p99() {
+        let phases = vec![
+            PhaseSummary::compute(&shape("cairn", "cas", 64), &counters(&[1500; 3000], 0), 1.0),
+            PhaseSummary::compute(&shape("etcd", "cas", 64), &counters(&[2500; 1500], 2), 1.0),
+            PhaseSummary::compute(&shape("cairn", "read", 64), &counters(&[500], 0), 1.0),
+        ];
+        let text = markdown_comparison(&phases);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(
+            lines[0].starts_with("| phase | clients | Cairn ops/s"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[2],
+            "| CAS write | 64 | 3,000 | 1,500 | 2.00× | 1.50 | 2.50 | - | version_conflict 2 |"
+        );
+        // No etcd read phase: dashes, no ratio.
+        assert_eq!(
+            lines[3],
+            "| lin. read | 64 | 1 | - | - | 0.500 | - | - | - |"
+        );
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+    }
 
     fn shape(target: &str, workload: &str, clients: u64) -> PhaseShape {
         PhaseShape {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::bench::{self, BenchPlan, PhaseSummary};
+use crate::bench::{self, BenchPlan, LoadSummary, PhaseSummary};
 use crate::cli::BenchArgs;
 use crate::commands::{Threads, read_input, runtime};
 use crate::exit::Failure;
@@ -15,6 +15,8 @@ use crate::render;
 #[derive(Serialize)]
 struct BenchOutput<'a> {
     duration_s: u64,
+    /// How long pre-writing the files took, per client count.
+    loads: Vec<LoadSummary>,
     phases: Vec<PhaseSummary>,
     target: &'a str,
     urls: &'a [String],
@@ -41,12 +43,13 @@ pub fn run(
     let runtime = runtime(Threads::PerCore).map_err(Failure::Runtime)?;
     let mut plan = BenchPlan::new(args, urls);
     plan.token = token;
-    let phases = runtime
+    let (phases, loads) = runtime
         .block_on(bench::run(&plan))
         .map_err(Failure::Bench)?;
     if json {
         render::json(&BenchOutput {
             duration_s: plan.duration.as_secs(),
+            loads,
             phases,
             target: plan.target_name(),
             urls: &plan.urls,
@@ -58,7 +61,7 @@ pub fn run(
 
 /// Every phase of every file, compared by workload and client count, then
 /// each phase in full.
-pub fn report(files: &[PathBuf], json: bool) -> Result<Vec<u8>, Failure> {
+pub fn report(files: &[PathBuf], json: bool, markdown: bool) -> Result<Vec<u8>, Failure> {
     let mut phases = Vec::new();
     for file in files {
         let bytes = read_input(Some(file))?;
@@ -75,6 +78,8 @@ pub fn report(files: &[PathBuf], json: bool) -> Result<Vec<u8>, Failure> {
     }
     if json {
         render::json(&ReportOutput { phases })
+    } else if markdown {
+        Ok(bench::markdown_comparison(&phases).into_bytes())
     } else {
         let mut text = bench::comparison(&phases);
         text.push('\n');

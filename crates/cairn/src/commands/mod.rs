@@ -5,8 +5,11 @@
 mod access;
 mod audit;
 mod bench;
+mod checkout;
 pub mod cluster;
+mod export;
 mod files;
+mod folder;
 mod history;
 mod redact;
 mod search;
@@ -24,8 +27,9 @@ use serde::Serialize;
 
 use cairn_client::Client;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, GlobalArgs, URL_DEFAULT};
 use crate::exit::Failure;
+use crate::folder::state::CheckoutState;
 use crate::render;
 
 /// Runs the command line and returns what to print on success.
@@ -43,7 +47,7 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
             listen,
         }),
         Command::Bench(args) => bench::run(&args, &globals.url, token(globals)?, json),
-        Command::BenchReport { files } => bench::report(&files, json),
+        Command::BenchReport { files, markdown } => bench::report(&files, json, markdown),
         Command::Store(command) => on_client(globals, |context| store::run(context, command)),
         Command::Org(command) => on_client(globals, |context| access::org(context, command)),
         Command::User(command) => on_client(globals, |context| access::user(context, command)),
@@ -82,10 +86,85 @@ pub fn run(cli: Cli) -> Result<Vec<u8>, Failure> {
         }
         Command::Txn(args) => on_client(globals, |context| txn::run(context, args)),
         Command::Redact(args) => on_client(globals, |context| redact::run(context, args)),
+        Command::Export { store, file } => {
+            on_client(globals, |context| export::export(context, store, file))
+        }
+        Command::Import { file, store } => {
+            on_client(globals, |context| export::import(context, file, store))
+        }
         Command::Cluster(command) => on_client(globals, |context| cluster::run(context, command)),
         Command::Watch(args) => on_client(globals, |context| watch::run(context, args)),
         Command::Grep(args) => on_client(globals, |context| search::grep(context, args)),
+        Command::Checkout { store, dir } => {
+            let (url, org) = (node_url(globals)?, globals.org.clone());
+            on_client(globals, |context| {
+                checkout::checkout(context, store, dir, url, org)
+            })
+        }
+        Command::Status { dir } => {
+            let state = CheckoutState::require(&dir)?;
+            checkout::status(&Context::new(&checkout_globals(globals, &state)?)?, &dir)
+        }
+        Command::Commit { dir, message } => {
+            let state = CheckoutState::require(&dir)?;
+            on_client(&checkout_globals(globals, &state)?, |context| {
+                checkout::commit(context, dir, state, message)
+            })
+        }
+        Command::Pull { dir } => {
+            let state = CheckoutState::require(&dir)?;
+            on_client(&checkout_globals(globals, &state)?, |context| {
+                checkout::pull(context, dir, state)
+            })
+        }
+        Command::ImportDir(args) => on_client(globals, |context| folder::import_dir(context, args)),
+        Command::ExportDir { store, dir } => {
+            on_client(globals, |context| folder::export_dir(context, store, dir))
+        }
     }
+}
+
+/// The one node a client command talks to.
+fn node_url(globals: &GlobalArgs) -> Result<String, Failure> {
+    match globals.url.as_slice() {
+        [url] => Ok(url.clone()),
+        urls => Err(Failure::usage(
+            "usage",
+            format!(
+                "{} URLs given; only `cairn bench` takes more than one --url",
+                urls.len()
+            ),
+        )),
+    }
+}
+
+/// A checkout's commands go to the node and organization it was made from,
+/// unless `--url` (another node of the cluster) is given; `--org` may not
+/// name another organization.
+fn checkout_globals(globals: &GlobalArgs, state: &CheckoutState) -> Result<GlobalArgs, Failure> {
+    let mut globals = globals.clone();
+    if globals.url == [URL_DEFAULT] {
+        globals.url = vec![state.url.clone()];
+    }
+    match (&globals.org, &state.org) {
+        (Some(given), Some(checked_out)) if given != checked_out => {
+            return Err(Failure::usage(
+                "usage",
+                format!("the checkout is of organization {checked_out}, not {given}"),
+            ));
+        }
+        (Some(given), None) => {
+            return Err(Failure::usage(
+                "usage",
+                format!(
+                    "the checkout was made without --org (the token's own organization), \
+                     not {given}"
+                ),
+            ));
+        }
+        _ => globals.org = state.org.clone(),
+    }
+    Ok(globals)
 }
 
 /// What a client command runs with.
@@ -98,19 +177,8 @@ pub struct Context {
 
 impl Context {
     fn new(globals: &GlobalArgs) -> Result<Context, Failure> {
-        let url = match globals.url.as_slice() {
-            [url] => url,
-            urls => {
-                return Err(Failure::usage(
-                    "usage",
-                    format!(
-                        "{} URLs given; only `cairn bench` takes more than one --url",
-                        urls.len()
-                    ),
-                ));
-            }
-        };
-        let mut client = Client::new(url)?.with_timeout(Duration::from_millis(globals.timeout_ms));
+        let url = node_url(globals)?;
+        let mut client = Client::new(&url)?.with_timeout(Duration::from_millis(globals.timeout_ms));
         if let Some(ca_file) = &globals.ca_file {
             // An unusable CA file is a mistake on this side, like a bad flag.
             client = client
@@ -217,5 +285,48 @@ pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
                 .map_err(|error| Failure::usage("io", format!("read standard input: {error}")))?;
             Ok(bytes)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn globals(args: &[&str]) -> GlobalArgs {
+        // `--url` given as the default is the same as not given (and keeps
+        // a CAIRN_URL in the environment out of the test).
+        let mut line = vec!["cairn"];
+        if !args.contains(&"--url") {
+            line.extend_from_slice(&["--url", URL_DEFAULT]);
+        }
+        line.extend_from_slice(args);
+        line.extend_from_slice(&["status", "dir"]);
+        Cli::try_parse_from(line).unwrap().globals
+    }
+
+    #[test]
+    fn a_checkout_goes_to_its_node_and_organization_unless_told_otherwise() {
+        let mut state = CheckoutState::new("http://node-a:7700".into(), None, "notes".into(), 3);
+        let plain = checkout_globals(&globals(&[]), &state).unwrap();
+        assert_eq!(plain.url, ["http://node-a:7700"]);
+        assert_eq!(plain.org, None);
+        let other_node = checkout_globals(&globals(&["--url", "http://node-b:7700"]), &state);
+        assert_eq!(other_node.unwrap().url, ["http://node-b:7700"]);
+        // Made without --org: another organization is refused.
+        let refused = checkout_globals(&globals(&["--org", "acme"]), &state).unwrap_err();
+        assert_eq!(refused.exit_code(), crate::exit::EXIT_USAGE);
+
+        state.org = Some("acme".into());
+        assert_eq!(
+            checkout_globals(&globals(&[]), &state)
+                .unwrap()
+                .org
+                .as_deref(),
+            Some("acme")
+        );
+        assert!(checkout_globals(&globals(&["--org", "acme"]), &state).is_ok());
+        assert!(checkout_globals(&globals(&["--org", "globex"]), &state).is_err());
     }
 }

@@ -58,9 +58,9 @@ pub async fn run(context: Context, args: WatchArgs) -> Result<Vec<u8>, Failure> 
                 WatchEvent::End(end) if end.reason == WatchEndReason::Shutdown => break,
                 WatchEvent::End(_) => return Ok(Vec::new()),
                 WatchEvent::TooOld(too_old) => {
-                    return Err(Failure::Declined {
-                        code: "too_old",
-                        detail: format!(
+                    return Err(Failure::refused(
+                        "too_old",
+                        format!(
                             "revision {} is older than the node replays (oldest {}, current {}): \
                              read the tree at {} and watch --from {}",
                             too_old.from_revision,
@@ -69,7 +69,7 @@ pub async fn run(context: Context, args: WatchArgs) -> Result<Vec<u8>, Failure> 
                             too_old.current_revision,
                             too_old.current_revision + 1
                         ),
-                    });
+                    ));
                 }
                 WatchEvent::Error(problem) => {
                     return Err(Failure::Client(ClientError::Api(Box::new(problem))));

@@ -245,7 +245,7 @@ impl Service {
                 Ok(plan) => plan,
                 Err(text) => return Ok(tool_error(text)),
             };
-            match self.txn_of(context, store, plan.ops).await {
+            match self.txn_of(context, store, plan.ops, None).await {
                 Ok(_) if plan.done_is_error => return Ok(tool_error(plan.done)),
                 Ok(result) => {
                     let done = match plan.replaced {

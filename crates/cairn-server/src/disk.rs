@@ -1,0 +1,116 @@
+//! The data directory's free space. Raft cannot refuse an entry it has
+//! already accepted, and a storage error stops it, so a node refuses the
+//! *client* writes that would grow its data while the file system holding
+//! its data directory has less than `[storage] reserve_bytes` free: the
+//! client gets `507 storage_full` and nothing is proposed. Reads go on, and
+//! so do the writes that free space (deletes, redaction, retention, store
+//! removal), so an operator can make room through the API; writes resume by
+//! themselves once space is back, since every write measures again (one
+//! `statvfs`, about a microsecond).
+
+use std::path::{Path, PathBuf};
+
+use cairn_core::command::{Command, WriteOp};
+
+/// `[storage] reserve_bytes` when the config names none.
+pub const RESERVE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+
+/// Measures the free space under one directory against a reserve.
+#[derive(Clone, Debug)]
+pub struct DiskGuard {
+    dir: PathBuf,
+    reserve_bytes: u64,
+}
+
+impl DiskGuard {
+    pub fn new(dir: impl Into<PathBuf>, reserve_bytes: u64) -> DiskGuard {
+        DiskGuard {
+            dir: dir.into(),
+            reserve_bytes,
+        }
+    }
+
+    /// Bytes an unprivileged writer may still use on the file system
+    /// holding the data directory.
+    pub fn free_bytes(&self) -> std::io::Result<u64> {
+        free_bytes(&self.dir)
+    }
+
+    /// `Err` with what to do when `command` would grow the data while the
+    /// free space is below the reserve. A file system that cannot be
+    /// measured does not stop writes: Raft's own storage errors still guard
+    /// what is acknowledged.
+    pub fn admit(&self, command: &Command) -> Result<(), String> {
+        if frees_space(command) {
+            return Ok(());
+        }
+        match self.free_bytes() {
+            Ok(free) if free < self.reserve_bytes => Err(format!(
+                "the data directory {} has {free} bytes free, less than the reserve of {} bytes ([storage] reserve_bytes): writes are refused until space is freed (deletes, redaction, retention and store removal still work)",
+                self.dir.display(),
+                self.reserve_bytes
+            )),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(dir = %self.dir.display(), %error, "cannot measure the data directory's free space");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    let stat = rustix::fs::statvfs(dir)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Commands that shrink the data or only change who may do what: admitted
+/// on a full disk so that space can be made.
+fn frees_space(command: &Command) -> bool {
+    match command {
+        Command::DeleteStore { .. }
+        | Command::SetStorePolicy { .. }
+        | Command::Redact { .. }
+        | Command::RevokeToken { .. }
+        | Command::ImportAbort { .. } => true,
+        Command::Txn { ops, .. }
+        | Command::TxnWithMessage { ops, .. }
+        | Command::Rollback { ops, .. } => {
+            ops.iter().all(|op| matches!(op, WriteOp::Delete { .. }))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reserve_above_the_free_space_refuses_writes_and_admits_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = free_bytes(dir.path()).unwrap();
+        assert!(free > 0);
+        let store = cairn_core::StoreRef::new(1, cairn_core::StoreName::parse("notes").unwrap());
+        let write = Command::Txn {
+            store: store.clone(),
+            ops: vec![WriteOp::Write {
+                path: cairn_core::FilePath::parse("/a.md", &cairn_core::Limits::default()).unwrap(),
+                content: "a".into(),
+                precondition: Default::default(),
+            }],
+        };
+        let delete = Command::DeleteStore { store };
+        let full = DiskGuard::new(dir.path(), u64::MAX);
+        let error = full.admit(&write).unwrap_err();
+        assert!(error.contains("reserve_bytes"), "{error}");
+        assert_eq!(full.admit(&delete), Ok(()));
+        // An import grows the data; abandoning one frees what it staged.
+        let begin = Command::ImportBegin {
+            store: cairn_core::StoreRef::new(1, cairn_core::StoreName::parse("copy").unwrap()),
+        };
+        assert!(full.admit(&begin).is_err());
+        assert_eq!(full.admit(&Command::ImportAbort { import_id: 7 }), Ok(()));
+        assert_eq!(DiskGuard::new(dir.path(), 0).admit(&write), Ok(()));
+    }
+}

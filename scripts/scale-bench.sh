@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Scale on one node (issue 12): for each file count, a fresh node is loaded
+# with that many files of 1 KiB in one store (`cairn bench`, 256 files per
+# transaction), then measured: CAS and linearizable GET percentiles, resident
+# memory, bytes on disk, restart to ready, and the time a new node takes to
+# catch up with it (log or snapshot, whichever openraft sends).
+#
+# usage: scripts/scale-bench.sh [--files LIST] [--duration S] [--clients N]
+#                               [--out DIR] [--cairn PATH]
+#
+# Defaults: --files 10000 --duration 8 --clients 16. A million files takes
+# a while (the load alone is minutes): run it in the background with `nice`.
+# Writes scale-<N>.json (what `cairn bench --json` printed), scale.json (one
+# object per file count with every figure) and scale.md (the Markdown table)
+# under --out (default target/bench/scale-<time>). KEEP=1 keeps the nodes'
+# data and logs.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+
+files_list=10000
+duration=8
+clients=16
+value_bytes=1024
+out="$root/target/bench/scale-$(date +%Y%m%d-%H%M%S)"
+cairn=
+while (($#)); do
+    case $1 in
+        --files) files_list=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --clients) clients=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --cairn) cairn=$2; shift 2 ;;
+        *) echo "usage: $0 [--files LIST] [--duration S] [--clients N] [--out DIR] [--cairn PATH]" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$out"
+
+if [[ -z $cairn ]]; then
+    log "building cairn (release)"
+    (cd "$root" && cargo build --release --quiet -p cairn)
+    cairn="${CARGO_TARGET_DIR:-$root/target}/release/cairn"
+fi
+
+work=$(mktemp -d -t cairn-scale.XXXXXX)
+pids=()
+cleanup() {
+    finish_work $? '*/node*.log'
+}
+trap cleanup EXIT
+
+CAIRN_TOKEN="scale-bench-operator-$$-$RANDOM$RANDOM"
+export CAIRN_TOKEN
+
+now() { date +%s.%N; }
+seconds_since() { python3 -c "import sys; print(round($(now) - float(sys.argv[1]), 3))" "$1"; }
+
+# node_config DIR ID BOOTSTRAP FILES: writes DIR/nodeID.toml; prints the HTTP URL.
+node_config() {
+    local dir=$1 id=$2 bootstrap=$3 files=$4
+    local http_port raft_port
+    http_port=$(free_port)
+    raft_port=$(free_port)
+    cat >"$dir/node$id.toml" <<TOML
+node_id = $id
+data_dir = "$dir/node$id"
+listen_http = "127.0.0.1:$http_port"
+listen_raft = "127.0.0.1:$raft_port"
+bootstrap = $bootstrap
+cluster_secret = "scale-bench-$$"
+
+[limits]
+files_per_store_max = $((files + 1000))
+
+[auth]
+admin_token = "$CAIRN_TOKEN"
+TOML
+    echo "http://127.0.0.1:$http_port"
+}
+
+ready() { "$cairn" --url "$1" --timeout-ms 1000 cluster status >/dev/null && curl -fsS "$1/ready" >/dev/null; }
+status_field() {
+    "$cairn" --url "$1" --json --timeout-ms 2000 cluster status |
+        python3 -c "import json,sys; v=json.load(sys.stdin)['queried'].get('$2'); print(v if v is not None else 0)"
+}
+applied_at_least() { (($(status_field "$1" last_applied) >= $2)); }
+proc_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+
+results=()
+for files in ${files_list//,/ }; do
+    dir="$work/$files"
+    mkdir -p "$dir"
+    url=$(node_config "$dir" 1 true "$files")
+    "$cairn" serve --config "$dir/node1.toml" >"$dir/node1.log" 2>&1 &
+    pid=$!
+    pids=("$pid")
+    wait_until 60 "node answering" ready "$url"
+
+    log "$files files: load and measure (cairn bench --files $files --clients $clients)"
+    "$cairn" bench --url "$url" --files "$files" --clients "$clients" --duration "$duration" \
+        --value-bytes "$value_bytes" --json >"$out/scale-$files.json"
+    rss_kib=$(proc_kib "$pid" VmRSS)
+    hwm_kib=$(proc_kib "$pid" VmHWM)
+    disk_bytes=$(du -sb "$dir/node1" | cut -f1)
+    applied=$(status_field "$url" last_applied)
+
+    log "$files files: restart to ready"
+    kill "$pid"
+    wait "$pid" || true
+    started=$(now)
+    "$cairn" serve --config "$dir/node1.toml" >>"$dir/node1.log" 2>&1 &
+    pid=$!
+    pids=("$pid")
+    wait_until 600 "node ready after restart" ready "$url"
+    restart_s=$(seconds_since "$started")
+    rss_restarted_kib=$(proc_kib "$pid" VmRSS)
+    # The restarted node must hold what it held before.
+    wait_until 60 "applied index back to $applied" applied_at_least "$url" "$applied"
+
+    log "$files files: a new node catches up"
+    url2=$(node_config "$dir" 2 false "$files")
+    "$cairn" serve --config "$dir/node2.toml" >"$dir/node2.log" 2>&1 &
+    pids+=("$!")
+    wait_until 60 "node 2 answering" "$cairn" --url "$url2" --timeout-ms 1000 cluster status
+    target=$(status_field "$url" last_applied)
+    started=$(now)
+    "$cairn" --url "$url" --timeout-ms 60000 cluster add-learner "$url2" >/dev/null
+    wait_until 1200 "node 2 applied $target" applied_at_least "$url2" "$target"
+    catch_up_s=$(seconds_since "$started")
+    snapshot_index=$(status_field "$url2" snapshot_index)
+    disk2_bytes=$(du -sb "$dir/node2" | cut -f1)
+    stop_pids
+
+    result=$(python3 - "$out/scale-$files.json" <<PY
+import json, sys
+bench = json.load(open(sys.argv[1]))
+def p99(workload):
+    for phase in bench["phases"]:
+        if phase["workload"] == workload and phase["latency"]:
+            return phase["latency"]["p99_ms"]
+    return None
+def p50(workload):
+    for phase in bench["phases"]:
+        if phase["workload"] == workload and phase["latency"]:
+            return phase["latency"]["p50_ms"]
+    return None
+load = bench.get("loads", [{}])[0]
+print(json.dumps({
+    "files": $files,
+    "value_bytes": $value_bytes,
+    "content_bytes": $files * $value_bytes,
+    "load_s": load.get("elapsed_s"),
+    "get_p50_ms": p50("read"), "get_p99_ms": p99("read"),
+    "cas_p50_ms": p50("cas"), "cas_p99_ms": p99("cas"),
+    "rss_kib": $rss_kib, "rss_peak_kib": $hwm_kib, "rss_after_restart_kib": $rss_restarted_kib,
+    "disk_bytes": $disk_bytes, "restart_to_ready_s": $restart_s,
+    "catch_up_s": $catch_up_s, "catch_up_disk_bytes": $disk2_bytes,
+    "catch_up_snapshot_index": $snapshot_index, "applied_index": $applied,
+}))
+PY
+)
+    echo "$result"
+    results+=("$result")
+done
+
+printf '%s\n' "${results[@]}" >"$work/results.jsonl"
+python3 - "$work/results.jsonl" "$out/scale.json" "$out/scale.md" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+json.dump(rows, open(sys.argv[2], "w"), indent=2)
+def mib(value):
+    return "{:,.0f} MiB".format(value / 1048576)
+def ms(value):
+    return "-" if value is None else "{:.2f} ms".format(value)
+lines = [
+    "| files | load | GET p99 | CAS p99 | resident (peak) | on disk (content) | restart to ready | new node caught up |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+for r in rows:
+    lines.append("| {:,} | {:.1f} s | {} | {} | {} ({}) | {} ({}) | {:.2f} s | {:.2f} s |".format(
+        r["files"], r["load_s"], ms(r["get_p99_ms"]), ms(r["cas_p99_ms"]),
+        mib(r["rss_kib"] * 1024), mib(r["rss_peak_kib"] * 1024),
+        mib(r["disk_bytes"]), mib(r["content_bytes"]),
+        r["restart_to_ready_s"], r["catch_up_s"]))
+open(sys.argv[3], "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+log "results in $out"
