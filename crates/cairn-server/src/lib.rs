@@ -5,6 +5,11 @@
 //! connector and its clock, so the simulation runs this same code over a
 //! simulated network and time.
 
+// The export stream's pages nest the service's read layers (read_store →
+// read_in_store → read_as → read → Node::read) inside its own future, one
+// level deeper than the compiler's default query depth allows.
+#![recursion_limit = "256"]
+
 pub mod clock;
 pub mod config;
 pub mod disk;

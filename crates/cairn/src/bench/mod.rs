@@ -223,7 +223,9 @@ impl Driver {
                         precondition: PreconditionFields::default(),
                     })
                     .collect();
-                client.txn(store, &TxnRequest { ops }, None).await?;
+                client
+                    .txn(store, &TxnRequest { ops, message: None }, None)
+                    .await?;
                 Ok(())
             }
             Driver::Etcd(_) => {
