@@ -98,7 +98,7 @@ cli() {
 }
 wait_until 30 "node 1 became ready" cli whoami
 for n in 2 3; do
-    wait_until 30 "node $n answered" "$cairn" --url "${urls[n - 1]}" cluster status
+    wait_until 30 "node $n answered" "$cairn" --url "${urls[n - 1]}" --token "$token" cluster status
     cli cluster add-learner "${urls[n - 1]}" >/dev/null
 done
 cli cluster promote 2 >/dev/null
