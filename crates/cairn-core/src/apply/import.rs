@@ -9,7 +9,7 @@ use std::ops::Bound;
 
 use super::ApplyResult;
 use super::audit::{self, Event};
-use super::store::{allocate_id, load_store, save_store};
+use super::store::{allocate_id, check_store_free, load_store, save_store};
 use crate::audit::{AuditOp, ChainHead, ChainKey, ZERO_HASH};
 use crate::auth::{self, Subject};
 use crate::codec::{self, FileRecord, META_NEXT_STORE_ID, VersionRecord};
@@ -368,27 +368,7 @@ pub(super) fn commit(
     };
     let name = crate::path::StoreName::parse(&state.store)?;
     let store = StoreRef::new(state.org_id, name);
-    if load_store(kv, &store)?.is_some() {
-        return Err(CoreError::AlreadyExists {
-            resource: Resource::Store,
-            name: state.store.clone(),
-        }
-        .into());
-    }
-    let mut count = 0u64;
-    kv.scan(
-        Table::Stores,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        false,
-        &mut |_, _| {
-            count += 1;
-            Ok(true)
-        },
-    )?;
-    if count >= meta.limits.stores_max {
-        return Err(CoreError::limit("stores_max", meta.limits.stores_max, count + 1).into());
-    }
+    check_store_free(kv, meta, &store)?;
     if state.file_count > meta.limits.files_per_store_max {
         return Err(CoreError::limit(
             "files_per_store_max",

@@ -54,6 +54,33 @@ pub(super) fn save_store(kv: &mut impl KvWrite, info: &StoreInfo) -> Result<(), 
 
 /// Who may create a store: an organization-scoped one, the operator and the
 /// organization's admins; a user-scoped one, also its owner.
+/// Refuses a new store named `store` when the name is taken in its
+/// organization or the cluster already holds `stores_max` stores.
+pub(super) fn check_store_free(kv: &impl KvRead, meta: &Meta, store: &StoreRef) -> ApplyResult<()> {
+    if load_store(kv, store)?.is_some() {
+        return Err(CoreError::AlreadyExists {
+            resource: Resource::Store,
+            name: store.name.to_string(),
+        }
+        .into());
+    }
+    let mut count = 0u64;
+    kv.scan(
+        Table::Stores,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |_, _| {
+            count += 1;
+            Ok(true)
+        },
+    )?;
+    if count >= meta.limits.stores_max {
+        return Err(CoreError::limit("stores_max", meta.limits.stores_max, count + 1).into());
+    }
+    Ok(())
+}
+
 pub(super) fn create_store(
     kv: &mut impl KvWrite,
     log_index: u64,
@@ -86,27 +113,7 @@ pub(super) fn create_store(
     {
         return Err(CoreError::not_found(Resource::User, owner.as_str()).into());
     }
-    if load_store(kv, store)?.is_some() {
-        return Err(CoreError::AlreadyExists {
-            resource: Resource::Store,
-            name: store.name.to_string(),
-        }
-        .into());
-    }
-    let mut count = 0u64;
-    kv.scan(
-        Table::Stores,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        false,
-        &mut |_, _| {
-            count += 1;
-            Ok(true)
-        },
-    )?;
-    if count >= meta.limits.stores_max {
-        return Err(CoreError::limit("stores_max", meta.limits.stores_max, count + 1).into());
-    }
+    check_store_free(kv, meta, store)?;
     let id = allocate_id(kv, META_NEXT_STORE_ID, "store")?;
     let info = StoreInfo {
         id,
