@@ -92,6 +92,10 @@ async function signIn(page, token) {
   await page.locator('#token').fill(token);
   await page.keyboard.press('Enter');
   await page.locator('#principal').waitFor();
+  // Signing in ends by showing the stores (after the header's organizations
+  // load); a navigation started before that would be overridden by it.
+  await page.waitForFunction(() => location.hash === '#/stores');
+  await page.locator('#stores').waitFor();
 }
 
 async function openFile(page, filePath) {
