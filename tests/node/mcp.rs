@@ -469,3 +469,76 @@ async fn the_python_mcp_sdk_uses_every_tool() {
             .is_err()
     );
 }
+
+/// A raw `initialize` POST to `/mcp` (no session id): its status and body.
+async fn raw_initialize(address: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}
+        }
+    })
+    .to_string();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {OPERATOR_TOKEN}\r\n\
+         content-type: application/json\r\naccept: application/json, text/event-stream\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer within 30 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("bad answer {answer:?}"));
+    (status, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_sessions_are_bounded_and_the_endpoint_can_be_turned_off() {
+    let single = crate::start_single_with("[mcp]\nsessions_max = 2\n").await;
+    let url = single.node.url();
+    let first = connect(&url, Some(OPERATOR_TOKEN), &[]).await.unwrap();
+    let second = connect(&url, Some(OPERATOR_TOKEN), &[]).await.unwrap();
+    // A third session is refused, clearly and retryably, before rmcp opens it.
+    let refused = connect(&url, Some(OPERATOR_TOKEN), &[]).await;
+    assert!(refused.is_err(), "a third session opened");
+    let (status, answer) = raw_initialize(&single.node.http_addr).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer.contains("\"unavailable\""), "{answer}");
+    assert!(answer.contains("sessions_max"), "{answer}");
+    // Requests of the open sessions still go through.
+    call_json(&first, "list_stores", json!({})).await;
+    // One session ends (the client closes it): a new one opens.
+    second.cancel().await.unwrap();
+    let mut third = None;
+    for _ in 0..100 {
+        if let Ok(client) = connect(&url, Some(OPERATOR_TOKEN), &[]).await {
+            third = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let third = third.expect("a session opens once another has ended");
+    call_json(&third, "list_stores", json!({})).await;
+
+    // `[mcp] enabled = false`: `/mcp` is an unknown path, like any other.
+    let off = crate::start_single_with("[mcp]\nenabled = false\n").await;
+    let (status, answer) = raw_initialize(&off.node.http_addr).await;
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer.contains("no route /mcp"), "{answer}");
+    // The rest of the API is unaffected.
+    off.client.create_store(STORE).await.unwrap();
+}

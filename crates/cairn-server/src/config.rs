@@ -48,6 +48,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[watch]`: the change feed's heartbeat and replay window.
     pub watch: WatchConfig,
+    /// `[mcp]`: the MCP endpoint (`/mcp`).
+    pub mcp: McpConfig,
     /// `[tls]`: https and mutual TLS between peers (`crate::tls`); off by default.
     pub tls: crate::tls::TlsConfig,
     pub storage: StorageConfig,
@@ -70,6 +72,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             watch: WatchConfig::default(),
+            mcp: McpConfig::default(),
             tls: crate::tls::TlsConfig::default(),
             storage: StorageConfig::default(),
         }
@@ -156,6 +159,30 @@ impl Default for WatchConfig {
         WatchConfig {
             heartbeat_ms: cairn_core::limits::WATCH_HEARTBEAT_MS_DEFAULT,
             replay_revisions_max: cairn_core::limits::WATCH_REPLAY_REVISIONS_MAX_DEFAULT,
+        }
+    }
+}
+
+/// `[mcp]`: the MCP endpoint (`/mcp`, `crate::http::mcp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// Serve `/mcp`; when off it answers `404 not_found` like any unknown path.
+    pub enabled: bool,
+    /// How many MCP sessions the node keeps open at once; one more
+    /// `initialize` gets `503 unavailable` (retryable) until one ends.
+    pub sessions_max: u64,
+    /// A session with no request for this long ends (its client starts a new one).
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            enabled: true,
+            sessions_max: 1024,
+            // rmcp's own default.
+            idle_timeout_ms: 300_000,
         }
     }
 }
@@ -252,6 +279,14 @@ impl Config {
         }
         if self.watch.replay_revisions_max == 0 {
             return fail("[watch] replay_revisions_max must be positive".into());
+        }
+        if self.mcp.sessions_max == 0 {
+            return fail(
+                "[mcp] sessions_max must be positive (set enabled = false to turn /mcp off)".into(),
+            );
+        }
+        if self.mcp.idle_timeout_ms == 0 {
+            return fail("[mcp] idle_timeout_ms must be positive".into());
         }
         self.tls.validate()?;
         Ok(())

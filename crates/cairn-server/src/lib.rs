@@ -169,7 +169,9 @@ pub fn app(config: &Config, node: Node, clock: Arc<dyn Clock>, operator: Option<
     if let Some(token) = operator {
         service = service.with_operator_token(token);
     }
-    AppState::new(service).with_metrics_access(config.auth.metrics)
+    AppState::new(service)
+        .with_metrics_access(config.auth.metrics)
+        .with_mcp(config.mcp)
 }
 
 /// Loads and validates the config, starts the node and serves until Ctrl-C / SIGTERM.

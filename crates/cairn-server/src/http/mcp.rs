@@ -19,6 +19,7 @@
 //! instead; without one the service makes a key.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -47,8 +48,25 @@ const MCP_SESSION_ID: &str = "mcp-session-id";
 /// How deep `view` lists a directory, as the memory tool does.
 const VIEW_DEPTH: u64 = 2;
 
+/// `/mcp`, behind `require_token` and the session bound of `[mcp]`.
+pub(super) fn routes(state: &AppState) -> axum::Router<AppState> {
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(Duration::from_millis(state.mcp.idle_timeout_ms));
+    let sessions = Arc::new(sessions);
+    let gate = Gate {
+        state: state.clone(),
+        sessions: sessions.clone(),
+    };
+    axum::Router::new()
+        .route_service("/mcp", service(state, sessions))
+        .layer(axum::middleware::from_fn_with_state(gate, require_token))
+}
+
 /// The MCP endpoint as a tower service for `Router::route_service`.
-pub(super) fn service(state: &AppState) -> StreamableHttpService<CairnMcp, LocalSessionManager> {
+fn service(
+    state: &AppState,
+    sessions: Arc<LocalSessionManager>,
+) -> StreamableHttpService<CairnMcp, LocalSessionManager> {
     let service = state.service.clone();
     let body_bytes_max =
         usize::try_from(state.service.limits().request_bytes_max).unwrap_or(usize::MAX);
@@ -60,16 +78,22 @@ pub(super) fn service(state: &AppState) -> StreamableHttpService<CairnMcp, Local
         .disable_allowed_hosts()
         .with_max_request_body_bytes(body_bytes_max)
         .with_cancellation_token(state.mcp_shutdown.child_token());
-    StreamableHttpService::new(
-        move || Ok(CairnMcp::new(service.clone())),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    )
+    StreamableHttpService::new(move || Ok(CairnMcp::new(service.clone())), sessions, config)
 }
 
-/// Refuses an MCP request without a token the node knows, before rmcp.
+/// What `require_token` checks against.
+#[derive(Clone)]
+pub(super) struct Gate {
+    state: AppState,
+    /// rmcp's sessions; a session leaves the map when it ends (closed by the
+    /// client, idle past `[mcp] idle_timeout_ms`, or the server stopping).
+    sessions: Arc<LocalSessionManager>,
+}
+
+/// Refuses an MCP request without a token the node knows, before rmcp, and
+/// a request that would open one session more than `[mcp] sessions_max`.
 pub(super) async fn require_token(
-    State(state): State<AppState>,
+    State(gate): State<Gate>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -80,13 +104,18 @@ pub(super) async fn require_token(
             cairn_api::ErrorCode::Unauthenticated,
             "the MCP endpoint needs `Authorization: Bearer <token>`",
         )),
-        Ok(context) => state
+        Ok(context) => gate
+            .state
             .service
             .whoami(&context)
             .await
             .map(drop)
             .map_err(ApiError::from),
         Err(error) => Err(error),
+    };
+    let checked = match checked {
+        Ok(()) if opens_session(&parts) => gate.admit_session().await,
+        other => other,
     };
     match checked {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
@@ -100,6 +129,29 @@ pub(super) async fn require_token(
             }
             response
         }
+    }
+}
+
+/// A POST without a session id is an `initialize` that opens a session.
+fn opens_session(parts: &Parts) -> bool {
+    parts.method == axum::http::Method::POST && !parts.headers.contains_key(MCP_SESSION_ID)
+}
+
+impl Gate {
+    async fn admit_session(&self) -> Result<(), ApiError> {
+        let open = self.sessions.sessions.read().await.len();
+        let max = self.state.mcp.sessions_max;
+        if u64::try_from(open).unwrap_or(u64::MAX) < max {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            cairn_api::ErrorCode::Unavailable,
+            format!(
+                "this node has {open} MCP sessions open, its limit ([mcp] sessions_max = {max}); retry when one ends, or send to another node"
+            ),
+        )
+        .retryable())
     }
 }
 

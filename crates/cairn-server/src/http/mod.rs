@@ -36,7 +36,7 @@ use cairn_api::ErrorCode;
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::config::MetricsAccess;
+use crate::config::{McpConfig, MetricsAccess};
 use crate::metrics::Metrics;
 use crate::service::Service;
 
@@ -58,6 +58,8 @@ pub struct AppState {
     /// (`.../watch`), which would otherwise hold their connections until
     /// the drain timeout.
     pub mcp_shutdown: CancellationToken,
+    /// `[mcp]`: whether `/mcp` is served, and its session bounds.
+    pub mcp: McpConfig,
 }
 
 impl AppState {
@@ -69,7 +71,13 @@ impl AppState {
             request_ids: Arc::new(request_ids),
             metrics_access: MetricsAccess::default(),
             mcp_shutdown: CancellationToken::new(),
+            mcp: McpConfig::default(),
         }
+    }
+
+    pub fn with_mcp(mut self, mcp: McpConfig) -> AppState {
+        self.mcp = mcp;
+        self
     }
 
     pub fn with_metrics_access(mut self, access: MetricsAccess) -> AppState {
@@ -106,16 +114,14 @@ pub fn router(state: AppState) -> Router {
     // `/mcp` is the MCP endpoint (Streamable HTTP, JSON-RPC), not a REST
     // route: it stays out of the OpenAPI document and `docs/api.md`'s route
     // table, and `docs/mcp.md` describes it.
-    let mcp = Router::new()
-        .route_service("/mcp", mcp::service(&state))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            mcp::require_token,
-        ));
+    let router = if state.mcp.enabled {
+        router.merge(mcp::routes(&state))
+    } else {
+        router
+    };
     // `/console`: the browser UI's static files, not REST routes either
     // (`console.rs`, `docs/console.md`).
     router
-        .merge(mcp)
         .merge(console::routes())
         .fallback(no_route)
         // Bodies are read by the `BoundedBody` extractor under `request_bytes_max`.
