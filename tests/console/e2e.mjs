@@ -130,6 +130,7 @@ step('stores list with scope, size and revision', async () => {
   assert.equal(cells[0], store);
   assert.equal(cells[1], 'organization');
   assert.ok(Number(cells[3]) >= 4, 'file count ' + cells[3]);
+  assert.equal(cells[7], 'admin');
   await shot(page, 'stores');
 });
 
@@ -446,13 +447,26 @@ step('a read-only user sees the file but may not change it', async () => {
   const reader = await newPage();
   await signIn(reader, readerToken);
   assert.match(await reader.locator('#principal').textContent(), /reader/);
-  await openFile(reader, PREFERENCES);
-  const before = await content(PREFERENCES);
-  await reader.locator('#editor').fill('overwritten by a reader');
-  await reader.locator('#save').click();
-  await reader.locator('#save-status .error[data-code="forbidden"]').waitFor();
-  assert.equal((await content(PREFERENCES)).text, before.text);
+  // The stores list says what the reader may do.
+  const row = reader.locator('#stores tr', { hasText: store });
+  assert.equal((await row.locator('td').allTextContents())[7], 'read');
+  // The file shows without an editor, and without rollback or redaction.
+  await reader.goto(base + '/console#/s/' + store + '/files' + PREFERENCES);
+  await reader.reload();
+  await reader.locator('#read-only').waitFor();
+  assert.equal((await reader.locator('#content').textContent()), (await content(PREFERENCES)).text);
+  assert.equal(await reader.locator('#editor').count(), 0);
+  assert.equal(await reader.locator('#save').count(), 0);
+  assert.equal(await reader.locator('#new-file').count(), 0);
+  assert.equal(await reader.locator('a', { hasText: 'Roll back' }).count(), 0);
+  assert.deepEqual(await reader.locator('nav.tabs a').allTextContents(), ['Files', 'Audit']);
   await shot(reader, 'denied');
+  // The API refuses the reader's write whatever the page shows.
+  const before = await content(PREFERENCES);
+  const refused = await fetch(base + '/v1/stores/' + store + '/files' + PREFERENCES, {
+    method: 'PUT', headers: { Authorization: 'Bearer ' + readerToken }, body: 'overwritten by a reader' });
+  assert.equal(refused.status, 403);
+  assert.equal((await content(PREFERENCES)).text, before.text);
   // Admin pages answer what the API allows: no token of another user.
   await reader.goto(base + '/console#/admin?user=writer');
   await reader.locator('#tokens .error').waitFor();

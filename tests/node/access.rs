@@ -230,8 +230,31 @@ async fn every_store_route_answers_each_caller_by_the_rules_and_refusals_change_
     );
     assert!(names(mallory.list_stores().await.unwrap()).is_empty());
 
+    // Each answer names what its caller may do with the store.
+    let access_of = |stores: Vec<cairn_client::StoreInfo>| {
+        stores
+            .into_iter()
+            .map(|store| (store.name, store.access))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        access_of(carol.list_stores().await.unwrap()),
+        vec![(SHARED.to_string(), Some(Access::Read))]
+    );
+    assert_eq!(
+        access_of(bob.list_stores().await.unwrap()),
+        vec![
+            (PRIVATE.to_string(), Some(Access::Admin)),
+            (SHARED.to_string(), Some(Access::Read))
+        ]
+    );
+
     // A write grant lets a member write; removing it takes that back.
     alice.grant(SHARED, "carol", Access::Write).await.unwrap();
+    assert_eq!(
+        carol.get_store(SHARED).await.unwrap().access,
+        Some(Access::Write)
+    );
     carol
         .write_file(SHARED, "/c.md", "carol\n", &WriteOptions::default())
         .await

@@ -24,6 +24,11 @@ pub struct StoreInfo {
     /// Retention and quota.
     #[serde(default)]
     pub policy: StorePolicy,
+    /// What the caller may do with the store (`read`, `write` or `admin`):
+    /// in the answers of `GET /v1/stores` and `GET /v1/stores/{store}`;
+    /// absent from the answers of changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<crate::Access>,
 }
 
 /// A store's retention and quota (`PUT /v1/stores/{store}/policy` replaces

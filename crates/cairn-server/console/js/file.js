@@ -31,14 +31,14 @@ export async function render(main, route) {
         h('a', { href: href(store, 'files', route.path) }, 'Back to now'))
       : '',
     revisionForm,
-    revision ? '' : h('button', { type: 'button', id: 'new-file', onclick: () => newFile(store) }, 'New file'),
+    revision || info.access === 'read' ? '' : h('button', { type: 'button', id: 'new-file', onclick: () => newFile(store) }, 'New file'),
     tree(store, { revision, selected: route.path }));
   replace(main, storeHeader(info, 'files'), h('div', { class: 'split' }, aside, viewer));
   if (route.path === '/') {
     replace(viewer, h('p', { class: 'muted' }, 'Choose a file in the tree.'));
     return;
   }
-  await showFile(viewer, store, route.path, revision);
+  await showFile(viewer, store, route.path, revision, info.access);
 }
 
 function newFile(store) {
@@ -63,7 +63,10 @@ function attribution(meta) {
     meta.redaction ? [h('dt', {}, 'Redacted'), h('dd', {}, meta.redaction.reason)] : '');
 }
 
-async function showFile(viewer, store, path, revision) {
+// `access` is the caller's (`read`, `write` or `admin`): a reader gets the
+// content without an editor, and only an admin the rollback and redaction
+// links; the API refuses the rest anyway.
+async function showFile(viewer, store, path, revision, access) {
   let meta;
   let content;
   try {
@@ -73,12 +76,15 @@ async function showFile(viewer, store, path, revision) {
     replace(viewer, h('h2', {}, path), errorBox(error));
     return;
   }
+  const admin = access !== 'read' && access !== 'write';
   const links = h('p', { class: 'actions' },
     h('a', { href: href(store, 'history', path) }, 'History'),
-    h('a', { href: href(store, 'rollback', '', { path }) }, 'Roll back…'),
-    h('a', { href: href(store, 'redact', '', { path }) }, 'Redact…'));
-  if (revision) {
-    replace(viewer, h('h2', {}, path), attribution(meta), links,
+    admin ? h('a', { href: href(store, 'rollback', '', { path }) }, 'Roll back…') : '',
+    admin ? h('a', { href: href(store, 'redact', '', { path }) }, 'Redact…') : '');
+  if (revision || access === 'read') {
+    replace(viewer, h('h2', {}, path),
+      revision ? '' : h('p', { class: 'banner', id: 'read-only' }, 'Read-only: your access to this store is read.'),
+      attribution(meta), links,
       h('pre', { class: 'content', tabindex: 0, id: 'content' }, content.text));
     return;
   }

@@ -1,4 +1,5 @@
-// The stores the caller can see, with scope, owner, size and revision; a
+// The stores the caller can see, with scope, owner, size, revision and the
+// caller's access; a
 // store can be created (and deleted, after typing its name).
 
 import { api, session } from './api.js';
@@ -14,7 +15,8 @@ export async function render(main) {
     h('td', { class: 'num' }, store.file_count),
     h('td', { class: 'num' }, bytes(store.bytes_total)),
     h('td', { class: 'num' }, store.revision),
-    h('td', {}, time(store.created_ms))));
+    h('td', {}, time(store.created_ms)),
+    h('td', {}, store.access || '')));
   const name = h('input', { name: 'store', required: true, pattern: '[A-Za-z0-9._-]+', autocomplete: 'off' });
   const owner = h('input', { name: 'owner', autocomplete: 'off', placeholder: 'organization-scoped when empty' });
   const status = h('div', {});
@@ -35,18 +37,18 @@ export async function render(main) {
   replace(main,
     h('h1', {}, 'Stores', session.org ? h('span', { class: 'muted' }, ' in ' + session.org) : ''),
     list.stores.length
-      ? table(['Store', 'Scope', 'Owner', 'Files', 'Size', 'Revision', 'Created'], rows, { id: 'stores' })
+      ? table(['Store', 'Scope', 'Owner', 'Files', 'Size', 'Revision', 'Created', 'Your access'], rows, { id: 'stores' })
       : h('p', { class: 'muted' }, 'No store you can see.'),
     create);
 }
 
-// The store's header: its name, numbers and the store's tabs.
+// The store's header: its name, numbers and the store's tabs (those that
+// need store admin access only for those who have it).
 export function storeHeader(info, active) {
-  const tabs = [
-    ['files', 'Files', '/'],
-    ['rollback', 'Rollback'],
-    ['redact', 'Redact'],
-  ];
+  const admin = info.access !== 'read' && info.access !== 'write';
+  const tabs = admin
+    ? [['files', 'Files', '/'], ['rollback', 'Rollback'], ['redact', 'Redact']]
+    : [['files', 'Files', '/']];
   return h('div', { class: 'store-head' },
     h('h1', {}, h('a', { href: '#/stores' }, 'Stores'), ' / ', info.name),
     h('p', { class: 'muted', id: 'store-meta' },
@@ -58,8 +60,8 @@ export function storeHeader(info, active) {
         'aria-current': view === active ? 'page' : false,
       }, label)),
       h('a', { href: '#/audit?store=' + encodeURIComponent(info.name) }, 'Audit'),
-      h('a', { href: '#/admin?store=' + encodeURIComponent(info.name) }, 'Grants'),
-      h('button', {
+      admin ? h('a', { href: '#/admin?store=' + encodeURIComponent(info.name) }, 'Grants') : '',
+      !admin ? '' : h('button', {
         type: 'button', class: 'link danger', onclick: async () => {
           const typed = prompt('Delete store ' + info.name + ' and every file in it? Type its name to confirm.');
           if (typed !== info.name) return;

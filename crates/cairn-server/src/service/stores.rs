@@ -26,16 +26,14 @@ impl Service {
                 };
                 let mut visible = Vec::new();
                 for store in read::list_stores(reader, org_id)? {
-                    if auth::store_access(reader, subject, &store)?.is_some() {
-                        visible.push(store);
+                    if let Some(access) = auth::store_access(reader, subject, &store)? {
+                        visible.push(wire::store_info_for(store, access));
                     }
                 }
                 Ok(visible)
             })
             .await?;
-        Ok(StoreList {
-            stores: stores.into_iter().map(wire::store_info).collect(),
-        })
+        Ok(StoreList { stores })
     }
 
     /// Creates an organization-scoped store, or with `owner` a user-scoped one.
@@ -71,10 +69,17 @@ impl Service {
         store: &str,
         consistency: Consistency,
     ) -> ServiceResult<StoreInfo> {
-        let info = self
-            .read_in_store(context, store, consistency, |_, _, info| Ok(info.clone()))
-            .await?;
-        Ok(wire::store_info(info))
+        let name = self.store_name(store)?;
+        let org = org_name(context)?;
+        self.read_as(context, consistency, |reader, subject| {
+            let org = auth::resolve_org(reader, subject, org.as_ref())?;
+            let info =
+                auth::authorize_store(reader, subject, &StoreRef::new(org.id, name), Access::Read)?;
+            // Whoever may read a store has some access to it; `Read` is the least.
+            let access = auth::store_access(reader, subject, &info)?.unwrap_or(Access::Read);
+            Ok(wire::store_info_for(info, access))
+        })
+        .await
     }
 
     /// Replaces the store's retention and quota.

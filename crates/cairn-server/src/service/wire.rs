@@ -30,6 +30,15 @@ pub fn store_info(info: StoreInfo) -> api::StoreInfo {
             retain_s: info.policy.retain_ms.map(|ms| ms / 1000),
             bytes_max: info.policy.bytes_max,
         },
+        access: None,
+    }
+}
+
+/// A store as its reader sees it: with what they may do with it.
+pub fn store_info_for(info: StoreInfo, caller: Access) -> api::StoreInfo {
+    api::StoreInfo {
+        access: Some(access(caller)),
+        ..store_info(info)
     }
 }
 
