@@ -283,17 +283,49 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
-        let ttl = option.hard_ttl().min(self.rpc_timeout);
-        self.rpc(
-            PeerRequest::AppendEntries(rpc),
-            ttl,
-            openraft::RPCTypes::AppendEntries,
-            |response| match response {
-                PeerResponse::AppendEntries(result) => Some(result),
-                _ => None,
-            },
-        )
-        .await
+        // openraft 0.9 gives an append-entries call one heartbeat interval
+        // (`hard_ttl`) and then retries the same batch. A batch the follower
+        // cannot take in that time (a slow or busy disk, a large catch-up)
+        // would time out forever and the follower never catch up. So a batch
+        // of several entries gets `soft_ttl`, and running out of it answers
+        // "too large, send half as many": openraft sends that many for its
+        // next few calls. One entry (or a heartbeat) keeps the whole interval.
+        let entries = rpc.entries.len();
+        let ttl = if entries > 1 {
+            option.soft_ttl()
+        } else {
+            option.hard_ttl()
+        }
+        .min(self.rpc_timeout);
+        let answer = self
+            .rpc(
+                PeerRequest::AppendEntries(rpc),
+                ttl,
+                openraft::RPCTypes::AppendEntries,
+                |response| match response {
+                    PeerResponse::AppendEntries(result) => Some(result),
+                    _ => None,
+                },
+            )
+            .await;
+        match answer {
+            Err(RPCError::Timeout(_)) if entries > 1 => {
+                let half = (entries / 2) as u64;
+                tracing::debug!(
+                    target = self.target,
+                    entries,
+                    half,
+                    ?ttl,
+                    "append-entries batch not answered in time; sending half as many"
+                );
+                // The connection went with the timed-out call, so no late answer is read as the next one's.
+                debug_assert!(self.conn.is_none());
+                Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint(half),
+                ))
+            }
+            other => other,
+        }
     }
 
     async fn install_snapshot(
@@ -464,6 +496,36 @@ mod tests {
             matches!(answer, Ok(AppendEntriesResponse::Conflict)),
             "the second call got {answer:?}, not its own answer (Conflict)"
         );
+    }
+
+    /// A batch the peer does not answer within `soft_ttl` comes back as "too
+    /// large, send half as many", so openraft's next calls carry fewer
+    /// entries; a single entry that times out is a plain timeout.
+    #[tokio::test]
+    async fn a_batch_not_answered_in_time_is_split_in_half() {
+        let mut client = PeerClient {
+            from: 1,
+            target: 2,
+            addr: "peer-2".into(),
+            connector: Arc::new(OrderedPeer {
+                first_answer_delay: Duration::from_secs(60),
+            }),
+            secret: "s3cret".into(),
+            rpc_timeout: Duration::from_secs(5),
+            conn: None,
+            idle: IdleConns::default(),
+        };
+        let option = || RPCOption::new(Duration::from_millis(200));
+        let mut batch = append_after(3);
+        batch.entries = (4..9).map(|index| entry(index, 10)).collect();
+        match client.append_entries(batch, option()).await {
+            Err(RPCError::PayloadTooLarge(too_large)) => assert_eq!(too_large.entries_hint(), 2),
+            other => panic!("a 5-entry batch not answered in time gave {other:?}"),
+        }
+        match client.append_entries(append_after(3), option()).await {
+            Err(RPCError::Timeout(_)) => {}
+            other => panic!("one entry not answered in time gave {other:?}"),
+        }
     }
 
     /// Counts the connections it was asked for.
