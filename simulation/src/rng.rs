@@ -9,7 +9,8 @@ impl Rng {
         Rng(seed)
     }
 
-    /// An independent stream for `purpose` (an agent's index, "faults", …).
+    /// An independent stream for `purpose` (one of `purpose::*`, distinct
+    /// for every use: two uses of one purpose draw the same numbers).
     pub fn fork(&self, purpose: u64) -> Rng {
         let mut forked = Rng(self.0 ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         forked.next_u64();
@@ -42,4 +43,23 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
+}
+
+/// What each stream forked from a run's root generator is for. Every value
+/// is used once.
+pub mod purpose {
+    /// Nodes' Raft election timeouts.
+    pub const TIMEOUTS: u64 = 1;
+    /// The fault schedule.
+    pub const FAULTS: u64 = 2;
+    /// The access-control workload's gatekeeper.
+    pub const GATEKEEPER: u64 = 3;
+    /// The access-control workload's member.
+    pub const MEMBER: u64 = 4;
+    /// Peer message loss and duplication.
+    pub const PEER_FAULTS: u64 = 5;
+    /// Nodes' entropy (token secrets, ids).
+    pub const ENTROPY: u64 = 6;
+    /// Agent `n` of the CAS workload forks `AGENTS + n`.
+    pub const AGENTS: u64 = 100;
 }

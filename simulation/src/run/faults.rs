@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{Cluster, Hosts, Records};
 use crate::disk::SimDisk;
 use crate::node::host_name;
-use crate::rng::Rng;
+use crate::rng::{Rng, purpose};
 
 /// A fault the nemesis applies at a point of simulated time.
 #[derive(Clone, Debug)]
@@ -78,7 +78,7 @@ pub(super) fn run_nemesis(
     records: &Records,
     chaos: Duration,
 ) -> Result<(), String> {
-    let mut fault_rng = root.fork(2);
+    let mut fault_rng = root.fork(purpose::FAULTS);
     let mut plan = schedule(&mut fault_rng, cluster.voters, chaos)
         .into_iter()
         .peekable();

@@ -27,7 +27,7 @@ use crate::disk::SimDisk;
 use crate::net::SimClock;
 use crate::node::{self, NodeSpec, host_name, peer};
 use crate::peer_faults::PeerFaults;
-use crate::rng::Rng;
+use crate::rng::{Rng, purpose};
 use crate::workload::{Journal, SharedJournal};
 
 #[derive(Clone, Debug)]
@@ -234,9 +234,9 @@ fn add_nodes(
     let voters = cluster.voters;
     let mut disks = BTreeMap::new();
     let mut clocks = BTreeMap::new();
-    let peer_faults = Arc::new(PeerFaults::new(root.fork(5)));
-    let mut timeout_rng = root.fork(1);
-    let mut entropy_rng = root.fork(2);
+    let peer_faults = Arc::new(PeerFaults::new(root.fork(purpose::PEER_FAULTS)));
+    let mut timeout_rng = root.fork(purpose::TIMEOUTS);
+    let mut entropy_rng = root.fork(purpose::ENTROPY);
     for id in &cluster.all {
         let disk = Arc::new(SimDisk::default());
         disks.insert(*id, disk.clone());

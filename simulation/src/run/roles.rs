@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{Cluster, Records};
 use crate::node::peer;
-use crate::rng::Rng;
+use crate::rng::{Rng, purpose};
 use crate::workload::{self, Agent, STORE, SharedJournal};
 
 /// The agents, each on a random stream of its own; the store exists before
@@ -26,7 +26,7 @@ pub(super) fn add_agents(
         let clients = workload::clients(&cluster.all, &format!("agent-{agent}"));
         let agent = Agent::new(
             agent,
-            root.fork(100 + u64::from(agent)),
+            root.fork(purpose::AGENTS + u64::from(agent)),
             clients,
             journal.clone(),
             cluster.heal_at,
@@ -176,7 +176,7 @@ pub(super) fn add_access(
     let token = Arc::new(Mutex::new(None));
     let (clients, rng, shared, handoff, stop_at) = (
         workload::clients(&cluster.all, "gatekeeper"),
-        root.fork(3),
+        root.fork(purpose::GATEKEEPER),
         journal.clone(),
         token.clone(),
         cluster.stop_at,
@@ -186,7 +186,7 @@ pub(super) fn add_access(
     });
     let (clients, rng, shared, stop_at) = (
         workload::clients(&cluster.all, "member"),
-        root.fork(4),
+        root.fork(purpose::MEMBER),
         journal.clone(),
         cluster.stop_at,
     );
