@@ -1,11 +1,13 @@
 //! Three to four real `cairn` processes on loopback: failover under load,
 //! a minority that must not acknowledge, catch-up by snapshot, membership
-//! changes at run time, and replicas converging to identical state.
+//! changes at run time, replicas converging to identical state, and many
+//! writers sharing log entries.
 
 // Test helpers unwrap like the tests they serve: a panic is a failed test
 // with its message. (Production code denies `unwrap`.)
 #![allow(clippy::unwrap_used)]
 
+mod batching;
 mod catch_up;
 mod export;
 mod failover;

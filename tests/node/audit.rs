@@ -267,15 +267,15 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
-/// Changes one byte of the audit record at `log_index` in `state.redb`,
+/// Changes one byte of the audit record at `position` in `state.redb`,
 /// inside its `needle`.
-fn tamper(state: &Path, log_index: u64, needle: &[u8]) {
+fn tamper(state: &Path, position: u64, needle: &[u8]) {
     let table: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("sm_audit");
     let db = redb::Database::open(state).unwrap();
     let txn = db.begin_write().unwrap();
     {
         let mut audit = txn.open_table(table).unwrap();
-        let key = log_index.to_be_bytes();
+        let key = position.to_be_bytes();
         let mut value = audit
             .get(key.as_slice())
             .unwrap()
@@ -323,7 +323,7 @@ async fn an_event_edited_on_disk_is_the_break_verify_reports() {
     // Stop the node, change one byte of that event, start it again.
     single.node.kill();
     let state = find_file(&single.node.data_dir, "state.redb").expect("state.redb");
-    tamper(&state, target.log_index, b"tamper-me");
+    tamper(&state, target.position, b"tamper-me");
     single.node.spawn();
     single.node.wait_ready().await;
 
@@ -331,8 +331,8 @@ async fn an_event_edited_on_disk_is_the_break_verify_reports() {
     assert!(!report.ok);
     let found = report.first_break.expect("a break");
     assert_eq!(
-        (found.log_index, found.revision),
-        (target.log_index, target.revision)
+        (found.log_index, found.position, found.revision),
+        (target.log_index, target.position, target.revision)
     );
     assert_eq!(found.found.as_deref(), Some(target.hash.as_str()));
     assert_ne!(found.expected.as_deref(), Some(target.hash.as_str()));

@@ -10,8 +10,13 @@ use crate::txn::OpKind;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
-    /// The Raft log index of the command's entry: the event's id and cursor.
+    /// The Raft log index of the entry that holds the command. The leader
+    /// puts commands that arrive together into one entry, so several events
+    /// may share it: `position` tells them apart.
     pub log_index: u64,
+    /// The event's id and paging cursor, unique and increasing in log
+    /// order: `log_index * 2^20` plus the command's place in its entry.
+    pub position: u64,
     /// The proposer's clock (ms since the Unix epoch), never before the
     /// previous event's.
     pub time_ms: u64,
@@ -73,8 +78,10 @@ pub struct AuditChange {
 pub struct AuditPage {
     /// In log order.
     pub records: Vec<AuditEvent>,
-    /// Pass as `after` to get the next page; absent on the last page. A page
-    /// may hold fewer than `limit` events (even none) and still have a next.
+    /// Pass as `after` to get the next page: the `position` of the last
+    /// event considered (events of one entry may fall on both sides of a
+    /// page break; none is skipped). Absent on the last page. A page may
+    /// hold fewer than `limit` events (even none) and still have a next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_after: Option<u64>,
 }
@@ -99,7 +106,10 @@ pub struct AuditVerify {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditBreak {
+    /// The Raft log index of the entry that holds the event.
     pub log_index: u64,
+    /// The event's position (`AuditEvent::position`).
+    pub position: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,
     pub reason: String,

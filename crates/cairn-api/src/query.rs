@@ -170,7 +170,8 @@ pub struct AuditQuery {
     /// Only events at or before this store revision (needs a store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_revision: Option<u64>,
-    /// Only events after this log index (the previous page's `next_after`).
+    /// Only events after this position (an event's `position`, or the
+    /// previous page's `next_after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<u64>,
     /// Events per page (default 100, at most `page_entries_max`).
@@ -219,7 +220,8 @@ pub struct GlobalAuditQuery {
     /// Only events at or before this store revision (needs a store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_revision: Option<u64>,
-    /// Only events after this log index (the previous page's `next_after`).
+    /// Only events after this position (an event's `position`, or the
+    /// previous page's `next_after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<u64>,
     /// Events per page (default 100, at most `page_entries_max`).

@@ -15,7 +15,8 @@ pub struct StoreInfo {
     pub owner: Option<String>,
     /// When the store was created, in milliseconds since the Unix epoch.
     pub created_ms: u64,
-    /// The Raft log index of the entry that created the store.
+    /// The Raft log index of the entry that created the store (one entry
+    /// may hold several commands).
     pub created_log_index: u64,
     /// Bumped by one for every applied transaction.
     pub revision: u64,

@@ -15,8 +15,11 @@ use crate::error::StorageError;
 /// format 3 added organizations, users, tokens and grants, keyed stores by
 /// organization, and made the audit trail one chained event per command
 /// (`audit::AuditRecord` by log index, `sm_audit_index`, `sm_audit_chains`);
-/// format 4 added redaction (`VersionRecord::redaction`, `Command::Redact`).
-pub const FORMAT_VERSION: u32 = 4;
+/// format 4 added redaction (`VersionRecord::redaction`, `Command::Redact`);
+/// format 5 made a log entry a batch of proposals (`Proposals`) and keyed
+/// audit events, chain heads, import ids and `created_log_index` by a
+/// proposal's position (`apply::POSITION_SHIFT`) instead of its log index.
+pub const FORMAT_VERSION: u32 = 5;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_STORE_ID: &[u8] = b"next_store_id";

@@ -24,6 +24,20 @@ pub struct Proposal {
     pub command: Command,
 }
 
+/// One Raft entry's payload: the proposals the leader put together in it,
+/// applied in order, each as if it were an entry of its own (its own
+/// authorization, idempotency record, refusal and audit event). Never empty,
+/// and never more than `apply::PROPOSALS_PER_ENTRY_MAX`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposals(pub Vec<Proposal>);
+
+impl Proposals {
+    /// An entry of one proposal.
+    pub fn one(proposal: Proposal) -> Proposals {
+        Proposals(vec![proposal])
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     /// Wall-clock milliseconds since the Unix epoch, read by the proposing node.
@@ -332,7 +346,8 @@ pub struct StoreInfo {
     /// The owner of a user-scoped store; `None` for an organization-scoped one.
     pub owner: Option<String>,
     pub created_ms: u64,
-    /// The Raft log index of the entry that created the store.
+    /// The position (`apply::position`) of the proposal that created the
+    /// store: its generation, distinct even for two creations in one entry.
     pub created_log_index: u64,
     /// The store's revision: bumped by one for every applied transaction.
     pub revision: u64,

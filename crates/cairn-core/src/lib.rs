@@ -20,10 +20,13 @@ pub mod path;
 pub mod read;
 pub mod redact;
 
-pub use apply::apply;
+pub use apply::{
+    POSITION_SHIFT, PROPOSALS_PER_ENTRY_MAX, apply, apply_entry, entry_index_of, position,
+};
 pub use check::Refusal;
 pub use command::{
-    Change, Command, Meta, OpKind, Outcome, Precondition, Proposal, StoreInfo, TxnResult, WriteOp,
+    Change, Command, Meta, OpKind, Outcome, Precondition, Proposal, Proposals, StoreInfo,
+    TxnResult, WriteOp,
 };
 pub use error::{CoreError, ErrorKind, ReadError, Resource, StorageError};
 pub use governance::{Access, OrgInfo, Role, StoreRef, TokenInfo, TokenOwner, UserInfo};

@@ -1,13 +1,12 @@
 //! What a node does with requests it must answer itself as the leader:
-//! proposals and membership changes forwarded by followers, read indexes
-//! for its own reads and those followers ask for. Never forwards again, so
+//! membership changes forwarded by followers, read indexes
+//! for its own reads and those followers ask for (proposals go through
+//! `ProposeBatcher`). Never forwards again, so
 //! requests cannot loop.
 
 use std::collections::BTreeSet;
 
-use cairn_core::{Outcome, Proposal};
 use openraft::ChangeMembers;
-use openraft::error::{Fatal, RaftError};
 use serde::{Deserialize, Serialize};
 
 use crate::NodeError;
@@ -24,18 +23,6 @@ pub enum AdminRequest {
     Promote { node_id: u64 },
     /// Take a voter or learner out of the cluster.
     Remove { node_id: u64 },
-}
-
-/// Proposes on this node; `NotLeader` if it is not the leader (nothing appended).
-pub(crate) async fn propose(raft: &Raft, proposal: Proposal) -> Result<Outcome, NodeError> {
-    match raft.client_write(proposal).await {
-        Ok(response) => Ok(response.data),
-        // Stopped with the entry possibly appended: another leader may commit it.
-        Err(RaftError::Fatal(Fatal::Stopped)) => Err(NodeError::OutcomeUnknown(
-            "the node stopped while the write was in flight".into(),
-        )),
-        Err(error) => Err(from_write_error(error)),
-    }
 }
 
 /// The leader's read-index rounds, shared by its own linearizable reads and

@@ -17,6 +17,7 @@ mod forward;
 mod leader;
 mod log_store;
 mod node;
+mod propose_batcher;
 mod read_batcher;
 mod scrub;
 mod snapshot_file;
@@ -34,6 +35,7 @@ pub use config::RaftSettings;
 pub use error::NodeError;
 pub use leader::AdminRequest;
 pub use node::{AppliedWatch, Node};
+pub use propose_batcher::ProposalCounts;
 pub use transport::{
     FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, NodeTls, PROTOCOL_VERSION,
     TLS_HANDSHAKE_TIMEOUT_MS, TLS_HANDSHAKES_IN_FLIGHT_MAX, TcpConnector, TcpPeerListener,

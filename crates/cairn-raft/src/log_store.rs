@@ -470,7 +470,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
 #[cfg(test)]
 mod tests {
-    use cairn_core::{Command, Limits, Meta, Proposal, StoreName, StoreRef};
+    use cairn_core::{Command, Limits, Meta, Proposal, Proposals, StoreName, StoreRef};
     use openraft::{EntryPayload, LeaderId};
 
     use super::*;
@@ -480,7 +480,7 @@ mod tests {
         let payload = if bytes == 0 {
             EntryPayload::Blank
         } else {
-            EntryPayload::Normal(Proposal {
+            EntryPayload::Normal(Proposals::one(Proposal {
                 meta: Meta {
                     time_ms: 0,
                     agent: "a".repeat(bytes),
@@ -494,7 +494,7 @@ mod tests {
                     store: StoreRef::new(1, StoreName::parse("notes").unwrap()),
                     owner: None,
                 },
-            })
+            }))
         };
         Entry {
             log_id: openraft::LogId::new(LeaderId::new(1, 1), index),

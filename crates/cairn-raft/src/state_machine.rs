@@ -185,7 +185,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         applied_state(&reader).map_err(|e| StorageIOError::read_state_machine(any(e)).into())
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, RaftStorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Outcome>>, RaftStorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -210,15 +210,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let mut outcomes = Vec::with_capacity(entries.len());
                 for entry in &entries {
                     let outcome = match &entry.payload {
-                        EntryPayload::Blank => Outcome::Noop,
-                        EntryPayload::Normal(proposal) => {
-                            cairn_core::apply(writer, entry.log_id.index, proposal)?
+                        EntryPayload::Blank => Vec::new(),
+                        EntryPayload::Normal(proposals) => {
+                            cairn_core::apply_entry(writer, entry.log_id.index, proposals)?
                         }
                         EntryPayload::Membership(membership) => {
                             let stored =
                                 StoredMembership::new(Some(entry.log_id), membership.clone());
                             writer.set_raft_value(MEMBERSHIP, &codec::encode(&stored))?;
-                            Outcome::Noop
+                            Vec::new()
                         }
                     };
                     outcomes.push(outcome);
@@ -231,6 +231,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // pages: the scrubber takes them off once this batch is applied.
         if outcomes
             .iter()
+            .flatten()
             .any(|outcome| matches!(outcome, Outcome::Redacted(_)))
         {
             self.scrub.request(last.index);

@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use cairn_core::{Outcome, Proposal};
+use cairn_core::{Outcome, Proposals};
 use serde::{Deserialize, Serialize};
 
 openraft::declare_raft_types!(
-    /// Log entries carry a `Proposal`; applying one answers an `Outcome`.
+    /// Log entries carry `Proposals` (one or more, batched by the leader's
+    /// `ProposeBatcher`); applying one answers an `Outcome` per proposal,
+    /// in order (none for blank and membership entries).
     pub TypeConfig:
-        D = Proposal,
-        R = Outcome,
+        D = Proposals,
+        R = Vec<Outcome>,
         NodeId = u64,
         Node = PeerNode,
         SnapshotData = crate::snapshot_file::SnapshotFile,

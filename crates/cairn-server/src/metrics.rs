@@ -56,6 +56,13 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
     raft: RaftFamily,
+    /// The node's own counts, copied in at scrape time; their ratio is the
+    /// mean number of proposals per entry.
+    proposal_entries: Counter,
+    proposals: Counter,
+    /// Held while the counts are copied in, so two scrapes at once cannot
+    /// both add the same increase.
+    proposal_copy: std::sync::Mutex<()>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -120,11 +127,26 @@ impl Metrics {
             voters: gauge("cairn_raft_voters", "Voting members"),
             learners: gauge("cairn_raft_learners", "Learners"),
         };
+        let proposal_entries = Counter::default();
+        registry.register(
+            "cairn_raft_proposal_entries",
+            "Log entries this node proposed as the leader (each holds one or more proposals)",
+            proposal_entries.clone(),
+        );
+        let proposals = Counter::default();
+        registry.register(
+            "cairn_raft_proposals",
+            "Proposals this node put into log entries as the leader",
+            proposals.clone(),
+        );
         Metrics {
             registry,
             requests,
             durations,
             raft,
+            proposal_entries,
+            proposals,
+            proposal_copy: std::sync::Mutex::new(()),
         }
     }
 
@@ -151,6 +173,16 @@ impl Metrics {
         raft.snapshot_bytes.set(known(gauges.snapshot_bytes));
         raft.voters.set(gauges.voters as f64);
         raft.learners.set(gauges.learners as f64);
+        // The node's counts only grow: add what is new since the last scrape.
+        let counts = gauges.proposals;
+        let _copying = self
+            .proposal_copy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.proposal_entries
+            .inc_by(counts.entries.saturating_sub(self.proposal_entries.get()));
+        self.proposals
+            .inc_by(counts.proposals.saturating_sub(self.proposals.get()));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)

@@ -480,7 +480,8 @@ pub struct AuditArgs {
     /// Only events at or before this store revision (needs STORE).
     #[arg(long)]
     pub to_revision: Option<u64>,
-    /// Only events after this log index (the previous page's `--after`).
+    /// Only events after this position (the `--after` a previous page printed;
+    /// an event's `position` in `--json`).
     #[arg(long)]
     pub after: Option<u64>,
     #[arg(long)]

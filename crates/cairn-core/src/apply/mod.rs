@@ -29,7 +29,7 @@ use crate::audit::AuditOp;
 use crate::auth::{self, Subject};
 use crate::check::Refusal;
 use crate::codec::{self, META_FORMAT_VERSION};
-use crate::command::{Command, Meta, Outcome, Proposal};
+use crate::command::{Command, Meta, Outcome, Proposal, Proposals};
 use crate::error::{CoreError, ReadError, StorageError};
 use crate::governance::{Access, TokenOwner};
 use crate::kv::{KvWrite, Table};
@@ -88,7 +88,58 @@ impl ApplyError {
     }
 }
 
-/// Applies the proposal committed at `log_index`. A domain failure is an
+/// A proposal's position in the log: its entry's Raft index shifted left by
+/// this many bits, plus its place within the entry. Everything the state
+/// machine keys by "log index" (audit events and their chains, a store's
+/// `created_log_index`, import ids) takes the position, so the proposals of
+/// one entry get distinct, increasing ids, and a lone proposal at index `L`
+/// has position `L << POSITION_SHIFT`.
+pub const POSITION_SHIFT: u32 = 20;
+
+/// Most proposals in one entry: their places must fit below the shift.
+pub const PROPOSALS_PER_ENTRY_MAX: usize = 1 << POSITION_SHIFT;
+
+/// The position of the proposal at `place` (from 0) in the entry at `log_index`.
+pub fn position(log_index: u64, place: usize) -> u64 {
+    assert!(
+        place < PROPOSALS_PER_ENTRY_MAX,
+        "an entry holds at most {PROPOSALS_PER_ENTRY_MAX} proposals"
+    );
+    assert!(
+        log_index < 1 << (u64::BITS - POSITION_SHIFT),
+        "log index {log_index} leaves no room for a position"
+    );
+    (log_index << POSITION_SHIFT) | place as u64
+}
+
+/// The Raft index of the entry that holds the proposal at `position`.
+pub fn entry_index_of(position: u64) -> u64 {
+    position >> POSITION_SHIFT
+}
+
+/// Applies every proposal of the entry committed at `log_index`, in order,
+/// each at its own position; one outcome per proposal, in the same order.
+/// An `Err` means the storage broke (as for `apply`).
+pub fn apply_entry(
+    kv: &mut impl KvWrite,
+    log_index: u64,
+    proposals: &Proposals,
+) -> Result<Vec<Outcome>, StorageError> {
+    if proposals.0.is_empty() || proposals.0.len() > PROPOSALS_PER_ENTRY_MAX {
+        return Err(StorageError::corrupt(format!(
+            "entry {log_index} holds {} proposals (1 to {PROPOSALS_PER_ENTRY_MAX} allowed)",
+            proposals.0.len()
+        )));
+    }
+    let mut outcomes = Vec::with_capacity(proposals.0.len());
+    for (place, proposal) in proposals.0.iter().enumerate() {
+        outcomes.push(apply(kv, position(log_index, place), proposal)?);
+    }
+    Ok(outcomes)
+}
+
+/// Applies the proposal committed at `log_index` (a position: see
+/// `POSITION_SHIFT`; any unique, increasing number will do). A domain failure is an
 /// `Outcome::Failed` and leaves the tables as they were (apart from the
 /// idempotency record, which remembers the failure for retries); an `Err`
 /// means the storage broke and the node must stop.
@@ -310,6 +361,8 @@ fn check_format(kv: &mut impl KvWrite) -> Result<(), StorageError> {
 
 #[cfg(test)]
 mod audit_tests;
+#[cfg(test)]
+mod entry_tests;
 #[cfg(test)]
 mod import_tests;
 #[cfg(test)]

@@ -24,6 +24,7 @@ use crate::config::raft_config;
 use crate::error::{fatal, from_fatal};
 use crate::forward::Forwarder;
 use crate::log_store::LogStore;
+use crate::propose_batcher::{ProposalCounts, ProposeBatcher};
 use crate::read_batcher::{READS_WAITING_MAX, ReadBatcher};
 use crate::scrub;
 use crate::state_machine::StateMachine;
@@ -160,6 +161,7 @@ impl Node {
             secret: secret.clone(),
             contact: Arc::new(Contact::new()),
             leader_reads: Arc::new(ReadBatcher::new(READS_WAITING_MAX)),
+            proposals: Arc::new(ProposeBatcher::new()),
         };
         let peer_server_task = tokio::spawn(peer_server.clone().serve(listener)).abort_handle();
         let forwarder = Forwarder::new(
@@ -225,6 +227,12 @@ impl Node {
             return 0;
         }
         self.inner.peer_server.contact.millis_since_last()
+    }
+
+    /// What this node proposed as the leader since it started: entries and
+    /// the proposals batched into them.
+    pub fn proposal_counts(&self) -> ProposalCounts {
+        self.inner.peer_server.proposals.counts()
     }
 
     /// The last log index applied here (cheap: no copy of the whole status).

@@ -372,7 +372,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 
 #[cfg(test)]
 mod tests {
-    use cairn_core::{Command, Limits, Meta, Proposal, StoreName, StoreRef};
+    use cairn_core::{Command, Limits, Meta, Proposal, Proposals, StoreName, StoreRef};
     use openraft::{EntryPayload, LeaderId, LogId, Vote};
 
     use super::*;
@@ -396,7 +396,7 @@ mod tests {
         };
         Entry {
             log_id: LogId::new(LeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(proposal),
+            payload: EntryPayload::Normal(Proposals::one(proposal)),
         }
     }
 

@@ -11,6 +11,7 @@ use openraft::raft::AppendEntriesResponse;
 use super::frame::{self, read_frame, write_frame};
 use super::{PeerRequest, PeerResponse};
 use crate::leader::{self, LeaderReads};
+use crate::propose_batcher::ProposeBatcher;
 use crate::types::Raft;
 use crate::{Listener, PeerStream};
 
@@ -55,6 +56,8 @@ pub(crate) struct PeerServer {
     pub contact: Arc<Contact>,
     /// Read-index rounds as the leader, for forwarded and local reads alike.
     pub leader_reads: Arc<LeaderReads>,
+    /// Proposals as the leader, forwarded and local alike, batched into entries.
+    pub proposals: Arc<ProposeBatcher>,
 }
 
 impl PeerServer {
@@ -110,7 +113,7 @@ impl PeerServer {
                 PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
             PeerRequest::Propose(proposal) => {
-                PeerResponse::Propose(leader::propose(raft, proposal).await)
+                PeerResponse::Propose(self.proposals.propose(raft, proposal).await)
             }
             PeerRequest::ReadIndex => {
                 PeerResponse::ReadIndex(leader::read_index(raft, &self.leader_reads).await)

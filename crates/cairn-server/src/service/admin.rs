@@ -182,6 +182,7 @@ impl Service {
             snapshot_bytes,
             voters: status.voters.len() as u64,
             learners: status.learners.len() as u64,
+            proposals: self.node.proposal_counts(),
         }
     }
 }
@@ -203,4 +204,7 @@ pub struct RaftGauges {
     pub snapshot_bytes: Option<u64>,
     pub voters: u64,
     pub learners: u64,
+    /// Entries this node proposed as the leader, and the proposals batched
+    /// into them, since it started.
+    pub proposals: cairn_raft::ProposalCounts,
 }

@@ -21,7 +21,7 @@ pub fn store_info(info: StoreInfo) -> api::StoreInfo {
         org: info.org,
         owner: info.owner,
         created_ms: info.created_ms,
-        created_log_index: info.created_log_index,
+        created_log_index: cairn_core::entry_index_of(info.created_log_index),
         revision: info.revision,
         file_count: info.file_count,
         bytes_total: info.bytes_total,
@@ -169,7 +169,9 @@ pub fn audit_page(page: AuditPage) -> api::AuditPage {
 
 fn audit_event(event: AuditEvent) -> api::AuditEvent {
     api::AuditEvent {
-        log_index: event.log_index,
+        // The core keys events by position; the entry's index is shown too.
+        log_index: cairn_core::entry_index_of(event.log_index),
+        position: event.log_index,
         time_ms: event.time_ms,
         operation: event.op.as_str().to_string(),
         org: event.org,
@@ -208,7 +210,8 @@ pub fn audit_verify(store: StoreInfo, report: ChainReport) -> api::AuditVerify {
         events: report.events,
         head_hash: hex(&report.head_hash),
         first_break: report.first_break.map(|found| api::AuditBreak {
-            log_index: found.log_index,
+            log_index: cairn_core::entry_index_of(found.log_index),
+            position: found.log_index,
             revision: found.revision,
             reason: found.reason,
             expected: found.expected.map(|hash| hex(&hash)),
