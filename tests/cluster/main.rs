@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod catch_up;
+mod disk_full;
 mod export;
 mod failover;
 mod membership;

@@ -34,6 +34,11 @@ pub(crate) async fn propose(raft: &Raft, proposal: Proposal) -> Result<Outcome, 
         Err(RaftError::Fatal(Fatal::Stopped)) => Err(NodeError::OutcomeUnknown(
             "the node stopped while the write was in flight".into(),
         )),
+        // Stopped by an error (a storage failure) with the entry perhaps
+        // appended and replicated: another leader may yet commit it.
+        Err(RaftError::Fatal(error)) => Err(NodeError::OutcomeUnknown(format!(
+            "Raft stopped on the leader while the write was in flight ({error})"
+        ))),
         Err(error) => Err(from_write_error(error)),
     }
 }

@@ -21,7 +21,7 @@ use openraft::error::{
     InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
     Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -31,6 +31,9 @@ use super::frame::{self, Conn, FRAME_BYTES_MAX, read_frame, write_encoded};
 use super::{PeerRequest, PeerResponse};
 use crate::Connector;
 use crate::types::{Entry, PeerNode, TypeConfig};
+
+/// openraft's pause before sending again to a peer it could not reach (its default).
+const UNREACHABLE_RETRY: Duration = Duration::from_millis(500);
 
 /// Idle connections kept per peer (its id and address) for the next client.
 const IDLE_PER_PEER_MAX: usize = 8;
@@ -75,6 +78,10 @@ pub(crate) struct Network {
     pub secret: Arc<str>,
     pub rpc_timeout: Duration,
     pub idle: IdleConns,
+    /// How long openraft waits before sending again to a follower that
+    /// refused entries for want of room: below the election timeout, since
+    /// the refused request is the follower's only heartbeat meanwhile.
+    pub refused_retry: Duration,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -90,6 +97,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             rpc_timeout: self.rpc_timeout,
             conn: None,
             idle: self.idle.clone(),
+            refused_retry: self.refused_retry,
+            refused: false,
         }
     }
 }
@@ -104,6 +113,10 @@ pub(crate) struct PeerClient {
     /// Set only between calls, once the last call's answer was read.
     conn: Option<Conn>,
     idle: IdleConns,
+    refused_retry: Duration,
+    /// The last answer was `StorageRefused`: openraft's backoff is then
+    /// `refused_retry`, not its default for an unreachable node.
+    refused: bool,
 }
 
 impl Drop for PeerClient {
@@ -257,7 +270,29 @@ impl PeerClient {
         }
         // The frame holds everything now; do not keep a second copy while waiting.
         drop(request);
-        match self.call(frame, ttl).await {
+        let response = self.call(frame, ttl).await;
+        self.refused = matches!(response, Ok(PeerResponse::StorageRefused { .. }));
+        let response = match response {
+            // The answer to the request without its entries stands for the
+            // whole request, unless it is a success: the entries were not taken.
+            Ok(PeerResponse::StorageRefused {
+                heartbeat: Some(heartbeat),
+                ..
+            }) if !matches!(heartbeat, Ok(AppendEntriesResponse::Success)) => {
+                Ok(PeerResponse::AppendEntries(heartbeat))
+            }
+            Ok(PeerResponse::StorageRefused { reason, .. }) => {
+                tracing::debug!(target = self.target, %reason, "the peer has no room; retrying later");
+                // Transient: openraft backs off (`backoff`) and sends again.
+                let error = std::io::Error::other(format!(
+                    "node {} has no room for more data: {reason}",
+                    self.target
+                ));
+                return Err(RPCError::Unreachable(Unreachable::new(&error)));
+            }
+            other => other,
+        };
+        match response {
             Ok(response) => match answer(response) {
                 Some(result) => {
                     result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -278,6 +313,15 @@ impl PeerClient {
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
+    fn backoff(&self) -> Backoff {
+        let pause = if self.refused {
+            self.refused_retry
+        } else {
+            UNREACHABLE_RETRY
+        };
+        Backoff::new(std::iter::repeat(pause))
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
@@ -448,6 +492,8 @@ mod tests {
             rpc_timeout: Duration::from_secs(5),
             conn: None,
             idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(100),
+            refused: false,
         };
         let option = || RPCOption::new(Duration::from_secs(5));
         // The first call is dropped before its answer comes, as openraft's timeout does.
@@ -499,6 +545,7 @@ mod tests {
             secret: "s3cret".into(),
             rpc_timeout: Duration::from_secs(5),
             idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(100),
         };
         let node = PeerNode::default();
         let option = || RPCOption::new(Duration::from_secs(5));

@@ -145,6 +145,8 @@ mod tests {
             matched: BTreeMap::new(),
             staleness_ms: Some(0),
             running: true,
+            stopped_reason: None,
+            refusing_replication: None,
         }
     }
 
