@@ -226,12 +226,18 @@ async fn a_follower_below_the_floor_refuses_entries_stays_a_member_and_catches_u
     // Longer than several election timeouts: the refused batches kept its
     // election timer going, so nobody stood for election.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    acknowledged.extend(write_files(&writers, 20 + WRITES_WHILE_FULL..30 + WRITES_WHILE_FULL).await);
+    acknowledged
+        .extend(write_files(&writers, 20 + WRITES_WHILE_FULL..30 + WRITES_WHILE_FULL).await);
     let refused_for = full_since.elapsed();
     assert_eq!(status(&cluster, leader).await["current_term"], term);
     assert_eq!(status(&cluster, 3).await["current_term"], term);
     assert_eq!(cluster.leader().await, leader);
-    assert!(cluster.node(3).log().contains("refusing the leader's entries"));
+    assert!(
+        cluster
+            .node(3)
+            .log()
+            .contains("refusing the leader's entries")
+    );
 
     // Space comes back: it catches up with no restart.
     std::fs::remove_file(&ballast).unwrap();
@@ -286,7 +292,10 @@ async fn a_follower_whose_raft_stopped_on_a_full_disk_says_so_and_recovers_on_re
         if node["running"] == false {
             break node;
         }
-        assert!(Instant::now() < deadline, "node 3's Raft still runs: {node}");
+        assert!(
+            Instant::now() < deadline,
+            "node 3's Raft still runs: {node}"
+        );
         acknowledged.extend(write_files(&writers, next..next + 10).await);
         next += 10;
     };

@@ -120,7 +120,15 @@ async fn a_tls_cluster_serves_https_and_admits_only_peers_its_ca_signed() {
         "{stdout}"
     );
     let (code, _, stderr) = cluster.node(2).cli(
-        &["--ca-file", missing, "bench", "--duration", "1", "--clients", "1"],
+        &[
+            "--ca-file",
+            missing,
+            "bench",
+            "--duration",
+            "1",
+            "--clients",
+            "1",
+        ],
         None,
     );
     assert_eq!(code, 2, "{stderr}");

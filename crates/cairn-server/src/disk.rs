@@ -154,14 +154,24 @@ mod tests {
         // A reserve a little above the free space: client writes stop, the
         // leader's entries are still taken.
         let guard = DiskGuard::new(dir.path(), free + free / 4);
-        assert!(guard.admit(&Command::ImportBegin {
-            store: cairn_core::StoreRef::new(1, cairn_core::StoreName::parse("copy").unwrap()),
-        })
-        .is_err());
+        assert!(
+            guard
+                .admit(&Command::ImportBegin {
+                    store: cairn_core::StoreRef::new(
+                        1,
+                        cairn_core::StoreName::parse("copy").unwrap()
+                    ),
+                })
+                .is_err()
+        );
         assert_eq!(guard.admit_replication(1024), Ok(()));
         // A batch that would take the free space below half the reserve is refused.
         let error = guard.admit_replication(free).unwrap_err();
         assert!(error.contains("replication floor"), "{error}");
-        assert!(DiskGuard::new(dir.path(), u64::MAX).admit_replication(0).is_err());
+        assert!(
+            DiskGuard::new(dir.path(), u64::MAX)
+                .admit_replication(0)
+                .is_err()
+        );
     }
 }

@@ -197,7 +197,8 @@ impl Node {
             refusals: Arc::new(Refusals::new()),
         };
         let peer_server_task = tokio::spawn(peer_server.clone().serve(listener)).abort_handle();
-        let stop_watch_task = tokio::spawn(watch_for_stop(config.node_id, raft.metrics())).abort_handle();
+        let stop_watch_task =
+            tokio::spawn(watch_for_stop(config.node_id, raft.metrics())).abort_handle();
         let forwarder = Forwarder::new(
             config.node_id,
             connector_for_forwarding,

@@ -164,10 +164,12 @@ impl From<NodeError> for ApiError {
             )
             .retryable(),
             // Nothing was proposed; another node can take the request.
-            NodeError::Stopped(detail) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::NodeStopped, detail)
-                    .retryable()
-            }
+            NodeError::Stopped(detail) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::NodeStopped,
+                detail,
+            )
+            .retryable(),
             other => ApiError::internal(other),
         }
     }

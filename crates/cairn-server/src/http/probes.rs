@@ -52,10 +52,12 @@ async fn ready(State(state): State<AppState>) -> Response {
         )
         .retryable()
         .into_response(),
-        ReadyState::Stopped(reason) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::NodeStopped, reason)
-                .into_response()
-        }
+        ReadyState::Stopped(reason) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NodeStopped,
+            reason,
+        )
+        .into_response(),
     }
 }
 
