@@ -585,6 +585,105 @@ mod tests {
         assert_eq!(dials(), 2);
     }
 
+    /// A follower with no room: answers every append-entries request with
+    /// `StorageRefused`, its heartbeat part `Conflict` when `prev_log_id` is
+    /// at index 7 and `Success` otherwise.
+    struct FullPeer;
+
+    impl Connector for FullPeer {
+        fn connect(
+            &self,
+            _addr: &str,
+        ) -> crate::BoxFuture<'_, std::io::Result<Box<dyn crate::PeerStream>>> {
+            Box::pin(async move {
+                let (dialer, acceptor) = tokio::io::duplex(64 * 1024);
+                tokio::spawn(async move {
+                    let mut conn = frame::framed(Box::new(acceptor));
+                    frame::accept_hello(&mut conn, "s3cret", 2).await.unwrap();
+                    while let Ok(request) = read_frame::<PeerRequest>(&mut conn).await {
+                        let PeerRequest::AppendEntries(rpc) = request else {
+                            panic!("expected append-entries, got {}", request.kind());
+                        };
+                        let heartbeat = match rpc.prev_log_id {
+                            Some(prev) if prev.index == 7 => AppendEntriesResponse::Conflict,
+                            _ => AppendEntriesResponse::Success,
+                        };
+                        let response = PeerResponse::StorageRefused {
+                            reason: "disk below the floor".into(),
+                            heartbeat: Some(Ok(heartbeat)),
+                        };
+                        if frame::write_frame(&mut conn, &response).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                Ok(Box::new(dialer) as Box<dyn crate::PeerStream>)
+            })
+        }
+    }
+
+    /// Entries a follower refused for want of room are a transient failure
+    /// (openraft sends them again after `refused_retry`, not after its
+    /// default pause for an unreachable node, which could outlast the
+    /// follower's election timeout); a conflict in the heartbeat part is the
+    /// answer to the whole request.
+    #[tokio::test]
+    async fn refused_entries_are_retried_soon_and_a_conflict_still_counts() {
+        let mut network = Network {
+            node_id: 1,
+            connector: Arc::new(FullPeer),
+            secret: "s3cret".into(),
+            rpc_timeout: Duration::from_secs(5),
+            idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(150),
+        };
+        let mut client = network.new_client(2, &PeerNode::default()).await;
+        let option = || RPCOption::new(Duration::from_secs(5));
+        let answer = client.append_entries(append_after(3), option()).await;
+        match answer {
+            Err(RPCError::Unreachable(error)) => {
+                assert!(
+                    error.to_string().contains("disk below the floor"),
+                    "{error}"
+                );
+            }
+            other => panic!("expected Unreachable, got {other:?}"),
+        }
+        assert_eq!(client.backoff().next(), Some(Duration::from_millis(150)));
+        let answer = client.append_entries(append_after(7), option()).await;
+        assert!(
+            matches!(answer, Ok(AppendEntriesResponse::Conflict)),
+            "{answer:?}"
+        );
+        // A peer that cannot be reached gets openraft's usual pause.
+        client.addr = "nowhere".into();
+        client.connector = Arc::new(NoPeer);
+        client.conn = None;
+        let answer = client.append_entries(append_after(3), option()).await;
+        assert!(
+            matches!(answer, Err(RPCError::Unreachable(_))),
+            "{answer:?}"
+        );
+        assert_eq!(client.backoff().next(), Some(UNREACHABLE_RETRY));
+    }
+
+    /// Refuses every connection.
+    struct NoPeer;
+
+    impl Connector for NoPeer {
+        fn connect(
+            &self,
+            _addr: &str,
+        ) -> crate::BoxFuture<'_, std::io::Result<Box<dyn crate::PeerStream>>> {
+            Box::pin(async {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "refused",
+                ))
+            })
+        }
+    }
+
     #[test]
     fn a_batch_over_the_frame_limit_is_cut_to_the_entries_that_fit() {
         let frame_bytes_max = 4000;
