@@ -1,5 +1,5 @@
-//! A follower whose disk fills through replication. Node 3's data directory
-//! is a small tmpfs of its own (which needs root, as CI has; a run without
+//! A node whose disk fills through replication. Its data directory is a
+//! small tmpfs of its own (which needs root, as CI has; a run without
 //! root says so and checks nothing else).
 //!
 //! - Below the replication floor (half of `[storage] reserve_bytes`) it
@@ -10,6 +10,10 @@
 //! - With no reserve at all, a full disk stops its Raft on a storage error:
 //!   the node says so (`/ready`, writes answer `503 node_stopped` at once),
 //!   the others go on, and a restart once space is back recovers it.
+//! - A leader below its reserve refuses the writes every node forwards to it
+//!   (`507 storage_full`, nothing proposed), serves reads and takes deletes;
+//!   openraft 0.9 cannot hand leadership over, so another node leads once
+//!   this one goes (here: killed), and it catches up after a restart.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -337,4 +341,88 @@ async fn a_follower_whose_raft_stopped_on_a_full_disk_says_so_and_recovers_on_re
     cluster.converged(&[1, 2, 3]).await;
     holds_every_write(&cluster, 3, &acknowledged).await;
     assert_eq!(status(&cluster, 3).await["running"], true);
+}
+
+#[tokio::test]
+async fn a_leader_below_its_reserve_refuses_writes_from_every_node_and_another_can_lead() {
+    // Node 1 bootstraps (and leads) on a tmpfs of its own.
+    let turn = crate::TURN.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = NodeProcess::configure(
+        dir.path(),
+        1,
+        &format!("bootstrap = true\n{RAFT}{HTTP}[storage]\nreserve_bytes = {RESERVE_BYTES}\n"),
+    );
+    let Some(_mount) = mount_tmpfs(&first.data_dir) else {
+        return;
+    };
+    first.spawn();
+    first.wait_ready().await;
+    let mut cluster = Cluster {
+        dir,
+        nodes: vec![first],
+        tables: format!("{RAFT}{HTTP}"),
+        certs: None,
+        _turn: turn,
+    };
+    for id in 2..=3 {
+        cluster.add_learner(id, "").await;
+        cluster.promote(id).await;
+    }
+    assert_eq!(cluster.leader().await, 1);
+    let writers = [cluster.client(1), cluster.client(2)];
+    writers[0].create_store(STORE).await.unwrap();
+    let mut acknowledged = write_files(&writers, 0..10).await;
+
+    // Below the reserve, above the floor: the leader takes no write that
+    // grows the data, whichever node the client asked.
+    let data_dir = cluster.node(1).data_dir.clone();
+    let ballast = fill(&data_dir, RESERVE_BYTES * 3 / 4);
+    let revision = writers[1].get_store(STORE).await.unwrap().revision;
+    for (via, client) in [(1, &writers[0]), (2, &writers[1]), (3, &cluster.client(3))] {
+        let refused = client
+            .write_file(STORE, "/full/refused.md", "no", &WriteOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refused.code(), refused.status()),
+            ("storage_full", Some(507)),
+            "through node {via}: {refused}"
+        );
+    }
+    assert_eq!(
+        writers[1].get_store(STORE).await.unwrap().revision,
+        revision,
+        "nothing was proposed"
+    );
+    // Reads go on everywhere, linearizable too; a delete, which frees space, is taken.
+    for id in 1..=3 {
+        let read = cluster
+            .client(id)
+            .read_file(STORE, &path(1), At::Current)
+            .await
+            .unwrap();
+        assert_eq!(read.version, acknowledged[1].1);
+    }
+    writers[1]
+        .delete_file(STORE, &path(0), false, None, None)
+        .await
+        .unwrap();
+    acknowledged.remove(0);
+    assert_eq!(status(&cluster, 1).await["running"], true);
+
+    // Another node can lead: the others elect one and take writes again.
+    cluster.node_mut(1).kill();
+    let leader = cluster.leader_among(&[2, 3]).await;
+    let writers = [cluster.client(2), cluster.client(3)];
+    acknowledged.extend(write_files(&writers, 10..30).await);
+    assert_ne!(leader, 1);
+
+    // Space back, node 1 restarted: it catches up with every acknowledged write.
+    std::fs::remove_file(&ballast).unwrap();
+    let node = cluster.node_mut(1);
+    node.spawn();
+    node.wait_ready().await;
+    cluster.converged(&[1, 2, 3]).await;
+    holds_every_write(&cluster, 1, &acknowledged).await;
 }
