@@ -158,7 +158,8 @@ impl Node {
             secret: secret.clone(),
             rpc_timeout: Duration::from_millis(config.raft.rpc_timeout_ms),
             idle: Default::default(),
-            refused_retry: Duration::from_millis(config.raft.election_timeout_min_ms / 2),
+            refused_retry: Duration::from_millis(config.raft.heartbeat_interval_ms),
+            refusing: Default::default(),
         };
         let log_store = LogStore::new(log.clone(), config.io).map_err(fatal)?;
         // openraft 0.9 would restore a committed vote for itself as leadership

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cairn_core::codec;
 use futures::StreamExt;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotResponse};
 
 use super::frame::{self, write_frame};
 use super::{PeerRequest, PeerResponse};
@@ -211,10 +211,28 @@ impl PeerServer {
                 }
                 Err(reason) => {
                     self.refusals.refused(self.node_id, &reason);
-                    Err(PeerResponse::StorageRefused {
-                        reason,
-                        heartbeat: None,
-                    })
+                    // openraft 0.9 sends no heartbeats while a snapshot is on
+                    // its way: the refused chunk keeps the election timer
+                    // going instead (an empty append-entries with no
+                    // previous entry and no commit index changes nothing else).
+                    let keep_alive = AppendEntriesRequest {
+                        vote: rpc.vote,
+                        prev_log_id: None,
+                        leader_commit: None,
+                        entries: Vec::new(),
+                    };
+                    drop(rpc);
+                    match self.raft.append_entries(keep_alive).await {
+                        Ok(AppendEntriesResponse::HigherVote(vote)) => {
+                            Err(PeerResponse::InstallSnapshot(Ok(InstallSnapshotResponse {
+                                vote,
+                            })))
+                        }
+                        _ => Err(PeerResponse::StorageRefused {
+                            reason,
+                            heartbeat: None,
+                        }),
+                    }
                 }
             },
             PeerRequest::Propose(proposal)
