@@ -100,6 +100,7 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
         tags: me.tags.clone(),
         cluster_secret: "simulation".into(),
         raft: raft_settings(spec.election_timeout_ms),
+        storage_room: None,
     };
     let node = Node::start(
         config,

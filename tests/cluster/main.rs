@@ -9,6 +9,7 @@
 
 mod batching;
 mod catch_up;
+mod disk_full;
 mod export;
 mod failover;
 mod membership;

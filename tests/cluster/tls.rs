@@ -106,6 +106,33 @@ async fn a_tls_cluster_serves_https_and_admits_only_peers_its_ca_signed() {
         members.iter().all(|member| member["error"].is_null()),
         "{stdout}"
     );
+    // So does `cairn bench` (the CA from `CAIRN_CA_FILE`, as `--ca-file`).
+    let (code, stdout, stderr) = cluster.node(2).cli(
+        &["--json", "bench", "--duration", "1", "--clients", "1"],
+        None,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let bench: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        bench["phases"]
+            .as_array()
+            .is_some_and(|phases| !phases.is_empty()),
+        "{stdout}"
+    );
+    let (code, _, stderr) = cluster.node(2).cli(
+        &[
+            "--ca-file",
+            missing,
+            "bench",
+            "--duration",
+            "1",
+            "--clients",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
 
     // (b) Node 4 knows the cluster's secret and trusts its CA, but its own
     // certificate comes from another CA: added as a learner, it is never

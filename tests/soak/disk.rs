@@ -72,6 +72,38 @@ pub fn fill(data_dir: &Path) {
     let _ = file.sync_all();
 }
 
+/// Writes a filler file into `data_dir` until `left` bytes are free (or
+/// the file system refuses more).
+pub fn fill_leaving(data_dir: &Path, left: u64) {
+    let chunk = vec![0_u8; 1024 * 1024];
+    let mut file = std::fs::File::create(data_dir.join(FILLER)).expect("create the filler");
+    loop {
+        let free = free_bytes(data_dir);
+        if free <= left {
+            break;
+        }
+        let step = (free - left).min(chunk.len() as u64) as usize;
+        if file.write_all(&chunk[..step]).is_err() {
+            break;
+        }
+    }
+    let _ = file.sync_all();
+}
+
+/// Bytes free on the file system holding `dir`, as `df` says.
+fn free_bytes(dir: &Path) -> u64 {
+    let output = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .expect("run df");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Gives the space back.
 pub fn empty(data_dir: &Path) {
     std::fs::remove_file(data_dir.join(FILLER)).expect("remove the filler");

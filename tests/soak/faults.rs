@@ -31,6 +31,13 @@ pub struct FaultCounts {
     /// Stale reads a node with a full disk answered, and refused.
     pub reads_served_while_full: u64,
     pub reads_refused_while_full: u64,
+    /// Disks filled below the replication floor (the node must keep its
+    /// Raft running and catch up by itself), and to their last byte (Raft
+    /// may stop; the node is then restarted).
+    pub disk_fulls_below_floor: u64,
+    pub disk_fulls_to_the_limit: u64,
+    /// Nodes whose Raft stopped while their disk was full, and were restarted.
+    pub raft_stops: u64,
 }
 
 /// A small xorshift generator: the fault schedule from one printed seed,
@@ -126,13 +133,22 @@ async fn kill_and_restart(cluster: &mut Cluster, victims: &[u64], counts: &mut F
     }
 }
 
-/// Fills node `id`'s disk, checks that it still answers stale reads, gives
-/// the space back and restarts the node: a node whose Raft log write failed
-/// for want of space has stopped its Raft core (openraft treats a storage
-/// error as fatal) and does not recover by itself.
+/// Fills node `id`'s disk and checks that it still answers stale reads.
+/// Mostly below the replication floor (half of the soak's 4 MiB reserve):
+/// the node refuses the leader's entries and must keep its Raft running,
+/// then catches up by itself once the space is back. Sometimes to the last
+/// byte: then a storage error may stop its Raft (openraft treats one as
+/// fatal), and a node that says so (`running: false`) is restarted.
 async fn fill_disk_and_recover(cluster: &mut Cluster, id: u64, counts: &mut FaultCounts) {
     let data_dir = cluster.node(id).data_dir.clone();
-    disk::fill(&data_dir);
+    let to_the_limit = counts.disk_fulls % 4 == 3;
+    if to_the_limit {
+        disk::fill(&data_dir);
+        counts.disk_fulls_to_the_limit += 1;
+    } else {
+        disk::fill_leaving(&data_dir, BELOW_FLOOR_BYTES);
+        counts.disk_fulls_below_floor += 1;
+    }
     let reader = cluster
         .client(id)
         .with_consistency(Consistency::Stale)
@@ -145,6 +161,32 @@ async fn fill_disk_and_recover(cluster: &mut Cluster, id: u64, counts: &mut Faul
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let running = raft_running(cluster, id).await;
     disk::empty(&data_dir);
-    kill_and_restart(cluster, &[id], counts).await;
+    if !running {
+        assert!(
+            to_the_limit,
+            "node {id}'s Raft stopped below the replication floor, where it should refuse entries instead"
+        );
+        counts.raft_stops += 1;
+        kill_and_restart(cluster, &[id], counts).await;
+    }
+}
+
+/// Free bytes left by a fill below the floor: a quarter of the reserve.
+const BELOW_FLOOR_BYTES: u64 = 1024 * 1024;
+
+/// Whether node `id` says its Raft runs (`/v1/admin/status`).
+async fn raft_running(cluster: &Cluster, id: u64) -> bool {
+    let client = cluster.client(id).with_timeout(Duration::from_secs(2));
+    for _ in 0..10 {
+        if let Ok(status) = client
+            .get_json::<serde_json::Value>("/v1/admin/status")
+            .await
+        {
+            return status["running"] != false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }

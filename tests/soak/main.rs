@@ -142,13 +142,16 @@ fn report(
         .sum();
     let failed_reads: u64 = records.iter().map(|record| record.failed_reads).sum();
     println!(
-        "soak: {:.0} s with seed {seed}; faults: {} leader kills, {} follower kills, {} two-node kills, {} pauses, {} full disks ({} stale reads served and {} refused while full); {} processes killed, {} restarted",
+        "soak: {:.0} s with seed {seed}; faults: {} leader kills, {} follower kills, {} two-node kills, {} pauses, {} full disks ({} below the replication floor, {} to the last byte, {} Raft stops; {} stale reads served and {} refused while full); {} processes killed, {} restarted",
         elapsed.as_secs_f64(),
         faults.leader_kills,
         faults.follower_kills,
         faults.two_node_kills,
         faults.pauses,
         faults.disk_fulls,
+        faults.disk_fulls_below_floor,
+        faults.disk_fulls_to_the_limit,
+        faults.raft_stops,
         faults.reads_served_while_full,
         faults.reads_refused_while_full,
         faults.kills,

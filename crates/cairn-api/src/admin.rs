@@ -130,6 +130,14 @@ pub struct NodeStatusView {
     pub staleness_ms: Option<u64>,
     /// Whether Raft is running (false after a storage failure or shutdown).
     pub running: bool,
+    /// Why Raft stopped on this node, and what to do, if it stopped on an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    /// Why this node refuses the leader's entries now (its data directory is
+    /// below the replication floor, half of `[storage] reserve_bytes`), if it
+    /// does: it falls behind, and catches up by itself once space is freed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusing_replication: Option<String>,
 }
 
 impl NodeStatusView {

@@ -45,10 +45,13 @@ pub enum ErrorCode {
     InvalidArchive,
     /// A search pattern that is not a valid (or too large a) regular expression (`400`).
     InvalidPattern,
+    /// Raft stopped on this node after an error (a storage failure); it takes
+    /// no writes and no linearizable reads until restarted (`503`).
+    NodeStopped,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionConflict,
@@ -76,6 +79,7 @@ impl ErrorCode {
         ErrorCode::InvalidPattern,
         ErrorCode::StorageFull,
         ErrorCode::InvalidArchive,
+        ErrorCode::NodeStopped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +111,7 @@ impl ErrorCode {
             ErrorCode::InvalidPattern => "invalid_pattern",
             ErrorCode::StorageFull => "storage_full",
             ErrorCode::InvalidArchive => "invalid_archive",
+            ErrorCode::NodeStopped => "node_stopped",
         }
     }
 

@@ -28,6 +28,29 @@ pub enum NodeError {
     /// Storage or Raft failed; the node is unhealthy.
     #[error("fatal: {0}")]
     Fatal(String),
+    /// The leader's disk is below its reserve and it refused a forwarded
+    /// write that would grow the data. Nothing was proposed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
+    /// openraft stopped on this node after an error (a storage failure):
+    /// it takes part in nothing until the process restarts. Nothing was proposed.
+    #[error("stopped: {0}")]
+    Stopped(String),
+}
+
+/// What an operator reads when Raft stopped on a node: why, and what to do.
+pub(crate) fn stopped_reason(error: &Fatal<u64>) -> String {
+    format!(
+        "Raft stopped on this node after an error ({error}); it serves only stale reads until restarted. Make room on (or repair) the data directory's disk, then restart the process: it reopens its files and catches up, and nothing acknowledged is lost"
+    )
+}
+
+/// openraft's stop as a `NodeError`: a shutdown is `Unavailable`, an error `Stopped`.
+pub(crate) fn stopped(error: &Fatal<u64>) -> NodeError {
+    match error {
+        Fatal::Stopped => NodeError::Unavailable("the node is shutting down".into()),
+        other => NodeError::Stopped(stopped_reason(other)),
+    }
 }
 
 pub(crate) fn fatal(error: impl std::fmt::Display) -> NodeError {
@@ -42,10 +65,7 @@ pub(crate) fn not_leader(forward: ForwardToLeader<u64, PeerNode>) -> NodeError {
 }
 
 pub(crate) fn from_fatal(error: Fatal<u64>) -> NodeError {
-    match error {
-        Fatal::Stopped => NodeError::Unavailable("the node is shutting down".into()),
-        other => NodeError::Fatal(other.to_string()),
-    }
+    stopped(&error)
 }
 
 pub(crate) fn from_write_error(

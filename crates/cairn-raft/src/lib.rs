@@ -33,6 +33,7 @@ use std::path::PathBuf;
 pub use cairn_storage::StateReader;
 pub use config::RaftSettings;
 pub use error::NodeError;
+
 pub use leader::AdminRequest;
 pub use node::{AppliedWatch, Node};
 pub use propose_batcher::ProposalCounts;
@@ -66,6 +67,28 @@ pub trait Listener: Send + 'static {
     fn accept(&mut self) -> BoxFuture<'_, std::io::Result<(Box<dyn PeerStream>, String)>>;
 }
 
+/// Whether this node has room for more data, asked before it takes what
+/// would grow its storage from another node. The server answers from the
+/// data directory's free space (`cairn_server::disk::DiskGuard`); without
+/// one (`NodeConfig::storage_room` is `None`, as in the simulation) every
+/// request is taken.
+///
+/// Raft cannot refuse an entry it has appended, and a storage error stops
+/// it for good, so a follower refuses *before* its disk is full: the leader
+/// retries the refused entries (or snapshot chunk) later, heartbeats and
+/// votes still pass, and the follower catches up by itself once there is room.
+pub trait StorageRoom: Send + Sync + std::fmt::Debug + 'static {
+    /// `Err(why)` while this node must not take `bytes` more of the leader's
+    /// log entries or snapshot (a floor below the client writes' reserve,
+    /// so client writes stop first and replication keeps some headroom).
+    fn admit_replication(&self, bytes: u64) -> Result<(), String>;
+
+    /// `Err(why)` while this node, as the leader, must not propose
+    /// `proposal` that another node forwarded to it: the same rule the
+    /// forwarding node's own service applies to its clients' writes.
+    fn admit_proposal(&self, proposal: &cairn_core::Proposal) -> Result<(), String>;
+}
+
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     pub node_id: u64,
@@ -83,6 +106,9 @@ pub struct NodeConfig {
     /// Checked on every peer connection.
     pub cluster_secret: String,
     pub raft: RaftSettings,
+    /// Asked before taking replicated entries, snapshot chunks and forwarded
+    /// proposals; `None` takes everything.
+    pub storage_room: Option<std::sync::Arc<dyn StorageRoom>>,
 }
 
 /// Where blocking log I/O (the fsync of each group commit) runs.
@@ -126,4 +152,8 @@ pub struct NodeStatus {
     pub nodes: BTreeMap<u64, PeerNode>,
     /// Whether openraft is running (false after a storage failure).
     pub running: bool,
+    /// Why openraft stopped, when it stopped on an error (not a shutdown).
+    pub stopped_reason: Option<String>,
+    /// Why this node refuses the leader's entries now (`StorageRoom`), if it does.
+    pub refusing_replication: Option<String>,
 }

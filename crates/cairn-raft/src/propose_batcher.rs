@@ -189,6 +189,14 @@ impl ProposeBatcher {
                         "the node stopped while the write was in flight".into(),
                     ),
                 ),
+                // Stopped by an error (a storage failure) with the entry perhaps
+                // appended and replicated: another leader may yet commit it.
+                Err(RaftError::Fatal(error)) => answer_all(
+                    replies,
+                    &NodeError::OutcomeUnknown(format!(
+                        "Raft stopped on the leader while the write was in flight ({error})"
+                    )),
+                ),
                 Err(error) => answer_all(replies, &from_write_error(error)),
             }
             let mut queue = self.lock();

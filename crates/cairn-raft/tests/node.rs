@@ -27,6 +27,7 @@ async fn start(dir: &std::path::Path) -> Node {
             max_in_snapshot_log_to_keep: 5,
             ..RaftSettings::default()
         },
+        storage_room: None,
     };
     let node = Node::start(
         config,

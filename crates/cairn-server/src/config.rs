@@ -312,6 +312,12 @@ impl Config {
             tags: self.tags.clone(),
             cluster_secret: self.cluster_secret.clone(),
             raft: self.raft.clone(),
+            storage_room: (self.storage.reserve_bytes > 0).then(|| {
+                std::sync::Arc::new(crate::disk::DiskGuard::new(
+                    &self.data_dir,
+                    self.storage.reserve_bytes,
+                )) as std::sync::Arc<dyn cairn_raft::StorageRoom>
+            }),
         }
     }
 }

@@ -7,6 +7,14 @@
 //! removal), so an operator can make room through the API; writes resume by
 //! themselves once space is back, since every write measures again (one
 //! `statvfs`, about a microsecond).
+//!
+//! What other nodes send is measured too (`cairn_raft::StorageRoom`): below
+//! a lower floor, `reserve_bytes / REPLICATION_FLOOR_DIVISOR`, a follower
+//! refuses the leader's entries and snapshot chunks (the leader retries;
+//! heartbeats and votes still pass), so client writes stop first and the
+//! entries Raft already took keep some headroom to be applied. A leader
+//! below the reserve refuses the writes other nodes forward to it, as its
+//! own service refuses its clients'.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +22,9 @@ use cairn_core::command::{Command, WriteOp};
 
 /// `[storage] reserve_bytes` when the config names none.
 pub const RESERVE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+
+/// The replication floor is the reserve divided by this: half of it.
+pub const REPLICATION_FLOOR_DIVISOR: u64 = 2;
 
 /// Measures the free space under one directory against a reserve.
 #[derive(Clone, Debug)]
@@ -56,6 +67,27 @@ impl DiskGuard {
                 Ok(())
             }
         }
+    }
+}
+
+impl cairn_raft::StorageRoom for DiskGuard {
+    fn admit_replication(&self, bytes: u64) -> Result<(), String> {
+        let floor = self.reserve_bytes / REPLICATION_FLOOR_DIVISOR;
+        match self.free_bytes() {
+            Ok(free) if free.saturating_sub(bytes) < floor => Err(format!(
+                "the data directory {} has {free} bytes free; taking {bytes} more would leave less than the replication floor of {floor} bytes (half of [storage] reserve_bytes)",
+                self.dir.display()
+            )),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(dir = %self.dir.display(), %error, "cannot measure the data directory's free space");
+                Ok(())
+            }
+        }
+    }
+
+    fn admit_proposal(&self, proposal: &cairn_core::Proposal) -> Result<(), String> {
+        self.admit(&proposal.command)
     }
 }
 
@@ -112,5 +144,34 @@ mod tests {
         assert!(full.admit(&begin).is_err());
         assert_eq!(full.admit(&Command::ImportAbort { import_id: 7 }), Ok(()));
         assert_eq!(DiskGuard::new(dir.path(), 0).admit(&write), Ok(()));
+    }
+
+    #[test]
+    fn replication_is_refused_only_below_half_the_reserve() {
+        use cairn_raft::StorageRoom;
+        let dir = tempfile::tempdir().unwrap();
+        let free = free_bytes(dir.path()).unwrap();
+        // A reserve a little above the free space: client writes stop, the
+        // leader's entries are still taken.
+        let guard = DiskGuard::new(dir.path(), free + free / 4);
+        assert!(
+            guard
+                .admit(&Command::ImportBegin {
+                    store: cairn_core::StoreRef::new(
+                        1,
+                        cairn_core::StoreName::parse("copy").unwrap()
+                    ),
+                })
+                .is_err()
+        );
+        assert_eq!(guard.admit_replication(1024), Ok(()));
+        // A batch that would take the free space below half the reserve is refused.
+        let error = guard.admit_replication(free).unwrap_err();
+        assert!(error.contains("replication floor"), "{error}");
+        assert!(
+            DiskGuard::new(dir.path(), u64::MAX)
+                .admit_replication(0)
+                .is_err()
+        );
     }
 }

@@ -49,6 +49,8 @@ struct RaftFamily {
     snapshot_bytes: FloatGauge,
     voters: FloatGauge,
     learners: FloatGauge,
+    running: FloatGauge,
+    refusing_replication: FloatGauge,
 }
 
 pub struct Metrics {
@@ -126,6 +128,14 @@ impl Metrics {
             snapshot_bytes: gauge("cairn_snapshot_bytes", "Size of the current snapshot file"),
             voters: gauge("cairn_raft_voters", "Voting members"),
             learners: gauge("cairn_raft_learners", "Learners"),
+            running: gauge(
+                "cairn_raft_running",
+                "1 while Raft runs; 0 once it stopped on a storage error (restart the node)",
+            ),
+            refusing_replication: gauge(
+                "cairn_storage_refusing_replication",
+                "1 while this node refuses the leader's entries for want of disk space",
+            ),
         };
         let proposal_entries = Counter::default();
         registry.register(
@@ -183,6 +193,10 @@ impl Metrics {
             .inc_by(counts.entries.saturating_sub(self.proposal_entries.get()));
         self.proposals
             .inc_by(counts.proposals.saturating_sub(self.proposals.get()));
+        raft.running.set(if gauges.running { 1.0 } else { 0.0 });
+        let refusing = gauges.refusing_replication;
+        raft.refusing_replication
+            .set(if refusing { 1.0 } else { 0.0 });
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)

@@ -28,7 +28,7 @@ use crate::propose_batcher::{ProposalCounts, ProposeBatcher};
 use crate::read_batcher::{READS_WAITING_MAX, ReadBatcher};
 use crate::scrub;
 use crate::state_machine::StateMachine;
-use crate::transport::{Contact, Network, PeerServer};
+use crate::transport::{Contact, Network, PeerServer, Refusals};
 use crate::types::{PeerNode, Raft};
 use crate::{Connector, Listener, NodeConfig, NodeError};
 
@@ -87,12 +87,44 @@ struct Inner {
     peer_server_task: tokio::task::AbortHandle,
     /// Takes redacted bytes off the disk (`scrub.rs`).
     scrubber_task: tokio::task::AbortHandle,
+    /// Says so in the log when openraft stops on an error.
+    stop_watch_task: tokio::task::AbortHandle,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.peer_server_task.abort();
         self.scrubber_task.abort();
+        self.stop_watch_task.abort();
+    }
+}
+
+/// Waits until openraft stops on an error and says so, with what to do: a
+/// storage error (a full disk the reserve did not prevent, an I/O error)
+/// stops openraft for good, and the node is then a member that neither
+/// votes nor takes entries until its process restarts. Not restarted in
+/// process: the redb files may need reopening after a failed write, and a
+/// restart is the path every crash already takes (`Node::start` reopens,
+/// steps down, catches up from the leader).
+async fn watch_for_stop(
+    node_id: u64,
+    mut metrics: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, PeerNode>>,
+) {
+    loop {
+        if let Err(error) = &metrics.borrow_and_update().running_state {
+            if !matches!(error, openraft::error::Fatal::Stopped) {
+                tracing::error!(
+                    node_id,
+                    %error,
+                    "{}",
+                    crate::error::stopped_reason(error)
+                );
+            }
+            return;
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
     }
 }
 
@@ -127,6 +159,8 @@ impl Node {
             secret: secret.clone(),
             rpc_timeout: Duration::from_millis(config.raft.rpc_timeout_ms),
             idle: Default::default(),
+            refused_retry: Duration::from_millis(config.raft.heartbeat_interval_ms),
+            refusing: Default::default(),
         };
         let log_store = LogStore::new(log.clone(), config.io).map_err(fatal)?;
         // openraft 0.9 would restore a committed vote for itself as leadership
@@ -162,8 +196,12 @@ impl Node {
             contact: Arc::new(Contact::new()),
             leader_reads: Arc::new(ReadBatcher::new(READS_WAITING_MAX)),
             proposals: Arc::new(ProposeBatcher::new()),
+            room: config.storage_room.clone(),
+            refusals: Arc::new(Refusals::new()),
         };
         let peer_server_task = tokio::spawn(peer_server.clone().serve(listener)).abort_handle();
+        let stop_watch_task =
+            tokio::spawn(watch_for_stop(config.node_id, raft.metrics())).abort_handle();
         let forwarder = Forwarder::new(
             config.node_id,
             connector_for_forwarding,
@@ -181,6 +219,7 @@ impl Node {
                 peer_server,
                 peer_server_task,
                 scrubber_task,
+                stop_watch_task,
             }),
         })
     }
@@ -282,6 +321,7 @@ impl Node {
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.inner.peer_server_task.abort();
         self.inner.scrubber_task.abort();
+        self.inner.stop_watch_task.abort();
         self.inner.raft.shutdown().await.map_err(fatal)?;
         // openraft's storage tasks end shortly after its core does; wait for
         // them to let go of the redb files so the node can be reopened in

@@ -32,7 +32,7 @@ impl Node {
             let (leader, raft_addr) = {
                 let current = metrics.borrow_and_update();
                 if let Err(error) = &current.running_state {
-                    return Err(fatal(error));
+                    return Err(crate::error::stopped(error));
                 }
                 let leader = current.current_leader;
                 let addr = leader.and_then(|id| {

@@ -62,6 +62,11 @@ impl Node {
                 .map(|(id, node)| (*id, node.clone()))
                 .collect(),
             running: metrics.running_state.is_ok(),
+            stopped_reason: match &metrics.running_state {
+                Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
+                Err(error) => Some(crate::error::stopped_reason(error)),
+            },
+            refusing_replication: self.inner.peer_server.refusals.reason(),
         }
     }
 }

@@ -21,7 +21,7 @@ use openraft::error::{
     InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
     Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -31,6 +31,9 @@ use super::frame::{self, Conn, FRAME_BYTES_MAX, read_frame, write_encoded};
 use super::{PeerRequest, PeerResponse};
 use crate::Connector;
 use crate::types::{Entry, PeerNode, TypeConfig};
+
+/// openraft's pause before sending again to a peer it could not reach (its default).
+const UNREACHABLE_RETRY: Duration = Duration::from_millis(500);
 
 /// Idle connections kept per peer (its id and address) for the next client.
 const IDLE_PER_PEER_MAX: usize = 8;
@@ -75,6 +78,57 @@ pub(crate) struct Network {
     pub secret: Arc<str>,
     pub rpc_timeout: Duration,
     pub idle: IdleConns,
+    /// How long openraft waits before sending again to a follower that
+    /// refused entries for want of room: a heartbeat interval, since the
+    /// refused request (as a heartbeat) is all the follower hears meanwhile.
+    pub refused_retry: Duration,
+    pub refusing: RefusingPeers,
+}
+
+/// How often entries or a snapshot chunk go to a peer that refused them
+/// for want of room, to learn whether it has room again. In between, only
+/// the request without its entries goes (a heartbeat), and snapshot chunks
+/// not at all: a full follower is not sent megabytes it will refuse, which
+/// on a busy machine delayed its heartbeats past its election timeout.
+const REFUSED_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The peers whose last answer to entries or a snapshot chunk was
+/// `StorageRefused`, and when it came, shared by the clients of one
+/// `Network`: the snapshot has a client of its own, and openraft asks the
+/// replication stream's client for its backoff after a snapshot failed.
+#[derive(Clone, Default)]
+pub(crate) struct RefusingPeers(Arc<Mutex<BTreeMap<u64, tokio::time::Instant>>>);
+
+impl RefusingPeers {
+    fn set(&self, target: u64, refusing: bool) {
+        let mut peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if refusing {
+            peers.insert(target, tokio::time::Instant::now());
+        } else {
+            peers.remove(&target);
+        }
+    }
+
+    fn contains(&self, target: u64) -> bool {
+        let peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        peers.contains_key(&target)
+    }
+
+    /// How long until the next probe of `target`.
+    fn hold_left(&self, target: u64) -> Duration {
+        let peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        peers.get(&target).map_or(Duration::ZERO, |since| {
+            REFUSED_PROBE_INTERVAL.saturating_sub(since.elapsed())
+        })
+    }
+
+    /// The peer refused within the last `REFUSED_PROBE_INTERVAL`.
+    fn refused_lately(&self, target: u64) -> bool {
+        let peers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        peers
+            .get(&target)
+            .is_some_and(|since| since.elapsed() < REFUSED_PROBE_INTERVAL)
+    }
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -90,6 +144,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             rpc_timeout: self.rpc_timeout,
             conn: None,
             idle: self.idle.clone(),
+            refused_retry: self.refused_retry,
+            refusing: self.refusing.clone(),
         }
     }
 }
@@ -104,6 +160,10 @@ pub(crate) struct PeerClient {
     /// Set only between calls, once the last call's answer was read.
     conn: Option<Conn>,
     idle: IdleConns,
+    refused_retry: Duration,
+    /// While the target refuses for want of room, openraft's backoff is
+    /// `refused_retry`, not its default for an unreachable node.
+    refusing: RefusingPeers,
 }
 
 impl Drop for PeerClient {
@@ -224,6 +284,46 @@ impl PeerClient {
         }
     }
 
+    /// Empty append-entries under `vote` (no previous entry, no commit
+    /// index: they change nothing but the follower's election timer) every
+    /// `refused_retry` until the next probe of the target; the target's
+    /// vote if it is higher than `vote`.
+    async fn keep_alive(
+        &mut self,
+        vote: openraft::Vote<u64>,
+        ttl: Duration,
+    ) -> Option<openraft::Vote<u64>> {
+        let request = PeerRequest::AppendEntries(AppendEntriesRequest {
+            vote,
+            prev_log_id: None,
+            leader_commit: None,
+            entries: Vec::new(),
+        });
+        let frame = Bytes::from(codec::encode(&request));
+        loop {
+            let response = self.call(frame.clone(), ttl.min(self.rpc_timeout)).await;
+            if let Ok(PeerResponse::AppendEntries(Ok(AppendEntriesResponse::HigherVote(higher)))) =
+                response
+            {
+                return Some(higher);
+            }
+            let left = self.refusing.hold_left(self.target);
+            if left.is_zero() {
+                return None;
+            }
+            tokio::time::sleep(left.min(self.refused_retry)).await;
+        }
+    }
+
+    /// Transient: openraft backs off (`backoff`) and sends again.
+    fn refused<E: std::error::Error>(&self, reason: &str) -> RPCError<u64, PeerNode, E> {
+        let error = std::io::Error::other(format!(
+            "node {} has no room for more data: {reason}",
+            self.target
+        ));
+        RPCError::Unreachable(Unreachable::new(&error))
+    }
+
     fn rpc_error<E: std::error::Error>(
         &self,
         error: CallError,
@@ -251,13 +351,75 @@ impl PeerClient {
         action: openraft::RPCTypes,
         answer: impl FnOnce(PeerResponse) -> Option<Result<T, E>>,
     ) -> Result<T, RPCError<u64, PeerNode, E>> {
+        let mut carries_data = match &request {
+            PeerRequest::AppendEntries(rpc) => !rpc.entries.is_empty(),
+            PeerRequest::InstallSnapshot(_) => true,
+            _ => false,
+        };
+        // A peer that refused lately gets no data until the next probe: the
+        // request as a heartbeat, and a snapshot chunk not at all.
+        let held_back = carries_data && self.refusing.refused_lately(self.target);
+        let request = match request {
+            _ if !held_back => request,
+            PeerRequest::AppendEntries(rpc) => {
+                carries_data = false;
+                PeerRequest::AppendEntries(AppendEntriesRequest {
+                    vote: rpc.vote,
+                    prev_log_id: rpc.prev_log_id,
+                    leader_commit: rpc.leader_commit,
+                    entries: Vec::new(),
+                })
+            }
+            PeerRequest::InstallSnapshot(rpc) => {
+                // openraft 0.9 sends no heartbeats to a follower while a
+                // snapshot is on its way: keep it from standing for election
+                // with empty append-entries until the next probe, instead of
+                // offering it the next chunk (a megabyte) at once.
+                let response = self.keep_alive(rpc.vote, ttl).await;
+                return match response {
+                    Some(vote) => Ok(answer(PeerResponse::InstallSnapshot(Ok(
+                        InstallSnapshotResponse { vote },
+                    )))
+                    .and_then(Result::ok)
+                    .ok_or_else(|| self.refused("it answered out of kind"))?),
+                    None => Err(self.refused("it refused lately; asking again soon")),
+                };
+            }
+            other => other,
+        };
         let frame = Bytes::from(codec::encode(&request));
         if frame.len() > FRAME_BYTES_MAX {
             return Err(too_large(&request, frame.len()));
         }
         // The frame holds everything now; do not keep a second copy while waiting.
         drop(request);
-        match self.call(frame, ttl).await {
+        let response = self.call(frame, ttl).await;
+        match &response {
+            Ok(PeerResponse::StorageRefused { .. }) if !held_back => {
+                self.refusing.set(self.target, true)
+            }
+            Ok(_) if carries_data => self.refusing.set(self.target, false),
+            _ => {}
+        }
+        let response = match response {
+            // The answer to the request without its entries stands for the
+            // whole request, unless it is a success: the entries were not taken.
+            Ok(PeerResponse::StorageRefused {
+                heartbeat: Some(heartbeat),
+                ..
+            }) if !matches!(heartbeat, Ok(AppendEntriesResponse::Success)) => {
+                Ok(PeerResponse::AppendEntries(heartbeat))
+            }
+            Ok(PeerResponse::StorageRefused { reason, .. }) => {
+                tracing::debug!(target = self.target, %reason, "the peer has no room; retrying later");
+                return Err(self.refused(&reason));
+            }
+            Ok(PeerResponse::AppendEntries(Ok(AppendEntriesResponse::Success))) if held_back => {
+                return Err(self.refused("it refused lately; asking again soon"));
+            }
+            other => other,
+        };
+        match response {
             Ok(response) => match answer(response) {
                 Some(result) => {
                     result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -278,6 +440,15 @@ impl PeerClient {
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
+    fn backoff(&self) -> Backoff {
+        let pause = if self.refusing.contains(self.target) {
+            self.refused_retry
+        } else {
+            UNREACHABLE_RETRY
+        };
+        Backoff::new(std::iter::repeat(pause))
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
@@ -480,6 +651,8 @@ mod tests {
             rpc_timeout: Duration::from_secs(5),
             conn: None,
             idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(100),
+            refusing: RefusingPeers::default(),
         };
         let option = || RPCOption::new(Duration::from_secs(5));
         // The first call is dropped before its answer comes, as openraft's timeout does.
@@ -514,6 +687,8 @@ mod tests {
             rpc_timeout: Duration::from_secs(5),
             conn: None,
             idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(100),
+            refusing: RefusingPeers::default(),
         };
         let option = || RPCOption::new(Duration::from_millis(200));
         let mut batch = append_after(3);
@@ -561,6 +736,8 @@ mod tests {
             secret: "s3cret".into(),
             rpc_timeout: Duration::from_secs(5),
             idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(100),
+            refusing: RefusingPeers::default(),
         };
         let node = PeerNode::default();
         let option = || RPCOption::new(Duration::from_secs(5));
@@ -598,6 +775,150 @@ mod tests {
             "the fourth call got {answer:?}, not its own answer (Conflict)"
         );
         assert_eq!(dials(), 2);
+    }
+
+    /// A follower with no room: answers append-entries requests that carry
+    /// entries with `StorageRefused`, and counts them; its heartbeat answer
+    /// (to those, and to requests without entries) is `Conflict` when
+    /// `prev_log_id` is at index 7 and `Success` otherwise.
+    struct FullPeer {
+        refused: Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl Connector for FullPeer {
+        fn connect(
+            &self,
+            _addr: &str,
+        ) -> crate::BoxFuture<'_, std::io::Result<Box<dyn crate::PeerStream>>> {
+            let refused = self.refused.clone();
+            Box::pin(async move {
+                let (dialer, acceptor) = tokio::io::duplex(64 * 1024);
+                tokio::spawn(async move {
+                    let mut conn = frame::framed(Box::new(acceptor));
+                    frame::accept_hello(&mut conn, "s3cret", 2).await.unwrap();
+                    while let Ok(request) = read_frame::<PeerRequest>(&mut conn).await {
+                        let PeerRequest::AppendEntries(rpc) = request else {
+                            panic!("expected append-entries, got {}", request.kind());
+                        };
+                        let heartbeat = match rpc.prev_log_id {
+                            Some(prev) if prev.index == 7 => AppendEntriesResponse::Conflict,
+                            _ => AppendEntriesResponse::Success,
+                        };
+                        let response = if rpc.entries.is_empty() {
+                            PeerResponse::AppendEntries(Ok(heartbeat))
+                        } else {
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            PeerResponse::StorageRefused {
+                                reason: "disk below the floor".into(),
+                                heartbeat: Some(Ok(heartbeat)),
+                            }
+                        };
+                        if frame::write_frame(&mut conn, &response).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                Ok(Box::new(dialer) as Box<dyn crate::PeerStream>)
+            })
+        }
+    }
+
+    /// Entries a follower refused for want of room are a transient failure
+    /// (openraft sends them again after `refused_retry`, not after its
+    /// default pause for an unreachable node, which could outlast the
+    /// follower's election timeout); until the next probe only heartbeats
+    /// go to it, and a conflict in one is the answer to the whole request.
+    #[tokio::test]
+    async fn refused_entries_are_retried_soon_as_heartbeats_and_a_conflict_still_counts() {
+        let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let refusals = || refused.load(std::sync::atomic::Ordering::Relaxed);
+        let mut network = Network {
+            node_id: 1,
+            connector: Arc::new(FullPeer {
+                refused: refused.clone(),
+            }),
+            secret: "s3cret".into(),
+            rpc_timeout: Duration::from_secs(5),
+            idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(150),
+            refusing: RefusingPeers::default(),
+        };
+        let mut client = network.new_client(2, &PeerNode::default()).await;
+        let option = || RPCOption::new(Duration::from_secs(5));
+        let answer = client.append_entries(append_after(3), option()).await;
+        match answer {
+            Err(RPCError::Unreachable(error)) => {
+                assert!(
+                    error.to_string().contains("disk below the floor"),
+                    "{error}"
+                );
+            }
+            other => panic!("expected Unreachable, got {other:?}"),
+        }
+        assert_eq!(refusals(), 1);
+        assert_eq!(client.backoff().next(), Some(Duration::from_millis(150)));
+        // Within the probe interval the entries stay here: the peer sees a heartbeat.
+        let answer = client.append_entries(append_after(3), option()).await;
+        assert!(
+            matches!(answer, Err(RPCError::Unreachable(_))),
+            "{answer:?}"
+        );
+        let answer = client.append_entries(append_after(7), option()).await;
+        assert!(
+            matches!(answer, Ok(AppendEntriesResponse::Conflict)),
+            "{answer:?}"
+        );
+        assert_eq!(refusals(), 1, "no entries were sent to the full peer");
+        // Another client of the network (openraft's snapshot sender, or the
+        // stream after a snapshot failed) pauses as briefly, and sends no chunk.
+        let mut other = network.new_client(2, &PeerNode::default()).await;
+        assert_eq!(other.backoff().next(), Some(Duration::from_millis(150)));
+        let chunk = InstallSnapshotRequest {
+            vote: Vote::new_committed(1, 1),
+            meta: Default::default(),
+            offset: 0,
+            data: vec![0; 16],
+            done: true,
+        };
+        let answer = other.install_snapshot(chunk, option()).await;
+        assert!(
+            matches!(answer, Err(RPCError::Unreachable(_))),
+            "{answer:?}"
+        );
+        // After the probe interval the entries go again.
+        tokio::time::sleep(REFUSED_PROBE_INTERVAL).await;
+        let answer = client.append_entries(append_after(3), option()).await;
+        assert!(
+            matches!(answer, Err(RPCError::Unreachable(_))),
+            "{answer:?}"
+        );
+        assert_eq!(refusals(), 2);
+        // A peer that cannot be reached, and never refused, gets openraft's usual pause.
+        network.connector = Arc::new(NoPeer);
+        let mut unreachable = network.new_client(3, &PeerNode::default()).await;
+        let answer = unreachable.append_entries(append_after(3), option()).await;
+        assert!(
+            matches!(answer, Err(RPCError::Unreachable(_))),
+            "{answer:?}"
+        );
+        assert_eq!(unreachable.backoff().next(), Some(UNREACHABLE_RETRY));
+    }
+
+    /// Refuses every connection.
+    struct NoPeer;
+
+    impl Connector for NoPeer {
+        fn connect(
+            &self,
+            _addr: &str,
+        ) -> crate::BoxFuture<'_, std::io::Result<Box<dyn crate::PeerStream>>> {
+            Box::pin(async {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "refused",
+                ))
+            })
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::types::TypeConfig;
 pub(crate) use client::Network;
 pub(crate) use frame::{Conn, dial, read_frame, write_frame};
 pub use frame::{FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX, PROTOCOL_VERSION};
-pub(crate) use server::{Contact, PeerServer};
+pub(crate) use server::{Contact, PeerServer, Refusals};
 pub use tcp::{TcpConnector, TcpPeerListener};
 pub use tls::{
     NodeTls, TLS_HANDSHAKE_TIMEOUT_MS, TLS_HANDSHAKES_IN_FLIGHT_MAX, TlsConnector, TlsError,
@@ -75,4 +75,14 @@ pub(crate) enum PeerResponse {
     Propose(Result<Outcome, NodeError>),
     ReadIndex(Result<u64, NodeError>),
     Admin(Result<(), NodeError>),
+    /// The follower has no room for the request's entries or snapshot chunk
+    /// (`StorageRoom`) and did not take them; the leader retries later. For
+    /// append-entries, `heartbeat` answers the same request without its
+    /// entries, which the follower did take: it keeps the follower's
+    /// election timer and commit index going, and a `Conflict` or a higher
+    /// vote in it stands for the whole request.
+    StorageRefused {
+        reason: String,
+        heartbeat: Option<Result<AppendEntriesResponse<u64>, RaftError<u64>>>,
+    },
 }

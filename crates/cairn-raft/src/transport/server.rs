@@ -2,18 +2,20 @@
 //! one's hello, then answers its requests in order: Raft's own RPCs, and
 //! what followers ask of the leader (proposals, read indexes, membership).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use openraft::raft::AppendEntriesResponse;
+use cairn_core::codec;
+use futures::StreamExt;
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotResponse};
 
-use super::frame::{self, read_frame, write_frame};
+use super::frame::{self, write_frame};
 use super::{PeerRequest, PeerResponse};
 use crate::leader::{self, LeaderReads};
 use crate::propose_batcher::ProposeBatcher;
 use crate::types::Raft;
-use crate::{Listener, PeerStream};
+use crate::{Listener, NodeError, PeerStream, StorageRoom};
 
 /// When this node last accepted entries (or a heartbeat) from a leader.
 pub(crate) struct Contact {
@@ -47,6 +49,66 @@ impl Contact {
     }
 }
 
+/// An episode of refusing the leader's entries for want of room: logged
+/// when it begins and when it ends, not at every refused request.
+pub(crate) struct Refusals {
+    current: Mutex<Option<Episode>>,
+}
+
+struct Episode {
+    since: tokio::time::Instant,
+    reason: String,
+    refused: u64,
+}
+
+impl Refusals {
+    pub(crate) fn new() -> Refusals {
+        Refusals {
+            current: Mutex::new(None),
+        }
+    }
+
+    fn refused(&self, node_id: u64, reason: &str) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        match current.as_mut() {
+            Some(episode) => {
+                episode.refused += 1;
+                episode.reason = reason.to_string();
+            }
+            None => {
+                tracing::warn!(
+                    node_id,
+                    %reason,
+                    "refusing the leader's entries and snapshots until there is room; this node falls behind (reads of it go stale) but stays a member, and catches up by itself once space is freed"
+                );
+                *current = Some(Episode {
+                    since: tokio::time::Instant::now(),
+                    reason: reason.to_string(),
+                    refused: 1,
+                });
+            }
+        }
+    }
+
+    fn admitted(&self, node_id: u64) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(episode) = current.take() {
+            tracing::warn!(
+                node_id,
+                refused_ms = episode.since.elapsed().as_millis() as u64,
+                refused_requests = episode.refused,
+                "there is room again: taking the leader's entries and catching up"
+            );
+        }
+    }
+
+    /// Why the node refuses replication now, if it does.
+    pub(crate) fn reason(&self) -> Option<String> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().map(|episode| episode.reason.clone())
+    }
+}
+
 /// What the peer server needs to answer requests.
 #[derive(Clone)]
 pub(crate) struct PeerServer {
@@ -58,6 +120,9 @@ pub(crate) struct PeerServer {
     pub leader_reads: Arc<LeaderReads>,
     /// Proposals as the leader, forwarded and local alike, batched into entries.
     pub proposals: Arc<ProposeBatcher>,
+    /// Asked before taking entries, snapshot chunks and forwarded proposals.
+    pub room: Option<Arc<dyn StorageRoom>>,
+    pub refusals: Arc<Refusals>,
 }
 
 impl PeerServer {
@@ -85,9 +150,104 @@ impl PeerServer {
         let mut conn = frame::framed(stream);
         let from = frame::accept_hello(&mut conn, &self.secret, self.node_id).await?;
         loop {
-            let request: PeerRequest = read_frame(&mut conn).await?;
-            let response = self.answer(from, request).await;
+            let frame = conn.next().await.ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "peer closed")
+            })??;
+            let request: PeerRequest = codec::decode(&frame)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let frame_bytes = frame.len() as u64;
+            drop(frame);
+            let response = match self.refuse_for_room(from, request, frame_bytes).await {
+                Ok(request) => self.answer(from, request).await,
+                Err(refused) => refused,
+            };
             write_frame(&mut conn, &response).await?;
+        }
+    }
+
+    /// `Err(answer)` when this node has no room for what `request` would
+    /// make it store (`StorageRoom`): a batch of entries or a snapshot chunk
+    /// from the leader, or a write another node forwarded to this one as the
+    /// leader. Heartbeats, votes and reads always pass, so a node short of
+    /// space stays a quiet member. A refused batch is still taken as a
+    /// heartbeat (the same request without its entries).
+    async fn refuse_for_room(
+        &self,
+        from: u64,
+        request: PeerRequest,
+        frame_bytes: u64,
+    ) -> Result<PeerRequest, PeerResponse> {
+        let Some(room) = &self.room else {
+            return Ok(request);
+        };
+        match request {
+            PeerRequest::AppendEntries(rpc) if !rpc.entries.is_empty() => {
+                match room.admit_replication(frame_bytes) {
+                    Ok(()) => {
+                        self.refusals.admitted(self.node_id);
+                        Ok(PeerRequest::AppendEntries(rpc))
+                    }
+                    Err(reason) => {
+                        self.refusals.refused(self.node_id, &reason);
+                        let heartbeat = AppendEntriesRequest {
+                            vote: rpc.vote,
+                            prev_log_id: rpc.prev_log_id,
+                            leader_commit: rpc.leader_commit,
+                            entries: Vec::new(),
+                        };
+                        drop(rpc);
+                        let result = self.raft.append_entries(heartbeat).await;
+                        if matches!(result, Ok(AppendEntriesResponse::Success)) {
+                            self.contact.touch();
+                        }
+                        Err(PeerResponse::StorageRefused {
+                            reason,
+                            heartbeat: Some(result),
+                        })
+                    }
+                }
+            }
+            PeerRequest::InstallSnapshot(rpc) => match room.admit_replication(frame_bytes) {
+                Ok(()) => {
+                    self.refusals.admitted(self.node_id);
+                    Ok(PeerRequest::InstallSnapshot(rpc))
+                }
+                Err(reason) => {
+                    self.refusals.refused(self.node_id, &reason);
+                    // openraft 0.9 sends no heartbeats while a snapshot is on
+                    // its way: the refused chunk keeps the election timer
+                    // going instead (an empty append-entries with no
+                    // previous entry and no commit index changes nothing else).
+                    let keep_alive = AppendEntriesRequest {
+                        vote: rpc.vote,
+                        prev_log_id: None,
+                        leader_commit: None,
+                        entries: Vec::new(),
+                    };
+                    drop(rpc);
+                    match self.raft.append_entries(keep_alive).await {
+                        Ok(AppendEntriesResponse::HigherVote(vote)) => {
+                            Err(PeerResponse::InstallSnapshot(Ok(InstallSnapshotResponse {
+                                vote,
+                            })))
+                        }
+                        _ => Err(PeerResponse::StorageRefused {
+                            reason,
+                            heartbeat: None,
+                        }),
+                    }
+                }
+            },
+            PeerRequest::Propose(proposal)
+                if from != self.node_id
+                    && self.raft.metrics().borrow().current_leader == Some(self.node_id) =>
+            {
+                match room.admit_proposal(&proposal) {
+                    Ok(()) => Ok(PeerRequest::Propose(proposal)),
+                    Err(reason) => Err(PeerResponse::Propose(Err(NodeError::StorageFull(reason)))),
+                }
+            }
+            other => Ok(other),
         }
     }
 

@@ -155,6 +155,21 @@ impl From<NodeError> for ApiError {
             NodeError::Membership(detail) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::MembershipConflict, detail)
             }
+            // The leader's disk is below its reserve: refused there, as this
+            // node's own service refuses writes when its disk is.
+            NodeError::StorageFull(detail) => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                ErrorCode::StorageFull,
+                format!("the leader refused the write: {detail}"),
+            )
+            .retryable(),
+            // Nothing was proposed; another node can take the request.
+            NodeError::Stopped(detail) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::NodeStopped,
+                detail,
+            )
+            .retryable(),
             other => ApiError::internal(other),
         }
     }
@@ -213,6 +228,7 @@ pub enum ReadProblems {
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
     /// `unavailable` / `not_leader`: retryable; no leader could confirm the read in time.
+    /// `node_stopped`: Raft stopped on this node (a storage error); ask another node.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
@@ -241,6 +257,8 @@ pub enum WriteProblems {
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
     /// `unavailable` / `not_leader`: retryable; nothing was applied.
+    /// `node_stopped`: Raft stopped on this node (a storage error); nothing was
+    /// applied, ask another node.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
     /// `timeout`: retryable; the write may or may not have been applied.

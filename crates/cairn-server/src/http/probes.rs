@@ -31,14 +31,15 @@ async fn health() -> Json<Health> {
     })
 }
 
-/// `200` when the node knows a leader, else `503 unavailable`.
+/// `200` when the node knows a leader, else `503 unavailable`; `503
+/// node_stopped`, with why and what to do, once Raft stopped on an error.
 #[utoipa::path(
     get,
     path = "/ready",
     tag = "probes",
     responses(
         (status = 200, body = Ready),
-        (status = 503, description = "`unavailable`: no leader known yet", content_type = "application/problem+json", body = cairn_api::Problem),
+        (status = 503, description = "`unavailable`: no leader known yet; `node_stopped`: Raft stopped on a storage error (restart the node once its disk has room)", content_type = "application/problem+json", body = cairn_api::Problem),
     )
 )]
 async fn ready(State(state): State<AppState>) -> Response {
@@ -50,6 +51,12 @@ async fn ready(State(state): State<AppState>) -> Response {
             reason,
         )
         .retryable()
+        .into_response(),
+        ReadyState::Stopped(reason) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NodeStopped,
+            reason,
+        )
         .into_response(),
     }
 }

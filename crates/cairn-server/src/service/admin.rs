@@ -6,12 +6,14 @@ use cairn_raft::{AdminRequest, NodeError, PeerNode};
 
 use super::{RequestContext, Service, ServiceError, ServiceResult};
 
-/// Whether the node can serve: it knows a leader.
+/// Whether the node can serve: its Raft runs and it knows a leader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadyState {
     Ready(Ready),
     /// Why not, for the `unavailable` answer.
     NotReady(String),
+    /// Raft stopped on an error: why, and what to do (`node_stopped`).
+    Stopped(String),
 }
 
 fn peer_view(node: PeerNode) -> PeerView {
@@ -25,11 +27,16 @@ fn peer_view(node: PeerNode) -> PeerView {
 impl Service {
     pub fn ready(&self) -> ReadyState {
         let status = self.node.status();
+        if let Some(reason) = status.stopped_reason {
+            return ReadyState::Stopped(reason);
+        }
         if status.running && status.current_leader.is_some() {
             ReadyState::Ready(Ready {
                 status: "ready".to_string(),
                 leader: status.current_leader,
             })
+        } else if !status.running {
+            ReadyState::NotReady("the node is shutting down".to_string())
         } else {
             ReadyState::NotReady("the node knows no leader yet".to_string())
         }
@@ -64,6 +71,8 @@ impl Service {
             matched: status.matched,
             staleness_ms: self.staleness_ms(),
             running: status.running,
+            stopped_reason: status.stopped_reason,
+            refusing_replication: status.refusing_replication,
         })
     }
 
@@ -183,6 +192,8 @@ impl Service {
             voters: status.voters.len() as u64,
             learners: status.learners.len() as u64,
             proposals: self.node.proposal_counts(),
+            running: status.running,
+            refusing_replication: status.refusing_replication.is_some(),
         }
     }
 }
@@ -207,4 +218,8 @@ pub struct RaftGauges {
     /// Entries this node proposed as the leader, and the proposals batched
     /// into them, since it started.
     pub proposals: cairn_raft::ProposalCounts,
+    /// openraft runs (false once it stopped on a storage error).
+    pub running: bool,
+    /// This node refuses the leader's entries for want of disk space.
+    pub refusing_replication: bool,
 }

@@ -107,6 +107,8 @@ pub struct BenchPlan {
     pub store: String,
     /// Cairn's API token (etcd runs without auth).
     pub token: Option<String>,
+    /// `--ca-file`: the CA trusted for https:// URLs in place of the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl BenchPlan {
@@ -121,6 +123,18 @@ impl BenchPlan {
             files: args.files,
             store: args.store.clone(),
             token: None,
+            ca_file: None,
+        }
+    }
+
+    /// A client for `url` with the bench's request timeout, trusting
+    /// `ca_file` when one was given.
+    fn client(&self, url: &str) -> Result<Client, ClientError> {
+        let client =
+            Client::new(url)?.with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS));
+        match &self.ca_file {
+            Some(ca_file) => client.with_ca_file(ca_file),
+            None => Ok(client),
         }
     }
 
@@ -161,9 +175,7 @@ enum Driver {
 
 impl Driver {
     fn new(plan: &BenchPlan, url: &str) -> Result<Driver, ClientError> {
-        let client = Client::new(url)?
-            .with_agent("cairn-bench")
-            .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS));
+        let client = plan.client(url)?.with_agent("cairn-bench");
         Ok(match plan.target {
             BenchTarget::Cairn => Driver::Cairn {
                 client: plan.with_token(client),
@@ -290,10 +302,7 @@ pub async fn run(plan: &BenchPlan) -> Result<(Vec<PhaseSummary>, Vec<LoadSummary
         return Err(OpError::new("invalid_request", "no --url to benchmark"));
     }
     if plan.target == BenchTarget::Cairn {
-        let client = plan.with_token(
-            Client::new(&plan.urls[0])?
-                .with_timeout(Duration::from_millis(BENCH_REQUEST_TIMEOUT_MS)),
-        );
+        let client = plan.with_token(plan.client(&plan.urls[0])?);
         match client.create_store(&plan.store).await {
             Ok(_) => {}
             Err(error) if error.is(ErrorCode::AlreadyExists) => {}

@@ -34,15 +34,22 @@ pub fn run(
     args: &BenchArgs,
     urls: &[String],
     token: Option<String>,
+    ca_file: Option<&std::path::Path>,
     json: bool,
 ) -> Result<Vec<u8>, Failure> {
-    // A bad URL is a usage error, found before anything starts.
+    // A bad URL or CA file is a usage error, found before anything starts.
     for url in urls {
         cairn_client::BaseUrl::parse(url)?;
+    }
+    if let (Some(ca_file), Some(url)) = (ca_file, urls.first()) {
+        cairn_client::Client::new(url)?
+            .with_ca_file(ca_file)
+            .map_err(|error| Failure::usage("tls", error.detail()))?;
     }
     let runtime = runtime(Threads::PerCore).map_err(Failure::Runtime)?;
     let mut plan = BenchPlan::new(args, urls);
     plan.token = token;
+    plan.ca_file = ca_file.map(std::path::Path::to_path_buf);
     let (phases, loads) = runtime
         .block_on(bench::run(&plan))
         .map_err(Failure::Bench)?;

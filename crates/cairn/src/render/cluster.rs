@@ -85,6 +85,21 @@ pub fn cluster_report(report: &ClusterReport) -> String {
         out.push_str(&line);
         out.push('\n');
     }
+    // Why a member falls behind or takes no part, in its own words.
+    for member in &report.members {
+        let Some(status) = &member.status else {
+            continue;
+        };
+        if let Some(reason) = &status.stopped_reason {
+            out.push_str(&format!("node {}: {reason}\n", member.node_id));
+        }
+        if let Some(reason) = &status.refusing_replication {
+            out.push_str(&format!(
+                "node {} refuses replication: {reason}\n",
+                member.node_id
+            ));
+        }
+    }
     if leader(report).is_none() {
         out.push_str("no leader answered\n");
     }
@@ -145,6 +160,8 @@ mod tests {
             matched: BTreeMap::new(),
             staleness_ms: Some(0),
             running: true,
+            stopped_reason: None,
+            refusing_replication: None,
         }
     }
 
@@ -197,6 +214,37 @@ mod tests {
         );
         assert!(lines[4].contains("connection refused"));
         assert!(!text.contains("no leader"));
+        assert_eq!(lines.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn a_member_that_refuses_replication_or_stopped_says_why() {
+        let leader = status(1, ServerState::Leader, 4, 100, 100);
+        let mut full = status(2, ServerState::Follower, 4, 100, 60);
+        full.refusing_replication = Some("the data directory has 1 bytes free".into());
+        let mut stopped = status(3, ServerState::Follower, 4, 70, 70);
+        stopped.running = false;
+        stopped.stopped_reason = Some("Raft stopped on this node; restart it".into());
+        let member = |node_id: u64, status: NodeStatusView| MemberReport {
+            node_id,
+            api_addr: format!("127.0.0.1:77{node_id}0"),
+            voter: true,
+            status: Some(status),
+            error: None,
+        };
+        let report = ClusterReport {
+            queried: leader.clone(),
+            members: vec![member(1, leader), member(2, full), member(3, stopped)],
+        };
+        let text = cluster_report(&report);
+        assert!(
+            text.contains("node 2 refuses replication: the data directory has 1 bytes free\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("node 3: Raft stopped on this node; restart it\n"),
+            "{text}"
+        );
     }
 
     #[test]
