@@ -40,6 +40,9 @@ use crate::types::{
 };
 
 const APPLIED: &str = "applied";
+/// Set (synced) before a snapshot's import begins; the import replaces every
+/// raft value, so it is there afterwards only if an import was cut short.
+const INSTALLING: &str = "installing";
 const MEMBERSHIP: &str = "membership";
 const CURRENT: &str = "current.snap";
 /// Where the current snapshot lives, under the data directory.
@@ -130,6 +133,8 @@ pub struct StateMachine {
     received: Arc<AtomicU64>,
     /// Told when a redaction was applied or a snapshot installed (`scrub.rs`).
     scrub: ScrubSignal,
+    /// The node's Raft log, to tell whether an install replaces any entry.
+    log: Option<Arc<cairn_storage::LogDb>>,
     /// The last synced apply.
     synced: SyncPoint,
 }
@@ -148,6 +153,7 @@ impl StateMachine {
             disk,
             received: Arc::new(AtomicU64::new(0)),
             scrub: ScrubSignal::detached(),
+            log: None,
             synced: SyncPoint::now(),
         })
     }
@@ -155,6 +161,31 @@ impl StateMachine {
     /// Tells this state machine's received snapshot files from others'.
     fn origin(&self) -> usize {
         Arc::as_ptr(&self.received) as usize
+    }
+
+    /// The node's log, looked at before a snapshot install (see
+    /// `holds_nothing_older`).
+    pub fn with_log(mut self, log: Arc<cairn_storage::LogDb>) -> StateMachine {
+        self.log = Some(log);
+        self
+    }
+
+    /// Whether this node holds nothing a snapshot install would leave
+    /// behind: it applied nothing, no earlier import was cut short (whose
+    /// uncommitted pages may hold content), and its log holds no entry.
+    /// Then an install needs no scrub after it: no freed page and no log
+    /// entry can hold bytes a redaction in the snapshot removed. A new
+    /// node catching up is such a node, and the scrub's rewrite of the
+    /// whole state (seconds per GiB, during which nothing is applied) was
+    /// most of its catch-up time.
+    fn holds_nothing_older(&self) -> Result<bool, StorageError> {
+        let Some(log) = &self.log else {
+            return Ok(false);
+        };
+        let reader = self.db.reader()?;
+        let (applied, _) = applied_state(&reader)?;
+        let interrupted = reader.raft_value(INSTALLING)?.is_some();
+        Ok(applied.is_none() && !interrupted && log.is_empty()?)
     }
 
     /// Tells `scrub` whenever removed bytes must leave the disk.
@@ -337,6 +368,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             )));
         }
         file.seek(SeekFrom::Start(0)).map_err(write_error)?;
+        let fresh = self.holds_nothing_older().map_err(fail)?;
+        self.db
+            .write(|writer| writer.set_raft_value(INSTALLING, &[1]))
+            .map_err(fail)?;
         self.db
             .import_from(&mut BufReader::new(&mut *file))
             .map_err(fail)?;
@@ -345,8 +380,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(write_error)?;
         // The import freed the pages of the old state, which may hold bytes
         // a redaction in the snapshot removed; and the log it replaces may
-        // hold the entries that wrote them.
-        if let Some(id) = meta.last_log_id {
+        // hold the entries that wrote them. A node that held nothing before
+        // has neither.
+        if let Some(id) = meta.last_log_id
+            && !fresh
+        {
             self.scrub.request(id.index);
         }
         Ok(())
@@ -362,5 +400,55 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             (Some(_), _) => self.build().map(Some),
             (None, _) => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot install skips the scrub only on a node that holds
+    /// nothing older: no applied state, no import cut short, no log entry.
+    #[test]
+    fn only_a_node_holding_nothing_installs_without_a_scrub() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk: Arc<dyn Disk> = Arc::new(cairn_storage::FileDisk::new(dir.path()));
+        let fresh = |state: &Arc<StateDb>, log: &Arc<cairn_storage::LogDb>| {
+            StateMachine::new(state.clone(), disk.clone())
+                .unwrap()
+                .with_log(log.clone())
+                .holds_nothing_older()
+                .unwrap()
+        };
+        let new_state =
+            |name: &str| Arc::new(StateDb::with_database(disk.database(name).unwrap()).unwrap());
+        let log = Arc::new(cairn_storage::LogDb::open(&dir.path().join("log.redb")).unwrap());
+        let empty_log =
+            Arc::new(cairn_storage::LogDb::open(&dir.path().join("empty.redb")).unwrap());
+
+        let state = new_state("a.redb");
+        assert!(fresh(&state, &empty_log), "a new node");
+        assert!(
+            !StateMachine::new(state.clone(), disk.clone())
+                .unwrap()
+                .holds_nothing_older()
+                .unwrap(),
+            "without its log, a node is never taken as fresh"
+        );
+        log.append([(1u64, b"entry".as_slice())]).unwrap();
+        assert!(!fresh(&state, &log), "a log entry");
+
+        let interrupted = new_state("b.redb");
+        interrupted
+            .write(|writer| writer.set_raft_value(INSTALLING, &[1]))
+            .unwrap();
+        assert!(!fresh(&interrupted, &empty_log), "an import cut short");
+
+        let applied = new_state("c.redb");
+        let id: LogId = openraft::LogId::new(openraft::LeaderId::new(1, 1), 3);
+        applied
+            .write(|writer| writer.set_raft_value(APPLIED, &codec::encode(&Some(id))))
+            .unwrap();
+        assert!(!fresh(&applied, &empty_log), "applied state");
     }
 }

@@ -149,7 +149,8 @@ impl Node {
             log_store,
             StateMachine::new(state.clone(), disk.clone())
                 .map_err(fatal)?
-                .with_scrub(scrub_signal),
+                .with_scrub(scrub_signal)
+                .with_log(log.clone()),
         )
         .await
         .map_err(fatal)?;
