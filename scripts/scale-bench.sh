@@ -2,13 +2,19 @@
 # Scale on one node (issue 12): for each file count, a fresh node is loaded
 # with that many files of 1 KiB in one store (`cairn bench`, 256 files per
 # transaction), then measured: CAS and linearizable GET percentiles, resident
-# memory, bytes on disk, restart to ready, and the time a new node takes to
-# catch up with it (log or snapshot, whichever openraft sends).
+# memory, bytes on disk (per file, against the content written), restart to
+# ready, and the time a new node takes to catch up with it: added as a
+# learner, until it applied the leader's last index (by snapshot when the
+# leader's log was purged behind one, else by log; the row says which).
+# With --stores N, one more row: N stores of --store-files files each (made
+# before the load), the clients' GETs and CASes spread over every file.
 #
-# usage: scripts/scale-bench.sh [--files LIST] [--duration S] [--clients N]
-#                               [--out DIR] [--cairn PATH]
+# usage: scripts/scale-bench.sh [--files LIST] [--stores N] [--store-files F]
+#                               [--duration S] [--clients N] [--out DIR]
+#                               [--cairn PATH]
 #
-# Defaults: --files 10000 --duration 8 --clients 16. A million files takes
+# Defaults: --files 10000 (none when only --stores is given) --store-files 10
+# --duration 8 --clients 16. A million files takes
 # a while (the load alone is minutes): run it in the background with `nice`.
 # Writes scale-<N>.json (what `cairn bench --json` printed), scale.json (one
 # object per file count with every figure) and scale.md (the Markdown table)
@@ -20,7 +26,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-files_list=10000
+files_list=
+stores=0
+store_files=10
 duration=8
 clients=16
 value_bytes=1024
@@ -29,13 +37,26 @@ cairn=
 while (($#)); do
     case $1 in
         --files) files_list=$2; shift 2 ;;
+        --stores) stores=$2; shift 2 ;;
+        --store-files) store_files=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --clients) clients=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --cairn) cairn=$2; shift 2 ;;
-        *) echo "usage: $0 [--files LIST] [--duration S] [--clients N] [--out DIR] [--cairn PATH]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--files LIST] [--stores N] [--store-files F] [--duration S] [--clients N] [--out DIR] [--cairn PATH]" >&2; exit 2 ;;
     esac
 done
+if [[ -z $files_list ]] && ((stores == 0)); then
+    files_list=10000
+fi
+# One case per row: FILES:STORES.
+cases=()
+for files in ${files_list//,/ }; do
+    cases+=("$files:1")
+done
+if ((stores > 0)); then
+    cases+=("$((stores * store_files)):$stores")
+fi
 mkdir -p "$out"
 
 if [[ -z $cairn ]]; then
@@ -57,9 +78,9 @@ export CAIRN_TOKEN
 now() { date +%s.%N; }
 seconds_since() { python3 -c "import sys; print(round($(now) - float(sys.argv[1]), 3))" "$1"; }
 
-# node_config DIR ID BOOTSTRAP FILES: writes DIR/nodeID.toml; prints the HTTP URL.
+# node_config DIR ID BOOTSTRAP FILES STORES: writes DIR/nodeID.toml; prints the HTTP URL.
 node_config() {
-    local dir=$1 id=$2 bootstrap=$3 files=$4
+    local dir=$1 id=$2 bootstrap=$3 files=$4 stores=$5
     local http_port raft_port
     http_port=$(free_port)
     raft_port=$(free_port)
@@ -73,6 +94,7 @@ cluster_secret = "scale-bench-$$"
 
 [limits]
 files_per_store_max = $((files + 1000))
+stores_max = $((stores + 10))
 
 [auth]
 admin_token = "$CAIRN_TOKEN"
@@ -87,24 +109,39 @@ status_field() {
 }
 applied_at_least() { (($(status_field "$1" last_applied) >= $2)); }
 proc_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
-
+bytes_of() { if [[ -e $1 ]]; then du -sb "$1" | cut -f1; else echo 0; fi; }
+# disk_json DIR: a node's bytes on disk, whole and per file, as JSON.
+disk_json() {
+    printf '{"total": %s, "state": %s, "log": %s, "snapshots": %s}' \
+        "$(bytes_of "$1")" "$(bytes_of "$1/state.redb")" "$(bytes_of "$1/raft-log.redb")" \
+        "$(bytes_of "$1/snapshots")"
+}
 results=()
-for files in ${files_list//,/ }; do
-    dir="$work/$files"
+for case in "${cases[@]}"; do
+    files=${case%%:*}
+    case_stores=${case##*:}
+    bench_args=()
+    if ((case_stores > 1)); then
+        bench_args=(--stores "$case_stores" --spread)
+    fi
+    dir="$work/$files-$case_stores"
     mkdir -p "$dir"
-    url=$(node_config "$dir" 1 true "$files")
+    url=$(node_config "$dir" 1 true "$files" "$case_stores")
     "$cairn" serve --config "$dir/node1.toml" >"$dir/node1.log" 2>&1 &
     pid=$!
     pids=("$pid")
     wait_until 60 "node answering" ready "$url"
 
-    log "$files files: load and measure (cairn bench --files $files --clients $clients)"
+    log "$files files in $case_stores stores: load and measure (cairn bench --files $files --clients $clients ${bench_args[*]})"
     "$cairn" bench --url "$url" --files "$files" --clients "$clients" --duration "$duration" \
-        --value-bytes "$value_bytes" --json >"$out/scale-$files.json"
+        --value-bytes "$value_bytes" "${bench_args[@]}" --json >"$out/scale-$files-$case_stores.json"
     rss_kib=$(proc_kib "$pid" VmRSS)
     hwm_kib=$(proc_kib "$pid" VmHWM)
     disk_bytes=$(du -sb "$dir/node1" | cut -f1)
+    disk=$(disk_json "$dir/node1")
     applied=$(status_field "$url" last_applied)
+    leader_snapshot=$(status_field "$url" snapshot_index)
+    leader_purged=$(status_field "$url" purged_index)
 
     log "$files files: restart to ready"
     kill "$pid"
@@ -120,7 +157,7 @@ for files in ${files_list//,/ }; do
     wait_until 60 "applied index back to $applied" applied_at_least "$url" "$applied"
 
     log "$files files: a new node catches up"
-    url2=$(node_config "$dir" 2 false "$files")
+    url2=$(node_config "$dir" 2 false "$files" "$case_stores")
     "$cairn" serve --config "$dir/node2.toml" >"$dir/node2.log" 2>&1 &
     pids+=("$!")
     wait_until 60 "node 2 answering" "$cairn" --url "$url2" --timeout-ms 1000 cluster status
@@ -131,9 +168,10 @@ for files in ${files_list//,/ }; do
     catch_up_s=$(seconds_since "$started")
     snapshot_index=$(status_field "$url2" snapshot_index)
     disk2_bytes=$(du -sb "$dir/node2" | cut -f1)
+    disk_end=$(disk_json "$dir/node1")
     stop_pids
 
-    result=$(python3 - "$out/scale-$files.json" <<PY
+    result=$(python3 - "$out/scale-$files-$case_stores.json" <<PY
 import json, sys
 bench = json.load(open(sys.argv[1]))
 def p99(workload):
@@ -146,18 +184,28 @@ def p50(workload):
         if phase["workload"] == workload and phase["latency"]:
             return phase["latency"]["p50_ms"]
     return None
+def ops(workload):
+    return sum(phase["ops"] for phase in bench["phases"] if phase["workload"] == workload)
 load = bench.get("loads", [{}])[0]
 print(json.dumps({
     "files": $files,
+    "stores": $case_stores,
+    "stores_created_s": load.get("stores_created_s"),
     "value_bytes": $value_bytes,
     "content_bytes": $files * $value_bytes,
+    # Every version written and kept: the load's, then one per CAS.
+    "history_bytes": ($files + ops("cas")) * $value_bytes,
     "load_s": load.get("elapsed_s"),
     "get_p50_ms": p50("read"), "get_p99_ms": p99("read"),
     "cas_p50_ms": p50("cas"), "cas_p99_ms": p99("cas"),
     "rss_kib": $rss_kib, "rss_peak_kib": $hwm_kib, "rss_after_restart_kib": $rss_restarted_kib,
-    "disk_bytes": $disk_bytes, "restart_to_ready_s": $restart_s,
+    "disk_bytes": $disk_bytes, "disk": $disk, "disk_at_end": $disk_end,
+    "leader_snapshot_index": $leader_snapshot, "leader_purged_index": $leader_purged,
+    "restart_to_ready_s": $restart_s,
     "catch_up_s": $catch_up_s, "catch_up_disk_bytes": $disk2_bytes,
-    "catch_up_snapshot_index": $snapshot_index, "applied_index": $applied,
+    "catch_up_snapshot_index": $snapshot_index,
+    "catch_up_by": "snapshot" if $snapshot_index > 0 else "log",
+    "applied_index": $applied,
 }))
 PY
 )
@@ -175,15 +223,17 @@ def mib(value):
 def ms(value):
     return "-" if value is None else "{:.2f} ms".format(value)
 lines = [
-    "| files | load | GET p99 | CAS p99 | resident (peak) | on disk (content) | restart to ready | new node caught up |",
+    "| files (stores) | load | GET p99 | CAS p99 | resident (peak) | on disk: state + log + snapshot (versions written) | restart to ready | new node caught up |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for r in rows:
-    lines.append("| {:,} | {:.1f} s | {} | {} | {} ({}) | {} ({}) | {:.2f} s | {:.2f} s |".format(
-        r["files"], r["load_s"], ms(r["get_p99_ms"]), ms(r["cas_p99_ms"]),
+    disk = r["disk"]
+    lines.append("| {:,} ({:,}) | {:.1f} s | {} | {} | {} ({}) | {} = {} + {} + {} ({}) | {:.2f} s | {:.2f} s by {} |".format(
+        r["files"], r["stores"], r["load_s"], ms(r["get_p99_ms"]), ms(r["cas_p99_ms"]),
         mib(r["rss_kib"] * 1024), mib(r["rss_peak_kib"] * 1024),
-        mib(r["disk_bytes"]), mib(r["content_bytes"]),
-        r["restart_to_ready_s"], r["catch_up_s"]))
+        mib(disk["total"]), mib(disk["state"]), mib(disk["log"]), mib(disk["snapshots"]),
+        mib(r["history_bytes"]),
+        r["restart_to_ready_s"], r["catch_up_s"], r["catch_up_by"]))
 open(sys.argv[3], "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

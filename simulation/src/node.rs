@@ -76,6 +76,9 @@ pub fn raft_settings(election_timeout_ms: u64) -> RaftSettings {
         election_timeout_max_ms: election_timeout_ms + 1,
         snapshot_logs_since_last: 200,
         max_in_snapshot_log_to_keep: 50,
+        // Small enough that the byte bounds fire too, beside the entry counts.
+        snapshot_log_bytes_since_last: 256 * 1024,
+        max_in_snapshot_log_bytes_to_keep: 64 * 1024,
         max_payload_entries: 64,
         rpc_timeout_ms: 500,
     }
@@ -94,6 +97,8 @@ pub async fn run(spec: NodeSpec) -> turmoil::Result {
         node_id: spec.id,
         data_dir: spec.data_dir.clone(),
         disk: Some(spec.disk.clone()),
+        // The simulation's disk holds its databases in memory and keeps redb's default cache.
+        cache_bytes: cairn_storage::CACHE_BYTES_DEFAULT,
         io: cairn_raft::IoMode::Inline,
         raft_advertise_addr: me.raft_addr.clone(),
         api_advertise_addr: me.api_addr.clone(),

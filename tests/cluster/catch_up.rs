@@ -20,8 +20,11 @@ const STORE: &str = "large";
 /// busy two-core machine. Timed-out RPCs also provoke a debug assertion in
 /// openraft 0.9.25 ("follower log reversion is not allowed", raised by a
 /// late conflict answer), so the interval leaves ample room. Batching is
-/// left at its defaults.
-const TIMINGS: &str = "[raft]\nheartbeat_interval_ms = 1000\nelection_timeout_min_ms = 5000\nelection_timeout_max_ms = 10000\n";
+/// left at its defaults. The snapshot policy's byte bounds are lifted: at
+/// their defaults the 300 MiB of entries would be snapshotted and purged, and
+/// the follower would catch up by snapshot, not through the split batches
+/// this test is about (`membership.rs` covers catching up by snapshot).
+const TIMINGS: &str = "[raft]\nheartbeat_interval_ms = 1000\nelection_timeout_min_ms = 5000\nelection_timeout_max_ms = 10000\nsnapshot_log_bytes_since_last = 4294967296\nmax_in_snapshot_log_bytes_to_keep = 4294967296\n";
 const FILES: usize = 300;
 /// The default `limits.file_bytes_max`: the largest file a client may write.
 const FILE_BYTES: usize = 1024 * 1024;

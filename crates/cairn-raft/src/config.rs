@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 use crate::NodeError;
 use crate::transport::{FRAME_BYTES_MAX, FRAME_ENTRY_OVERHEAD_BYTES_MAX};
 
+/// The least time one snapshot chunk's RPC may take. The answer to the
+/// last chunk waits until the receiver imported the whole snapshot (one redb
+/// transaction: seconds for a snapshot of a GiB), and a chunk that times
+/// out is sent again, which the receiver, done with it, refuses
+/// (`SnapshotMismatch`), so the leader starts the whole snapshot over: with
+/// the ordinary RPC deadline a large snapshot could be sent again and again.
+pub const INSTALL_SNAPSHOT_TIMEOUT_MS_MIN: u64 = 60_000;
+
 /// Raft timing and batching settings, validated by the server's config loader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,6 +28,13 @@ pub struct RaftSettings {
     pub snapshot_logs_since_last: u64,
     /// Keep this many entries in the log behind the last snapshot.
     pub max_in_snapshot_log_to_keep: u64,
+    /// Also build a snapshot once the entries since the last one hold more
+    /// than this many bytes (`snapshot_policy.rs`): a bulk load writes few
+    /// large entries, which the entry count alone lets pile up.
+    pub snapshot_log_bytes_since_last: u64,
+    /// And keep at most this many bytes of entries behind the last snapshot
+    /// (the log is purged to whichever of the two bounds keeps less).
+    pub max_in_snapshot_log_bytes_to_keep: u64,
     /// Most entries in one append-entries RPC.
     pub max_payload_entries: u64,
     /// Deadline of one peer RPC.
@@ -34,6 +49,8 @@ impl Default for RaftSettings {
             election_timeout_max_ms: 1000,
             snapshot_logs_since_last: 10_000,
             max_in_snapshot_log_to_keep: 1_000,
+            snapshot_log_bytes_since_last: 64 * 1024 * 1024,
+            max_in_snapshot_log_bytes_to_keep: 16 * 1024 * 1024,
             max_payload_entries: 256,
             rpc_timeout_ms: 2_000,
         }
@@ -60,6 +77,9 @@ impl RaftSettings {
         }
         if self.snapshot_logs_since_last == 0 {
             return Err("raft.snapshot_logs_since_last must be positive".into());
+        }
+        if self.snapshot_log_bytes_since_last == 0 {
+            return Err("raft.snapshot_log_bytes_since_last must be positive".into());
         }
         if self.max_payload_entries == 0 {
             return Err("raft.max_payload_entries must be positive".into());
@@ -103,7 +123,7 @@ pub(crate) fn raft_config(settings: &RaftSettings) -> Result<openraft::Config, N
         max_in_snapshot_log_to_keep: settings.max_in_snapshot_log_to_keep,
         max_payload_entries: settings.max_payload_entries,
         snapshot_max_chunk_size: 1024 * 1024,
-        install_snapshot_timeout: settings.rpc_timeout_ms.max(1000),
+        install_snapshot_timeout: settings.rpc_timeout_ms.max(INSTALL_SNAPSHOT_TIMEOUT_MS_MIN),
         ..openraft::Config::default()
     };
     config

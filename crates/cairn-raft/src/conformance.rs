@@ -17,7 +17,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
         let dir = tempfile::tempdir().expect("temp dir");
         let log = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).expect("open log");
         let state = StateDb::open(&dir.path().join(cairn_storage::STATE_FILE)).expect("open state");
-        let disk = Arc::new(cairn_storage::FileDisk(dir.path().to_path_buf()));
+        let disk = Arc::new(cairn_storage::FileDisk::new(dir.path()));
         let sm = StateMachine::new(Arc::new(state), disk).expect("snapshot dir");
         Ok((
             dir,

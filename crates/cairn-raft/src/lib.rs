@@ -21,6 +21,7 @@ mod propose_batcher;
 mod read_batcher;
 mod scrub;
 mod snapshot_file;
+mod snapshot_policy;
 mod state_machine;
 mod transport;
 pub mod types;
@@ -31,6 +32,8 @@ use std::path::PathBuf;
 /// What `Node::read` hands its closure: a read transaction on the state
 /// machine. Re-exported so callers need no direct dependency on storage.
 pub use cairn_storage::StateReader;
+/// `[storage] cache_bytes`: its default and least value.
+pub use cairn_storage::{CACHE_BYTES_DEFAULT, CACHE_BYTES_MIN};
 pub use config::RaftSettings;
 pub use error::NodeError;
 
@@ -96,6 +99,10 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Where the redb databases live instead of `data_dir` (the simulation's disk).
     pub disk: Option<std::sync::Arc<dyn cairn_storage::Disk>>,
+    /// The page cache of `raft-log.redb` and `state.redb` together
+    /// (`[storage] cache_bytes`; `cairn_storage::cache_bytes_for` splits it).
+    /// A `disk` given here brings its own.
+    pub cache_bytes: u64,
     /// How the Raft log's writer runs.
     pub io: IoMode,
     /// The address peers dial to reach this node's Raft port.

@@ -78,6 +78,70 @@ enum Job {
 /// Encoded entries handed to the writer and not yet durable, by index.
 type Pending = Arc<Mutex<BTreeMap<u64, Arc<Vec<u8>>>>>;
 
+/// The encoded size of every entry in the log, by index, for the snapshot
+/// policy's byte bounds (`snapshot_policy.rs`): kept as entries are
+/// appended, truncated and purged; entries written before this start are
+/// added by `LogBytes::load`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LogBytes(Arc<Mutex<BTreeMap<u64, u64>>>);
+
+impl LogBytes {
+    fn sizes(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, u64>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds the sizes of the entries already on disk that this run has not
+    /// appended (one read of the log's rows).
+    pub(crate) fn load(&self, db: &LogDb) -> Result<(), cairn_core::StorageError> {
+        let on_disk = db.entry_sizes()?;
+        let mut sizes = self.sizes();
+        for (index, bytes) in on_disk {
+            sizes.entry(index).or_insert(bytes);
+        }
+        Ok(())
+    }
+
+    /// Bytes of the entries after `index`.
+    pub(crate) fn after(&self, index: u64) -> u64 {
+        self.sizes()
+            .range((Bound::Excluded(index), Bound::Unbounded))
+            .map(|(_, bytes)| bytes)
+            .sum()
+    }
+
+    /// The highest index up to which the log may be purged so that the
+    /// entries after it, up to `upto`, hold at most `keep_bytes`; `None`
+    /// when they already do.
+    pub(crate) fn purge_point(&self, upto: u64, keep_bytes: u64) -> Option<u64> {
+        let sizes = self.sizes();
+        let mut kept = 0u64;
+        for (index, bytes) in sizes.range(..=upto).rev() {
+            kept = kept.saturating_add(*bytes);
+            if kept > keep_bytes {
+                return Some(*index);
+            }
+        }
+        None
+    }
+
+    /// Forgets entries up to and including `index` (purged).
+    pub(crate) fn forget_upto(&self, index: u64) {
+        let mut sizes = self.sizes();
+        *sizes = sizes.split_off(&(index.saturating_add(1)));
+    }
+
+    fn forget_from(&self, index: u64) {
+        self.sizes().split_off(&index);
+    }
+
+    fn record(&self, rows: &Rows) {
+        let mut sizes = self.sizes();
+        for (index, bytes) in rows {
+            sizes.insert(*index, bytes.len() as u64);
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<LogDb>,
@@ -93,6 +157,8 @@ pub struct LogStore {
     /// A bound here would have to block openraft's core, which then could
     /// not answer heartbeats.
     jobs: mpsc::UnboundedSender<Job>,
+    /// Entry sizes, for the snapshot policy.
+    bytes: LogBytes,
 }
 
 impl LogStore {
@@ -127,7 +193,13 @@ impl LogStore {
             pending,
             committed: Arc::default(),
             jobs,
+            bytes: LogBytes::default(),
         })
+    }
+
+    /// The sizes of the entries, as they change.
+    pub(crate) fn log_bytes(&self) -> LogBytes {
+        self.bytes.clone()
     }
 
     /// Called before openraft starts: a committed vote for this node is
@@ -431,6 +503,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             first_log_index = rows.first().map(|(index, _)| *index),
             last_log_index = rows.last().map(|(index, _)| *index),
         );
+        self.bytes.record(&rows);
         span.in_scope(|| {
             self.pending
                 .lock()
@@ -447,6 +520,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|index, _| *index < log_id.index);
+        self.bytes.forget_from(log_id.index);
         self.run(|done| Job::Truncate {
             from: log_id.index,
             done,
@@ -459,6 +533,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|index, _| *index > log_id.index);
+        self.bytes.forget_upto(log_id.index);
         self.run(|done| Job::Purge {
             upto: log_id.index,
             last_purged: codec::encode(&log_id),

@@ -4,7 +4,8 @@
 //! (2) the current snapshot, and (3) pages redb freed in both files. So once
 //! the state machine applied a redaction at log index `I` (or installed a
 //! snapshot, which replaced the whole state and may be a redaction this node
-//! never applied), the scrubber, in order:
+//! never applied, unless the node held nothing before it:
+//! `StateMachine::holds_nothing_older`), the scrubber, in order:
 //!
 //! 1. has openraft build a snapshot covering `I` (`trigger().snapshot()`):
 //!    it replaces `snapshots/current.snap` (a rename; no other snapshot file

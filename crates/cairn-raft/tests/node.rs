@@ -17,6 +17,7 @@ async fn start(dir: &std::path::Path) -> Node {
         node_id: 1,
         data_dir: dir.to_path_buf(),
         disk: None,
+        cache_bytes: cairn_storage::CACHE_BYTES_MIN,
         io: cairn_raft::IoMode::Thread,
         raft_advertise_addr: addr,
         api_advertise_addr: "127.0.0.1:1".into(),

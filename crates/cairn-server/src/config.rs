@@ -87,12 +87,17 @@ pub struct StorageConfig {
     /// refuses writes that grow the data (`507 storage_full`, `crate::disk`)
     /// and serves everything else. `0` turns the check off.
     pub reserve_bytes: u64,
+    /// The page cache of `raft-log.redb` and `state.redb` together, in
+    /// bytes (`cairn_raft::CACHE_BYTES_DEFAULT`, at least
+    /// `CACHE_BYTES_MIN`): what bounds the node's memory whatever it holds.
+    pub cache_bytes: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             reserve_bytes: crate::disk::RESERVE_BYTES_DEFAULT,
+            cache_bytes: cairn_raft::CACHE_BYTES_DEFAULT,
         }
     }
 }
@@ -288,6 +293,12 @@ impl Config {
         if self.mcp.idle_timeout_ms == 0 {
             return fail("[mcp] idle_timeout_ms must be positive".into());
         }
+        if self.storage.cache_bytes < cairn_raft::CACHE_BYTES_MIN {
+            return fail(format!(
+                "[storage] cache_bytes must be at least {} (8 MiB)",
+                cairn_raft::CACHE_BYTES_MIN
+            ));
+        }
         self.tls.validate()?;
         Ok(())
     }
@@ -303,6 +314,7 @@ impl Config {
             node_id: self.node_id,
             data_dir: self.data_dir.clone(),
             disk: None,
+            cache_bytes: self.storage.cache_bytes,
             io: cairn_raft::IoMode::Thread,
             raft_advertise_addr: self
                 .advertise_raft
@@ -376,6 +388,11 @@ mod tests {
         assert!(bad("[limits]\nfile_bytes_max = 0").contains("[limits]"));
         let too_large = bad("[limits]\nrequest_bytes_max = 268435456");
         assert!(too_large.contains("request_bytes_max"), "{too_large}");
+        let small_cache = bad("[storage]\ncache_bytes = 1048576");
+        assert!(
+            small_cache.contains("[storage] cache_bytes"),
+            "{small_cache}"
+        );
         let unknown = toml::from_str::<Config>("[raft]\nheartbeat_ms = 3")
             .unwrap_err()
             .to_string();

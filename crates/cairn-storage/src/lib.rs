@@ -35,9 +35,39 @@ pub(crate) fn storage_error(error: impl Into<redb::Error>) -> StorageError {
     StorageError::new(error.into())
 }
 
-/// Opens (or creates) a redb file.
+/// Opens (or creates) a redb file with redb's default cache (tests and tools).
 pub(crate) fn open_database(path: &std::path::Path) -> Result<redb::Database, StorageError> {
     redb::Database::create(path).map_err(storage_error)
+}
+
+/// The page cache of a node's two databases together, unless configured
+/// (`[storage] cache_bytes`): 256 MiB. redb's own default is 1 GiB for each
+/// database, so a node's memory grew with its data up to about 2 GiB. With
+/// this default a node stays under about 64 MiB + 1.2 × 256 MiB resident
+/// (issue 12's target) whatever it holds, and the pages every read walks
+/// (the B-tree branches of a million-file store's tables, a few tens of
+/// MiB) stay cached.
+pub const CACHE_BYTES_DEFAULT: u64 = 256 * 1024 * 1024;
+
+/// The smallest cache accepted: below it redb's write buffer (half the
+/// cache) would spill every transaction's pages to the file as it goes.
+pub const CACHE_BYTES_MIN: u64 = 8 * 1024 * 1024;
+
+/// The Raft log's share of the cache is 1 / `LOG_CACHE_SHARE`: its reads
+/// are the newest entries (replication, apply), which the write buffer of
+/// the last appends mostly holds; the state machine's random reads get the rest.
+pub const LOG_CACHE_SHARE: u64 = 8;
+
+/// The page cache database `name` gets out of `cache_bytes` for both: the
+/// log (and its rewrite copy) 1 / `LOG_CACHE_SHARE`, the state the rest.
+pub fn cache_bytes_for(name: &str, cache_bytes: u64) -> usize {
+    let log = cache_bytes / LOG_CACHE_SHARE;
+    let bytes = if name.starts_with(LOG_FILE) {
+        log
+    } else {
+        cache_bytes - log
+    };
+    usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
 /// A snapshot file as a `Disk` gives it: read, written and sought in place.
@@ -95,11 +125,29 @@ pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
 
 /// redb files in a directory, snapshot files in its `snapshots/` folder.
 #[derive(Clone, Debug)]
-pub struct FileDisk(pub std::path::PathBuf);
+pub struct FileDisk {
+    dir: std::path::PathBuf,
+    /// The page cache of the log and state databases together (`cache_bytes_for`).
+    cache_bytes: u64,
+}
 
 impl FileDisk {
+    /// The files in `dir`, with `CACHE_BYTES_DEFAULT` of page cache.
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> FileDisk {
+        FileDisk {
+            dir: dir.into(),
+            cache_bytes: CACHE_BYTES_DEFAULT,
+        }
+    }
+
+    /// The same files with `cache_bytes` of page cache for both databases.
+    pub fn with_cache_bytes(mut self, cache_bytes: u64) -> FileDisk {
+        self.cache_bytes = cache_bytes;
+        self
+    }
+
     fn snapshots(&self) -> std::path::PathBuf {
-        self.0.join(SNAPSHOT_DIR)
+        self.dir.join(SNAPSHOT_DIR)
     }
 }
 
@@ -112,11 +160,14 @@ fn sync_dir(dir: &std::path::Path) {
 
 impl Disk for FileDisk {
     fn database(&self, name: &str) -> Result<redb::Database, StorageError> {
-        open_database(&self.0.join(name))
+        redb::Database::builder()
+            .set_cache_size(cache_bytes_for(name, self.cache_bytes))
+            .create(self.dir.join(name))
+            .map_err(storage_error)
     }
 
     fn remove(&self, name: &str) -> Result<bool, StorageError> {
-        match std::fs::remove_file(self.0.join(name)) {
+        match std::fs::remove_file(self.dir.join(name)) {
             Ok(()) => Ok(true),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(true),
             Err(error) => Err(StorageError::new(error)),
@@ -124,8 +175,8 @@ impl Disk for FileDisk {
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<(), StorageError> {
-        std::fs::rename(self.0.join(from), self.0.join(to)).map_err(StorageError::new)?;
-        sync_dir(&self.0);
+        std::fs::rename(self.dir.join(from), self.dir.join(to)).map_err(StorageError::new)?;
+        sync_dir(&self.dir);
         Ok(())
     }
 
@@ -279,4 +330,37 @@ pub(crate) fn begin_write(db: &redb::Database) -> Result<redb::WriteTransaction,
     txn.set_durability(redb::Durability::Immediate)
         .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
     Ok(txn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two databases share the configured cache: the log gets its
+    /// share, the state the rest, and a rewrite's copy of a file the same
+    /// as the file.
+    #[test]
+    fn the_cache_is_split_between_log_and_state() {
+        let total = CACHE_BYTES_DEFAULT;
+        let log = cache_bytes_for(LOG_FILE, total) as u64;
+        let state = cache_bytes_for(STATE_FILE, total) as u64;
+        assert_eq!(log + state, total);
+        assert_eq!(log, total / LOG_CACHE_SHARE);
+        assert!(state > log);
+        assert_eq!(
+            cache_bytes_for(&format!("{LOG_FILE}.rewrite"), total) as u64,
+            log
+        );
+        assert_eq!(
+            cache_bytes_for(&format!("{STATE_FILE}.rewrite"), total) as u64,
+            state
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let disk = FileDisk::new(dir.path()).with_cache_bytes(CACHE_BYTES_MIN);
+        let db = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        db.write(|writer| {
+            cairn_core::kv::KvWrite::put(writer, cairn_core::kv::Table::Content, b"k", b"v")
+        })
+        .unwrap();
+    }
 }

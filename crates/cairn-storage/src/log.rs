@@ -165,6 +165,19 @@ impl LogDb {
         Ok(entries)
     }
 
+    /// The index and encoded size of every entry, in order.
+    pub fn entry_sizes(&self) -> Result<Vec<(u64, u64)>, StorageError> {
+        let db = self.db();
+        let txn = db.begin_read().map_err(storage_error)?;
+        let table = txn.open_table(ENTRIES).map_err(storage_error)?;
+        let mut sizes = Vec::new();
+        for item in table.iter().map_err(storage_error)? {
+            let (index, bytes) = item.map_err(storage_error)?;
+            sizes.push((index.value(), bytes.value().len() as u64));
+        }
+        Ok(sizes)
+    }
+
     /// The last entry, if the log holds any.
     pub fn last(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
         let db = self.db();
@@ -227,6 +240,10 @@ mod tests {
             2
         );
         assert_eq!(log.len().unwrap(), 4);
+        assert_eq!(
+            log.entry_sizes().unwrap(),
+            vec![(4, 1), (5, 1), (6, 1), (7, 1)]
+        );
     }
 
     #[test]

@@ -110,6 +110,20 @@ impl StateDb {
         self.write_with(redb::Durability::None, work)
     }
 
+    /// `write` when `synced`, else `write_unsynced`.
+    pub fn write_synced_if<T>(
+        &self,
+        synced: bool,
+        work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let durability = if synced {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        };
+        self.write_with(durability, work)
+    }
+
     /// Makes every earlier unsynced commit durable.
     pub fn persist(&self) -> Result<(), StorageError> {
         self.write(|_| Ok(()))
@@ -474,7 +488,7 @@ mod tests {
     #[test]
     fn rewrite_leaves_no_bytes_of_removed_values() {
         let dir = tempfile::tempdir().unwrap();
-        let disk = crate::FileDisk(dir.path().to_path_buf());
+        let disk = crate::FileDisk::new(dir.path());
         let file = dir.path().join(STATE_FILE);
         let secret = b"6f1d0c2a9b8e7f6a5d4c3b2a1f0e9d8c".repeat(64);
         let db = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();

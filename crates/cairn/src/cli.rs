@@ -613,6 +613,14 @@ pub struct BenchArgs {
     /// The store the files live in (created if absent; ignored for etcd).
     #[arg(long, default_value = "bench")]
     pub store: String,
+    /// Spread the files over this many stores, STORE-00000 and on (made if
+    /// absent; Cairn only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub stores: u64,
+    /// Each client moves to its next file after every operation (client c
+    /// of n takes files c, c+n, …) instead of working on one file.
+    #[arg(long)]
+    pub spread: bool,
     #[arg(long, value_enum, default_value_t = BenchTarget::Cairn)]
     pub target: BenchTarget,
 }
@@ -876,6 +884,8 @@ mod tests {
         assert_eq!(args.value_bytes, 1024);
         assert_eq!(args.files, None);
         assert_eq!(args.store, "bench");
+        assert_eq!(args.stores, 1);
+        assert!(!args.spread);
         assert_eq!(args.workload, BenchWorkload::Cas);
         assert_eq!(args.target, BenchTarget::Etcd);
 

@@ -27,6 +27,7 @@ use crate::log_store::LogStore;
 use crate::propose_batcher::{ProposalCounts, ProposeBatcher};
 use crate::read_batcher::{READS_WAITING_MAX, ReadBatcher};
 use crate::scrub;
+use crate::snapshot_policy::LogBytesPolicy;
 use crate::state_machine::StateMachine;
 use crate::transport::{Contact, Network, PeerServer, Refusals};
 use crate::types::{PeerNode, Raft};
@@ -89,6 +90,8 @@ struct Inner {
     scrubber_task: tokio::task::AbortHandle,
     /// Says so in the log when openraft stops on an error.
     stop_watch_task: tokio::task::AbortHandle,
+    /// Snapshots and purges by log bytes (`snapshot_policy.rs`).
+    snapshot_policy_task: tokio::task::AbortHandle,
 }
 
 impl Drop for Inner {
@@ -96,6 +99,7 @@ impl Drop for Inner {
         self.peer_server_task.abort();
         self.scrubber_task.abort();
         self.stop_watch_task.abort();
+        self.snapshot_policy_task.abort();
     }
 }
 
@@ -144,7 +148,9 @@ impl Node {
         })?;
         let disk: Arc<dyn Disk> = match &config.disk {
             Some(disk) => disk.clone(),
-            None => Arc::new(FileDisk(config.data_dir.clone())),
+            None => Arc::new(
+                FileDisk::new(config.data_dir.clone()).with_cache_bytes(config.cache_bytes),
+            ),
         };
         let log =
             Arc::new(LogDb::with_database(disk.database(LOG_FILE).map_err(fatal)?).map_err(fatal)?);
@@ -163,6 +169,7 @@ impl Node {
             refusing: Default::default(),
         };
         let log_store = LogStore::new(log.clone(), config.io).map_err(fatal)?;
+        let log_bytes = log_store.log_bytes();
         // openraft 0.9 would restore a committed vote for itself as leadership
         // of the same term, answering linearizable reads from an unsynced
         // commit index; a restarted node wins a new election instead.
@@ -177,7 +184,8 @@ impl Node {
             log_store,
             StateMachine::new(state.clone(), disk.clone())
                 .map_err(fatal)?
-                .with_scrub(scrub_signal),
+                .with_scrub(scrub_signal)
+                .with_log(log.clone()),
         )
         .await
         .map_err(fatal)?;
@@ -189,6 +197,15 @@ impl Node {
             disk,
         };
         let scrubber_task = tokio::spawn(scrubber.run(scrub_wanted)).abort_handle();
+        let snapshot_policy = LogBytesPolicy {
+            node_id: config.node_id,
+            raft: raft.clone(),
+            bytes: log_bytes,
+            db: log.clone(),
+            since_last_bytes_max: config.raft.snapshot_log_bytes_since_last,
+            keep_bytes_max: config.raft.max_in_snapshot_log_bytes_to_keep,
+        };
+        let snapshot_policy_task = tokio::spawn(snapshot_policy.run()).abort_handle();
         let peer_server = PeerServer {
             node_id: config.node_id,
             raft: raft.clone(),
@@ -220,6 +237,7 @@ impl Node {
                 peer_server_task,
                 scrubber_task,
                 stop_watch_task,
+                snapshot_policy_task,
             }),
         })
     }
@@ -322,6 +340,7 @@ impl Node {
         self.inner.peer_server_task.abort();
         self.inner.scrubber_task.abort();
         self.inner.stop_watch_task.abort();
+        self.inner.snapshot_policy_task.abort();
         self.inner.raft.shutdown().await.map_err(fatal)?;
         // openraft's storage tasks end shortly after its core does; wait for
         // them to let go of the redb files so the node can be reopened in

@@ -8,6 +8,11 @@
 //!   (`If-Match` for Cairn, a `mod_revision` compare for etcd). A conflict
 //!   is counted and the client re-reads and retries.
 //! - Read phase: linearizable reads of pre-written files.
+//!
+//! With `--stores N` the files are spread over N stores (`STORE-00000`, …,
+//! made before the load, contiguous runs of files in each), and with
+//! `--spread` each client moves to its next file after every operation
+//! (client `c` of `n` takes files `c`, `c + n`, …) instead of staying on one.
 
 mod etcd;
 mod histogram;
@@ -53,6 +58,11 @@ const SETUP_TXN_BYTES_MAX: u64 = 2 * 1024 * 1024;
 pub struct LoadSummary {
     pub target: String,
     pub files: u64,
+    /// How many stores the files are spread over, and how long making them took.
+    #[serde(default)]
+    pub stores: u64,
+    #[serde(default)]
+    pub stores_created_s: f64,
     pub value_bytes: u64,
     pub elapsed_s: f64,
     pub files_per_s: f64,
@@ -105,6 +115,10 @@ pub struct BenchPlan {
     pub value_bytes: usize,
     pub files: Option<u64>,
     pub store: String,
+    /// How many stores the files are spread over (`store` alone when 1).
+    pub stores: u64,
+    /// Each client moves through its files instead of staying on one.
+    pub spread: bool,
     /// Cairn's API token (etcd runs without auth).
     pub token: Option<String>,
     /// `--ca-file`: the CA trusted for https:// URLs in place of the public roots.
@@ -122,6 +136,8 @@ impl BenchPlan {
             value_bytes: args.value_bytes as usize,
             files: args.files,
             store: args.store.clone(),
+            stores: args.stores,
+            spread: args.spread,
             token: None,
             ca_file: None,
         }
@@ -142,6 +158,29 @@ impl BenchPlan {
         match &self.token {
             Some(token) => client.with_token(token.clone()),
             None => client,
+        }
+    }
+
+    /// The name of store number `number` (of `stores`).
+    fn store_name(&self, number: u64) -> String {
+        if self.stores <= 1 {
+            self.store.clone()
+        } else {
+            format!("{}-{number:05}", self.store)
+        }
+    }
+
+    /// Files per store when `files` are spread over the stores.
+    fn files_per_store(&self, files: u64) -> u64 {
+        files.div_ceil(self.stores.max(1)).max(1)
+    }
+
+    /// The files client `client` of `clients` works on, in order.
+    fn client_files(&self, client: u64, clients: u64, files: u64) -> Vec<u64> {
+        if self.spread {
+            (client % files..files).step_by(clients as usize).collect()
+        } else {
+            vec![client % files]
         }
     }
 
@@ -169,17 +208,23 @@ fn fill_value(value: &mut [u8], client: u64, sequence: u64) {
 
 /// How one client talks to the system under test.
 enum Driver {
-    Cairn { client: Client, store: String },
+    Cairn {
+        client: Client,
+        plan: Arc<BenchPlan>,
+        files_per_store: u64,
+    },
     Etcd(EtcdDriver),
 }
 
 impl Driver {
-    fn new(plan: &BenchPlan, url: &str) -> Result<Driver, ClientError> {
+    /// A client of the system under `url`, for a run over `files` files.
+    fn new(plan: &Arc<BenchPlan>, url: &str, files: u64) -> Result<Driver, ClientError> {
         let client = plan.client(url)?.with_agent("cairn-bench");
         Ok(match plan.target {
             BenchTarget::Cairn => Driver::Cairn {
                 client: plan.with_token(client),
-                store: plan.store.clone(),
+                plan: plan.clone(),
+                files_per_store: plan.files_per_store(files),
             },
             BenchTarget::Etcd => Driver::Etcd(EtcdDriver::new(client)),
         })
@@ -193,12 +238,25 @@ impl Driver {
         }
     }
 
-    /// The current version of `key` (Cairn: the file version; etcd: its
-    /// `mod_revision`); `None` when the file does not exist (Cairn).
-    async fn read_version(&self, key: &str) -> Result<Option<i64>, OpError> {
+    /// The store file `index` lives in (Cairn).
+    fn store(&self, index: u64) -> String {
         match self {
-            Driver::Cairn { client, store } => {
-                match client.read_file(store, key, At::Current).await {
+            Driver::Cairn {
+                plan,
+                files_per_store,
+                ..
+            } => plan.store_name(index / files_per_store),
+            Driver::Etcd(_) => String::new(),
+        }
+    }
+
+    /// The current version of file `index` (Cairn: the file version; etcd:
+    /// its `mod_revision`); `None` when the file does not exist (Cairn).
+    async fn read_version(&self, index: u64) -> Result<Option<i64>, OpError> {
+        let key = &self.key(index);
+        match self {
+            Driver::Cairn { client, .. } => {
+                match client.read_file(&self.store(index), key, At::Current).await {
                     Ok(read) => Ok(Some(read.version as i64)),
                     Err(error) if error.is(ErrorCode::NotFound) => Ok(None),
                     Err(error) => Err(error.into()),
@@ -208,25 +266,30 @@ impl Driver {
         }
     }
 
-    async fn write_if(&self, key: &str, seen: Option<i64>, value: &[u8]) -> Result<(), OpError> {
+    async fn write_if(&self, index: u64, seen: Option<i64>, value: &[u8]) -> Result<(), OpError> {
+        let key = &self.key(index);
         match self {
-            Driver::Cairn { client, store } => {
+            Driver::Cairn { client, .. } => {
                 let options = WriteOptions {
                     if_match: seen.map(|version| version as u64),
                     if_none_match: seen.is_none(),
                     idempotency_key: None,
                 };
-                client.write_file(store, key, value, &options).await?;
+                client
+                    .write_file(&self.store(index), key, value, &options)
+                    .await?;
                 Ok(())
             }
             Driver::Etcd(etcd) => etcd.write_if(key, seen.unwrap_or(0), value).await,
         }
     }
 
-    /// Writes files `indexes` with `value`: Cairn in one transaction, etcd one key at a time.
+    /// Writes files `indexes` (all in one store) with `value`: Cairn in one
+    /// transaction, etcd one key at a time.
     async fn put_many(&self, indexes: std::ops::Range<u64>, value: &[u8]) -> Result<(), OpError> {
         match self {
-            Driver::Cairn { client, store } => {
+            Driver::Cairn { client, .. } => {
+                let store = self.store(indexes.start);
                 let content = String::from_utf8_lossy(value).into_owned();
                 let ops = indexes
                     .map(|index| OpRequest::Write {
@@ -236,24 +299,25 @@ impl Driver {
                     })
                     .collect();
                 client
-                    .txn(store, &TxnRequest { ops, message: None }, None)
+                    .txn(&store, &TxnRequest { ops, message: None }, None)
                     .await?;
                 Ok(())
             }
             Driver::Etcd(_) => {
                 for index in indexes {
-                    self.put(&self.key(index), value).await?;
+                    self.put(index, value).await?;
                 }
                 Ok(())
             }
         }
     }
 
-    async fn put(&self, key: &str, value: &[u8]) -> Result<(), OpError> {
+    async fn put(&self, index: u64, value: &[u8]) -> Result<(), OpError> {
+        let key = &self.key(index);
         match self {
-            Driver::Cairn { client, store } => {
+            Driver::Cairn { client, .. } => {
                 client
-                    .write_file(store, key, value, &WriteOptions::default())
+                    .write_file(&self.store(index), key, value, &WriteOptions::default())
                     .await?;
                 Ok(())
             }
@@ -261,10 +325,13 @@ impl Driver {
         }
     }
 
-    async fn read(&self, key: &str) -> Result<(), OpError> {
+    async fn read(&self, index: u64) -> Result<(), OpError> {
+        let key = &self.key(index);
         match self {
-            Driver::Cairn { client, store } => {
-                client.read_file(store, key, At::Current).await?;
+            Driver::Cairn { client, .. } => {
+                client
+                    .read_file(&self.store(index), key, At::Current)
+                    .await?;
                 Ok(())
             }
             Driver::Etcd(etcd) => etcd.read(key).await.map(|_| ()),
@@ -301,12 +368,18 @@ pub async fn run(plan: &BenchPlan) -> Result<(Vec<PhaseSummary>, Vec<LoadSummary
     if plan.urls.is_empty() {
         return Err(OpError::new("invalid_request", "no --url to benchmark"));
     }
+    let plan = Arc::new(plan.clone());
+    let mut stores_created_s = 0.0;
     if plan.target == BenchTarget::Cairn {
-        let client = plan.with_token(plan.client(&plan.urls[0])?);
-        match client.create_store(&plan.store).await {
-            Ok(_) => {}
-            Err(error) if error.is(ErrorCode::AlreadyExists) => {}
-            Err(error) => return Err(error.into()),
+        let started = Instant::now();
+        create_stores(&plan).await?;
+        stores_created_s = started.elapsed().as_secs_f64();
+        if plan.stores > 1 {
+            eprintln!(
+                "{} stores: {} made in {stores_created_s:.1}s",
+                plan.target_name(),
+                plan.stores
+            );
         }
     }
     let phases: &[Phase] = match plan.workload {
@@ -318,14 +391,25 @@ pub async fn run(plan: &BenchPlan) -> Result<(Vec<PhaseSummary>, Vec<LoadSummary
     let mut loads = Vec::new();
     for &clients in &plan.clients {
         let files = plan.files.unwrap_or(clients).max(1);
-        let load = prepare_files(plan, files).await?;
+        if files < plan.stores {
+            return Err(OpError::new(
+                "invalid_request",
+                format!(
+                    "--files ({files}) must be at least --stores ({})",
+                    plan.stores
+                ),
+            ));
+        }
+        let mut load = prepare_files(&plan, files).await?;
+        load.stores = plan.stores;
+        load.stores_created_s = stores_created_s;
         eprintln!(
             "{} load: {} files in {:.1}s = {:.0} files/s",
             load.target, load.files, load.elapsed_s, load.files_per_s
         );
         loads.push(load);
         for &phase in phases {
-            let summary = run_phase(plan, phase, clients, files).await?;
+            let summary = run_phase(&plan, phase, clients, files).await?;
             eprintln!("{}", summary.line());
             summaries.push(summary);
         }
@@ -333,10 +417,63 @@ pub async fn run(plan: &BenchPlan) -> Result<(Vec<PhaseSummary>, Vec<LoadSummary
     Ok((summaries, loads))
 }
 
+/// Makes the stores the files live in (Cairn), `SETUP_CONCURRENCY_MAX` at a
+/// time; one that exists already is used as it is.
+async fn create_stores(plan: &Arc<BenchPlan>) -> Result<(), OpError> {
+    let stores = plan.stores.max(1);
+    let workers = stores.min(SETUP_CONCURRENCY_MAX as u64);
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..workers {
+        let client = plan.with_token(plan.client(&plan.urls[worker as usize % plan.urls.len()])?);
+        let plan = plan.clone();
+        tasks.spawn(async move {
+            let mut number = worker;
+            while number < stores {
+                let name = plan.store_name(number);
+                let mut attempt = 0;
+                loop {
+                    match client.create_store(&name).await {
+                        Ok(_) => break,
+                        Err(error) if error.is(ErrorCode::AlreadyExists) => break,
+                        Err(error) if attempt < SETUP_ATTEMPTS_MAX => {
+                            attempt += 1;
+                            if attempt == 1 {
+                                eprintln!("setup: create store {name}: {error}; retrying");
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(error) => return Err(OpError::from(error)),
+                    }
+                }
+                number += workers;
+            }
+            Ok(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|error| OpError::new("internal", format!("setup task: {error}")))??;
+    }
+    Ok(())
+}
+
+/// The runs of files that one pre-write transaction writes: at most
+/// `per_txn` files, all in one store.
+fn load_chunks(files: u64, files_per_store: u64, per_txn: u64) -> Vec<std::ops::Range<u64>> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < files {
+        let store_end = (start / files_per_store + 1) * files_per_store;
+        let end = (start + per_txn).min(store_end).min(files);
+        chunks.push(start..end);
+        start = end;
+    }
+    chunks
+}
+
 /// Writes every file once (`value_bytes` each) so that reads find them and
 /// CAS starts from an existing version: Cairn `SETUP_FILES_PER_TXN` files
 /// per transaction, etcd one key at a time.
-async fn prepare_files(plan: &BenchPlan, files: u64) -> Result<LoadSummary, OpError> {
+async fn prepare_files(plan: &Arc<BenchPlan>, files: u64) -> Result<LoadSummary, OpError> {
     let per_txn = match plan.target {
         // Within the default request size (4 MiB) whatever the value size.
         BenchTarget::Cairn => {
@@ -344,20 +481,21 @@ async fn prepare_files(plan: &BenchPlan, files: u64) -> Result<LoadSummary, OpEr
         }
         BenchTarget::Etcd => 1,
     };
-    let chunks = files.div_ceil(per_txn);
-    let workers = chunks.min(SETUP_CONCURRENCY_MAX as u64);
+    let chunks = Arc::new(load_chunks(files, plan.files_per_store(files), per_txn));
+    let workers = (chunks.len() as u64).min(SETUP_CONCURRENCY_MAX as u64);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..workers {
         let url = plan.urls[worker as usize % plan.urls.len()].clone();
-        let driver = Driver::new(plan, &url)?;
+        let driver = Driver::new(plan, &url, files)?;
         let value_bytes = plan.value_bytes;
+        let chunks = chunks.clone();
         tasks.spawn(async move {
             let mut value = vec![0u8; value_bytes];
-            let mut chunk = worker;
-            while chunk < chunks {
+            let mut chunk = worker as usize;
+            while let Some(indexes) = chunks.get(chunk) {
                 fill_value(&mut value, worker, 0);
-                let indexes = chunk * per_txn..((chunk + 1) * per_txn).min(files);
+                let indexes = indexes.clone();
                 // A cluster may still be electing a leader: retry for a while.
                 let mut attempt = 0;
                 loop {
@@ -376,7 +514,7 @@ async fn prepare_files(plan: &BenchPlan, files: u64) -> Result<LoadSummary, OpEr
                         Err(error) => return Err(error),
                     }
                 }
-                chunk += workers;
+                chunk += workers as usize;
             }
             Ok(())
         });
@@ -388,6 +526,8 @@ async fn prepare_files(plan: &BenchPlan, files: u64) -> Result<LoadSummary, OpEr
     Ok(LoadSummary {
         target: plan.target_name().to_string(),
         files,
+        stores: plan.stores,
+        stores_created_s: 0.0,
         value_bytes: plan.value_bytes as u64,
         elapsed_s,
         files_per_s: if elapsed_s > 0.0 {
@@ -399,7 +539,7 @@ async fn prepare_files(plan: &BenchPlan, files: u64) -> Result<LoadSummary, OpEr
 }
 
 async fn run_phase(
-    plan: &BenchPlan,
+    plan: &Arc<BenchPlan>,
     phase: Phase,
     clients: u64,
     files: u64,
@@ -410,9 +550,9 @@ async fn run_phase(
     let mut warming = tokio::task::JoinSet::new();
     for client in 0..clients {
         let url = &plan.urls[client as usize % plan.urls.len()];
-        let driver = Driver::new(plan, url)?;
+        let driver = Driver::new(plan, url, files)?;
         warming.spawn(async move {
-            let _ = driver.read(&driver.key(client % files)).await;
+            let _ = driver.read(client % files).await;
             (client, driver)
         });
     }
@@ -427,13 +567,15 @@ async fn run_phase(
     let deadline = started + plan.duration;
     let mut tasks = tokio::task::JoinSet::new();
     for (client, driver) in drivers {
-        let key = driver.key(client % files);
+        let indexes = plan.client_files(client, clients, files);
         let progress = progress.clone();
         let value_bytes = plan.value_bytes;
         tasks.spawn(async move {
             match phase {
-                Phase::Cas => cas_loop(driver, key, client, value_bytes, deadline, &progress).await,
-                Phase::Read => read_loop(driver, key, deadline, &progress).await,
+                Phase::Cas => {
+                    cas_loop(driver, indexes, client, value_bytes, deadline, &progress).await
+                }
+                Phase::Read => read_loop(driver, indexes, deadline, &progress).await,
             }
         });
     }
@@ -489,7 +631,7 @@ async fn backoff() {
 
 async fn cas_loop(
     driver: Driver,
-    key: String,
+    indexes: Vec<u64>,
     client: u64,
     value_bytes: usize,
     deadline: Instant,
@@ -501,9 +643,11 @@ async fn cas_loop(
     // Set when an attempt starts; kept across conflicts so that the cycle
     // latency includes the retries a conflict costs.
     let mut cycle_started: Option<Instant> = None;
+    let mut next = indexes.iter().copied().cycle();
+    let mut index = next.next().unwrap_or(0);
     while Instant::now() < deadline {
         let cycle_start = *cycle_started.get_or_insert_with(Instant::now);
-        let seen = match driver.read_version(&key).await {
+        let seen = match driver.read_version(index).await {
             Ok(seen) => seen,
             Err(error) => {
                 counters.error(&error.code, &error.detail);
@@ -515,7 +659,7 @@ async fn cas_loop(
         sequence += 1;
         fill_value(&mut value, client, sequence);
         let write_start = Instant::now();
-        match driver.write_if(&key, seen, &value).await {
+        match driver.write_if(index, seen, &value).await {
             Ok(()) => {
                 counters.latency_us.record(micros(write_start.elapsed()));
                 counters
@@ -523,6 +667,7 @@ async fn cas_loop(
                     .record(micros(cycle_start.elapsed()));
                 counters.ops += 1;
                 cycle_started = None;
+                index = next.next().unwrap_or(index);
                 progress.ops.fetch_add(1, Ordering::Relaxed);
             }
             Err(error) => {
@@ -541,14 +686,16 @@ async fn cas_loop(
 
 async fn read_loop(
     driver: Driver,
-    key: String,
+    indexes: Vec<u64>,
     deadline: Instant,
     progress: &Progress,
 ) -> PhaseCounters {
     let mut counters = PhaseCounters::default();
+    let mut next = indexes.iter().copied().cycle();
     while Instant::now() < deadline {
+        let index = next.next().unwrap_or(0);
         let start = Instant::now();
-        match driver.read(&key).await {
+        match driver.read(index).await {
             Ok(()) => {
                 counters.latency_us.record(micros(start.elapsed()));
                 counters.ops += 1;
@@ -581,6 +728,26 @@ mod tests {
         let mut tiny = vec![0u8; 2];
         fill_value(&mut tiny, 12345, 1);
         assert_eq!(&tiny, b"c1");
+    }
+
+    /// Load chunks cover every file once, never cross a store, and hold
+    /// at most `per_txn` files.
+    #[test]
+    fn load_chunks_stay_in_one_store() {
+        let chunks = load_chunks(10, 4, 3);
+        assert_eq!(chunks, vec![0..3, 3..4, 4..7, 7..8, 8..10]);
+        assert_eq!(load_chunks(5, 5, 256), vec![0..5]);
+        let files = 10_000;
+        let per_store = files / 7 + 1;
+        let chunks = load_chunks(files, per_store, 256);
+        let mut next = 0;
+        for chunk in &chunks {
+            assert_eq!(chunk.start, next);
+            assert!(chunk.end - chunk.start <= 256);
+            assert_eq!(chunk.start / per_store, (chunk.end - 1) / per_store);
+            next = chunk.end;
+        }
+        assert_eq!(next, files);
     }
 
     #[test]
