@@ -16,11 +16,10 @@
 //!   this one goes (here: killed), and it catches up after a restart.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cairn_client::{At, Client, Consistency, WriteOptions};
-use cairn_tests::NodeProcess;
+use cairn_tests::{NodeProcess, TmpfsMount, mount_tmpfs};
 use serde_json::Value;
 
 use crate::{Cluster, HTTP, RAFT};
@@ -38,44 +37,9 @@ const SNAPSHOT_OFTEN: &str = "snapshot_logs_since_last = 40\nmax_in_snapshot_log
 /// How long the follower may take to hold everything once space is back.
 const CATCH_UP_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Unmounts the tmpfs when the test ends, however it ends.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Mounts a tmpfs of `TMPFS_MIB` at `dir`; `None` (and says why) without root.
-fn mount_tmpfs(dir: &Path) -> Option<Mount> {
-    std::fs::create_dir_all(dir).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={TMPFS_MIB}m"), "tmpfs"])
-        .arg(dir)
-        .output()
-        .expect("run mount");
-    if !mounted.status.success() {
-        eprintln!(
-            "SKIPPED: cannot mount a tmpfs (needs root): {}",
-            String::from_utf8_lossy(&mounted.stderr).trim()
-        );
-        return None;
-    }
-    Some(Mount(dir.to_path_buf()))
-}
-
+/// Bytes free under `dir`.
 fn free_bytes(dir: &Path) -> u64 {
-    let output = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .expect("run df");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .nth(1)
-        .and_then(|line| line.trim().parse().ok())
-        .expect("df prints the free bytes")
+    cairn_tests::free_bytes(dir).expect("df prints the free bytes")
 }
 
 /// A ballast file that leaves `left` bytes free (0: as much as will fit).
@@ -100,14 +64,14 @@ fn fill(dir: &Path, left: u64) -> PathBuf {
 
 /// Two nodes as usual, and node 3 with its data directory on a tmpfs and
 /// `storage` as its `[storage]` table, promoted to voter.
-async fn cluster_with_small_follower(raft: &str, storage: &str) -> Option<(Cluster, Mount)> {
+async fn cluster_with_small_follower(raft: &str, storage: &str) -> Option<(Cluster, TmpfsMount)> {
     let mut cluster = Cluster::start(2, raft).await;
     let node = NodeProcess::configure(
         cluster.dir.path(),
         3,
         &format!("bootstrap = false\n{RAFT}{raft}{HTTP}[storage]\n{storage}"),
     );
-    let mount = mount_tmpfs(&node.data_dir)?;
+    let mount = mount_tmpfs(&node.data_dir, TMPFS_MIB)?;
     cluster.add_learner_node(node).await;
     cluster.promote(3).await;
     Some((cluster, mount))
@@ -374,7 +338,7 @@ async fn a_leader_below_its_reserve_refuses_writes_from_every_node_and_another_c
         1,
         &format!("bootstrap = true\n{RAFT}{HTTP}[storage]\nreserve_bytes = {RESERVE_BYTES}\n"),
     );
-    let Some(_mount) = mount_tmpfs(&first.data_dir) else {
+    let Some(_mount) = mount_tmpfs(&first.data_dir, TMPFS_MIB) else {
         return;
     };
     first.spawn();

@@ -4,36 +4,16 @@
 //! directory is a small tmpfs of its own, which needs root (as CI has); a
 //! run without root says so and checks nothing else.
 
-use std::process::Command;
-
 use cairn_client::{At, WriteOptions};
-use cairn_tests::{NodeProcess, operator_client};
+use cairn_tests::{NodeProcess, mount_tmpfs, operator_client};
 
 use crate::expect_problem;
 
 const TMPFS_MIB: u64 = 96;
 const RESERVE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Unmounts the tmpfs when the test ends, however it ends.
-struct Mount(std::path::PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 fn free_bytes(dir: &std::path::Path) -> u64 {
-    let output = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .expect("run df");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .nth(1)
-        .and_then(|line| line.trim().parse().ok())
-        .expect("df prints the free bytes")
+    cairn_tests::free_bytes(dir).expect("df prints the free bytes")
 }
 
 #[tokio::test]
@@ -44,20 +24,9 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers() {
         1,
         &format!("bootstrap = true\n[storage]\nreserve_bytes = {RESERVE_BYTES}\n"),
     );
-    std::fs::create_dir_all(&node.data_dir).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={TMPFS_MIB}m"), "tmpfs"])
-        .arg(&node.data_dir)
-        .output()
-        .expect("run mount");
-    if !mounted.status.success() {
-        eprintln!(
-            "SKIPPED: cannot mount a tmpfs (needs root): {}",
-            String::from_utf8_lossy(&mounted.stderr).trim()
-        );
+    let Some(_mount) = mount_tmpfs(&node.data_dir, TMPFS_MIB) else {
         return;
-    }
-    let _mount = Mount(node.data_dir.clone());
+    };
     node.spawn();
     node.wait_ready().await;
     let client = operator_client(&node.url());

@@ -286,3 +286,46 @@ impl Drop for NodeProcess {
         self.kill();
     }
 }
+
+/// A tmpfs mounted for a test (a small file system to fill); unmounted when
+/// dropped, however the test ends.
+pub struct TmpfsMount(PathBuf);
+
+impl Drop for TmpfsMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Mounts a tmpfs of `mib` MiB at `dir` (made if missing). Mounting needs
+/// root, as CI has; without it this says `SKIPPED` and why, and answers `None`.
+pub fn mount_tmpfs(dir: &Path, mib: u64) -> Option<TmpfsMount> {
+    std::fs::create_dir_all(dir).expect("create the mount point");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .expect("run mount");
+    if !mounted.status.success() {
+        eprintln!(
+            "SKIPPED: cannot mount a tmpfs (needs root): {}",
+            String::from_utf8_lossy(&mounted.stderr).trim()
+        );
+        return None;
+    }
+    Some(TmpfsMount(dir.to_path_buf()))
+}
+
+/// Bytes free on the file system holding `dir`, as `df` says; `None` if `df`
+/// prints no number.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let output = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .expect("run df");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|line| line.trim().parse().ok())
+}

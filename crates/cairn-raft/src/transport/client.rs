@@ -632,6 +632,23 @@ mod tests {
         }
     }
 
+    /// A client of node 1 to an `OrderedPeer` (node 2) answering its first
+    /// request after `first_answer_delay`.
+    fn client_of_ordered_peer(first_answer_delay: Duration) -> PeerClient {
+        PeerClient {
+            from: 1,
+            target: 2,
+            addr: "peer-2".into(),
+            connector: Arc::new(OrderedPeer { first_answer_delay }),
+            secret: "s3cret".into(),
+            rpc_timeout: Duration::from_secs(5),
+            conn: None,
+            idle: IdleConns::default(),
+            refused_retry: Duration::from_millis(100),
+            refusing: RefusingPeers::default(),
+        }
+    }
+
     /// openraft bounds every append-entries call with its own timeout and
     /// drops the call when it fires. The answer to the dropped request must
     /// not be taken as the answer to the next one: a stale `Success` would
@@ -640,20 +657,7 @@ mod tests {
     /// with fewer entries than the leader believed it held).
     #[tokio::test]
     async fn a_dropped_call_leaves_no_answer_for_the_next_call() {
-        let mut client = PeerClient {
-            from: 1,
-            target: 2,
-            addr: "peer-2".into(),
-            connector: Arc::new(OrderedPeer {
-                first_answer_delay: Duration::from_millis(200),
-            }),
-            secret: "s3cret".into(),
-            rpc_timeout: Duration::from_secs(5),
-            conn: None,
-            idle: IdleConns::default(),
-            refused_retry: Duration::from_millis(100),
-            refusing: RefusingPeers::default(),
-        };
+        let mut client = client_of_ordered_peer(Duration::from_millis(200));
         let option = || RPCOption::new(Duration::from_secs(5));
         // The first call is dropped before its answer comes, as openraft's timeout does.
         let dropped = tokio::time::timeout(
@@ -676,20 +680,7 @@ mod tests {
     /// entries; a single entry that times out is a plain timeout.
     #[tokio::test]
     async fn a_batch_not_answered_in_time_is_split_in_half() {
-        let mut client = PeerClient {
-            from: 1,
-            target: 2,
-            addr: "peer-2".into(),
-            connector: Arc::new(OrderedPeer {
-                first_answer_delay: Duration::from_secs(60),
-            }),
-            secret: "s3cret".into(),
-            rpc_timeout: Duration::from_secs(5),
-            conn: None,
-            idle: IdleConns::default(),
-            refused_retry: Duration::from_millis(100),
-            refusing: RefusingPeers::default(),
-        };
+        let mut client = client_of_ordered_peer(Duration::from_secs(60));
         let option = || RPCOption::new(Duration::from_millis(200));
         let mut batch = append_after(3);
         batch.entries = (4..9).map(|index| entry(index, 10)).collect();

@@ -329,13 +329,27 @@ impl Service {
         consistency: cairn_api::Consistency,
         read: impl FnOnce(&StateReader, &StoreRef, &StoreInfo) -> Result<T, ReadError>,
     ) -> ServiceResult<T> {
+        self.read_in_store_as(context, store, consistency, |reader, _, store, info| {
+            read(reader, store, info)
+        })
+        .await
+    }
+
+    /// `read_in_store`, handing `read` the caller as well.
+    async fn read_in_store_as<T>(
+        &self,
+        context: &RequestContext,
+        store: &str,
+        consistency: cairn_api::Consistency,
+        read: impl FnOnce(&StateReader, &Subject, &StoreRef, &StoreInfo) -> Result<T, ReadError>,
+    ) -> ServiceResult<T> {
         let name = self.store_name(store)?;
         let org = org_name(context)?;
         self.read_as(context, consistency, |reader, subject| {
             let org = auth::resolve_org(reader, subject, org.as_ref())?;
             let store = StoreRef::new(org.id, name);
             let info = auth::authorize_store(reader, subject, &store, Access::Read)?;
-            read(reader, &store, &info)
+            read(reader, subject, &store, &info)
         })
         .await
     }

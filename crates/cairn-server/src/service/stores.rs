@@ -69,15 +69,10 @@ impl Service {
         store: &str,
         consistency: Consistency,
     ) -> ServiceResult<StoreInfo> {
-        let name = self.store_name(store)?;
-        let org = org_name(context)?;
-        self.read_as(context, consistency, |reader, subject| {
-            let org = auth::resolve_org(reader, subject, org.as_ref())?;
-            let info =
-                auth::authorize_store(reader, subject, &StoreRef::new(org.id, name), Access::Read)?;
+        self.read_in_store_as(context, store, consistency, |reader, subject, _, info| {
             // Whoever may read a store has some access to it; `Read` is the least.
-            let access = auth::store_access(reader, subject, &info)?.unwrap_or(Access::Read);
-            Ok(wire::store_info_for(info, access))
+            let access = auth::store_access(reader, subject, info)?.unwrap_or(Access::Read);
+            Ok(wire::store_info_for(info.clone(), access))
         })
         .await
     }
