@@ -24,9 +24,17 @@
 //! Nothing here changes what is acknowledged: a snapshot build first makes
 //! the state machine durable (`StateMachine::build`), and openraft purges
 //! only entries a snapshot covers.
+//!
+//! A node below its replication floor (`StorageRoom::admit_replication`
+//! refuses) asks for no snapshot: building one writes a copy of the whole
+//! state, which would take the disk's last bytes. It asks once the disk has
+//! room again. openraft's own policy (`snapshot_logs_since_last` entries) and
+//! the scrubber can still start a build there; this task guards only itself.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::StorageRoom;
 use crate::log_store::LogBytes;
 use crate::types::Raft;
 
@@ -42,6 +50,24 @@ pub(crate) struct LogBytesPolicy {
     pub since_last_bytes_max: u64,
     /// Keep at most this many bytes of entries behind the snapshot.
     pub keep_bytes_max: u64,
+    /// Whether the disk has room above the replication floor (none: always).
+    pub room: Option<Arc<dyn StorageRoom>>,
+}
+
+/// Whether to ask openraft for a snapshot now: the log since the last one
+/// passed its byte bound, no build was asked for at this snapshot yet, and
+/// the disk is not below the replication floor (`room` answers `Err(why)`
+/// then).
+fn build_wanted(
+    since_snapshot_bytes: u64,
+    since_last_bytes_max: u64,
+    asked_at_this_snapshot: bool,
+    room: Result<(), String>,
+) -> Result<bool, String> {
+    if since_snapshot_bytes <= since_last_bytes_max || asked_at_this_snapshot {
+        return Ok(false);
+    }
+    room.map(|()| true)
 }
 
 impl LogBytesPolicy {
@@ -73,16 +99,34 @@ impl LogBytesPolicy {
                 self.bytes.forget_upto(purged);
             }
             let since_snapshot = self.bytes.after(snapshot.unwrap_or(0));
-            if since_snapshot > self.since_last_bytes_max && asked_at != Some(snapshot) {
-                tracing::info!(
+            let room = match &self.room {
+                Some(room) => room.admit_replication(0),
+                None => Ok(()),
+            };
+            match build_wanted(
+                since_snapshot,
+                self.since_last_bytes_max,
+                asked_at == Some(snapshot),
+                room,
+            ) {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::info!(
+                        node_id = self.node_id,
+                        since_snapshot,
+                        "the log since the last snapshot passed its byte bound: building a snapshot"
+                    );
+                    if self.raft.trigger().snapshot().await.is_err() {
+                        return;
+                    }
+                    asked_at = Some(snapshot);
+                }
+                Err(why) => tracing::debug!(
                     node_id = self.node_id,
                     since_snapshot,
-                    "the log since the last snapshot passed its byte bound: building a snapshot"
-                );
-                if self.raft.trigger().snapshot().await.is_err() {
-                    return;
-                }
-                asked_at = Some(snapshot);
+                    %why,
+                    "the log since the last snapshot passed its byte bound, but the disk is below the replication floor: no snapshot now"
+                ),
             }
             if let Some(snapshot) = snapshot
                 && let Some(upto) = self.bytes.purge_point(snapshot, self.keep_bytes_max)
@@ -123,5 +167,22 @@ mod tests {
         bytes.forget_upto(6);
         assert_eq!(bytes.after(0), 3_400);
         assert_eq!(bytes.purge_point(8, 1_500), None);
+    }
+
+    /// A build is asked for past the byte bound, once per snapshot, and not
+    /// while the disk is below the replication floor (asked again once it
+    /// has room).
+    #[test]
+    fn a_build_is_wanted_past_the_bound_and_never_below_the_floor() {
+        let below = || Err("below the floor".to_string());
+        assert_eq!(build_wanted(100, 100, false, Ok(())), Ok(false));
+        assert_eq!(build_wanted(101, 100, false, Ok(())), Ok(true));
+        assert_eq!(build_wanted(101, 100, true, Ok(())), Ok(false));
+        assert_eq!(
+            build_wanted(101, 100, false, below()),
+            Err("below the floor".to_string())
+        );
+        // Under the bound the floor is not even looked at.
+        assert_eq!(build_wanted(10, 100, false, below()), Ok(false));
     }
 }

@@ -4,8 +4,8 @@
 //! never disagree (no entry is applied twice). The transaction is not
 //! synced: the entries are already durable in the Raft log, which a crash
 //! replays from the last applied id that reached the disk. Building a
-//! snapshot first makes every apply durable (`StateDb::persist`), because
-//! the log behind a snapshot may then be purged.
+//! snapshot makes every apply it covers durable (`StateDb::persist`, after
+//! the export), because the log behind a snapshot may then be purged.
 //!
 //! Every `STATE_SYNC_APPLIES_MAX` batches, or once `STATE_SYNC_INTERVAL_MS`
 //! has passed since the last synced one (tokio's clock, which the simulation
@@ -215,9 +215,6 @@ impl StateMachine {
     /// Streams the state into a new `current.snap`.
     #[tracing::instrument(name = "snapshot_build", level = "debug", skip_all)]
     fn build(&self) -> Result<Snapshot, RaftStorageError> {
-        // Entries up to the snapshot may be purged once it exists: their
-        // effects must be durable first.
-        self.db.persist().map_err(write_error)?;
         let file = self
             .disk
             .snapshot_file(BUILDING, true)
@@ -228,6 +225,11 @@ impl StateMachine {
         out.flush().map_err(write_error)?;
         out.get_mut().sync().map_err(write_error)?;
         drop(out);
+        // Entries up to the snapshot may be purged once openraft has it: the
+        // state it covers must be durable by then. Synced after the export,
+        // not before: an apply may have committed (unsynced) between a sync
+        // and the export's read, and the snapshot would cover it.
+        self.db.persist().map_err(write_error)?;
         self.disk
             .rename_snapshot_file(BUILDING, CURRENT)
             .map_err(write_error)?;

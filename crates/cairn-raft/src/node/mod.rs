@@ -204,6 +204,7 @@ impl Node {
             db: log.clone(),
             since_last_bytes_max: config.raft.snapshot_log_bytes_since_last,
             keep_bytes_max: config.raft.max_in_snapshot_log_bytes_to_keep,
+            room: config.storage_room.clone(),
         };
         let snapshot_policy_task = tokio::spawn(snapshot_policy.run()).abort_handle();
         let peer_server = PeerServer {
