@@ -103,6 +103,15 @@ pub fn applied_state(
     Ok((applied, membership))
 }
 
+/// The state digest (`cairn_core::kv::state_digest`) and the index of the
+/// last entry applied to the state `reader` sees: one read transaction for
+/// both, so they describe the same state however long the digest takes.
+pub fn digest_and_applied(reader: &StateReader) -> Result<(u64, Option<u64>), StorageError> {
+    let (applied, _) = applied_state(reader)?;
+    let digest = cairn_core::kv::state_digest(reader)?;
+    Ok((digest, applied.map(|id| id.index)))
+}
+
 /// The snapshot meta that a snapshot's raft values describe.
 fn meta_from(raft: &RaftValues) -> Result<SnapshotMeta, StorageError> {
     let value = |name: &str| raft.iter().find(|(key, _)| key == name).map(|(_, v)| v);
@@ -409,6 +418,29 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A digest is paired with the applied index of the state it read,
+    /// even when entries are applied while it is taken (as a catching-up
+    /// follower's are during a digest of hundreds of MiB).
+    #[tokio::test]
+    async fn a_digest_names_the_applied_index_of_the_state_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk: Arc<dyn Disk> = Arc::new(cairn_storage::FileDisk::new(dir.path()));
+        let state = Arc::new(StateDb::with_database(disk.database("state.redb").unwrap()).unwrap());
+        let mut machine = StateMachine::new(state.clone(), disk.clone()).unwrap();
+        let blank = |index: u64| Entry {
+            log_id: openraft::LogId::new(openraft::LeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        };
+        machine.apply([blank(1), blank(2), blank(3)]).await.unwrap();
+        let reader = state.reader().unwrap();
+        machine.apply([blank(4), blank(5)]).await.unwrap();
+        let (digest, applied) = digest_and_applied(&reader).unwrap();
+        assert_eq!(applied, Some(3), "the reader's state, not the node's now");
+        assert_eq!(digest, cairn_core::kv::state_digest(&reader).unwrap());
+        let (_, now) = digest_and_applied(&state.reader().unwrap()).unwrap();
+        assert_eq!(now, Some(5));
+    }
 
     /// A snapshot install skips the scrub only on a node that holds
     /// nothing older: no applied state, no import cut short, no log entry.

@@ -117,6 +117,11 @@ async fn single_node_writes_survive_restart_and_snapshots() {
     }
     let digest = node.state_digest().unwrap();
     let status = node.status();
+    assert_eq!(
+        node.state_digest_applied().unwrap(),
+        (digest, status.last_applied),
+        "an idle node's digest is of the state at its applied index"
+    );
     assert_eq!(status.state, "Leader");
     assert!(status.snapshot_index.is_some(), "{status:?}");
     node.shutdown().await.unwrap();

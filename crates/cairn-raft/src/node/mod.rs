@@ -332,8 +332,18 @@ impl Node {
 
     /// A digest of the whole state machine (`cairn_core::kv::state_digest`).
     pub fn state_digest(&self) -> Result<u64, NodeError> {
+        Ok(self.state_digest_applied()?.0)
+    }
+
+    /// The state digest and the last applied log index of the state it was
+    /// taken over, both from one read transaction. The applied index from
+    /// `status` is read apart from the digest: on a node still applying, a
+    /// digest that takes seconds describes an older state than the index
+    /// read after it, and two replicas looked equal in index but not in
+    /// digest.
+    pub fn state_digest_applied(&self) -> Result<(u64, Option<u64>), NodeError> {
         let reader = self.inner.state.reader().map_err(fatal)?;
-        cairn_core::kv::state_digest(&reader).map_err(|error: StorageError| fatal(error))
+        crate::state_machine::digest_and_applied(&reader).map_err(fatal)
     }
 
     /// Stops openraft and the peer server. Everything acknowledged is already on disk.

@@ -79,10 +79,11 @@ impl Service {
     /// The state machine digest at the applied index (the operator's).
     pub async fn digest(&self, context: &RequestContext) -> ServiceResult<DigestView> {
         self.require_operator(context).await?;
-        let digest = self.node.state_digest()?;
+        // The index of the state digested, not the node's index now.
+        let (digest, last_applied) = self.node.state_digest_applied()?;
         Ok(DigestView {
             digest: format!("{digest:016x}"),
-            last_applied: self.node.status().last_applied,
+            last_applied,
         })
     }
 
