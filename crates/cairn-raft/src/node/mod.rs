@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_core::StorageError;
 use cairn_storage::{Disk, FileDisk, LOG_FILE, LogDb, STATE_FILE, StateDb};
 use openraft::ServerState;
 use openraft::error::{InitializeError, RaftError};
