@@ -387,6 +387,7 @@ async fn a_leader_below_its_reserve_hands_leadership_to_a_node_with_room() {
     let data_dir = cluster.node(1).data_dir.clone();
     let full_at = Instant::now();
     let ballast = fill(&data_dir, RESERVE_BYTES * 3 / 4);
+    let filled_in = full_at.elapsed();
     let deadline = full_at + Duration::from_secs(20);
     let mut handing_over_to = None;
     let leader = loop {
@@ -469,7 +470,8 @@ async fn a_leader_below_its_reserve_hands_leadership_to_a_node_with_room() {
         holds_every_write(&cluster, id, &acknowledged).await;
     }
     eprintln!(
-        "hand-over: node 1 below its reserve, node {leader} led {} ms later (term {term} -> {new_term}); 30 writes through every node then took {} ms; {} writes acknowledged in all (digest {digest})",
+        "hand-over: node 1 filled below its reserve in {} ms, node {leader} led {} ms after the fill began (term {term} -> {new_term}); 30 writes through every node then took {} ms; {} writes acknowledged in all (digest {digest})",
+        filled_in.as_millis(),
         handed_over_in.as_millis(),
         writes_took.as_millis(),
         acknowledged.len()
