@@ -382,6 +382,26 @@ async fn a_leader_below_its_reserve_hands_leadership_to_a_node_with_room() {
     let mut acknowledged = write_files(&clients, 0..10).await;
     let term = status(&cluster, 1).await["current_term"].as_u64().unwrap();
 
+    // Linearizable reads through every node go on all along: during the
+    // hand-over they wait for the new leader instead of failing.
+    let stop_reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let clients = clients.clone();
+        let stop = stop_reading.clone();
+        let expected = acknowledged[1].1;
+        async move {
+            let mut reads = 0_u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let client = &clients[(reads % 3) as usize];
+                let read = client.read_file(STORE, &path(1), At::Current).await;
+                let read = read.unwrap_or_else(|error| panic!("read {reads}: {error}"));
+                assert_eq!(read.version, expected);
+                reads += 1;
+            }
+            reads
+        }
+    });
+
     // Below its reserve, above the floor: it steps aside for a voter with
     // room, which is elected; the status says so meanwhile.
     let data_dir = cluster.node(1).data_dir.clone();
@@ -409,6 +429,11 @@ async fn a_leader_below_its_reserve_hands_leadership_to_a_node_with_room() {
     };
     let handed_over_in = full_at.elapsed();
     assert_eq!(cluster.leader().await, leader);
+    stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader
+        .await
+        .expect("every read during the hand-over succeeded");
+    assert!(reads > 0);
     assert_eq!(
         handing_over_to,
         Some(leader),
@@ -470,7 +495,7 @@ async fn a_leader_below_its_reserve_hands_leadership_to_a_node_with_room() {
         holds_every_write(&cluster, id, &acknowledged).await;
     }
     eprintln!(
-        "hand-over: node 1 filled below its reserve in {} ms, node {leader} led {} ms after the fill began (term {term} -> {new_term}); 30 writes through every node then took {} ms; {} writes acknowledged in all (digest {digest})",
+        "hand-over: node 1 filled below its reserve in {} ms, node {leader} led {} ms after the fill began (term {term} -> {new_term}), {reads} linearizable reads meanwhile, none failed; 30 writes through every node then took {} ms; {} writes acknowledged in all (digest {digest})",
         filled_in.as_millis(),
         handed_over_in.as_millis(),
         writes_took.as_millis(),
