@@ -10,10 +10,14 @@
 //! - With no reserve at all, a full disk stops its Raft on a storage error:
 //!   the node says so (`/ready`, writes answer `503 node_stopped` at once),
 //!   the others go on, and a restart once space is back recovers it.
-//! - A leader below its reserve refuses the writes every node forwards to it
-//!   (`507 storage_full`, nothing proposed), serves reads and takes deletes;
-//!   openraft 0.9 cannot hand leadership over, so another node leads once
-//!   this one goes (here: killed), and it catches up after a restart.
+//! - A leader below its reserve hands leadership to a voter with room
+//!   (`cairn_raft`'s `handoff.rs`): another node leads within a bounded
+//!   wait, writes through every node (the full one forwards them) are
+//!   acknowledged, the full node does not lead again while full, and every
+//!   node holds every acknowledged write once space is back.
+//! - When every node is below its reserve, nobody can take over: the leader
+//!   leads on, refuses the writes every node forwards to it (`507
+//!   storage_full`, nothing proposed), serves reads and takes deletes.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -328,19 +332,19 @@ async fn a_follower_whose_raft_stopped_on_a_full_disk_says_so_and_recovers_on_re
     assert_eq!(status(&cluster, 3).await["running"], true);
 }
 
-#[tokio::test]
-async fn a_leader_below_its_reserve_refuses_writes_from_every_node_and_another_can_lead() {
-    // Node 1 bootstraps (and leads) on a tmpfs of its own.
+/// Node 1 bootstraps (and leads) with its data directory on a tmpfs of its
+/// own; nodes `small` get one too, the others use the test's disk. `None`
+/// without root.
+async fn cluster_led_by_a_small_node(small: &[u64]) -> Option<(Cluster, Vec<TmpfsMount>)> {
     let turn = crate::TURN.lock().await;
     let dir = tempfile::tempdir().unwrap();
+    let storage = format!("[storage]\nreserve_bytes = {RESERVE_BYTES}\n");
     let mut first = NodeProcess::configure(
         dir.path(),
         1,
-        &format!("bootstrap = true\n{RAFT}{HTTP}[storage]\nreserve_bytes = {RESERVE_BYTES}\n"),
+        &format!("bootstrap = true\n{RAFT}{HTTP}{storage}"),
     );
-    let Some(_mount) = mount_tmpfs(&first.data_dir, TMPFS_MIB) else {
-        return;
-    };
+    let mut mounts = vec![mount_tmpfs(&first.data_dir, TMPFS_MIB)?];
     first.spawn();
     first.wait_ready().await;
     let mut cluster = Cluster {
@@ -351,63 +355,224 @@ async fn a_leader_below_its_reserve_refuses_writes_from_every_node_and_another_c
         _turn: turn,
     };
     for id in 2..=3 {
-        cluster.add_learner(id, "").await;
+        if small.contains(&id) {
+            let node = NodeProcess::configure(
+                cluster.dir.path(),
+                id,
+                &format!("bootstrap = false\n{RAFT}{HTTP}{storage}"),
+            );
+            mounts.push(mount_tmpfs(&node.data_dir, TMPFS_MIB)?);
+            cluster.add_learner_node(node).await;
+        } else {
+            cluster.add_learner(id, "").await;
+        }
         cluster.promote(id).await;
     }
     assert_eq!(cluster.leader().await, 1);
-    let writers = [cluster.client(1), cluster.client(2)];
-    writers[0].create_store(STORE).await.unwrap();
-    let mut acknowledged = write_files(&writers, 0..10).await;
+    Some((cluster, mounts))
+}
 
-    // Below the reserve, above the floor: the leader takes no write that
-    // grows the data, whichever node the client asked.
+#[tokio::test]
+async fn a_leader_below_its_reserve_hands_leadership_to_a_node_with_room() {
+    let Some((cluster, _mounts)) = cluster_led_by_a_small_node(&[]).await else {
+        return;
+    };
+    let clients = [cluster.client(1), cluster.client(2), cluster.client(3)];
+    clients[0].create_store(STORE).await.unwrap();
+    let mut acknowledged = write_files(&clients, 0..10).await;
+    let term = status(&cluster, 1).await["current_term"].as_u64().unwrap();
+
+    // Linearizable reads through every node go on all along: during the
+    // hand-over they wait for the new leader instead of failing.
+    let stop_reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let clients = clients.clone();
+        let stop = stop_reading.clone();
+        let expected = acknowledged[1].1;
+        async move {
+            let mut reads = 0_u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let client = &clients[(reads % 3) as usize];
+                let read = client.read_file(STORE, &path(1), At::Current).await;
+                let read = read.unwrap_or_else(|error| panic!("read {reads}: {error}"));
+                assert_eq!(read.version, expected);
+                reads += 1;
+            }
+            reads
+        }
+    });
+
+    // Below its reserve, above the floor: it steps aside for a voter with
+    // room, which is elected; the status says so meanwhile.
     let data_dir = cluster.node(1).data_dir.clone();
+    let full_at = Instant::now();
     let ballast = fill(&data_dir, RESERVE_BYTES * 3 / 4);
-    let revision = writers[1].get_store(STORE).await.unwrap().revision;
-    for (via, client) in [(1, &writers[0]), (2, &writers[1]), (3, &cluster.client(3))] {
-        let refused = client
-            .write_file(STORE, "/full/refused.md", "no", &WriteOptions::default())
-            .await
-            .unwrap_err();
-        assert_eq!(
-            (refused.code(), refused.status()),
-            ("storage_full", Some(507)),
-            "through node {via}: {refused}"
+    let filled_in = full_at.elapsed();
+    let deadline = full_at + Duration::from_secs(20);
+    let mut handing_over_to = None;
+    let leader = loop {
+        let node = status(&cluster, 1).await;
+        if let Some(to) = node["handing_over_to"].as_u64() {
+            handing_over_to = Some(to);
+        }
+        if let Some(leader) = node["current_leader"].as_u64()
+            && leader != 1
+        {
+            break leader;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 1 still leads: {node}\n{}",
+            cluster.node(1).log()
         );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let handed_over_in = full_at.elapsed();
+    assert_eq!(cluster.leader().await, leader);
+    stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader
+        .await
+        .expect("every read during the hand-over succeeded");
+    assert!(reads > 0);
+    assert_eq!(
+        handing_over_to,
+        Some(leader),
+        "the status named the node it handed over to"
+    );
+    assert!(
+        cluster
+            .node(1)
+            .log()
+            .contains(&format!("handing leadership over to node {leader}")),
+        "{}",
+        cluster.node(1).log()
+    );
+    let new_term = status(&cluster, leader).await["current_term"]
+        .as_u64()
+        .unwrap();
+    assert!(new_term > term);
+
+    // Writes go on through every node, the full one too (it forwards them),
+    // and reads, linearizable ones included.
+    let writing_at = Instant::now();
+    acknowledged.extend(write_files(&clients, 10..40).await);
+    let writes_took = writing_at.elapsed();
+    for client in &clients {
+        let read = client
+            .read_file(STORE, &path(39), At::Current)
+            .await
+            .unwrap();
+        assert_eq!(read.version, acknowledged.last().unwrap().1);
+    }
+    let metrics = cluster.client(1).metrics_text().await.unwrap();
+    assert!(
+        metrics.contains("cairn_raft_hand_overs_completed_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("cairn_raft_handing_over 0"), "{metrics}");
+
+    // While full it does not lead again: longer than several election
+    // timeouts, with writes going on.
+    let watch_until = Instant::now() + Duration::from_secs(4);
+    let mut next = 40;
+    while Instant::now() < watch_until {
+        acknowledged.extend(write_files(&clients, next..next + 3).await);
+        next += 3;
+        let node = status(&cluster, 1).await;
+        assert_ne!(node["state"], "Leader", "{node}");
+        assert_eq!(node["current_leader"].as_u64(), Some(leader), "{node}");
     }
     assert_eq!(
-        writers[1].get_store(STORE).await.unwrap().revision,
+        status(&cluster, leader).await["current_term"].as_u64(),
+        Some(new_term),
+        "no election after the hand-over"
+    );
+
+    // Space back: every acknowledged write is on every node, one digest.
+    std::fs::remove_file(&ballast).unwrap();
+    let digest = cluster.converged(&[1, 2, 3]).await;
+    for id in 1..=3 {
+        holds_every_write(&cluster, id, &acknowledged).await;
+    }
+    eprintln!(
+        "hand-over: node 1 filled below its reserve in {} ms, node {leader} led {} ms after the fill began (term {term} -> {new_term}), {reads} linearizable reads meanwhile, none failed; 30 writes through every node then took {} ms; {} writes acknowledged in all (digest {digest})",
+        filled_in.as_millis(),
+        handed_over_in.as_millis(),
+        writes_took.as_millis(),
+        acknowledged.len()
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_whose_every_node_is_below_its_reserve_keeps_its_leader() {
+    let Some((cluster, _mounts)) = cluster_led_by_a_small_node(&[2, 3]).await else {
+        return;
+    };
+    let clients = [cluster.client(1), cluster.client(2), cluster.client(3)];
+    clients[0].create_store(STORE).await.unwrap();
+    let mut acknowledged = write_files(&clients, 0..10).await;
+    cluster.converged(&[1, 2, 3]).await;
+    let term = status(&cluster, 1).await["current_term"].clone();
+
+    // Every node below its reserve, above the floor: nobody has room to
+    // take over, so node 1 leads on and refuses what grows the data.
+    let mut ballasts = Vec::new();
+    for id in [2, 3, 1] {
+        ballasts.push(fill(&cluster.node(id).data_dir, RESERVE_BYTES * 3 / 4));
+    }
+    let revision = clients[1].get_store(STORE).await.unwrap().revision;
+    let watch_until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < watch_until {
+        for (via, client) in clients.iter().enumerate() {
+            let refused = client
+                .write_file(STORE, "/full/refused.md", "no", &WriteOptions::default())
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (refused.code(), refused.status()),
+                ("storage_full", Some(507)),
+                "through node {}: {refused}",
+                via + 1
+            );
+        }
+        let node = status(&cluster, 1).await;
+        assert_eq!(node["state"], "Leader", "{node}");
+        assert!(node["handing_over_to"].is_null(), "{node}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status(&cluster, 1).await["current_term"], term);
+    assert_eq!(cluster.leader().await, 1);
+    assert_eq!(
+        clients[1].get_store(STORE).await.unwrap().revision,
         revision,
         "nothing was proposed"
     );
-    // Reads go on everywhere, linearizable too; a delete, which frees space, is taken.
-    for id in 1..=3 {
-        let read = cluster
-            .client(id)
+    assert!(
+        cluster.node(1).log().contains("no other voter has room"),
+        "{}",
+        cluster.node(1).log()
+    );
+    // Reads go on everywhere; a delete, which frees space, is taken.
+    for client in &clients {
+        let read = client
             .read_file(STORE, &path(1), At::Current)
             .await
             .unwrap();
         assert_eq!(read.version, acknowledged[1].1);
     }
-    writers[1]
+    clients[2]
         .delete_file(STORE, &path(0), false, None, None)
         .await
         .unwrap();
     acknowledged.remove(0);
-    assert_eq!(status(&cluster, 1).await["running"], true);
 
-    // Another node can lead: the others elect one and take writes again.
-    cluster.node_mut(1).kill();
-    let leader = cluster.leader_among(&[2, 3]).await;
-    let writers = [cluster.client(2), cluster.client(3)];
-    acknowledged.extend(write_files(&writers, 10..30).await);
-    assert_ne!(leader, 1);
-
-    // Space back, node 1 restarted: it catches up with every acknowledged write.
-    std::fs::remove_file(&ballast).unwrap();
-    let node = cluster.node_mut(1);
-    node.spawn();
-    node.wait_ready().await;
+    // Space back everywhere: writes go on, and every node holds them.
+    for ballast in ballasts {
+        std::fs::remove_file(&ballast).unwrap();
+    }
+    acknowledged.extend(write_files(&clients, 10..20).await);
     cluster.converged(&[1, 2, 3]).await;
-    holds_every_write(&cluster, 1, &acknowledged).await;
+    for id in 1..=3 {
+        holds_every_write(&cluster, id, &acknowledged).await;
+    }
 }

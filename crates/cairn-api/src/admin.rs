@@ -138,6 +138,12 @@ pub struct NodeStatusView {
     /// does: it falls behind, and catches up by itself once space is freed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusing_replication: Option<String>,
+    /// The voter this leader is handing leadership over to, while it does:
+    /// its data directory is below `[storage] reserve_bytes`, so it pauses
+    /// heartbeats, writes and linearizable reads (they wait, then go to the
+    /// new leader) until that voter is elected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handing_over_to: Option<u64>,
 }
 
 impl NodeStatusView {

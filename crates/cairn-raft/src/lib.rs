@@ -14,6 +14,7 @@ mod config;
 mod conformance;
 mod error;
 mod forward;
+mod handoff;
 mod leader;
 mod log_store;
 mod node;
@@ -37,6 +38,7 @@ pub use cairn_storage::{CACHE_BYTES_DEFAULT, CACHE_BYTES_MIN};
 pub use config::RaftSettings;
 pub use error::NodeError;
 
+pub use handoff::HandOverCounts;
 pub use leader::AdminRequest;
 pub use node::{AppliedWatch, Node};
 pub use propose_batcher::ProposalCounts;
@@ -90,6 +92,12 @@ pub trait StorageRoom: Send + Sync + std::fmt::Debug + 'static {
     /// `proposal` that another node forwarded to it: the same rule the
     /// forwarding node's own service applies to its clients' writes.
     fn admit_proposal(&self, proposal: &cairn_core::Proposal) -> Result<(), String>;
+
+    /// `Some(why)` while this node is below the reserve its client writes
+    /// need: as the leader it hands leadership to a voter with room, it
+    /// refuses to take over from another leader, and it does not stand for
+    /// election while a leader is heard from (`handoff.rs`).
+    fn below_reserve(&self) -> Option<String>;
 }
 
 #[derive(Clone, Debug)]
@@ -163,4 +171,7 @@ pub struct NodeStatus {
     pub stopped_reason: Option<String>,
     /// Why this node refuses the leader's entries now (`StorageRoom`), if it does.
     pub refusing_replication: Option<String>,
+    /// The voter this leader, below its storage reserve, is handing
+    /// leadership over to, while it does.
+    pub handing_over_to: Option<u64>,
 }

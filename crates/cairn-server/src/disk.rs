@@ -15,6 +15,12 @@
 //! entries Raft already took keep some headroom to be applied. A leader
 //! below the reserve refuses the writes other nodes forward to it, as its
 //! own service refuses its clients'.
+//!
+//! A follower refuses its clients' writes only below the replication floor:
+//! above it the write would reach its disk anyway, as the leader's entry,
+//! and the leader (with room) decides. A leader below the reserve hands
+//! leadership over to a voter with room (`cairn_raft`'s `handoff.rs`, asking
+//! `below_reserve`), after which its clients' writes go through again.
 
 use std::path::{Path, PathBuf};
 
@@ -48,16 +54,26 @@ impl DiskGuard {
     }
 
     /// `Err` with what to do when `command` would grow the data while the
-    /// free space is below the reserve. A file system that cannot be
-    /// measured does not stop writes: Raft's own storage errors still guard
-    /// what is acknowledged.
-    pub fn admit(&self, command: &Command) -> Result<(), String> {
+    /// free space is below the reserve (as the leader: `leading`) or below
+    /// the replication floor (as a follower, which forwards the write to the
+    /// leader and would take it as an entry anyway). A file system that
+    /// cannot be measured does not stop writes: Raft's own storage errors
+    /// still guard what is acknowledged.
+    pub fn admit(&self, command: &Command, leading: bool) -> Result<(), String> {
         if frees_space(command) {
             return Ok(());
         }
+        let (limit, name) = if leading {
+            (self.reserve_bytes, "reserve")
+        } else {
+            (
+                self.reserve_bytes / REPLICATION_FLOOR_DIVISOR,
+                "replication floor (half the reserve)",
+            )
+        };
         match self.free_bytes() {
-            Ok(free) if free < self.reserve_bytes => Err(format!(
-                "the data directory {} has {free} bytes free, less than the reserve of {} bytes ([storage] reserve_bytes): writes are refused until space is freed (deletes, redaction, retention and store removal still work)",
+            Ok(free) if free < limit => Err(format!(
+                "the data directory {} has {free} bytes free, less than the {name} of {limit} bytes ([storage] reserve_bytes = {}): writes are refused until space is freed (deletes, redaction, retention and store removal still work)",
                 self.dir.display(),
                 self.reserve_bytes
             )),
@@ -87,7 +103,18 @@ impl cairn_raft::StorageRoom for DiskGuard {
     }
 
     fn admit_proposal(&self, proposal: &cairn_core::Proposal) -> Result<(), String> {
-        self.admit(&proposal.command)
+        self.admit(&proposal.command, true)
+    }
+
+    fn below_reserve(&self) -> Option<String> {
+        match self.free_bytes() {
+            Ok(free) if free < self.reserve_bytes => Some(format!(
+                "the data directory {} has {free} bytes free, less than the reserve of {} bytes ([storage] reserve_bytes)",
+                self.dir.display(),
+                self.reserve_bytes
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -134,16 +161,28 @@ mod tests {
         };
         let delete = Command::DeleteStore { store };
         let full = DiskGuard::new(dir.path(), u64::MAX);
-        let error = full.admit(&write).unwrap_err();
+        let error = full.admit(&write, true).unwrap_err();
         assert!(error.contains("reserve_bytes"), "{error}");
-        assert_eq!(full.admit(&delete), Ok(()));
+        assert_eq!(full.admit(&delete, true), Ok(()));
+        use cairn_raft::StorageRoom;
+        assert!(full.below_reserve().is_some());
+        assert_eq!(DiskGuard::new(dir.path(), 0).below_reserve(), None);
         // An import grows the data; abandoning one frees what it staged.
         let begin = Command::ImportBegin {
             store: cairn_core::StoreRef::new(1, cairn_core::StoreName::parse("copy").unwrap()),
         };
-        assert!(full.admit(&begin).is_err());
-        assert_eq!(full.admit(&Command::ImportAbort { import_id: 7 }), Ok(()));
-        assert_eq!(DiskGuard::new(dir.path(), 0).admit(&write), Ok(()));
+        assert!(full.admit(&begin, true).is_err());
+        assert_eq!(
+            full.admit(&Command::ImportAbort { import_id: 7 }, true),
+            Ok(())
+        );
+        assert_eq!(DiskGuard::new(dir.path(), 0).admit(&write, true), Ok(()));
+        // A follower refuses only below the floor: between it and the
+        // reserve it forwards the write to the leader.
+        let between = DiskGuard::new(dir.path(), free + free / 4);
+        assert!(between.admit(&write, true).is_err());
+        assert_eq!(between.admit(&write, false), Ok(()));
+        assert!(full.admit(&write, false).is_err());
     }
 
     #[test]
@@ -156,12 +195,15 @@ mod tests {
         let guard = DiskGuard::new(dir.path(), free + free / 4);
         assert!(
             guard
-                .admit(&Command::ImportBegin {
-                    store: cairn_core::StoreRef::new(
-                        1,
-                        cairn_core::StoreName::parse("copy").unwrap()
-                    ),
-                })
+                .admit(
+                    &Command::ImportBegin {
+                        store: cairn_core::StoreRef::new(
+                            1,
+                            cairn_core::StoreName::parse("copy").unwrap()
+                        ),
+                    },
+                    true
+                )
                 .is_err()
         );
         assert_eq!(guard.admit_replication(1024), Ok(()));

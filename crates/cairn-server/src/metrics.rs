@@ -51,6 +51,7 @@ struct RaftFamily {
     learners: FloatGauge,
     running: FloatGauge,
     refusing_replication: FloatGauge,
+    handing_over: FloatGauge,
 }
 
 pub struct Metrics {
@@ -62,6 +63,9 @@ pub struct Metrics {
     /// mean number of proposals per entry.
     proposal_entries: Counter,
     proposals: Counter,
+    /// Hand-overs of leadership for want of disk space, begun and done.
+    hand_overs_started: Counter,
+    hand_overs_completed: Counter,
     /// Held while the counts are copied in, so two scrapes at once cannot
     /// both add the same increase.
     proposal_copy: std::sync::Mutex<()>,
@@ -136,6 +140,10 @@ impl Metrics {
                 "cairn_storage_refusing_replication",
                 "1 while this node refuses the leader's entries for want of disk space",
             ),
+            handing_over: gauge(
+                "cairn_raft_handing_over",
+                "1 while this leader, below its storage reserve, hands leadership to a voter with room",
+            ),
         };
         let proposal_entries = Counter::default();
         registry.register(
@@ -149,8 +157,22 @@ impl Metrics {
             "Proposals this node put into log entries as the leader",
             proposals.clone(),
         );
+        let hand_overs_started = Counter::default();
+        registry.register(
+            "cairn_raft_hand_overs_started",
+            "Hand-overs of leadership this node began as a leader below its storage reserve",
+            hand_overs_started.clone(),
+        );
+        let hand_overs_completed = Counter::default();
+        registry.register(
+            "cairn_raft_hand_overs_completed",
+            "Hand-overs of leadership this node began that ended with another leader",
+            hand_overs_completed.clone(),
+        );
         Metrics {
             registry,
+            hand_overs_started,
+            hand_overs_completed,
             requests,
             durations,
             raft,
@@ -193,10 +215,23 @@ impl Metrics {
             .inc_by(counts.entries.saturating_sub(self.proposal_entries.get()));
         self.proposals
             .inc_by(counts.proposals.saturating_sub(self.proposals.get()));
+        let hand_overs = gauges.hand_overs;
+        self.hand_overs_started.inc_by(
+            hand_overs
+                .started
+                .saturating_sub(self.hand_overs_started.get()),
+        );
+        self.hand_overs_completed.inc_by(
+            hand_overs
+                .completed
+                .saturating_sub(self.hand_overs_completed.get()),
+        );
         raft.running.set(if gauges.running { 1.0 } else { 0.0 });
         let refusing = gauges.refusing_replication;
         raft.refusing_replication
             .set(if refusing { 1.0 } else { 0.0 });
+        raft.handing_over
+            .set(if gauges.handing_over { 1.0 } else { 0.0 });
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)

@@ -22,6 +22,7 @@ use openraft::error::{InitializeError, RaftError};
 use crate::config::raft_config;
 use crate::error::{fatal, from_fatal};
 use crate::forward::Forwarder;
+use crate::handoff::{self, HandOff, HandOverCounts};
 use crate::log_store::LogStore;
 use crate::propose_batcher::{ProposalCounts, ProposeBatcher};
 use crate::read_batcher::{READS_WAITING_MAX, ReadBatcher};
@@ -91,6 +92,9 @@ struct Inner {
     stop_watch_task: tokio::task::AbortHandle,
     /// Snapshots and purges by log bytes (`snapshot_policy.rs`).
     snapshot_policy_task: tokio::task::AbortHandle,
+    /// Hands leadership over while this node is short of disk space
+    /// (`handoff.rs`); only on nodes with a `StorageRoom`.
+    handoff_task: Option<tokio::task::AbortHandle>,
 }
 
 impl Drop for Inner {
@@ -99,6 +103,9 @@ impl Drop for Inner {
         self.scrubber_task.abort();
         self.stop_watch_task.abort();
         self.snapshot_policy_task.abort();
+        if let Some(task) = &self.handoff_task {
+            task.abort();
+        }
     }
 }
 
@@ -206,6 +213,10 @@ impl Node {
             room: config.storage_room.clone(),
         };
         let snapshot_policy_task = tokio::spawn(snapshot_policy.run()).abort_handle();
+        let handoff = Arc::new(HandOff::new(
+            Duration::from_millis(config.raft.election_timeout_max_ms),
+            Duration::from_millis(config.raft.heartbeat_interval_ms),
+        ));
         let peer_server = PeerServer {
             node_id: config.node_id,
             raft: raft.clone(),
@@ -215,10 +226,26 @@ impl Node {
             proposals: Arc::new(ProposeBatcher::new()),
             room: config.storage_room.clone(),
             refusals: Arc::new(Refusals::new()),
+            handoff: handoff.clone(),
         };
         let peer_server_task = tokio::spawn(peer_server.clone().serve(listener)).abort_handle();
         let stop_watch_task =
             tokio::spawn(watch_for_stop(config.node_id, raft.metrics())).abort_handle();
+        let handoff_task = config.storage_room.clone().map(|room| {
+            let controller = handoff::Controller {
+                node_id: config.node_id,
+                raft: raft.clone(),
+                handoff,
+                room,
+                asker: Forwarder::new(
+                    config.node_id,
+                    connector_for_forwarding.clone(),
+                    secret.clone(),
+                    Duration::from_millis(config.raft.rpc_timeout_ms),
+                ),
+            };
+            tokio::spawn(controller.run()).abort_handle()
+        });
         let forwarder = Forwarder::new(
             config.node_id,
             connector_for_forwarding,
@@ -238,6 +265,7 @@ impl Node {
                 scrubber_task,
                 stop_watch_task,
                 snapshot_policy_task,
+                handoff_task,
             }),
         })
     }
@@ -290,6 +318,17 @@ impl Node {
     /// the proposals batched into them.
     pub fn proposal_counts(&self) -> ProposalCounts {
         self.inner.peer_server.proposals.counts()
+    }
+
+    /// Hand-overs of leadership this node began and saw through, for want of
+    /// disk space, since it started.
+    pub fn hand_over_counts(&self) -> HandOverCounts {
+        self.inner.peer_server.handoff.counts()
+    }
+
+    /// Whether this node leads now (cheap: no copy of the whole status).
+    pub fn is_leader(&self) -> bool {
+        self.inner.raft.metrics().borrow().state == ServerState::Leader
     }
 
     /// The last log index applied here (cheap: no copy of the whole status).
@@ -351,6 +390,9 @@ impl Node {
         self.inner.scrubber_task.abort();
         self.inner.stop_watch_task.abort();
         self.inner.snapshot_policy_task.abort();
+        if let Some(task) = &self.inner.handoff_task {
+            task.abort();
+        }
         self.inner.raft.shutdown().await.map_err(fatal)?;
         // openraft's storage tasks end shortly after its core does; wait for
         // them to let go of the redb files so the node can be reopened in

@@ -36,6 +36,12 @@ impl Node {
     async fn read_index(&self) -> Result<u64, NodeError> {
         loop {
             let answer = match self.route().await? {
+                // A leader handing over runs no read-index round (each is a
+                // heartbeat that renews its followers' lease); the read
+                // waits for the new leader.
+                Route::Local if self.inner.peer_server.handoff.stepping_aside() => {
+                    Some(Err(crate::handoff::HandOff::not_leader()))
+                }
                 Route::Local => {
                     let reads = &self.inner.peer_server.leader_reads;
                     Some(leader::read_index(&self.inner.raft, reads).await)

@@ -67,6 +67,7 @@ impl Node {
                 Err(error) => Some(crate::error::stopped_reason(error)),
             },
             refusing_replication: self.inner.peer_server.refusals.reason(),
+            handing_over_to: self.inner.peer_server.handoff.handing_over_to(),
         }
     }
 }

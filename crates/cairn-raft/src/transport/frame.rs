@@ -27,7 +27,7 @@ pub const FRAME_ENTRY_OVERHEAD_BYTES_MAX: usize = 1024 * 1024;
 /// The version of the peer protocol (hello, requests, responses). Bump it
 /// whenever any of them changes encoding; nodes of different versions
 /// refuse each other at the hello instead of misreading each other's frames.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);

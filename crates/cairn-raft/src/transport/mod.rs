@@ -49,6 +49,13 @@ pub(crate) enum PeerRequest {
     ReadIndex,
     /// A membership change, for the leader to make.
     Admin(AdminRequest),
+    /// The leader of `term`, short of disk space, asks a voter to take over:
+    /// to stand for election once the leader has been quiet for its lease
+    /// and the voter holds `last_log_index` (`handoff.rs`).
+    HandOver {
+        term: u64,
+        last_log_index: Option<u64>,
+    },
 }
 
 impl PeerRequest {
@@ -61,6 +68,7 @@ impl PeerRequest {
             PeerRequest::Propose(_) => "propose",
             PeerRequest::ReadIndex => "read_index",
             PeerRequest::Admin(_) => "admin",
+            PeerRequest::HandOver { .. } => "hand_over",
         }
     }
 }
@@ -85,4 +93,8 @@ pub(crate) enum PeerResponse {
         reason: String,
         heartbeat: Option<Result<AppendEntriesResponse<u64>, RaftError<u64>>>,
     },
+    /// `Ok` when the voter will stand for election once the leader is
+    /// quiet; `Err(why)` when it will not (no room of its own, not a
+    /// follower of that leader in that term).
+    HandOver(Result<(), String>),
 }

@@ -12,6 +12,7 @@ use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, InstallSnapsho
 
 use super::frame::{self, write_frame};
 use super::{PeerRequest, PeerResponse};
+use crate::handoff::{self, HandOff};
 use crate::leader::{self, LeaderReads};
 use crate::propose_batcher::ProposeBatcher;
 use crate::types::Raft;
@@ -123,6 +124,9 @@ pub(crate) struct PeerServer {
     /// Asked before taking entries, snapshot chunks and forwarded proposals.
     pub room: Option<Arc<dyn StorageRoom>>,
     pub refusals: Arc<Refusals>,
+    /// Leadership handed over for want of room (`handoff.rs`): whether this
+    /// leader steps aside, and when a leader was last heard from.
+    pub handoff: Arc<HandOff>,
 }
 
 impl PeerServer {
@@ -157,10 +161,19 @@ impl PeerServer {
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
             let frame_bytes = frame.len() as u64;
             drop(frame);
+            let from_leader = matches!(
+                request,
+                PeerRequest::AppendEntries(_) | PeerRequest::InstallSnapshot(_)
+            );
             let response = match self.refuse_for_room(from, request, frame_bytes).await {
                 Ok(request) => self.answer(from, request).await,
                 Err(refused) => refused,
             };
+            if from_leader {
+                // Taken by openraft, which renewed this node's vote with it
+                // (accepted or not): the leader lease runs from about now.
+                self.handoff.heard_from_leader();
+            }
             write_frame(&mut conn, &response).await?;
         }
     }
@@ -261,6 +274,22 @@ impl PeerServer {
     pub(crate) async fn answer(&self, from: u64, request: PeerRequest) -> PeerResponse {
         let raft = &self.raft;
         match request {
+            // A leader handing over answers nothing that would reach its
+            // followers; every node retries `NotLeader` until the new
+            // leader is known.
+            PeerRequest::Propose(_) if self.handoff.stepping_aside() => {
+                PeerResponse::Propose(Err(HandOff::not_leader()))
+            }
+            PeerRequest::ReadIndex if self.handoff.stepping_aside() => {
+                PeerResponse::ReadIndex(Err(HandOff::not_leader()))
+            }
+            PeerRequest::Admin(_) if self.handoff.stepping_aside() => {
+                PeerResponse::Admin(Err(HandOff::not_leader()))
+            }
+            PeerRequest::HandOver {
+                term,
+                last_log_index,
+            } => PeerResponse::HandOver(self.take_over(from, term, last_log_index)),
             PeerRequest::AppendEntries(rpc) => {
                 let result = raft.append_entries(rpc).await;
                 if matches!(result, Ok(AppendEntriesResponse::Success)) {
@@ -280,5 +309,37 @@ impl PeerServer {
             }
             PeerRequest::Admin(request) => PeerResponse::Admin(leader::admin(raft, request).await),
         }
+    }
+
+    /// Node `leader`, the leader of `term`, asks this node to take over:
+    /// refused when this node is below its own reserve or does not follow
+    /// that leader in that term; else it stands for election on a task of
+    /// its own once the leader has gone quiet (`handoff::elect_when_quiet`).
+    fn take_over(&self, leader: u64, term: u64, last_log_index: Option<u64>) -> Result<(), String> {
+        if let Some(reason) = self.room.as_ref().and_then(|room| room.below_reserve()) {
+            return Err(format!("no room of its own: {reason}"));
+        }
+        {
+            let metrics = self.raft.metrics();
+            let metrics = metrics.borrow();
+            if metrics.current_term != term
+                || metrics.current_leader != Some(leader)
+                || metrics.state != openraft::ServerState::Follower
+            {
+                return Err(format!(
+                    "not a follower of node {leader} in term {term} (term {}, leader {:?}, {:?})",
+                    metrics.current_term, metrics.current_leader, metrics.state
+                ));
+            }
+        }
+        tokio::spawn(handoff::elect_when_quiet(
+            self.node_id,
+            self.raft.clone(),
+            self.handoff.clone(),
+            leader,
+            term,
+            last_log_index,
+        ));
+        Ok(())
     }
 }

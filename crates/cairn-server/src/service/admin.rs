@@ -73,6 +73,7 @@ impl Service {
             running: status.running,
             stopped_reason: status.stopped_reason,
             refusing_replication: status.refusing_replication,
+            handing_over_to: status.handing_over_to,
         })
     }
 
@@ -195,6 +196,8 @@ impl Service {
             proposals: self.node.proposal_counts(),
             running: status.running,
             refusing_replication: status.refusing_replication.is_some(),
+            handing_over: status.handing_over_to.is_some(),
+            hand_overs: self.node.hand_over_counts(),
         }
     }
 }
@@ -223,4 +226,8 @@ pub struct RaftGauges {
     pub running: bool,
     /// This node refuses the leader's entries for want of disk space.
     pub refusing_replication: bool,
+    /// This leader is handing leadership over for want of disk space.
+    pub handing_over: bool,
+    /// Hand-overs this node began and saw through, since it started.
+    pub hand_overs: cairn_raft::HandOverCounts,
 }

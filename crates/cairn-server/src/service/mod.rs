@@ -255,7 +255,7 @@ impl Service {
         };
         proposal.check().map_err(ServiceError::Refused)?;
         if let Some(disk) = &self.disk {
-            disk.admit(&proposal.command)
+            disk.admit(&proposal.command, self.node.is_leader())
                 .map_err(ServiceError::StorageFull)?;
         }
         match self.node.propose(proposal, self.request_timeout).await? {

@@ -99,6 +99,12 @@ pub fn cluster_report(report: &ClusterReport) -> String {
                 member.node_id
             ));
         }
+        if let Some(to) = status.handing_over_to {
+            out.push_str(&format!(
+                "node {} is below its storage reserve and hands leadership over to node {to}\n",
+                member.node_id
+            ));
+        }
     }
     if leader(report).is_none() {
         out.push_str("no leader answered\n");
@@ -162,6 +168,7 @@ mod tests {
             running: true,
             stopped_reason: None,
             refusing_replication: None,
+            handing_over_to: None,
         }
     }
 
@@ -218,8 +225,9 @@ mod tests {
     }
 
     #[test]
-    fn a_member_that_refuses_replication_or_stopped_says_why() {
-        let leader = status(1, ServerState::Leader, 4, 100, 100);
+    fn a_member_that_refuses_replication_or_stopped_or_hands_over_says_why() {
+        let mut leader = status(1, ServerState::Leader, 4, 100, 100);
+        leader.handing_over_to = Some(3);
         let mut full = status(2, ServerState::Follower, 4, 100, 60);
         full.refusing_replication = Some("the data directory has 1 bytes free".into());
         let mut stopped = status(3, ServerState::Follower, 4, 70, 70);
@@ -243,6 +251,12 @@ mod tests {
         );
         assert!(
             text.contains("node 3: Raft stopped on this node; restart it\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "node 1 is below its storage reserve and hands leadership over to node 3\n"
+            ),
             "{text}"
         );
     }
