@@ -303,16 +303,7 @@ impl Controller {
                 Step::Start => {
                     let voters: Vec<u64> =
                         metrics.membership_config.membership().voter_ids().collect();
-                    let matched: BTreeMap<u64, Option<u64>> = metrics
-                        .replication
-                        .as_ref()
-                        .map(|replication| {
-                            replication
-                                .iter()
-                                .map(|(id, log_id)| (*id, log_id.map(|log_id| log_id.index)))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let matched = crate::node::matched_indexes(&metrics);
                     let order = successors(self.node_id, &voters, &matched);
                     let request = PeerRequest::HandOver {
                         term: metrics.current_term,

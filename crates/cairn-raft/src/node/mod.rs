@@ -10,6 +10,7 @@
 mod read;
 mod routing;
 mod status;
+pub(crate) use status::matched_indexes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

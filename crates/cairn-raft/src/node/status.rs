@@ -8,20 +8,28 @@ use openraft::ServerState;
 use super::Node;
 use crate::NodeStatus;
 
+/// The last log index the leader knows each follower holds (empty on a node
+/// that is not leading).
+pub(crate) fn matched_indexes(
+    metrics: &openraft::RaftMetrics<u64, crate::types::PeerNode>,
+) -> BTreeMap<u64, Option<u64>> {
+    metrics
+        .replication
+        .as_ref()
+        .map(|replication| {
+            replication
+                .iter()
+                .map(|(id, log_id)| (*id, log_id.map(|log_id| log_id.index)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Node {
     pub fn status(&self) -> NodeStatus {
         let metrics = self.inner.raft.metrics().borrow().clone();
         let membership = metrics.membership_config.membership();
-        let matched: BTreeMap<u64, Option<u64>> = metrics
-            .replication
-            .as_ref()
-            .map(|replication| {
-                replication
-                    .iter()
-                    .map(|(id, log_id)| (*id, log_id.map(|log_id| log_id.index)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let matched = matched_indexes(&metrics);
         // The index a majority of voters hold: the commit index as the leader sees it.
         let committed_index = metrics.replication.as_ref().and_then(|_| {
             let mut held: Vec<u64> = membership
