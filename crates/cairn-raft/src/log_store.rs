@@ -4,8 +4,11 @@
 //! takes every append queued since its last commit and writes them in one
 //! durable redb transaction (one fsync), then tells openraft they are
 //! flushed. openraft acknowledges nothing (and a follower answers no append
-//! request) before that. Until flushed, entries are kept in `pending`, so
-//! reads see them immediately.
+//! request) before that. Until flushed, entries are kept in `Held::pending`,
+//! so reads see them immediately; once flushed, the newest of them stay in
+//! `Held::recent` (up to `RECENT_BYTES_MAX`), because the entries openraft
+//! reads most (to replicate them, to apply them) are the newest: those
+//! reads never go to redb.
 //!
 //! Truncation and purging go through the same queue, in order, and wait.
 //!
@@ -75,8 +78,82 @@ enum Job {
     },
 }
 
-/// Encoded entries handed to the writer and not yet durable, by index.
-type Pending = Arc<Mutex<BTreeMap<u64, Arc<Vec<u8>>>>>;
+/// Most bytes of durable entries `Held::recent` keeps. Replication and apply
+/// read entries shortly after they are appended, a few entries behind the
+/// end at most; a follower that lags further is sent entries read from redb.
+const RECENT_BYTES_MAX: u64 = 8 * 1024 * 1024;
+
+/// The newest entries of the log, encoded, by index: together always a run
+/// of consecutive indexes that ends at the log's last entry (appends go on
+/// at the top, the oldest durable ones leave at the bottom, a truncation
+/// cuts the top and a purge the bottom), so a read from an index at or
+/// above the first held one needs nothing from redb.
+#[derive(Default)]
+struct Held {
+    /// Handed to the writer and not yet durable.
+    pending: BTreeMap<u64, Arc<Vec<u8>>>,
+    /// Durable, the newest up to `RECENT_BYTES_MAX`, all below `pending`.
+    recent: BTreeMap<u64, Arc<Vec<u8>>>,
+    recent_bytes: u64,
+}
+
+impl Held {
+    /// The first index held, if any.
+    fn first(&self) -> Option<u64> {
+        let first = |rows: &BTreeMap<u64, Arc<Vec<u8>>>| rows.first_key_value().map(|(i, _)| *i);
+        first(&self.recent).or_else(|| first(&self.pending))
+    }
+
+    /// The held entries in `range`, recent then pending.
+    fn range(&self, range: (Bound<u64>, Bound<u64>)) -> Rows {
+        self.recent
+            .range(range)
+            .chain(self.pending.range(range))
+            .map(|(index, bytes)| (*index, bytes.clone()))
+            .collect()
+    }
+
+    /// Entries of `rows` the writer made durable move from `pending` to
+    /// `recent`, unless a later append replaced them or a truncation
+    /// removed them meanwhile; the oldest recent ones leave beyond the bound.
+    fn flushed(&mut self, rows: impl Iterator<Item = (u64, Arc<Vec<u8>>)>) {
+        for (index, bytes) in rows {
+            if self
+                .pending
+                .get(&index)
+                .is_some_and(|held| Arc::ptr_eq(held, &bytes))
+            {
+                self.pending.remove(&index);
+                self.recent_bytes += bytes.len() as u64;
+                if let Some(old) = self.recent.insert(index, bytes) {
+                    self.recent_bytes -= old.len() as u64;
+                }
+            }
+        }
+        while self.recent_bytes > RECENT_BYTES_MAX {
+            let Some((_, bytes)) = self.recent.pop_first() else {
+                break;
+            };
+            self.recent_bytes -= bytes.len() as u64;
+        }
+    }
+
+    /// Drops what `keep` refuses, from both.
+    fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        self.pending.retain(|index, _| keep(*index));
+        let mut dropped = 0;
+        self.recent.retain(|index, bytes| {
+            let kept = keep(*index);
+            if !kept {
+                dropped += bytes.len() as u64;
+            }
+            kept
+        });
+        self.recent_bytes -= dropped;
+    }
+}
+
+type SharedHeld = Arc<Mutex<Held>>;
 
 /// The encoded size of every entry in the log, by index, for the snapshot
 /// policy's byte bounds (`snapshot_policy.rs`): kept as entries are
@@ -145,7 +222,7 @@ impl LogBytes {
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<LogDb>,
-    pending: Pending,
+    held: SharedHeld,
     /// The last committed id handed to the writer (`None`: none this run),
     /// so `read_committed` sees it before the writer has written it.
     committed: Arc<Mutex<Option<Option<LogId>>>>,
@@ -165,9 +242,9 @@ impl LogStore {
     /// Starts the writer; it ends when the last clone is dropped. Fails only
     /// if the operating system refuses a thread.
     pub fn new(db: Arc<LogDb>, io: IoMode) -> std::io::Result<LogStore> {
-        let pending: Pending = Arc::default();
+        let held: SharedHeld = Arc::default();
         let (jobs, queue) = mpsc::unbounded_channel();
-        let (writer_db, writer_pending) = (db.clone(), pending.clone());
+        let (writer_db, writer_held) = (db.clone(), held.clone());
         match io {
             IoMode::Thread => {
                 std::thread::Builder::new()
@@ -175,7 +252,7 @@ impl LogStore {
                     .spawn(move || {
                         let mut queue = queue;
                         while let Some(first) = queue.blocking_recv() {
-                            drain(&writer_db, &writer_pending, &mut queue, first);
+                            drain(&writer_db, &writer_held, &mut queue, first);
                         }
                     })?;
             }
@@ -183,14 +260,14 @@ impl LogStore {
                 tokio::spawn(async move {
                     let mut queue = queue;
                     while let Some(first) = queue.recv().await {
-                        drain(&writer_db, &writer_pending, &mut queue, first);
+                        drain(&writer_db, &writer_held, &mut queue, first);
                     }
                 });
             }
         }
         Ok(LogStore {
             db,
-            pending,
+            held,
             committed: Arc::default(),
             jobs,
             bytes: LogBytes::default(),
@@ -257,7 +334,7 @@ impl LogStore {
 /// transaction, and runs truncations and purges in their place in the order.
 /// The latest committed hint goes into the appends' transaction, or into an
 /// unsynced one of its own when no append follows it.
-fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>, first: Job) {
+fn drain(db: &LogDb, held: &SharedHeld, queue: &mut mpsc::UnboundedReceiver<Job>, first: Job) {
     let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
     let mut committed: Option<Vec<u8>> = None;
     let mut next = Some(first);
@@ -266,7 +343,7 @@ fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>
             Job::Append { rows, callback } => appends.push((rows, callback)),
             Job::Committed { bytes } => committed = Some(bytes),
             Job::Truncate { from, done } => {
-                flush(db, pending, &mut appends, &mut committed);
+                flush(db, held, &mut appends, &mut committed);
                 save_hint(db, &mut committed);
                 let _ = done.send(db.truncate_from(from).map_err(|e| e.to_string()));
             }
@@ -275,7 +352,7 @@ fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>
                 last_purged,
                 done,
             } => {
-                flush(db, pending, &mut appends, &mut committed);
+                flush(db, held, &mut appends, &mut committed);
                 save_hint(db, &mut committed);
                 let result = db
                     .purge_upto(upto, LAST_PURGED, &last_purged)
@@ -284,7 +361,7 @@ fn drain(db: &LogDb, pending: &Pending, queue: &mut mpsc::UnboundedReceiver<Job>
             }
         }
     }
-    flush(db, pending, &mut appends, &mut committed);
+    flush(db, held, &mut appends, &mut committed);
     save_hint(db, &mut committed);
 }
 
@@ -304,7 +381,7 @@ fn save_hint(db: &LogDb, committed: &mut Option<Vec<u8>>) {
 #[tracing::instrument(name = "log_flush", level = "debug", skip_all, fields(appends = appends.len()))]
 fn flush(
     db: &LogDb,
-    pending: &Pending,
+    held: &SharedHeld,
     appends: &mut Vec<(Rows, LogFlushed<TypeConfig>)>,
     committed: &mut Option<Vec<u8>>,
 ) {
@@ -318,18 +395,14 @@ fn flush(
     let hint = committed.take();
     match db.append_with_meta(rows, hint.as_deref().map(|bytes| (COMMITTED, bytes))) {
         Ok(()) => {
-            {
-                let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
-                for (index, bytes) in batch.iter().flat_map(|(rows, _)| rows) {
-                    // Only if no later append replaced it meanwhile.
-                    if pending
-                        .get(index)
-                        .is_some_and(|held| Arc::ptr_eq(held, bytes))
-                    {
-                        pending.remove(index);
-                    }
-                }
-            }
+            held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .flushed(
+                    batch
+                        .iter()
+                        .flat_map(|(rows, _)| rows.iter().map(|(i, b)| (*i, b.clone()))),
+                );
             for (_, callback) in batch {
                 callback.log_io_completed(Ok(()));
             }
@@ -344,25 +417,36 @@ fn flush(
 }
 
 impl LogStore {
-    /// The encoded entries in `[start, end)`: those still pending and those on disk.
+    /// The encoded entries in `[start, end)`: those held, and below the first
+    /// held one, those on disk.
     fn rows(&self, start: Bound<u64>, end: Bound<u64>) -> Result<Rows, RaftStorageError> {
-        // Pending first: the writer moves entries to disk before it drops them from pending.
-        let unflushed: Vec<(u64, Arc<Vec<u8>>)> = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .range((start, end))
-            .map(|(index, bytes)| (*index, bytes.clone()))
-            .collect();
-        let mut rows: BTreeMap<u64, Arc<Vec<u8>>> = self
+        // Held first: the writer writes entries to disk before they may leave.
+        let (held, first_held) = {
+            let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            (held.range((start, end)), held.first())
+        };
+        let from = match start {
+            Bound::Included(index) => index,
+            Bound::Excluded(index) => index.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let disk_end = match first_held {
+            Some(first) if from >= first => return Ok(held),
+            Some(first) => match end {
+                Bound::Included(index) | Bound::Excluded(index) if index < first => end,
+                _ => Bound::Excluded(first),
+            },
+            None => end,
+        };
+        let mut rows: Rows = self
             .db
-            .range(start, end)
+            .range(start, disk_end)
             .map_err(|e| StorageIOError::read_logs(any(e)))?
             .into_iter()
             .map(|(index, bytes)| (index, Arc::new(bytes)))
             .collect();
-        rows.extend(unflushed);
-        Ok(rows.into_iter().collect())
+        rows.extend(held);
+        Ok(rows)
     }
 }
 
@@ -417,12 +501,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, RaftStorageError> {
         let last_purged_log_id: Option<LogId> = self.read_meta(LAST_PURGED)?;
-        let unflushed = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last_key_value()
-            .map(|(index, bytes)| (*index, bytes.to_vec()));
+        let unflushed = {
+            let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            held.pending
+                .last_key_value()
+                .or_else(|| held.recent.last_key_value())
+                .map(|(index, bytes)| (*index, bytes.to_vec()))
+        };
         let last = match unflushed {
             Some(row) => Some(row),
             None => self
@@ -505,9 +590,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         );
         self.bytes.record(&rows);
         span.in_scope(|| {
-            self.pending
+            self.held
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
+                .pending
                 .extend(rows.iter().cloned());
             self.jobs
                 .send(Job::Append { rows, callback })
@@ -516,10 +602,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
-        self.pending
+        self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|index, _| *index < log_id.index);
+            .retain(|index| index < log_id.index);
         self.bytes.forget_from(log_id.index);
         self.run(|done| Job::Truncate {
             from: log_id.index,
@@ -529,10 +615,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
-        self.pending
+        self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|index, _| *index > log_id.index);
+            .retain(|index| index > log_id.index);
         self.bytes.forget_upto(log_id.index);
         self.run(|done| Job::Purge {
             upto: log_id.index,
@@ -635,6 +721,62 @@ mod tests {
         });
         assert_eq!(committed, Some(id(3)));
         assert_eq!(last, Some(id(4)));
+    }
+
+    /// Appends `indexes` through openraft's interface and waits until flushed.
+    fn append_flushed(
+        runtime: &tokio::runtime::Runtime,
+        store: &mut LogStore,
+        indexes: std::ops::Range<u64>,
+        bytes: usize,
+    ) {
+        use openraft::storage::RaftLogStorageExt;
+        runtime.block_on(async {
+            let last = indexes.end - 1;
+            let entries: Vec<Entry> = indexes.map(|index| entry(index, bytes)).collect();
+            store.blocking_append(entries).await.unwrap();
+            let state = store.get_log_state().await.unwrap();
+            assert_eq!(state.last_log_id.map(|id| id.index), Some(last));
+        });
+    }
+
+    fn indexes(
+        runtime: &tokio::runtime::Runtime,
+        store: &mut LogStore,
+        range: std::ops::Range<u64>,
+    ) -> Vec<u64> {
+        let entries = runtime.block_on(store.try_get_log_entries(range)).unwrap();
+        entries.iter().map(|entry| entry.log_id.index).collect()
+    }
+
+    #[test]
+    fn the_newest_durable_entries_are_read_from_memory_and_older_ones_from_disk() {
+        let (_dir, mut store) = log_of(10, 0);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Entries of a quarter of the bound: the newest four stay held.
+        let quarter = (RECENT_BYTES_MAX / 4) as usize;
+        append_flushed(&runtime, &mut store, 11..17, quarter);
+        let first_held = store.held.lock().unwrap().first();
+        assert!(first_held.is_some_and(|first| first > 11 && first <= 14), "{first_held:?}");
+        assert!(store.held.lock().unwrap().recent_bytes <= RECENT_BYTES_MAX);
+        assert!(store.held.lock().unwrap().pending.is_empty());
+        // Any range reads the same, across disk and memory.
+        assert_eq!(indexes(&runtime, &mut store, 1..17), (1..17).collect::<Vec<u64>>());
+        assert_eq!(indexes(&runtime, &mut store, 9..13), (9..13).collect::<Vec<u64>>());
+        assert_eq!(indexes(&runtime, &mut store, 15..30), vec![15, 16]);
+        // A truncation cuts the held entries too; the next append is read back, not the old one.
+        runtime.block_on(store.truncate(openraft::LogId::new(LeaderId::new(1, 1), 15))).unwrap();
+        assert_eq!(indexes(&runtime, &mut store, 13..30), vec![13, 14]);
+        append_flushed(&runtime, &mut store, 15..16, 0);
+        let entries = runtime.block_on(store.try_get_log_entries(15..16)).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(matches!(entries[0].payload, EntryPayload::Blank));
+        // A purge drops them from the bottom.
+        runtime.block_on(store.purge(openraft::LogId::new(LeaderId::new(1, 1), 14))).unwrap();
+        assert_eq!(indexes(&runtime, &mut store, 1..30), vec![15]);
     }
 
     #[test]
