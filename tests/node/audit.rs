@@ -320,6 +320,17 @@ async fn an_event_edited_on_disk_is_the_break_verify_reports() {
         .unwrap()
         .clone();
 
+    // Snapshots are built in the background (`LogPolicy` looks every
+    // 250 ms): wait for one covering that event, so it is on disk.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client.status().await.unwrap().snapshot_index < Some(target.log_index) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot covered the event"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
     // Stop the node, change one byte of that event, start it again.
     single.node.kill();
     let state = find_file(&single.node.data_dir, "state.redb").expect("state.redb");

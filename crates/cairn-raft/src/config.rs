@@ -119,7 +119,9 @@ pub(crate) fn raft_config(settings: &RaftSettings) -> Result<openraft::Config, N
         heartbeat_interval: settings.heartbeat_interval_ms,
         election_timeout_min: settings.election_timeout_min_ms,
         election_timeout_max: settings.election_timeout_max_ms,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_logs_since_last),
+        // Cairn's `LogPolicy` task builds snapshots (by entries and bytes,
+        // never below the disk's replication floor): openraft's is off.
+        snapshot_policy: SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: settings.max_in_snapshot_log_to_keep,
         max_payload_entries: settings.max_payload_entries,
         snapshot_max_chunk_size: 1024 * 1024,

@@ -19,6 +19,11 @@
 //!
 //! Each wait is bounded and retried; the scrubber works on the highest index
 //! signalled, so several redactions in a row cost one pass.
+//!
+//! A pass writes a new snapshot and copies of both files, so it starts only
+//! while the disk is above the replication floor (`StorageRoom`); below it
+//! the scrubber waits for room (the removed bytes stay on this node's disk
+//! until then, and no read serves them).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +33,7 @@ use openraft::error::Fatal;
 use openraft::metrics::WaitError;
 use tokio::sync::watch;
 
+use crate::StorageRoom;
 use crate::types::Raft;
 
 /// How long one wait for a snapshot or a purge may take before it is
@@ -86,6 +92,8 @@ pub struct Scrubber {
     pub state: Arc<StateDb>,
     pub log: Arc<LogDb>,
     pub disk: Arc<dyn Disk>,
+    /// Whether the disk has room above the replication floor (none: always).
+    pub room: Option<Arc<dyn StorageRoom>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +136,7 @@ impl Scrubber {
 
     #[tracing::instrument(name = "scrub", skip_all, fields(node_id = self.node_id, log_index = index))]
     async fn scrub(&self, index: u64) -> Result<(), ScrubError> {
+        self.wait_for_room().await;
         self.step(Step::Snapshot, index, |metrics| {
             metrics.snapshot.is_some_and(|id| id.index >= index)
         })
@@ -144,6 +153,20 @@ impl Scrubber {
             "redacted bytes scrubbed: snapshot rebuilt, log purged, files rewritten"
         );
         Ok(())
+    }
+
+    /// Returns once the disk is above the replication floor, saying once
+    /// why it waits.
+    async fn wait_for_room(&self) {
+        let Some(room) = &self.room else { return };
+        let mut said = false;
+        while let Err(why) = room.admit_replication(0) {
+            if !said {
+                tracing::info!(%why, "the disk is below the replication floor: the scrub waits for room");
+                said = true;
+            }
+            tokio::time::sleep(Duration::from_millis(STEP_WAIT_MS)).await;
+        }
     }
 
     /// Triggers `step` until the metrics show it reached `index`.

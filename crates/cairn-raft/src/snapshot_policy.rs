@@ -1,5 +1,5 @@
-//! `LogBytesPolicy`: snapshots and log purges bounded by bytes as well as
-//! by entries.
+//! `LogPolicy`: when a node builds a snapshot and purges its log, by entries
+//! and by bytes, and never while its disk is below the replication floor.
 //!
 //! openraft 0.9's `SnapshotPolicy` counts entries only
 //! (`snapshot_logs_since_last`), and its purge keeps
@@ -8,28 +8,35 @@
 //! issue 12's million-file load wrote 4,256 entries and about 1 GiB of log,
 //! never reached the entry count, so no snapshot was built, the log was never
 //! purged, and a new node caught up by replaying the whole log (432 s).
+//! And openraft's policy starts a build whatever the disk's free space.
 //!
-//! This task looks at the log every `POLL_MS` (tokio's clock, which the
+//! So openraft's own policy is off (`SnapshotPolicy::Never`, `config.rs`), and
+//! this task looks at the log every `POLL_MS` (tokio's clock, which the
 //! simulation drives) and
-//! 1. has openraft build a snapshot (`trigger().snapshot()`) when the
-//!    entries after the last snapshot hold more than
+//! 1. has openraft build a snapshot (`trigger().snapshot()`) when more than
+//!    `snapshot_logs_since_last` entries were applied since the last
+//!    snapshot, or the entries after it hold more than
 //!    `snapshot_log_bytes_since_last`;
 //! 2. has openraft purge the log behind the snapshot
 //!    (`trigger().purge_log(i)`) down to the entries that hold at most
 //!    `max_in_snapshot_log_bytes_to_keep` (openraft's own purge by entry
-//!    count still runs; the further of the two wins). A leader purges only
-//!    what no replication is using; a follower behind the purge gets the
-//!    snapshot instead.
+//!    count still runs after every build; the further of the two wins). A
+//!    leader purges only what no replication is using; a follower behind the
+//!    purge gets the snapshot instead.
 //!
-//! Nothing here changes what is acknowledged: a snapshot build first makes
-//! the state machine durable (`StateMachine::build`), and openraft purges
-//! only entries a snapshot covers.
+//! Nothing here changes what is acknowledged: a snapshot build makes the
+//! state machine durable before openraft sees the snapshot
+//! (`StateMachine::build`), and openraft purges only entries a snapshot
+//! covers.
 //!
 //! A node below its replication floor (`StorageRoom::admit_replication`
 //! refuses) asks for no snapshot: building one writes a copy of the whole
-//! state, which would take the disk's last bytes. It asks once the disk has
-//! room again. openraft's own policy (`snapshot_logs_since_last` entries) and
-//! the scrubber can still start a build there; this task guards only itself.
+//! state, which would take the disk's last bytes and stop the node's Raft on
+//! a write error. It asks once the disk has room again; the log keeps its
+//! entries meanwhile (the floor also stops new ones arriving). The scrubber
+//! (`scrub.rs`) waits for room the same way. What this does not cover: a
+//! leader asked for a snapshot to send when none was built yet
+//! (`get_current_snapshot`), which openraft does not let a node refuse.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,12 +48,15 @@ use crate::types::Raft;
 /// How often the log's size is looked at.
 pub(crate) const POLL_MS: u64 = 250;
 
-pub(crate) struct LogBytesPolicy {
+pub(crate) struct LogPolicy {
     pub node_id: u64,
     pub raft: Raft,
     pub bytes: LogBytes,
     pub db: std::sync::Arc<cairn_storage::LogDb>,
-    /// Build a snapshot once the log after the last one holds more than this.
+    /// Build a snapshot once more entries than this were applied after the
+    /// last one...
+    pub since_last_entries_max: u64,
+    /// ...or once the log after the last one holds more bytes than this.
     pub since_last_bytes_max: u64,
     /// Keep at most this many bytes of entries behind the snapshot.
     pub keep_bytes_max: u64,
@@ -54,23 +64,36 @@ pub(crate) struct LogBytesPolicy {
     pub room: Option<Arc<dyn StorageRoom>>,
 }
 
+/// How far the log is past the last snapshot, against the bounds.
+#[derive(Clone, Copy, Debug)]
+struct SinceSnapshot {
+    entries: u64,
+    entries_max: u64,
+    bytes: u64,
+    bytes_max: u64,
+}
+
+impl SinceSnapshot {
+    fn past_a_bound(&self) -> bool {
+        self.entries > self.entries_max || self.bytes > self.bytes_max
+    }
+}
+
 /// Whether to ask openraft for a snapshot now: the log since the last one
-/// passed its byte bound, no build was asked for at this snapshot yet, and
-/// the disk is not below the replication floor (`room` answers `Err(why)`
-/// then).
+/// passed a bound, no build was asked for at this snapshot yet, and the disk
+/// is not below the replication floor (`room` answers `Err(why)` then).
 fn build_wanted(
-    since_snapshot_bytes: u64,
-    since_last_bytes_max: u64,
+    since: SinceSnapshot,
     asked_at_this_snapshot: bool,
     room: Result<(), String>,
 ) -> Result<bool, String> {
-    if since_snapshot_bytes <= since_last_bytes_max || asked_at_this_snapshot {
+    if !since.past_a_bound() || asked_at_this_snapshot {
         return Ok(false);
     }
     room.map(|()| true)
 }
 
-impl LogBytesPolicy {
+impl LogPolicy {
     /// Runs until openraft stops.
     pub async fn run(self) {
         // The entries written before this start: their sizes count too.
@@ -83,12 +106,13 @@ impl LogBytesPolicy {
         let mut asked_at: Option<Option<u64>> = None;
         loop {
             ticker.tick().await;
-            let (snapshot, purged, running) = {
+            let (snapshot, purged, applied, running) = {
                 let metrics = self.raft.metrics();
                 let metrics = metrics.borrow();
                 (
                     metrics.snapshot.map(|id| id.index),
                     metrics.purged.map(|id| id.index),
+                    metrics.last_applied.map(|id| id.index),
                     metrics.running_state.is_ok(),
                 )
             };
@@ -98,23 +122,24 @@ impl LogBytesPolicy {
             if let Some(purged) = purged {
                 self.bytes.forget_upto(purged);
             }
-            let since_snapshot = self.bytes.after(snapshot.unwrap_or(0));
+            let since = SinceSnapshot {
+                entries: applied.unwrap_or(0).saturating_sub(snapshot.unwrap_or(0)),
+                entries_max: self.since_last_entries_max,
+                bytes: self.bytes.after(snapshot.unwrap_or(0)),
+                bytes_max: self.since_last_bytes_max,
+            };
             let room = match &self.room {
                 Some(room) => room.admit_replication(0),
                 None => Ok(()),
             };
-            match build_wanted(
-                since_snapshot,
-                self.since_last_bytes_max,
-                asked_at == Some(snapshot),
-                room,
-            ) {
+            match build_wanted(since, asked_at == Some(snapshot), room) {
                 Ok(false) => {}
                 Ok(true) => {
                     tracing::info!(
                         node_id = self.node_id,
-                        since_snapshot,
-                        "the log since the last snapshot passed its byte bound: building a snapshot"
+                        entries = since.entries,
+                        bytes = since.bytes,
+                        "the log since the last snapshot passed a bound: building a snapshot"
                     );
                     if self.raft.trigger().snapshot().await.is_err() {
                         return;
@@ -123,9 +148,10 @@ impl LogBytesPolicy {
                 }
                 Err(why) => tracing::debug!(
                     node_id = self.node_id,
-                    since_snapshot,
+                    entries = since.entries,
+                    bytes = since.bytes,
                     %why,
-                    "the log since the last snapshot passed its byte bound, but the disk is below the replication floor: no snapshot now"
+                    "the log since the last snapshot passed a bound, but the disk is below the replication floor: no snapshot now"
                 ),
             }
             if let Some(snapshot) = snapshot
@@ -169,20 +195,31 @@ mod tests {
         assert_eq!(bytes.purge_point(8, 1_500), None);
     }
 
-    /// A build is asked for past the byte bound, once per snapshot, and not
+    /// A build is asked for past either bound, once per snapshot, and not
     /// while the disk is below the replication floor (asked again once it
     /// has room).
     #[test]
-    fn a_build_is_wanted_past_the_bound_and_never_below_the_floor() {
+    fn a_build_is_wanted_past_a_bound_and_never_below_the_floor() {
         let below = || Err("below the floor".to_string());
-        assert_eq!(build_wanted(100, 100, false, Ok(())), Ok(false));
-        assert_eq!(build_wanted(101, 100, false, Ok(())), Ok(true));
-        assert_eq!(build_wanted(101, 100, true, Ok(())), Ok(false));
+        let since = |entries, bytes| SinceSnapshot {
+            entries,
+            entries_max: 10,
+            bytes,
+            bytes_max: 100,
+        };
+        assert_eq!(build_wanted(since(10, 100), false, Ok(())), Ok(false));
+        assert_eq!(build_wanted(since(10, 101), false, Ok(())), Ok(true));
+        assert_eq!(build_wanted(since(11, 0), false, Ok(())), Ok(true));
+        assert_eq!(build_wanted(since(11, 101), true, Ok(())), Ok(false));
         assert_eq!(
-            build_wanted(101, 100, false, below()),
+            build_wanted(since(10, 101), false, below()),
             Err("below the floor".to_string())
         );
-        // Under the bound the floor is not even looked at.
-        assert_eq!(build_wanted(10, 100, false, below()), Ok(false));
+        assert_eq!(
+            build_wanted(since(11, 0), false, below()),
+            Err("below the floor".to_string())
+        );
+        // Under the bounds the floor is not even looked at.
+        assert_eq!(build_wanted(since(3, 10), false, below()), Ok(false));
     }
 }

@@ -123,6 +123,14 @@ async fn single_node_writes_survive_restart_and_snapshots() {
         "an idle node's digest is of the state at its applied index"
     );
     assert_eq!(status.state, "Leader");
+    // Snapshots are built in the background (`LogPolicy` looks every 250 ms).
+    for _ in 0..200 {
+        if node.status().snapshot_index.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = node.status();
     assert!(status.snapshot_index.is_some(), "{status:?}");
     node.shutdown().await.unwrap();
     drop(node);

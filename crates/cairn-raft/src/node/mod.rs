@@ -28,7 +28,7 @@ use crate::log_store::LogStore;
 use crate::propose_batcher::{ProposalCounts, ProposeBatcher};
 use crate::read_batcher::{READS_WAITING_MAX, ReadBatcher};
 use crate::scrub;
-use crate::snapshot_policy::LogBytesPolicy;
+use crate::snapshot_policy::LogPolicy;
 use crate::state_machine::StateMachine;
 use crate::transport::{Contact, Network, PeerServer, Refusals};
 use crate::types::{PeerNode, Raft};
@@ -202,13 +202,15 @@ impl Node {
             state: state.clone(),
             log: log.clone(),
             disk,
+            room: config.storage_room.clone(),
         };
         let scrubber_task = tokio::spawn(scrubber.run(scrub_wanted)).abort_handle();
-        let snapshot_policy = LogBytesPolicy {
+        let snapshot_policy = LogPolicy {
             node_id: config.node_id,
             raft: raft.clone(),
             bytes: log_bytes,
             db: log.clone(),
+            since_last_entries_max: config.raft.snapshot_logs_since_last,
             since_last_bytes_max: config.raft.snapshot_log_bytes_since_last,
             keep_bytes_max: config.raft.max_in_snapshot_log_bytes_to_keep,
             room: config.storage_room.clone(),
