@@ -395,14 +395,11 @@ fn flush(
     let hint = committed.take();
     match db.append_with_meta(rows, hint.as_deref().map(|bytes| (COMMITTED, bytes))) {
         Ok(()) => {
-            held
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .flushed(
-                    batch
-                        .iter()
-                        .flat_map(|(rows, _)| rows.iter().map(|(i, b)| (*i, b.clone()))),
-                );
+            held.lock().unwrap_or_else(PoisonError::into_inner).flushed(
+                batch
+                    .iter()
+                    .flat_map(|(rows, _)| rows.iter().map(|(i, b)| (*i, b.clone()))),
+            );
             for (_, callback) in batch {
                 callback.log_io_completed(Ok(()));
             }
@@ -760,22 +757,35 @@ mod tests {
         let quarter = (RECENT_BYTES_MAX / 4) as usize;
         append_flushed(&runtime, &mut store, 11..17, quarter);
         let first_held = store.held.lock().unwrap().first();
-        assert!(first_held.is_some_and(|first| first > 11 && first <= 14), "{first_held:?}");
+        assert!(
+            first_held.is_some_and(|first| first > 11 && first <= 14),
+            "{first_held:?}"
+        );
         assert!(store.held.lock().unwrap().recent_bytes <= RECENT_BYTES_MAX);
         assert!(store.held.lock().unwrap().pending.is_empty());
         // Any range reads the same, across disk and memory.
-        assert_eq!(indexes(&runtime, &mut store, 1..17), (1..17).collect::<Vec<u64>>());
-        assert_eq!(indexes(&runtime, &mut store, 9..13), (9..13).collect::<Vec<u64>>());
+        assert_eq!(
+            indexes(&runtime, &mut store, 1..17),
+            (1..17).collect::<Vec<u64>>()
+        );
+        assert_eq!(
+            indexes(&runtime, &mut store, 9..13),
+            (9..13).collect::<Vec<u64>>()
+        );
         assert_eq!(indexes(&runtime, &mut store, 15..30), vec![15, 16]);
         // A truncation cuts the held entries too; the next append is read back, not the old one.
-        runtime.block_on(store.truncate(openraft::LogId::new(LeaderId::new(1, 1), 15))).unwrap();
+        runtime
+            .block_on(store.truncate(openraft::LogId::new(LeaderId::new(1, 1), 15)))
+            .unwrap();
         assert_eq!(indexes(&runtime, &mut store, 13..30), vec![13, 14]);
         append_flushed(&runtime, &mut store, 15..16, 0);
         let entries = runtime.block_on(store.try_get_log_entries(15..16)).unwrap();
         assert_eq!(entries.len(), 1);
         assert!(matches!(entries[0].payload, EntryPayload::Blank));
         // A purge drops them from the bottom.
-        runtime.block_on(store.purge(openraft::LogId::new(LeaderId::new(1, 1), 14))).unwrap();
+        runtime
+            .block_on(store.purge(openraft::LogId::new(LeaderId::new(1, 1), 14)))
+            .unwrap();
         assert_eq!(indexes(&runtime, &mut store, 1..30), vec![15]);
     }
 
