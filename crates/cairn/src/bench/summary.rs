@@ -314,6 +314,11 @@ pub fn comparison(phases: &[PhaseSummary]) -> String {
 /// Cairn against etcd as a Markdown table, one row per workload and
 /// client count: throughput, their ratio, p99 of each, and errors (the
 /// table `docs/benchmarks.md` records). Phases of other targets are left out.
+///
+/// Where a target ran a phase more than once (`cluster-bench.sh --repeat`),
+/// its throughput and its p99 are each the median over those runs, the ratio
+/// is of the medians, its errors are summed, and a line under the table
+/// gives every run's throughput and p99 in the order they ran.
 pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
     let mut keys: Vec<(&str, u64)> = Vec::new();
     for phase in phases {
@@ -322,33 +327,53 @@ pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
             keys.push(key);
         }
     }
-    let find = |target: &str, (workload, clients): (&str, u64)| {
-        phases.iter().find(|phase| {
-            phase.target == target && phase.workload == workload && phase.clients == clients
-        })
+    let runs = |target: &str, (workload, clients): (&str, u64)| -> Vec<&PhaseSummary> {
+        phases
+            .iter()
+            .filter(|phase| {
+                phase.target == target && phase.workload == workload && phase.clients == clients
+            })
+            .collect()
     };
-    let ops = |phase: Option<&PhaseSummary>| {
-        phase.map_or("-".to_string(), |phase| {
-            thousands(phase.throughput_ops_per_s.round() as u64)
-        })
+    let throughput = |runs: &[&PhaseSummary]| {
+        median(runs.iter().map(|phase| phase.throughput_ops_per_s).collect())
     };
-    let p99 = |phase: Option<&PhaseSummary>| {
-        phase
-            .and_then(|phase| phase.latency.as_ref())
-            .map_or("-".to_string(), |latency| ms(latency.p99_ms))
+    let p99 = |runs: &[&PhaseSummary]| {
+        median(
+            runs.iter()
+                .filter_map(|phase| phase.latency.as_ref().map(|latency| latency.p99_ms))
+                .collect(),
+        )
     };
-    let errors = |phase: Option<&PhaseSummary>| phase.map_or("-".to_string(), |p| p.errors_text());
+    let ops_cell = |runs: &[&PhaseSummary]| {
+        throughput(runs).map_or("-".to_string(), |ops| thousands(ops.round() as u64))
+    };
+    let p99_cell = |runs: &[&PhaseSummary]| p99(runs).map_or("-".to_string(), ms);
+    let errors = |runs: &[&PhaseSummary]| {
+        let mut total: BTreeMap<&str, u64> = BTreeMap::new();
+        for phase in runs {
+            for (code, count) in &phase.errors {
+                *total.entry(code).or_default() += count;
+            }
+        }
+        if runs.is_empty() || total.is_empty() {
+            return "-".to_string();
+        }
+        total
+            .iter()
+            .map(|(code, count)| format!("{code} {count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut out = String::from(
         "| phase | clients | Cairn ops/s | etcd ops/s | Cairn / etcd | Cairn p99 ms | etcd p99 ms | Cairn errors | etcd errors |\n\
          |---|---:|---:|---:|---:|---:|---:|---|---|\n",
     );
+    let mut spreads = String::new();
     for key in keys {
-        let (cairn, etcd) = (find("cairn", key), find("etcd", key));
-        let ratio = match (cairn, etcd) {
-            (Some(cairn), Some(etcd)) if etcd.throughput_ops_per_s > 0.0 => format!(
-                "{:.2}×",
-                cairn.throughput_ops_per_s / etcd.throughput_ops_per_s
-            ),
+        let (cairn, etcd) = (runs("cairn", key), runs("etcd", key));
+        let ratio = match (throughput(&cairn), throughput(&etcd)) {
+            (Some(cairn), Some(etcd)) if etcd > 0.0 => format!("{:.2}×", cairn / etcd),
             _ => "-".to_string(),
         };
         let phase = match key.0 {
@@ -359,15 +384,50 @@ pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
         out.push_str(&format!(
             "| {phase} | {} | {} | {} | {ratio} | {} | {} | {} | {} |\n",
             key.1,
-            ops(cairn),
-            ops(etcd),
-            p99(cairn),
-            p99(etcd),
-            errors(cairn),
-            errors(etcd),
+            ops_cell(&cairn),
+            ops_cell(&etcd),
+            p99_cell(&cairn),
+            p99_cell(&etcd),
+            errors(&cairn),
+            errors(&etcd),
         ));
+        for (name, runs) in [("Cairn", &cairn), ("etcd", &etcd)] {
+            if runs.len() > 1 {
+                let each: Vec<String> = runs
+                    .iter()
+                    .map(|phase| {
+                        let p99 = phase
+                            .latency
+                            .as_ref()
+                            .map_or("-".to_string(), |latency| ms(latency.p99_ms));
+                        format!("{} ({p99})", thousands(phase.throughput_ops_per_s.round() as u64))
+                    })
+                    .collect();
+                spreads.push_str(&format!(
+                    "- {phase}, {} clients, {name}: {} runs, ops/s (p99 ms): {}\n",
+                    key.1,
+                    runs.len(),
+                    each.join(", ")
+                ));
+            }
+        }
+    }
+    if !spreads.is_empty() {
+        out.push_str("\nMedians over the runs; each run:\n\n");
+        out.push_str(&spreads);
     }
     out
+}
+
+/// The median (the mean of the middle two of an even count); `None` if empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(values[middle]),
+        _ => Some((values[middle - 1] + values[middle]) / 2.0),
+    }
 }
 
 /// `12,345`.
@@ -412,6 +472,36 @@ mod tests {
         );
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
+    }
+
+    #[test]
+    fn repeated_runs_are_reported_by_their_medians_and_listed() {
+        let phases = vec![
+            PhaseSummary::compute(&shape("cairn", "cas", 64), &counters(&[1000; 3000], 0), 1.0),
+            PhaseSummary::compute(&shape("etcd", "cas", 64), &counters(&[2000; 1000], 1), 1.0),
+            PhaseSummary::compute(&shape("cairn", "cas", 64), &counters(&[3000; 2000], 0), 1.0),
+            PhaseSummary::compute(&shape("etcd", "cas", 64), &counters(&[4000; 1000], 2), 1.0),
+            PhaseSummary::compute(&shape("cairn", "cas", 64), &counters(&[2000; 4000], 0), 1.0),
+        ];
+        let text = markdown_comparison(&phases);
+        let lines: Vec<&str> = text.lines().collect();
+        // Cairn: median of 3,000 / 2,000 / 4,000 ops and of 1 / 3 / 2 ms;
+        // etcd: the mean of its two runs, errors summed.
+        assert_eq!(
+            lines[2],
+            "| CAS write | 64 | 3,000 | 1,000 | 3.00× | 2.00 | 3.00 | - | version_conflict 3 |",
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- CAS write, 64 clients, Cairn: 3 runs, ops/s (p99 ms): 3,000 (1.00), 2,000 (3.00), 4,000 (2.00)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("- CAS write, 64 clients, etcd: 2 runs"), "{text}");
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0]), Some(2.5));
     }
 
     fn shape(target: &str, workload: &str, clients: u64) -> PhaseShape {
