@@ -336,7 +336,11 @@ pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
             .collect()
     };
     let throughput = |runs: &[&PhaseSummary]| {
-        median(runs.iter().map(|phase| phase.throughput_ops_per_s).collect())
+        median(
+            runs.iter()
+                .map(|phase| phase.throughput_ops_per_s)
+                .collect(),
+        )
     };
     let p99 = |runs: &[&PhaseSummary]| {
         median(
@@ -400,7 +404,10 @@ pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
                             .latency
                             .as_ref()
                             .map_or("-".to_string(), |latency| ms(latency.p99_ms));
-                        format!("{} ({p99})", thousands(phase.throughput_ops_per_s.round() as u64))
+                        format!(
+                            "{} ({p99})",
+                            thousands(phase.throughput_ops_per_s.round() as u64)
+                        )
                     })
                     .collect();
                 spreads.push_str(&format!(
@@ -498,7 +505,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("- CAS write, 64 clients, etcd: 2 runs"), "{text}");
+        assert!(
+            text.contains("- CAS write, 64 clients, etcd: 2 runs"),
+            "{text}"
+        );
         assert_eq!(median(vec![]), None);
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(vec![4.0, 1.0]), Some(2.5));
