@@ -33,6 +33,7 @@ use cairn_storage::{Disk, RaftValues, StateDb, StateReader, snapshot_header};
 use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
+use crate::IoMode;
 use crate::scrub::ScrubSignal;
 use crate::snapshot_file::SnapshotFile;
 use crate::types::{
@@ -146,6 +147,8 @@ pub struct StateMachine {
     log: Option<Arc<cairn_storage::LogDb>>,
     /// The last synced apply.
     synced: SyncPoint,
+    /// Where a snapshot build runs (`build_snapshot`).
+    io: IoMode,
 }
 
 impl StateMachine {
@@ -164,7 +167,15 @@ impl StateMachine {
             scrub: ScrubSignal::detached(),
             log: None,
             synced: SyncPoint::now(),
+            io: IoMode::Inline,
         })
+    }
+
+    /// Snapshot builds run on a thread of their own under `IoMode::Thread`
+    /// (the default of `new` is `Inline`: on the calling task).
+    pub fn with_io(mut self, io: IoMode) -> StateMachine {
+        self.io = io;
+        self
     }
 
     /// Tells this state machine's received snapshot files from others'.
@@ -248,8 +259,22 @@ impl StateMachine {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    /// openraft runs this in a task of its own, but the export reads the
+    /// whole state and writes it out without yielding (seconds at a million
+    /// files): on a runtime worker it would hold that worker, and the task
+    /// queued in its LIFO slot, for as long. Under `IoMode::Thread` it runs
+    /// on the blocking pool; under the simulation (`Inline`), where threads
+    /// would break determinism, on the task.
     async fn build_snapshot(&mut self) -> Result<Snapshot, RaftStorageError> {
-        self.build()
+        match self.io {
+            IoMode::Thread => {
+                let builder = self.clone();
+                tokio::task::spawn_blocking(move || builder.build())
+                    .await
+                    .map_err(write_error)?
+            }
+            IoMode::Inline => self.build(),
+        }
     }
 }
 

@@ -192,7 +192,8 @@ impl Node {
             StateMachine::new(state.clone(), disk.clone())
                 .map_err(fatal)?
                 .with_scrub(scrub_signal)
-                .with_log(log.clone()),
+                .with_log(log.clone())
+                .with_io(config.io),
         )
         .await
         .map_err(fatal)?;
