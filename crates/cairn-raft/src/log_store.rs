@@ -673,21 +673,28 @@ mod tests {
     }
 
     fn limited(store: &mut LogStore, start: u64, end: u64) -> Vec<u64> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let entries = runtime
+        let entries = runtime()
             .block_on(store.limited_get_log_entries(start, end))
             .unwrap();
+        indexes_of(&entries)
+    }
+
+    /// A runtime for a test to block on.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn indexes_of(entries: &[Entry]) -> Vec<u64> {
         entries.iter().map(|entry| entry.log_id.index).collect()
     }
 
     #[test]
     fn the_committed_hint_is_written_by_the_writer_and_read_back() {
         let (dir, mut store) = log_of(5, 0);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         let id = |index| openraft::LogId::new(LeaderId::new(1, 1), index);
         runtime.block_on(async {
             assert_eq!(store.read_committed().await.unwrap(), None);
@@ -742,17 +749,13 @@ mod tests {
         store: &mut LogStore,
         range: std::ops::Range<u64>,
     ) -> Vec<u64> {
-        let entries = runtime.block_on(store.try_get_log_entries(range)).unwrap();
-        entries.iter().map(|entry| entry.log_id.index).collect()
+        indexes_of(&runtime.block_on(store.try_get_log_entries(range)).unwrap())
     }
 
     #[test]
     fn the_newest_durable_entries_are_read_from_memory_and_older_ones_from_disk() {
         let (_dir, mut store) = log_of(10, 0);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         // Entries of a quarter of the bound: the newest four stay held.
         let quarter = (RECENT_BYTES_MAX / 4) as usize;
         append_flushed(&runtime, &mut store, 11..17, quarter);

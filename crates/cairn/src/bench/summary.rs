@@ -138,14 +138,11 @@ impl PhaseSummary {
 
     /// `version_conflict 12, timeout 1`, or `-`.
     pub fn errors_text(&self) -> String {
-        if self.errors.is_empty() {
-            return "-".to_string();
-        }
-        self.errors
-            .iter()
-            .map(|(code, count)| format!("{code} {count}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        errors_text(
+            self.errors
+                .iter()
+                .map(|(code, count)| (code.as_str(), *count)),
+        )
     }
 
     /// One line for the progress stream when the phase ends.
@@ -360,14 +357,7 @@ pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
                 *total.entry(code).or_default() += count;
             }
         }
-        if runs.is_empty() || total.is_empty() {
-            return "-".to_string();
-        }
-        total
-            .iter()
-            .map(|(code, count)| format!("{code} {count}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        errors_text(total)
     };
     let mut out = String::from(
         "| phase | clients | Cairn ops/s | etcd ops/s | Cairn / etcd | Cairn p99 ms | etcd p99 ms | Cairn errors | etcd errors |\n\
@@ -424,6 +414,18 @@ pub fn markdown_comparison(phases: &[PhaseSummary]) -> String {
         out.push_str(&spreads);
     }
     out
+}
+
+/// `version_conflict 12, timeout 1` for counts by error code, or `-` for none.
+fn errors_text<'a>(errors: impl IntoIterator<Item = (&'a str, u64)>) -> String {
+    let parts: Vec<String> = errors
+        .into_iter()
+        .map(|(code, count)| format!("{code} {count}"))
+        .collect();
+    if parts.is_empty() {
+        return "-".to_string();
+    }
+    parts.join(", ")
 }
 
 /// The median (the mean of the middle two of an even count); `None` if empty.
