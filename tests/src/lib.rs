@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a node may take to become ready.
@@ -39,13 +40,30 @@ pub fn cairn_binary() -> &'static Path {
     })
 }
 
-/// A free loopback port. The listener is dropped before the node binds it;
-/// the window for a collision with a parallel test is tiny.
+/// A loopback port that nothing listens on now and that this process has not
+/// handed out before. Drawn below Linux's ephemeral range (32768 and up by
+/// default), as `scripts/lib.sh` draws its ports: inside it the kernel gives
+/// the same ports to outgoing connections and to `bind(":0")` elsewhere, and
+/// one taken between this check and the node's own bind left the node
+/// exiting with "Address already in use".
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("bind an ephemeral loopback port")
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: OnceLock<AtomicU32> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        // Processes started together begin at different places.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        AtomicU32::new(std::process::id().wrapping_mul(7_919).wrapping_add(nanos))
+    });
+    for _ in 0..COUNT {
+        let port = (FIRST + next.fetch_add(1, Ordering::Relaxed) % COUNT) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {FIRST}..{}", FIRST + COUNT);
 }
 
 /// Makes a CA and certificates for nodes `1..=nodes` in `dir` with
