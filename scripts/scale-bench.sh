@@ -109,7 +109,10 @@ status_field() {
 }
 applied_at_least() { (($(status_field "$1" last_applied) >= $2)); }
 proc_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
-bytes_of() { if [[ -e $1 ]]; then du -sb "$1" | cut -f1; else echo 0; fi; }
+# bytes_of PATH: the bytes PATH takes on disk (allocated blocks, not the
+# apparent size: redb grows its file ahead of use, and a file's unwritten
+# tail takes no blocks).
+bytes_of() { if [[ -e $1 ]]; then du -s -B1 "$1" | cut -f1; else echo 0; fi; }
 # disk_json DIR: a node's bytes on disk, whole and per file, as JSON.
 disk_json() {
     printf '{"total": %s, "state": %s, "log": %s, "snapshots": %s}' \
@@ -137,7 +140,7 @@ for case in "${cases[@]}"; do
         --value-bytes "$value_bytes" "${bench_args[@]}" --json >"$out/scale-$files-$case_stores.json"
     rss_kib=$(proc_kib "$pid" VmRSS)
     hwm_kib=$(proc_kib "$pid" VmHWM)
-    disk_bytes=$(du -sb "$dir/node1" | cut -f1)
+    disk_bytes=$(bytes_of "$dir/node1")
     disk=$(disk_json "$dir/node1")
     applied=$(status_field "$url" last_applied)
     leader_snapshot=$(status_field "$url" snapshot_index)
@@ -167,7 +170,7 @@ for case in "${cases[@]}"; do
     wait_until 1200 "node 2 applied $target" applied_at_least "$url2" "$target"
     catch_up_s=$(seconds_since "$started")
     snapshot_index=$(status_field "$url2" snapshot_index)
-    disk2_bytes=$(du -sb "$dir/node2" | cut -f1)
+    disk2_bytes=$(bytes_of "$dir/node2")
     disk_end=$(disk_json "$dir/node1")
     stop_pids
 
