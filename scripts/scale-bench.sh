@@ -11,7 +11,13 @@
 #
 # usage: scripts/scale-bench.sh [--files LIST] [--stores N] [--store-files F]
 #                               [--duration S] [--clients N] [--out DIR]
-#                               [--cairn PATH]
+#                               [--cairn PATH] [--no-snapshots]
+#
+# --no-snapshots raises both snapshot bounds (`[raft]
+# snapshot_log_bytes_since_last`, `snapshot_logs_since_last`) so that no
+# snapshot is built during the run: the GET and CAS percentiles then show
+# what the data's size costs without a build's export running beside them
+# (a new node then catches up by the log, which the row says).
 #
 # Defaults: --files 10000 (none when only --stores is given) --store-files 10
 # --duration 8 --clients 16. A million files takes
@@ -32,6 +38,7 @@ store_files=10
 duration=8
 clients=16
 value_bytes=1024
+raft_settings=
 out="$root/target/bench/scale-$(date +%Y%m%d-%H%M%S)"
 cairn=
 while (($#)); do
@@ -43,7 +50,10 @@ while (($#)); do
         --clients) clients=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --cairn) cairn=$2; shift 2 ;;
-        *) echo "usage: $0 [--files LIST] [--stores N] [--store-files F] [--duration S] [--clients N] [--out DIR] [--cairn PATH]" >&2; exit 2 ;;
+        --no-snapshots)
+            raft_settings=$'\n[raft]\nsnapshot_log_bytes_since_last = 1099511627776\nsnapshot_logs_since_last = 1000000000'
+            shift ;;
+        *) echo "usage: $0 [--files LIST] [--stores N] [--store-files F] [--duration S] [--clients N] [--out DIR] [--cairn PATH] [--no-snapshots]" >&2; exit 2 ;;
     esac
 done
 if [[ -z $files_list ]] && ((stores == 0)); then
@@ -98,6 +108,7 @@ stores_max = $((stores + 10))
 
 [auth]
 admin_token = "$CAIRN_TOKEN"
+$raft_settings
 TOML
     echo "http://127.0.0.1:$http_port"
 }
