@@ -154,6 +154,8 @@ pub struct StateMachine {
     synced: SyncPoint,
     /// Where a snapshot build runs (`build_snapshot`).
     io: IoMode,
+    /// The size of `current.snap` (0 without one), for `LogPolicy`.
+    snapshot_bytes: Arc<AtomicU64>,
 }
 
 impl StateMachine {
@@ -165,6 +167,10 @@ impl StateMachine {
                 disk.remove_snapshot_file(&name)?;
             }
         }
+        let snapshot_bytes = match disk.snapshot_file(CURRENT, false)? {
+            Some(mut file) => file.seek(SeekFrom::End(0))?,
+            None => 0,
+        };
         Ok(StateMachine {
             db,
             disk,
@@ -173,6 +179,7 @@ impl StateMachine {
             log: None,
             synced: SyncPoint::now(),
             io: IoMode::Inline,
+            snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
         })
     }
 
@@ -181,6 +188,12 @@ impl StateMachine {
     pub fn with_io(mut self, io: IoMode) -> StateMachine {
         self.io = io;
         self
+    }
+
+    /// The size of the current snapshot file, kept up to date by builds and
+    /// installs (`LogPolicy` scales its bounds by it).
+    pub fn snapshot_bytes(&self) -> Arc<AtomicU64> {
+        self.snapshot_bytes.clone()
     }
 
     /// Tells this state machine's received snapshot files from others'.
@@ -249,6 +262,7 @@ impl StateMachine {
         self.db.export_to(&mut out).map_err(write_error)?;
         out.flush().map_err(write_error)?;
         out.get_mut().sync().map_err(write_error)?;
+        let bytes = out.get_mut().stream_position().map_err(write_error)?;
         drop(out);
         // Entries up to the snapshot may be purged once openraft has it: the
         // state it covers must be durable by then. Synced after the export,
@@ -258,6 +272,7 @@ impl StateMachine {
         self.disk
             .rename_snapshot_file(BUILDING, CURRENT)
             .map_err(write_error)?;
+        self.snapshot_bytes.store(bytes, Ordering::Relaxed);
         self.open_current()?
             .ok_or_else(|| write_error("the snapshot just built is missing"))
     }
@@ -411,6 +426,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         let file = snapshot.file_mut();
         file.sync().map_err(write_error)?;
+        let bytes = file.seek(SeekFrom::End(0)).map_err(write_error)?;
         file.seek(SeekFrom::Start(0)).map_err(write_error)?;
         let raft = snapshot_header(&mut BufReader::new(&mut *file)).map_err(fail)?;
         let described = meta_from(&raft).map_err(fail)?;
@@ -431,6 +447,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.disk
             .rename_snapshot_file(&snapshot.name, CURRENT)
             .map_err(write_error)?;
+        self.snapshot_bytes.store(bytes, Ordering::Relaxed);
         // The import freed the pages of the old state, which may hold bytes
         // a redaction in the snapshot removed; and the log it replaces may
         // hold the entries that wrote them. A node that held nothing before

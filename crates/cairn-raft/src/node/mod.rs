@@ -184,16 +184,18 @@ impl Node {
             .step_down_after_restart(config.node_id)
             .map_err(fatal)?;
         let (scrub_signal, scrub_wanted) = scrub::channel();
+        let state_machine = StateMachine::new(state.clone(), disk.clone())
+            .map_err(fatal)?
+            .with_scrub(scrub_signal)
+            .with_log(log.clone())
+            .with_io(config.io);
+        let snapshot_bytes = state_machine.snapshot_bytes();
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config.raft)?),
             network,
             log_store,
-            StateMachine::new(state.clone(), disk.clone())
-                .map_err(fatal)?
-                .with_scrub(scrub_signal)
-                .with_log(log.clone())
-                .with_io(config.io),
+            state_machine,
         )
         .await
         .map_err(fatal)?;
@@ -215,6 +217,7 @@ impl Node {
             since_last_bytes_max: config.raft.snapshot_log_bytes_since_last,
             keep_bytes_max: config.raft.max_in_snapshot_log_bytes_to_keep,
             room: config.storage_room.clone(),
+            snapshot_bytes,
         };
         let snapshot_policy_task = tokio::spawn(snapshot_policy.run()).abort_handle();
         let handoff = Arc::new(HandOff::new(
