@@ -10,10 +10,13 @@
 //! The slab: redb keeps each cached 4 KiB page as an `Arc<[u8]>`, one block of
 //! 4,112 bytes (the two reference counts, then the page). mimalloc serves that
 //! from its 5,120-byte size class, and each thread's heap keeps its own
-//! partly used pages of that class as the cache evicts pages one by one, so at
-//! a million files a 256 MiB cache held ~1.8 times its size resident. Blocks of
-//! exactly that size instead come from 1 MiB chunks cut into 4,112-byte slots,
-//! and a freed slot goes on one free list that the next such block takes from.
+//! partly used pages of that class as the cache evicts pages one by one: at a
+//! million files a 256 MiB cache held ~1.8 times its size resident, and since
+//! pages are read on one thread and evicted on another, mimalloc spent CPU
+//! abandoning and reclaiming its pages. Blocks of exactly that size instead
+//! come from 1 MiB chunks cut into 4,112-byte slots, and a freed slot goes on
+//! one free list that the next such block takes from (ARCHITECTURE.md,
+//! "Decisions", has what it bought).
 //! The slab never returns chunks, so it stays as large as the most such blocks
 //! ever live at once: redb's cache, which `cache_bytes` bounds.
 //!
