@@ -17,7 +17,8 @@
 # snapshot_log_bytes_since_last`, `snapshot_logs_since_last`) so that no
 # snapshot is built during the run: the GET and CAS percentiles then show
 # what the data's size costs without a build's export running beside them
-# (a new node then catches up by the log, which the row says).
+# (the catch-up then goes by a snapshot built when the leader is asked for
+# one, or by the log; the row says which).
 #
 # Defaults: --files 10000 (none when only --stores is given) --store-files 10
 # --duration 8 --clients 16. A million files takes
