@@ -136,6 +136,44 @@ pub enum IoMode {
     Inline,
 }
 
+/// The nice value of a thread doing background work (0 is the normal
+/// priority, 19 the lowest): a snapshot build or a digest at a million files
+/// scans 4 GiB of state and wants a core for seconds, which on a small
+/// machine would otherwise come out of the requests and replication served
+/// meanwhile.
+const BACKGROUND_NICE: i32 = 10;
+
+impl IoMode {
+    /// Runs `work`, which reads or writes for long without yielding, where
+    /// it holds no runtime worker (and the task queued in that worker's LIFO
+    /// slot): under `Thread` on a thread of its own named `name`, at
+    /// `BACKGROUND_NICE`; under `Inline` (the simulation, where a thread
+    /// would break determinism) on the calling task. Fails only if the
+    /// operating system refuses a thread.
+    pub(crate) async fn background<T: Send + 'static>(
+        self,
+        name: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> std::io::Result<T> {
+        match self {
+            IoMode::Thread => {
+                let (done, result) = tokio::sync::oneshot::channel();
+                std::thread::Builder::new()
+                    .name(name.into())
+                    .spawn(move || {
+                        // The calling thread's nice value (Linux keeps one per thread).
+                        if let Err(error) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
+                            tracing::debug!(%error, "background work keeps the normal CPU priority");
+                        }
+                        let _ = done.send(work());
+                    })?;
+                result.await.map_err(std::io::Error::other)
+            }
+            IoMode::Inline => Ok(work()),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Consistency {
     /// Through the leader's read index: sees every write acknowledged before the read began.

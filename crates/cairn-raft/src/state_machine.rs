@@ -49,12 +49,6 @@ const CURRENT: &str = "current.snap";
 /// Where the current snapshot lives, under the data directory.
 pub(crate) const CURRENT_SNAPSHOT: &str = "snapshots/current.snap";
 const BUILDING: &str = "build.tmp";
-/// The nice value a snapshot build's thread runs at (0 is the normal
-/// priority, 19 the lowest): a build at a million files scans 4 GiB of
-/// state and wants a core for seconds, which on a small machine would
-/// otherwise come out of the requests served meanwhile.
-const SNAPSHOT_BUILD_NICE: i32 = 10;
-
 /// Most applied batches committed unsynced in a row (see the module doc).
 pub(crate) const STATE_SYNC_APPLIES_MAX: u64 = 64;
 /// Longest time between synced applies while entries are applied.
@@ -281,31 +275,14 @@ impl StateMachine {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     /// openraft runs this in a task of its own, but the export reads the
     /// whole state and writes it out without yielding (seconds at a million
-    /// files): on a runtime worker it would hold that worker, and the task
-    /// queued in its LIFO slot, for as long. Under `IoMode::Thread` it runs
-    /// on a thread of its own at a lower CPU priority
-    /// (`SNAPSHOT_BUILD_NICE`), so that the requests served meanwhile keep
-    /// the cores; under the simulation (`Inline`), where threads would break
-    /// determinism, on the task.
+    /// files): it runs in the background (`IoMode::background`), at a lower
+    /// CPU priority, so that the requests served meanwhile keep the cores.
     async fn build_snapshot(&mut self) -> Result<Snapshot, RaftStorageError> {
-        match self.io {
-            IoMode::Thread => {
-                let builder = self.clone();
-                let (done, built) = tokio::sync::oneshot::channel();
-                std::thread::Builder::new()
-                    .name("snapshot-build".into())
-                    .spawn(move || {
-                        // The calling thread's nice value (Linux keeps one per thread).
-                        if let Err(error) = rustix::process::setpriority_process(None, SNAPSHOT_BUILD_NICE) {
-                            tracing::debug!(%error, "the snapshot build keeps the normal CPU priority");
-                        }
-                        let _ = done.send(builder.build());
-                    })
-                    .map_err(write_error)?;
-                built.await.map_err(write_error)?
-            }
-            IoMode::Inline => self.build(),
-        }
+        let builder = self.clone();
+        self.io
+            .background("snapshot-build", move || builder.build())
+            .await
+            .map_err(write_error)?
     }
 }
 

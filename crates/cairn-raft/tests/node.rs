@@ -115,10 +115,10 @@ async fn single_node_writes_survive_restart_and_snapshots() {
         .await;
         assert!(matches!(outcome, Outcome::Txn(_)), "{outcome:?}");
     }
-    let digest = node.state_digest().unwrap();
+    let digest = node.state_digest().await.unwrap();
     let status = node.status();
     assert_eq!(
-        node.state_digest_applied().unwrap(),
+        node.state_digest_applied().await.unwrap(),
         (digest, status.last_applied),
         "an idle node's digest is of the state at its applied index"
     );
@@ -151,6 +151,6 @@ async fn single_node_writes_survive_restart_and_snapshots() {
         .unwrap();
     assert_eq!(content.content, "49");
     assert_eq!(content.meta.version, 50);
-    assert_eq!(node.state_digest().unwrap(), digest);
+    assert_eq!(node.state_digest().await.unwrap(), digest);
     node.shutdown().await.unwrap();
 }

@@ -376,8 +376,8 @@ impl Node {
     }
 
     /// A digest of the whole state machine (`cairn_core::kv::state_digest`).
-    pub fn state_digest(&self) -> Result<u64, NodeError> {
-        Ok(self.state_digest_applied()?.0)
+    pub async fn state_digest(&self) -> Result<u64, NodeError> {
+        Ok(self.state_digest_applied().await?.0)
     }
 
     /// The state digest and the last applied log index of the state it was
@@ -385,10 +385,20 @@ impl Node {
     /// `status` is read apart from the digest: on a node still applying, a
     /// digest that takes seconds describes an older state than the index
     /// read after it, and two replicas looked equal in index but not in
-    /// digest.
-    pub fn state_digest_applied(&self) -> Result<(u64, Option<u64>), NodeError> {
+    /// digest. The digest reads every row, so it runs in the background
+    /// (`IoMode::background`): on a runtime worker it held that worker for
+    /// as long, and a node asked for digests in a row stopped replicating.
+    pub async fn state_digest_applied(&self) -> Result<(u64, Option<u64>), NodeError> {
         let reader = self.inner.state.reader().map_err(fatal)?;
-        crate::state_machine::digest_and_applied(&reader).map_err(fatal)
+        self.inner
+            .config
+            .io
+            .background("state-digest", move || {
+                crate::state_machine::digest_and_applied(&reader)
+            })
+            .await
+            .map_err(fatal)?
+            .map_err(fatal)
     }
 
     /// Stops openraft and the peer server. Everything acknowledged is already on disk.

@@ -81,7 +81,7 @@ impl Service {
     pub async fn digest(&self, context: &RequestContext) -> ServiceResult<DigestView> {
         self.require_operator(context).await?;
         // The index of the state digested, not the node's index now.
-        let (digest, last_applied) = self.node.state_digest_applied()?;
+        let (digest, last_applied) = self.node.state_digest_applied().await?;
         Ok(DigestView {
             digest: format!("{digest:016x}"),
             last_applied,
