@@ -50,9 +50,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::StorageRoom;
 use crate::log_store::LogBytes;
 use crate::types::Raft;
+use crate::{IoMode, StorageRoom};
 
 /// How often the log's size is looked at.
 pub(crate) const POLL_MS: u64 = 250;
@@ -79,6 +79,8 @@ pub(crate) struct LogPolicy {
     pub room: Option<Arc<dyn StorageRoom>>,
     /// The size of the current snapshot file (`StateMachine::snapshot_bytes`).
     pub snapshot_bytes: Arc<AtomicU64>,
+    /// Where the start's read of every entry's size runs.
+    pub io: IoMode,
 }
 
 /// How far the log is past the last snapshot, against the bounds.
@@ -119,7 +121,17 @@ impl LogPolicy {
     /// Runs until openraft stops.
     pub async fn run(self) {
         // The entries written before this start: their sizes count too.
-        if let Err(error) = self.bytes.load(&self.db) {
+        // Reading them reads the whole log (a GiB after a bulk load, for
+        // seconds), so it runs in the background: on a runtime worker it
+        // held that worker, and openraft's start behind it.
+        let (bytes, db) = (self.bytes.clone(), self.db.clone());
+        let loaded = self
+            .io
+            .background("log-sizes", move || {
+                bytes.load(&db).map_err(std::io::Error::other)
+            })
+            .await;
+        if let Err(error) = loaded.and_then(|loaded| loaded) {
             tracing::warn!(node_id = self.node_id, %error, "reading the log's entry sizes failed");
         }
         let mut ticker = tokio::time::interval(Duration::from_millis(POLL_MS));

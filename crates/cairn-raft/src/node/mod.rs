@@ -218,6 +218,7 @@ impl Node {
             keep_bytes_max: config.raft.max_in_snapshot_log_bytes_to_keep,
             room: config.storage_room.clone(),
             snapshot_bytes,
+            io: config.io,
         };
         let snapshot_policy_task = tokio::spawn(snapshot_policy.run()).abort_handle();
         let handoff = Arc::new(HandOff::new(
