@@ -11,6 +11,13 @@
 //! reads never go to redb.
 //!
 //! Truncation and purging go through the same queue, in order, and wait.
+//! A purge waits only for its record (`LAST_PURGED`, durable): the entries
+//! are removed afterwards, `PURGE_STEP_BYTES` at a time in unsynced
+//! transactions, whenever no other job is queued. Removing a GiB of entries
+//! (half a snapshot's bytes at a million files) reads every page it frees,
+//! for seconds, and in one transaction it held every append behind it. No
+//! entry at or below the last purged index is read meanwhile (`rows`), and
+//! one that a crash leaves behind is removed after the restart.
 //!
 //! The committed-id hint (`save_committed`, once per commit) goes through
 //! the queue too, without waiting: the writer puts the latest one in its
@@ -26,6 +33,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cairn_core::codec;
@@ -50,6 +58,10 @@ pub(crate) const REPLICATION_BATCH_BYTES_MAX: usize = 1024 * 1024;
 
 /// Entries read from the log at a time while filling one append-entries batch.
 const ROWS_PER_READ: u64 = 16;
+
+/// Bytes of purged entries the writer removes in one step between jobs: a
+/// few milliseconds of page reads, so an append waits that long at most.
+const PURGE_STEP_BYTES: u64 = 1024 * 1024;
 
 fn any(error: impl std::fmt::Display) -> AnyError {
     AnyError::error(error.to_string())
@@ -160,20 +172,28 @@ type SharedHeld = Arc<Mutex<Held>>;
 /// appended, truncated and purged; entries written before this start are
 /// added by `LogBytes::load`.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct LogBytes(Arc<Mutex<BTreeMap<u64, u64>>>);
+pub(crate) struct LogBytes {
+    sizes: Arc<Mutex<BTreeMap<u64, u64>>>,
+    /// The log store's `readable_from`.
+    readable_from: Arc<AtomicU64>,
+}
 
 impl LogBytes {
     fn sizes(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, u64>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.sizes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Adds the sizes of the entries already on disk that this run has not
     /// appended (one read of the log's rows).
     pub(crate) fn load(&self, db: &LogDb) -> Result<(), cairn_core::StorageError> {
         let on_disk = db.entry_sizes()?;
+        let readable_from = self.readable_from.load(Ordering::Acquire);
         let mut sizes = self.sizes();
         for (index, bytes) in on_disk {
-            sizes.entry(index).or_insert(bytes);
+            // Purged entries not yet removed count for nothing.
+            if index >= readable_from {
+                sizes.entry(index).or_insert(bytes);
+            }
         }
         Ok(())
     }
@@ -236,6 +256,9 @@ pub struct LogStore {
     jobs: mpsc::UnboundedSender<Job>,
     /// Entry sizes, for the snapshot policy.
     bytes: LogBytes,
+    /// One past the last purged index: the first an entry may be read at
+    /// (entries below it may still be on disk, waiting to be removed).
+    readable_from: Arc<AtomicU64>,
 }
 
 impl LogStore {
@@ -244,33 +267,69 @@ impl LogStore {
     pub fn new(db: Arc<LogDb>, io: IoMode) -> std::io::Result<LogStore> {
         let held: SharedHeld = Arc::default();
         let (jobs, queue) = mpsc::unbounded_channel();
-        let (writer_db, writer_held) = (db.clone(), held.clone());
+        // Entries a crash left behind a purge are removed first.
+        let last_purged = db
+            .meta(LAST_PURGED)
+            .map_err(std::io::Error::other)?
+            .map(|bytes| codec::decode::<LogId>(&bytes).map(|id| id.index))
+            .transpose()
+            .map_err(std::io::Error::other)?;
+        let mut writer = Writer {
+            db: db.clone(),
+            held: held.clone(),
+            queue,
+            purge_upto: last_purged,
+        };
         match io {
             IoMode::Thread => {
                 std::thread::Builder::new()
                     .name("cairn-log-writer".into())
                     .spawn(move || {
-                        let mut queue = queue;
-                        while let Some(first) = queue.blocking_recv() {
-                            drain(&writer_db, &writer_held, &mut queue, first);
+                        loop {
+                            let first = match writer.next_job() {
+                                Next::Job(job) => job,
+                                Next::Again => continue,
+                                Next::Wait => match writer.queue.blocking_recv() {
+                                    Some(job) => job,
+                                    None => return,
+                                },
+                                Next::Closed => return,
+                            };
+                            writer.drain(first);
                         }
                     })?;
             }
             IoMode::Inline => {
                 tokio::spawn(async move {
-                    let mut queue = queue;
-                    while let Some(first) = queue.recv().await {
-                        drain(&writer_db, &writer_held, &mut queue, first);
+                    loop {
+                        let first = match writer.next_job() {
+                            Next::Job(job) => job,
+                            Next::Again => {
+                                tokio::task::yield_now().await;
+                                continue;
+                            }
+                            Next::Wait => match writer.queue.recv().await {
+                                Some(job) => job,
+                                None => return,
+                            },
+                            Next::Closed => return,
+                        };
+                        writer.drain(first);
                     }
                 });
             }
         }
+        let readable_from = Arc::new(AtomicU64::new(last_purged.map_or(0, |index| index + 1)));
         Ok(LogStore {
             db,
             held,
             committed: Arc::default(),
             jobs,
-            bytes: LogBytes::default(),
+            bytes: LogBytes {
+                sizes: Arc::default(),
+                readable_from: readable_from.clone(),
+            },
+            readable_from,
         })
     }
 
@@ -330,39 +389,88 @@ impl LogStore {
     }
 }
 
-/// Takes `first` and every job queued behind it: commits the appends in one
-/// transaction, and runs truncations and purges in their place in the order.
-/// The latest committed hint goes into the appends' transaction, or into an
-/// unsynced one of its own when no append follows it.
-fn drain(db: &LogDb, held: &SharedHeld, queue: &mut mpsc::UnboundedReceiver<Job>, first: Job) {
-    let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
-    let mut committed: Option<Vec<u8>> = None;
-    let mut next = Some(first);
-    while let Some(job) = next.take().or_else(|| queue.try_recv().ok()) {
-        match job {
-            Job::Append { rows, callback } => appends.push((rows, callback)),
-            Job::Committed { bytes } => committed = Some(bytes),
-            Job::Truncate { from, done } => {
-                flush(db, held, &mut appends, &mut committed);
-                save_hint(db, &mut committed);
-                let _ = done.send(db.truncate_from(from).map_err(|e| e.to_string()));
-            }
-            Job::Purge {
-                upto,
-                last_purged,
-                done,
-            } => {
-                flush(db, held, &mut appends, &mut committed);
-                save_hint(db, &mut committed);
-                let result = db
-                    .purge_upto(upto, LAST_PURGED, &last_purged)
-                    .map_err(|e| e.to_string());
-                let _ = done.send(result);
+/// The log writer's side of the queue.
+struct Writer {
+    db: Arc<LogDb>,
+    held: SharedHeld,
+    queue: mpsc::UnboundedReceiver<Job>,
+    /// The highest purged index whose entries may not all be removed yet.
+    purge_upto: Option<u64>,
+}
+
+/// What the writer does next.
+enum Next {
+    Job(Job),
+    /// It removed a step of purged entries; ask again.
+    Again,
+    /// Nothing to do until a job comes.
+    Wait,
+    /// Every `LogStore` is gone.
+    Closed,
+}
+
+impl Writer {
+    /// A queued job if there is one; else one step of a purge, if one is
+    /// unfinished. Jobs come first, so an append waits for one step at most.
+    fn next_job(&mut self) -> Next {
+        match self.queue.try_recv() {
+            Ok(job) => Next::Job(job),
+            Err(mpsc::error::TryRecvError::Disconnected) => Next::Closed,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                let Some(upto) = self.purge_upto else {
+                    return Next::Wait;
+                };
+                match self.db.purge_some(upto, PURGE_STEP_BYTES) {
+                    Ok(true) => {}
+                    Ok(false) => self.purge_upto = None,
+                    Err(error) => {
+                        // Left on disk, never read; the next purge removes them.
+                        tracing::warn!(%error, upto, "removing purged log entries failed");
+                        self.purge_upto = None;
+                    }
+                }
+                Next::Again
             }
         }
     }
-    flush(db, held, &mut appends, &mut committed);
-    save_hint(db, &mut committed);
+
+    /// Takes `first` and every job queued behind it: commits the appends in
+    /// one transaction, and runs truncations and purge records in their place
+    /// in the order. The latest committed hint goes into the appends'
+    /// transaction, or into an unsynced one of its own when no append
+    /// follows it.
+    fn drain(&mut self, first: Job) {
+        let (db, held) = (&*self.db, &self.held);
+        let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
+        let mut committed: Option<Vec<u8>> = None;
+        let mut next = Some(first);
+        while let Some(job) = next.take().or_else(|| self.queue.try_recv().ok()) {
+            match job {
+                Job::Append { rows, callback } => appends.push((rows, callback)),
+                Job::Committed { bytes } => committed = Some(bytes),
+                Job::Truncate { from, done } => {
+                    flush(db, held, &mut appends, &mut committed);
+                    save_hint(db, &mut committed);
+                    let _ = done.send(db.truncate_from(from).map_err(|e| e.to_string()));
+                }
+                Job::Purge {
+                    upto,
+                    last_purged,
+                    done,
+                } => {
+                    flush(db, held, &mut appends, &mut committed);
+                    save_hint(db, &mut committed);
+                    let result = db.set_meta(LAST_PURGED, &last_purged);
+                    if result.is_ok() {
+                        self.purge_upto = self.purge_upto.max(Some(upto));
+                    }
+                    let _ = done.send(result.map_err(|e| e.to_string()));
+                }
+            }
+        }
+        flush(db, held, &mut appends, &mut committed);
+        save_hint(db, &mut committed);
+    }
 }
 
 /// Writes a committed hint that no append carried, unsynced (it becomes
@@ -422,11 +530,15 @@ impl LogStore {
             let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             (held.range((start, end)), held.first())
         };
+        // Purged entries may still be on disk: never read them.
+        let readable_from = self.readable_from.load(Ordering::Acquire);
         let from = match start {
             Bound::Included(index) => index,
             Bound::Excluded(index) => index.saturating_add(1),
             Bound::Unbounded => 0,
-        };
+        }
+        .max(readable_from);
+        let start = Bound::Included(from);
         let disk_end = match first_held {
             Some(first) if from >= first => return Ok(held),
             Some(first) => match end {
@@ -435,6 +547,14 @@ impl LogStore {
             },
             None => end,
         };
+        let nothing_on_disk = match disk_end {
+            Bound::Included(index) => from > index,
+            Bound::Excluded(index) => from >= index,
+            Bound::Unbounded => false,
+        };
+        if nothing_on_disk {
+            return Ok(held);
+        }
         let mut rows: Rows = self
             .db
             .range(start, disk_end)
@@ -617,6 +737,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|index| index > log_id.index);
         self.bytes.forget_upto(log_id.index);
+        self.readable_from
+            .fetch_max(log_id.index + 1, Ordering::AcqRel);
         self.run(|done| Job::Purge {
             upto: log_id.index,
             last_purged: codec::encode(&log_id),
@@ -790,6 +912,59 @@ mod tests {
             .block_on(store.purge(openraft::LogId::new(LeaderId::new(1, 1), 14)))
             .unwrap();
         assert_eq!(indexes(&runtime, &mut store, 1..30), vec![15]);
+    }
+
+    #[test]
+    fn a_purge_is_recorded_at_once_and_its_entries_removed_in_steps_between_appends() {
+        // 48 entries of a little over a MiB: a dozen steps of removal.
+        let (_dir, mut store) = log_of(48, 1024 * 1024);
+        let runtime = runtime();
+        let id = |index| openraft::LogId::new(LeaderId::new(1, 1), index);
+        runtime.block_on(store.purge(id(40))).unwrap();
+        // Recorded: the log state says so, and no purged entry is read
+        // whatever the writer removed so far.
+        let state = runtime.block_on(store.get_log_state()).unwrap();
+        assert_eq!(state.last_purged_log_id, Some(id(40)));
+        assert_eq!(
+            indexes(&runtime, &mut store, 1..60),
+            (41..=48).collect::<Vec<u64>>()
+        );
+        assert_eq!(indexes(&runtime, &mut store, 10..20), Vec::<u64>::new());
+        assert_eq!(store.bytes.after(0), store.bytes.after(40));
+        // Appends go on while the entries are removed.
+        append_flushed(&runtime, &mut store, 49..52, 0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while store.db.first_index().unwrap() != Some(41) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "purged entries were not removed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(
+            indexes(&runtime, &mut store, 1..60),
+            (41..52).collect::<Vec<u64>>()
+        );
+        let db = store.db.clone();
+        drop(store);
+
+        // Entries a crash left behind a recorded purge are removed after a
+        // restart and never read meanwhile.
+        db.set_meta(LAST_PURGED, &codec::encode(&id(45))).unwrap();
+        let mut store = LogStore::new(db.clone(), IoMode::Thread).unwrap();
+        assert_eq!(
+            indexes(&runtime, &mut store, 1..60),
+            (46..52).collect::<Vec<u64>>()
+        );
+        store.bytes.load(&db).unwrap();
+        assert_eq!(store.bytes.after(0), store.bytes.after(45));
+        while db.first_index().unwrap() != Some(46) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left-behind entries were not removed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     #[test]

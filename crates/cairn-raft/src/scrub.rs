@@ -39,6 +39,8 @@ use crate::types::Raft;
 /// How long one wait for a snapshot or a purge may take before it is
 /// triggered again.
 const STEP_WAIT_MS: u64 = 2_000;
+/// How often the scrubber looks whether purged entries are gone from the log.
+const REMOVAL_POLL_MS: u64 = 50;
 /// How many times a step is triggered before the pass gives up (it is tried
 /// again at the next signal, or at the next start).
 const STEP_ATTEMPTS_MAX: u32 = 150;
@@ -145,6 +147,7 @@ impl Scrubber {
             metrics.purged.is_some_and(|id| id.index >= index)
         })
         .await?;
+        self.wait_for_removal(index).await?;
         let state = self.state.rewrite(&*self.disk, STATE_FILE)?;
         let log = self.log.rewrite(&*self.disk, LOG_FILE)?;
         tracing::info!(
@@ -153,6 +156,24 @@ impl Scrubber {
             "redacted bytes scrubbed: snapshot rebuilt, log purged, files rewritten"
         );
         Ok(())
+    }
+
+    /// Returns once the log holds no entry at or below `index`. A purge is
+    /// recorded first and its entries removed afterwards, a step at a time
+    /// (`log_store.rs`), and the rewrite copies whatever entries are left.
+    async fn wait_for_removal(&self, index: u64) -> Result<(), ScrubError> {
+        let polls = STEP_ATTEMPTS_MAX * (STEP_WAIT_MS / REMOVAL_POLL_MS) as u32;
+        for _ in 0..polls {
+            if self.log.first_index()?.is_none_or(|first| first > index) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(REMOVAL_POLL_MS)).await;
+        }
+        Err(ScrubError::Stalled {
+            what: "removing purged log entries",
+            index,
+            attempts: polls,
+        })
     }
 
     /// Returns once the disk is above the replication floor, saying once

@@ -132,20 +132,48 @@ impl LogDb {
         txn.commit().map_err(storage_error)
     }
 
-    /// Removes every entry up to and including `upto` and records `meta` as
-    /// the last purged id, in one transaction.
-    pub fn purge_upto(&self, upto: u64, meta_name: &str, meta: &[u8]) -> Result<(), StorageError> {
+    /// Removes entries up to and including `upto`, oldest first, until
+    /// `bytes_max` bytes of them are gone (at least one entry), in one
+    /// unsynced transaction; whether any such entry is left. A purge done in
+    /// steps leaves the writer free for appends between them; the caller
+    /// records the purge (`set_meta`) before the first, so an entry a crash
+    /// leaves behind is below the last purged id, never read, and removed
+    /// by the next purge.
+    pub fn purge_some(&self, upto: u64, bytes_max: u64) -> Result<bool, StorageError> {
         let db = self.db();
-        let txn = begin_write(&db)?;
-        txn.open_table(META)
+        let mut txn = begin_write(&db)?;
+        txn.set_durability(redb::Durability::None)
+            .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
+        let left = {
+            let mut table = txn.open_table(ENTRIES).map_err(storage_error)?;
+            let mut removed = 0u64;
+            let mut purged = table
+                .extract_from_if(..=upto, |_, _| true)
+                .map_err(storage_error)?;
+            while removed < bytes_max {
+                let Some(item) = purged.next() else { break };
+                let (_, bytes) = item.map_err(storage_error)?;
+                removed += bytes.value().len() as u64;
+            }
+            drop(purged);
+            table
+                .first()
+                .map_err(storage_error)?
+                .is_some_and(|(index, _)| index.value() <= upto)
+        };
+        txn.commit().map_err(storage_error)?;
+        Ok(left)
+    }
+
+    /// The index of the first entry, if the log holds any.
+    pub fn first_index(&self) -> Result<Option<u64>, StorageError> {
+        let db = self.db();
+        let txn = db.begin_read().map_err(storage_error)?;
+        let table = txn.open_table(ENTRIES).map_err(storage_error)?;
+        Ok(table
+            .first()
             .map_err(storage_error)?
-            .insert(meta_name, meta)
-            .map_err(storage_error)?;
-        txn.open_table(ENTRIES)
-            .map_err(storage_error)?
-            .retain_in(..=upto, |_, _| false)
-            .map_err(storage_error)?;
-        txn.commit().map_err(storage_error)
+            .map(|(index, _)| index.value()))
     }
 
     /// The entries with indexes in `(start, end)`, in order.
@@ -224,7 +252,13 @@ mod tests {
             log.append((1..=10).map(|i| (i, vec![i as u8]))).unwrap();
             log.truncate_from(8).unwrap();
             assert_eq!(entries(&log), (1..=7).collect::<Vec<_>>());
-            log.purge_upto(3, "last_purged", b"3").unwrap();
+            log.set_meta("last_purged", b"3").unwrap();
+            // One byte a step: one entry at a time, oldest first.
+            assert!(log.purge_some(3, 1).unwrap());
+            assert_eq!(log.first_index().unwrap(), Some(2));
+            assert!(log.purge_some(3, 1).unwrap());
+            assert!(!log.purge_some(3, 1).unwrap());
+            assert!(!log.purge_some(3, 1).unwrap());
             assert_eq!(entries(&log), (4..=7).collect::<Vec<_>>());
             log.set_meta("vote", b"v").unwrap();
         }
