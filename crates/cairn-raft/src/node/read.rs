@@ -101,4 +101,26 @@ impl Node {
         let reader = self.inner.state.reader().map_err(fatal)?;
         Ok(read(&reader))
     }
+
+    /// As `read`, for a read without a bound (a whole audit chain): it runs
+    /// in the background (`IoMode::background`), where it holds no runtime
+    /// worker however long it takes.
+    #[tracing::instrument(skip_all, fields(node_id = self.id(), ?consistency))]
+    pub async fn read_in_background<T: Send + 'static>(
+        &self,
+        consistency: Consistency,
+        name: &str,
+        read: impl FnOnce(&StateReader) -> Result<T, ReadError> + Send + 'static,
+    ) -> Result<Result<T, ReadError>, NodeError> {
+        if consistency == Consistency::Linearizable {
+            self.linearize().await?;
+        }
+        let reader = self.inner.state.reader().map_err(fatal)?;
+        self.inner
+            .config
+            .io
+            .background(name, move || read(&reader))
+            .await
+            .map_err(fatal)
+    }
 }
