@@ -390,16 +390,11 @@ impl Node {
     /// (`IoMode::background`): on a runtime worker it held that worker for
     /// as long, and a node asked for digests in a row stopped replicating.
     pub async fn state_digest_applied(&self) -> Result<(u64, Option<u64>), NodeError> {
-        let reader = self.inner.state.reader().map_err(fatal)?;
-        self.inner
-            .config
-            .io
-            .background("state-digest", move || {
-                crate::state_machine::digest_and_applied(&reader)
-            })
-            .await
-            .map_err(fatal)?
-            .map_err(fatal)
+        self.read_in_background(crate::Consistency::Stale, "state-digest", |reader| {
+            Ok(crate::state_machine::digest_and_applied(reader)?)
+        })
+        .await?
+        .map_err(fatal)
     }
 
     /// Stops openraft and the peer server. Everything acknowledged is already on disk.
