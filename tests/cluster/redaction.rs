@@ -3,7 +3,7 @@
 //! follower is killed; the secret is redacted; the follower comes back and
 //! catches up (by snapshot: the others purged the log that carried it). Then
 //! no file under any node's data directory holds the secret's bytes — redb
-//! files, snapshots, logs — while every other file and version reads back
+//! files, received snapshots, logs — while every other file and version reads back
 //! as it was, on every node, and the state digests are equal.
 
 use std::collections::hash_map::RandomState;
@@ -206,5 +206,6 @@ async fn a_redacted_secret_leaves_every_replicas_disk() {
     }
     let (holding, scanned) = files_holding(&cluster, &secret);
     assert!(holding.is_empty(), "the secret is still in {holding:?}");
-    assert!(scanned >= 9, "only {scanned} files scanned");
+    // Each node's log and state (no snapshot file is kept).
+    assert!(scanned >= 6, "only {scanned} files scanned");
 }

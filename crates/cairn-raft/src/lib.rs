@@ -21,7 +21,7 @@ mod node;
 mod propose_batcher;
 mod read_batcher;
 mod scrub;
-mod snapshot_file;
+mod snapshot_data;
 mod snapshot_policy;
 mod state_machine;
 mod transport;
@@ -137,7 +137,7 @@ pub enum IoMode {
 }
 
 /// The nice value of a thread doing background work (0 is the normal
-/// priority, 19 the lowest): a snapshot build or a digest at a million files
+/// priority, 19 the lowest): a digest or audit verification at a million files
 /// scans 4 GiB of state and wants a core for seconds, which on a small
 /// machine would otherwise come out of the requests and replication served
 /// meanwhile.

@@ -1,15 +1,15 @@
 //! `Scrubber`: after a redaction, takes the removed bytes off this node's
 //! disk. A redaction's `apply` rewrites the state machine's rows, but the
 //! removed bytes are still in (1) the Raft log entries that wrote them,
-//! (2) the current snapshot, and (3) pages redb freed in both files. So once
+//! (2) a snapshot being sent or received (it ends with its transfer), and
+//! (3) pages redb freed in both files. So once
 //! the state machine applied a redaction at log index `I` (or installed a
 //! snapshot, which replaced the whole state and may be a redaction this node
 //! never applied, unless the node held nothing before it:
 //! `StateMachine::holds_nothing_older`), the scrubber, in order:
 //!
-//! 1. has openraft build a snapshot covering `I` (`trigger().snapshot()`):
-//!    it replaces `snapshots/current.snap` (a rename; no other snapshot file
-//!    is kept);
+//! 1. has openraft build a snapshot covering `I` (`trigger().snapshot()`),
+//!    which makes the state durable up to it (no snapshot file is kept);
 //! 2. has openraft purge the log up to `I` (`trigger().purge_log(I)`): a
 //!    leader purges once no replication to a follower is using those entries
 //!    (a follower behind the purge then gets the snapshot instead);
@@ -20,7 +20,7 @@
 //! Each wait is bounded and retried; the scrubber works on the highest index
 //! signalled, so several redactions in a row cost one pass.
 //!
-//! A pass writes a new snapshot and copies of both files, so it starts only
+//! A pass writes copies of both files, so it starts only
 //! while the disk is above the replication floor (`StorageRoom`); below it
 //! the scrubber waits for room (the removed bytes stay on this node's disk
 //! until then, and no read serves them).

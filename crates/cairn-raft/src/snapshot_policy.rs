@@ -16,15 +16,9 @@
 //! 1. has openraft build a snapshot (`trigger().snapshot()`) when more than
 //!    `snapshot_logs_since_last` entries were applied since the last
 //!    snapshot, or the entries after it hold more than
-//!    `snapshot_log_bytes_since_last`; but once the last snapshot is larger
-//!    than `SCALED_FROM_BYTES`, only when the entries after it also hold at
-//!    least half its bytes. A build writes the whole state out: at a million
-//!    files a 1.2 GiB file from 4 GiB of state, for every 64 MiB or 10,000
-//!    entries of log, so that the load built ~10 of them back to back and
-//!    sustained writes kept one running nearly always. Tied to the
-//!    snapshot's size, the bytes builds write stay within twice the bytes
-//!    the log took in, and the log stays within half a snapshot (plus
-//!    what is kept behind one), which a new node replays after the snapshot;
+//!    `snapshot_log_bytes_since_last`. A build only makes the state
+//!    durable (a snapshot is the state itself: `state_machine.rs`), so the
+//!    bounds need not grow with the state's size;
 //! 2. has openraft purge the log behind the snapshot
 //!    (`trigger().purge_log(i)`) down to the entries that hold at most
 //!    `max_in_snapshot_log_bytes_to_keep` (openraft's own purge by entry
@@ -38,16 +32,13 @@
 //! covers.
 //!
 //! A node below its replication floor (`StorageRoom::admit_replication`
-//! refuses) asks for no snapshot: building one writes a copy of the whole
-//! state, which would take the disk's last bytes and stop the node's Raft on
-//! a write error. It asks once the disk has room again; the log keeps its
-//! entries meanwhile (the floor also stops new ones arriving). The scrubber
-//! (`scrub.rs`) waits for room the same way. What this does not cover: a
-//! leader asked for a snapshot to send when none was built yet
-//! (`get_current_snapshot`), which openraft does not let a node refuse.
+//! refuses) asks for no snapshot, and so purges nothing new: the build's
+//! sync and the purge's transaction write to a disk that has no room for
+//! them. It asks once the disk has room again; the log keeps its entries
+//! meanwhile (the floor also stops new ones arriving). The scrubber
+//! (`scrub.rs`) waits for room the same way.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::log_store::LogBytes;
@@ -56,12 +47,6 @@ use crate::{IoMode, StorageRoom};
 
 /// How often the log's size is looked at.
 pub(crate) const POLL_MS: u64 = 250;
-
-/// Snapshots larger than this are rebuilt only once the log after them
-/// holds at least half their bytes. Below it a build is cheap and the
-/// configured bounds alone decide (every test and simulation run stays
-/// below it).
-pub(crate) const SCALED_FROM_BYTES: u64 = 64 * 1024 * 1024;
 
 pub(crate) struct LogPolicy {
     pub node_id: u64,
@@ -77,8 +62,6 @@ pub(crate) struct LogPolicy {
     pub keep_bytes_max: u64,
     /// Whether the disk has room above the replication floor (none: always).
     pub room: Option<Arc<dyn StorageRoom>>,
-    /// The size of the current snapshot file (`StateMachine::snapshot_bytes`).
-    pub snapshot_bytes: Arc<AtomicU64>,
     /// Where the start's read of every entry's size runs.
     pub io: IoMode,
 }
@@ -90,16 +73,11 @@ struct SinceSnapshot {
     entries_max: u64,
     bytes: u64,
     bytes_max: u64,
-    /// The last snapshot's size.
-    snapshot_bytes: u64,
 }
 
 impl SinceSnapshot {
     fn past_a_bound(&self) -> bool {
-        let bound = self.entries > self.entries_max || self.bytes > self.bytes_max;
-        let worth_it =
-            self.snapshot_bytes <= SCALED_FROM_BYTES || self.bytes >= self.snapshot_bytes / 2;
-        bound && worth_it
+        self.entries > self.entries_max || self.bytes > self.bytes_max
     }
 }
 
@@ -161,7 +139,6 @@ impl LogPolicy {
                 entries_max: self.since_last_entries_max,
                 bytes: self.bytes.after(snapshot.unwrap_or(0)),
                 bytes_max: self.since_last_bytes_max,
-                snapshot_bytes: self.snapshot_bytes.load(Ordering::Relaxed),
             };
             let room = match &self.room {
                 Some(room) => room.admit_replication(0),
@@ -241,7 +218,6 @@ mod tests {
             entries_max: 10,
             bytes,
             bytes_max: 100,
-            snapshot_bytes: 1_000,
         };
         assert_eq!(build_wanted(since(10, 100), false, Ok(())), Ok(false));
         assert_eq!(build_wanted(since(10, 101), false, Ok(())), Ok(true));
@@ -257,29 +233,5 @@ mod tests {
         );
         // Under the bounds the floor is not even looked at.
         assert_eq!(build_wanted(since(3, 10), false, below()), Ok(false));
-    }
-
-    /// Past a bound, a snapshot larger than `SCALED_FROM_BYTES` is rebuilt
-    /// only once the log after it holds half its bytes; a smaller one as
-    /// soon as a bound is passed.
-    #[test]
-    fn a_large_snapshot_is_rebuilt_after_half_its_size_of_log() {
-        let gib = 1024 * 1024 * 1024;
-        let since = |entries, bytes, snapshot_bytes| SinceSnapshot {
-            entries,
-            entries_max: 10_000,
-            bytes,
-            bytes_max: 64 * 1024 * 1024,
-            snapshot_bytes,
-        };
-        // Past both bounds, but the log holds less than half of 1 GiB.
-        assert!(!since(20_000, gib / 2 - 1, gib).past_a_bound());
-        assert!(since(20_000, gib / 2, gib).past_a_bound());
-        assert!(since(0, gib / 2, gib).past_a_bound());
-        // Half the snapshot's size of log, but no bound passed.
-        assert!(!since(10, 600, 1_000).past_a_bound());
-        // At and below SCALED_FROM_BYTES, the bounds alone.
-        assert!(since(10_001, 0, SCALED_FROM_BYTES).past_a_bound());
-        assert!(!since(10_001, 0, SCALED_FROM_BYTES + 2).past_a_bound());
     }
 }

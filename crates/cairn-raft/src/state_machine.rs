@@ -16,14 +16,18 @@
 //! is acknowledged does not depend on it: the Raft log is the durable record,
 //! and the synced apply is only where a restart's replay begins.
 //!
-//! Snapshots are files under `<data_dir>/snapshots/`: `current.snap` is the
-//! latest one built or installed, streamed from one redb read transaction
-//! (`StateDb::export_to`) and self-describing (its header holds the applied
-//! log id and membership). Building writes `build.tmp` and renames it;
-//! receiving writes `recv-N.tmp`, imports it and renames it. Memory stays
+//! A snapshot is the state itself, as of one redb read transaction
+//! (`StateDb::export`): building one makes the state durable up to the
+//! applied index that transaction sees, and sending one encodes the rows
+//! as they are read (`SnapshotData::State`), self-describing (its header
+//! holds the applied log id and membership). No snapshot file is kept:
+//! a copy of the whole state took as much disk as the state's content
+//! again, and writing it, at every build, competed with requests for the
+//! disk and the cores. A received snapshot is written to `recv-N.tmp`
+//! under `<data_dir>/snapshots/`, imported, and removed. Memory stays
 //! bounded: nothing holds a whole snapshot.
 
-use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufReader, SeekFrom};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -33,9 +37,8 @@ use cairn_storage::{Disk, RaftValues, StateDb, StateReader, snapshot_header};
 use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
-use crate::IoMode;
 use crate::scrub::ScrubSignal;
-use crate::snapshot_file::SnapshotFile;
+use crate::snapshot_data::{SnapshotData, SnapshotFile};
 use crate::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
@@ -45,10 +48,6 @@ const APPLIED: &str = "applied";
 /// raft value, so it is there afterwards only if an import was cut short.
 const INSTALLING: &str = "installing";
 const MEMBERSHIP: &str = "membership";
-const CURRENT: &str = "current.snap";
-/// Where the current snapshot lives, under the data directory.
-pub(crate) const CURRENT_SNAPSHOT: &str = "snapshots/current.snap";
-const BUILDING: &str = "build.tmp";
 /// Most applied batches committed unsynced in a row (see the module doc).
 pub(crate) const STATE_SYNC_APPLIES_MAX: u64 = 64;
 /// Longest time between synced applies while entries are applied.
@@ -146,25 +145,16 @@ pub struct StateMachine {
     log: Option<Arc<cairn_storage::LogDb>>,
     /// The last synced apply.
     synced: SyncPoint,
-    /// Where a snapshot build runs (`build_snapshot`).
-    io: IoMode,
-    /// The size of `current.snap` (0 without one), for `LogPolicy`.
-    snapshot_bytes: Arc<AtomicU64>,
 }
 
 impl StateMachine {
-    /// `disk` holds the snapshot files; leftovers of interrupted builds and
-    /// receipts are removed.
+    /// `disk` holds received snapshot files; any there now is a leftover
+    /// (of a receipt cut short, or a snapshot file an earlier version kept)
+    /// and is removed.
     pub fn new(db: Arc<StateDb>, disk: Arc<dyn Disk>) -> std::io::Result<StateMachine> {
         for name in disk.snapshot_file_names()? {
-            if name.ends_with(".tmp") {
-                disk.remove_snapshot_file(&name)?;
-            }
+            disk.remove_snapshot_file(&name)?;
         }
-        let snapshot_bytes = match disk.snapshot_file(CURRENT, false)? {
-            Some(mut file) => file.seek(SeekFrom::End(0))?,
-            None => 0,
-        };
         Ok(StateMachine {
             db,
             disk,
@@ -172,22 +162,7 @@ impl StateMachine {
             scrub: ScrubSignal::detached(),
             log: None,
             synced: SyncPoint::now(),
-            io: IoMode::Inline,
-            snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
         })
-    }
-
-    /// Snapshot builds run on a thread of their own under `IoMode::Thread`
-    /// (the default of `new` is `Inline`: on the calling task).
-    pub fn with_io(mut self, io: IoMode) -> StateMachine {
-        self.io = io;
-        self
-    }
-
-    /// The size of the current snapshot file, kept up to date by builds and
-    /// installs (`LogPolicy` scales its bounds by it).
-    pub fn snapshot_bytes(&self) -> Arc<AtomicU64> {
-        self.snapshot_bytes.clone()
     }
 
     /// Tells this state machine's received snapshot files from others'.
@@ -226,63 +201,40 @@ impl StateMachine {
         self
     }
 
-    /// `current.snap`, opened at its start, with its meta.
-    fn open_current(&self) -> Result<Option<Snapshot>, RaftStorageError> {
-        let Some(mut file) = self
-            .disk
-            .snapshot_file(CURRENT, false)
-            .map_err(read_error)?
-        else {
-            return Ok(None);
-        };
-        let raft = snapshot_header(&mut BufReader::new(&mut file)).map_err(read_error)?;
-        let meta = meta_from(&raft).map_err(read_error)?;
-        file.seek(SeekFrom::Start(0)).map_err(read_error)?;
-        Ok(Some(Snapshot {
+    /// The state as of now, as a snapshot to send.
+    fn snapshot(&self) -> Result<Snapshot, RaftStorageError> {
+        let export = self.db.export().map_err(read_error)?;
+        let meta = meta_from(export.raft_values()).map_err(read_error)?;
+        Ok(Snapshot {
             meta,
-            snapshot: Box::new(SnapshotFile::new(file, CURRENT)),
-        }))
+            snapshot: Box::new(SnapshotData::State(Box::new(export))),
+        })
     }
 
-    /// Streams the state into a new `current.snap`.
-    #[tracing::instrument(name = "snapshot_build", level = "debug", skip_all)]
-    fn build(&self) -> Result<Snapshot, RaftStorageError> {
+    /// A new file to receive a snapshot into.
+    fn receiving_file(&self) -> Result<SnapshotFile, RaftStorageError> {
+        let n = self.received.fetch_add(1, Ordering::Relaxed);
+        let name = format!("recv-{n}.tmp");
         let file = self
             .disk
-            .snapshot_file(BUILDING, true)
+            .snapshot_file(&name, true)
             .map_err(write_error)?
             .ok_or_else(|| write_error("the disk made no snapshot file"))?;
-        let mut out = BufWriter::new(file);
-        self.db.export_to(&mut out).map_err(write_error)?;
-        out.flush().map_err(write_error)?;
-        out.get_mut().sync().map_err(write_error)?;
-        let bytes = out.get_mut().stream_position().map_err(write_error)?;
-        drop(out);
-        // Entries up to the snapshot may be purged once openraft has it: the
-        // state it covers must be durable by then. Synced after the export,
-        // not before: an apply may have committed (unsynced) between a sync
-        // and the export's read, and the snapshot would cover it.
-        self.db.persist().map_err(write_error)?;
-        self.disk
-            .rename_snapshot_file(BUILDING, CURRENT)
-            .map_err(write_error)?;
-        self.snapshot_bytes.store(bytes, Ordering::Relaxed);
-        self.open_current()?
-            .ok_or_else(|| write_error("the snapshot just built is missing"))
+        Ok(SnapshotFile::new(file, name, self.origin()))
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
-    /// openraft runs this in a task of its own, but the export reads the
-    /// whole state and writes it out without yielding (seconds at a million
-    /// files): it runs in the background (`IoMode::background`), at a lower
-    /// CPU priority, so that the requests served meanwhile keep the cores.
+    /// A snapshot is the state as of one read transaction: a build only
+    /// makes that state durable, since openraft may purge the entries it
+    /// covers once it has it.
+    #[tracing::instrument(name = "snapshot_build", level = "debug", skip_all)]
     async fn build_snapshot(&mut self) -> Result<Snapshot, RaftStorageError> {
-        let builder = self.clone();
-        self.io
-            .background("snapshot-build", move || builder.build())
-            .await
-            .map_err(write_error)?
+        let snapshot = self.snapshot()?;
+        // Synced after the read transaction began, not before: an apply may
+        // have committed (unsynced) in between, and the snapshot covers it.
+        self.db.persist().map_err(write_error)?;
+        Ok(snapshot)
     }
 }
 
@@ -364,17 +316,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotFile>, RaftStorageError> {
-        let n = self.received.fetch_add(1, Ordering::Relaxed);
-        let name = format!("recv-{n}.tmp");
-        let file = self
-            .disk
-            .snapshot_file(&name, true)
-            .map_err(write_error)?
-            .ok_or_else(|| write_error("the disk made no snapshot file"))?;
-        Ok(Box::new(
-            SnapshotFile::new(file, name).with_origin(self.origin()),
-        ))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, RaftStorageError> {
+        Ok(Box::new(SnapshotData::Received(self.receiving_file()?)))
     }
 
     #[tracing::instrument(
@@ -386,24 +329,30 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        mut snapshot: Box<SnapshotFile>,
+        snapshot: Box<SnapshotData>,
     ) -> Result<(), RaftStorageError> {
         let fail = |e: StorageError| -> RaftStorageError {
             StorageIOError::write_snapshot(Some(meta.signature()), any(e)).into()
         };
-        if snapshot.origin != self.origin() {
-            // Not received through `begin_receiving_snapshot` here (openraft's
-            // conformance suite installs one state machine's snapshot into
-            // another): it becomes a file of this disk first.
-            let mut copy = self.begin_receiving_snapshot().await?;
-            let source = snapshot.file_mut();
-            source.seek(SeekFrom::Start(0)).map_err(write_error)?;
-            std::io::copy(source, copy.file_mut()).map_err(write_error)?;
-            snapshot = copy;
-        }
-        let file = snapshot.file_mut();
+        let mut received = match *snapshot {
+            SnapshotData::Received(file) if file.origin == self.origin() => file,
+            mut other => {
+                // Not received through `begin_receiving_snapshot` here
+                // (openraft's conformance suite installs one state machine's
+                // snapshot into another): it becomes a file of this disk first.
+                let mut copy = self.receiving_file()?;
+                if let SnapshotData::Received(source) = &mut other {
+                    source
+                        .file_mut()
+                        .seek(SeekFrom::Start(0))
+                        .map_err(write_error)?;
+                }
+                std::io::copy(&mut other, copy.file_mut()).map_err(write_error)?;
+                copy
+            }
+        };
+        let file = received.file_mut();
         file.sync().map_err(write_error)?;
-        let bytes = file.seek(SeekFrom::End(0)).map_err(write_error)?;
         file.seek(SeekFrom::Start(0)).map_err(write_error)?;
         let raft = snapshot_header(&mut BufReader::new(&mut *file)).map_err(fail)?;
         let described = meta_from(&raft).map_err(fail)?;
@@ -421,10 +370,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.db
             .import_from(&mut BufReader::new(&mut *file))
             .map_err(fail)?;
+        // The state holds it all now (the import commits synced).
         self.disk
-            .rename_snapshot_file(&snapshot.name, CURRENT)
+            .remove_snapshot_file(&received.name)
             .map_err(write_error)?;
-        self.snapshot_bytes.store(bytes, Ordering::Relaxed);
         // The import freed the pages of the old state, which may hold bytes
         // a redaction in the snapshot removed; and the log it replaces may
         // hold the entries that wrote them. A node that held nothing before
@@ -437,15 +386,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(())
     }
 
-    /// The snapshot file, if one was built or installed. None otherwise,
-    /// even if entries were applied: openraft asks at every start, and
-    /// building one here (an export of the whole state, inline) made a
-    /// restart after a bulk load take as long as a build. Without a file
-    /// nothing was purged, so a follower is sent the log; a purge with no
-    /// snapshot left (a crash that lost the file's rename) openraft mends
-    /// itself, by a build, at start.
+    /// The state as of now, unless nothing was applied yet. openraft asks
+    /// at every start and whenever a follower needs a snapshot; what it gets
+    /// may be newer than the last one built, which openraft accepts (a
+    /// follower's match index only moves forward).
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, RaftStorageError> {
-        self.open_current()
+        let snapshot = self.snapshot()?;
+        Ok(snapshot.meta.last_log_id.is_some().then_some(snapshot))
     }
 }
 

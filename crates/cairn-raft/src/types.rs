@@ -14,7 +14,7 @@ openraft::declare_raft_types!(
         R = Vec<Outcome>,
         NodeId = u64,
         Node = PeerNode,
-        SnapshotData = crate::snapshot_file::SnapshotFile,
+        SnapshotData = crate::snapshot_data::SnapshotData,
 );
 
 pub type Raft = openraft::Raft<TypeConfig>;

@@ -129,7 +129,10 @@ impl Metrics {
             log_entries: gauge("cairn_raft_log_entries", "Entries held in the Raft log"),
             log_file_bytes: gauge("cairn_raft_log_file_bytes", "Size of raft-log.redb"),
             state_file_bytes: gauge("cairn_state_file_bytes", "Size of state.redb"),
-            snapshot_bytes: gauge("cairn_snapshot_bytes", "Size of the current snapshot file"),
+            snapshot_bytes: gauge(
+                "cairn_snapshot_bytes",
+                "Size of the snapshot files being received (no other is kept)",
+            ),
             voters: gauge("cairn_raft_voters", "Voting members"),
             learners: gauge("cairn_raft_learners", "Learners"),
             running: gauge(

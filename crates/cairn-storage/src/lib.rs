@@ -22,7 +22,7 @@ mod snapshot;
 mod state;
 
 pub use log::LogDb;
-pub use snapshot::{RaftValues, SNAPSHOT_FORMAT, snapshot_header};
+pub use snapshot::{RaftValues, SNAPSHOT_FORMAT, StateExport, snapshot_header};
 pub use state::{StateDb, StateReader, StateWriter};
 
 use cairn_core::StorageError;

@@ -13,6 +13,7 @@
 //! snapshot changes nothing.
 
 use std::io::{Read, Write};
+use std::ops::Bound;
 
 use cairn_core::StorageError;
 use cairn_core::hash::Fnv1a;
@@ -31,29 +32,6 @@ const FIELD_BYTES_MAX: u32 = 64 * 1024 * 1024;
 
 /// The `sm_raft` entries a snapshot carries (applied log id, membership).
 pub type RaftValues = Vec<(String, Vec<u8>)>;
-
-struct HashWriter<'a, W: Write> {
-    inner: &'a mut W,
-    hash: Fnv1a,
-}
-
-impl<W: Write> HashWriter<'_, W> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        self.hash.feed(bytes);
-        self.inner.write_all(bytes).map_err(StorageError::new)
-    }
-
-    fn put_u32(&mut self, value: u32) -> Result<(), StorageError> {
-        self.put(&value.to_le_bytes())
-    }
-
-    fn put_field(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        let len = u32::try_from(bytes.len())
-            .map_err(|_| StorageError::corrupt("snapshot field over 4 GiB"))?;
-        self.put_u32(len)?;
-        self.put(bytes)
-    }
-}
 
 struct HashReader<'a, R: Read> {
     inner: &'a mut R,
@@ -129,59 +107,206 @@ pub fn snapshot_header(input: &mut impl Read) -> Result<RaftValues, StorageError
     })
 }
 
+/// Bytes an export encodes ahead of its reader at most (plus one row).
+const EXPORT_FILL_BYTES: usize = 256 * 1024;
+
+/// What an export encodes next.
+enum Step {
+    Header,
+    /// The rows of `Table::ALL[index]` after `after` (all of them at `Unbounded`).
+    Rows {
+        index: usize,
+        after: Bound<Vec<u8>>,
+    },
+    Trailer,
+    Done,
+}
+
+/// The whole state as of one read transaction, encoded in the snapshot
+/// layout as it is read (`std::io::Read`): a snapshot sent to a follower is
+/// never written out, and memory stays at about `EXPORT_FILL_BYTES`
+/// whatever the state's size. The read transaction it holds keeps the
+/// state it started from readable, so redb does not reuse the pages later
+/// writes free until it is dropped.
+pub struct StateExport {
+    reader: StateReader,
+    raft: RaftValues,
+    hash: Fnv1a,
+    /// Encoded and not yet read: `pending[read..]`.
+    pending: Vec<u8>,
+    read: usize,
+    next: Step,
+    /// Bytes read so far.
+    position: u64,
+}
+
+impl StateExport {
+    /// The raft values (applied log id, membership) of the exported state.
+    pub fn raft_values(&self) -> &RaftValues {
+        &self.raft
+    }
+
+    /// Bytes read so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Whether every byte has been read.
+    pub fn is_done(&mut self) -> Result<bool, StorageError> {
+        self.fill()?;
+        Ok(self.read == self.pending.len())
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.hash.feed(bytes);
+        self.pending.extend_from_slice(bytes);
+    }
+
+    fn put_field(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| StorageError::corrupt("snapshot field over 4 GiB"))?;
+        self.put(&len.to_le_bytes());
+        self.put(bytes);
+        Ok(())
+    }
+
+    /// Encodes until `EXPORT_FILL_BYTES` are pending or the end is reached.
+    fn fill(&mut self) -> Result<(), StorageError> {
+        if self.read > 0 && self.read == self.pending.len() {
+            self.pending.clear();
+            self.read = 0;
+        }
+        while self.pending.len() - self.read < EXPORT_FILL_BYTES {
+            self.next = match std::mem::replace(&mut self.next, Step::Done) {
+                Step::Header => {
+                    self.put(MAGIC);
+                    self.put(&SNAPSHOT_FORMAT.to_le_bytes());
+                    let raft = std::mem::take(&mut self.raft);
+                    let count = u32::try_from(raft.len())
+                        .map_err(|_| StorageError::corrupt("more than 2^32 raft values"))?;
+                    self.put(&count.to_le_bytes());
+                    for (name, value) in &raft {
+                        self.put_field(name.as_bytes())?;
+                        self.put_field(value)?;
+                    }
+                    self.raft = raft;
+                    self.put_field(Table::ALL[0].name().as_bytes())?;
+                    Step::Rows {
+                        index: 0,
+                        after: Bound::Unbounded,
+                    }
+                }
+                Step::Rows { index, after } => self.rows(index, after)?,
+                Step::Trailer => {
+                    let checksum = self.hash.value();
+                    self.pending.extend_from_slice(&checksum.to_le_bytes());
+                    Step::Done
+                }
+                Step::Done => return Ok(()),
+            };
+        }
+        Ok(())
+    }
+
+    /// Encodes rows of table `index` after `after` until enough are pending;
+    /// at the table's end, its end marker and the next table's name.
+    fn rows(&mut self, index: usize, after: Bound<Vec<u8>>) -> Result<Step, StorageError> {
+        let table = Table::ALL[index];
+        let start = match &after {
+            Bound::Excluded(key) => Bound::Excluded(key.as_slice()),
+            _ => Bound::Unbounded,
+        };
+        let mut last = None;
+        let mut failure = None;
+        let (pending, hash, read) = (&mut self.pending, &mut self.hash, self.read);
+        self.reader
+            .scan(table, start, Bound::Unbounded, false, &mut |key, value| {
+                let mut row = |bytes: &[u8]| {
+                    hash.feed(bytes);
+                    pending.extend_from_slice(bytes);
+                };
+                let (Ok(key_len), Ok(value_len)) =
+                    (u32::try_from(key.len()), u32::try_from(value.len()))
+                else {
+                    failure = Some(StorageError::corrupt("snapshot field over 4 GiB"));
+                    return Ok(false);
+                };
+                row(&[1]);
+                row(&key_len.to_le_bytes());
+                row(key);
+                row(&value_len.to_le_bytes());
+                row(value);
+                if pending.len() - read >= EXPORT_FILL_BYTES {
+                    last = Some(key.to_vec());
+                    return Ok(false);
+                }
+                Ok(true)
+            })?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        if let Some(key) = last {
+            return Ok(Step::Rows {
+                index,
+                after: Bound::Excluded(key),
+            });
+        }
+        self.put(&[0]);
+        match Table::ALL.get(index + 1) {
+            Some(next) => {
+                self.put_field(next.name().as_bytes())?;
+                Ok(Step::Rows {
+                    index: index + 1,
+                    after: Bound::Unbounded,
+                })
+            }
+            None => Ok(Step::Trailer),
+        }
+    }
+}
+
+impl std::fmt::Debug for StateExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateExport")
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Read for StateExport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.fill().map_err(std::io::Error::other)?;
+        let n = buf.len().min(self.pending.len() - self.read);
+        buf[..n].copy_from_slice(&self.pending[self.read..self.read + n]);
+        self.read += n;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
 impl StateDb {
+    /// The whole state as of now, encoded as it is read (`StateExport`).
+    pub fn export(&self) -> Result<StateExport, StorageError> {
+        let reader = self.reader()?;
+        let raft = reader.raft_values()?;
+        Ok(StateExport {
+            reader,
+            raft,
+            hash: Fnv1a::new(),
+            pending: Vec::new(),
+            read: 0,
+            next: Step::Header,
+            position: 0,
+        })
+    }
+
     /// Writes the whole state, from one read transaction, to `out`; answers
     /// the raft values it was taken at.
     pub fn export_to(&self, out: &mut impl Write) -> Result<RaftValues, StorageError> {
-        let reader: StateReader = self.reader()?;
-        let mut writer = HashWriter {
-            inner: out,
-            hash: Fnv1a::new(),
-        };
-        writer.put(MAGIC)?;
-        writer.put_u32(SNAPSHOT_FORMAT)?;
-        let raft = reader.raft_values()?;
-        let raft_count = u32::try_from(raft.len())
-            .map_err(|_| StorageError::corrupt("more than 2^32 raft values"))?;
-        writer.put_u32(raft_count)?;
-        for (name, value) in &raft {
-            writer.put_field(name.as_bytes())?;
-            writer.put_field(value)?;
-        }
-        for table in Table::ALL {
-            writer.put_field(table.name().as_bytes())?;
-            let mut failure = None;
-            reader.scan(
-                table,
-                std::ops::Bound::Unbounded,
-                std::ops::Bound::Unbounded,
-                false,
-                &mut |key, value| {
-                    let written = writer
-                        .put(&[1])
-                        .and_then(|()| writer.put_field(key))
-                        .and_then(|()| writer.put_field(value));
-                    match written {
-                        Ok(()) => Ok(true),
-                        Err(error) => {
-                            failure = Some(error);
-                            Ok(false)
-                        }
-                    }
-                },
-            )?;
-            if let Some(error) = failure {
-                return Err(error);
-            }
-            writer.put(&[0])?;
-        }
-        let checksum = writer.hash.value();
-        writer
-            .inner
-            .write_all(&checksum.to_le_bytes())
-            .map_err(StorageError::new)?;
-        writer.inner.flush().map_err(StorageError::new)?;
-        Ok(raft)
+        let mut export = self.export()?;
+        std::io::copy(&mut export, out).map_err(StorageError::new)?;
+        out.flush().map_err(StorageError::new)?;
+        Ok(export.raft)
     }
 
     /// Replaces the whole state with the snapshot read from `input`, in one

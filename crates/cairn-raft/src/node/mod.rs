@@ -187,9 +187,7 @@ impl Node {
         let state_machine = StateMachine::new(state.clone(), disk.clone())
             .map_err(fatal)?
             .with_scrub(scrub_signal)
-            .with_log(log.clone())
-            .with_io(config.io);
-        let snapshot_bytes = state_machine.snapshot_bytes();
+            .with_log(log.clone());
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config.raft)?),
@@ -217,7 +215,6 @@ impl Node {
             since_last_bytes_max: config.raft.snapshot_log_bytes_since_last,
             keep_bytes_max: config.raft.max_in_snapshot_log_bytes_to_keep,
             room: config.storage_room.clone(),
-            snapshot_bytes,
             io: config.io,
         };
         let snapshot_policy_task = tokio::spawn(snapshot_policy.run()).abort_handle();
@@ -362,18 +359,23 @@ impl Node {
         self.inner.log.len().map_err(fatal)
     }
 
-    /// Sizes of `raft-log.redb`, `state.redb` and the current snapshot, in bytes.
+    /// Sizes of `raft-log.redb`, `state.redb` and the snapshot files (those
+    /// being received: no other is kept), in bytes.
     pub fn file_bytes(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
+        let dir = &self.inner.config.data_dir;
         let size = |name: &str| {
-            std::fs::metadata(self.inner.config.data_dir.join(name))
+            std::fs::metadata(dir.join(name))
                 .ok()
                 .map(|meta| meta.len())
         };
-        (
-            size(LOG_FILE),
-            size(STATE_FILE),
-            size(crate::state_machine::CURRENT_SNAPSHOT),
-        )
+        let snapshots = std::fs::read_dir(dir.join("snapshots")).ok().map(|files| {
+            files
+                .flatten()
+                .filter_map(|file| file.metadata().ok())
+                .map(|meta| meta.len())
+                .sum()
+        });
+        (size(LOG_FILE), size(STATE_FILE), snapshots)
     }
 
     /// A digest of the whole state machine (`cairn_core::kv::state_digest`).

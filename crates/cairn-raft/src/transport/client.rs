@@ -11,6 +11,7 @@
 //! `Network`, and a client without a connection takes one from there first.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,19 +19,20 @@ use bytes::Bytes;
 use cairn_core::codec;
 use futures::{FutureExt, StreamExt};
 use openraft::error::{
-    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
-    Unreachable,
+    Fatal, InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    ReplicationClosed, StreamingError, Unreachable,
 };
 use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    SnapshotResponse, VoteRequest, VoteResponse,
 };
+use openraft::{OptionalSend, Vote};
 
 use super::frame::{self, Conn, FRAME_BYTES_MAX, read_frame, write_encoded};
 use super::{PeerRequest, PeerResponse};
 use crate::Connector;
-use crate::types::{Entry, PeerNode, TypeConfig};
+use crate::types::{Entry, PeerNode, Snapshot, TypeConfig};
 
 /// openraft's pause before sending again to a peer it could not reach (its default).
 const UNREACHABLE_RETRY: Duration = Duration::from_millis(500);
@@ -520,6 +522,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             },
         )
         .await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote<u64>,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<u64>, StreamingError<TypeConfig, Fatal<u64>>> {
+        crate::snapshot_data::send_in_chunks(self, vote, snapshot, cancel, option).await
     }
 
     async fn vote(

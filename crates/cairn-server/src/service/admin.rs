@@ -216,6 +216,7 @@ pub struct RaftGauges {
     pub log_entries: Option<u64>,
     pub log_file_bytes: Option<u64>,
     pub state_file_bytes: Option<u64>,
+    /// Snapshot files on disk: only those being received (none is kept).
     pub snapshot_bytes: Option<u64>,
     pub voters: u64,
     pub learners: u64,

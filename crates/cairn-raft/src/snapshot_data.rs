@@ -1,0 +1,290 @@
+//! `SnapshotData`: openraft's snapshot data. A snapshot a node sends is its
+//! state as of one read transaction, encoded as it is read
+//! (`cairn_storage::StateExport`): nothing is written out to send it. A
+//! snapshot a node receives goes into a file on the node's `Disk`, chunk by
+//! chunk, and is imported from there. Neither is ever in memory whole (and,
+//! in the simulation, a crash loses what of a received file was not synced).
+//!
+//! The async traits are served by plain blocking calls, inline. They are
+//! short (one chunk at a time), and inline calls keep the node deterministic
+//! under turmoil, where `tokio::fs` (which uses `spawn_blocking`) would not be.
+
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use cairn_storage::{DiskFile, StateExport};
+use futures::FutureExt;
+use openraft::error::{
+    Fatal, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed,
+    StreamingError,
+};
+use openraft::network::{RPCOption, RaftNetwork};
+use openraft::raft::{InstallSnapshotRequest, SnapshotResponse};
+use openraft::{AnyError, OptionalSend, StorageIOError, Vote};
+use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
+
+use crate::types::{Snapshot, TypeConfig};
+
+/// Most failed sends of one chunk in a row before the transfer gives up
+/// (openraft's replication then starts a new one).
+const CHUNK_ATTEMPTS_MAX: u32 = 5;
+/// The pause after the first failed send of a chunk; doubled for each
+/// failure after it, up to `CHUNK_RETRY_MAX`.
+const CHUNK_RETRY_BASE: Duration = Duration::from_millis(10);
+const CHUNK_RETRY_MAX: Duration = Duration::from_millis(200);
+
+#[derive(Debug)]
+pub enum SnapshotData {
+    /// Being received, into a file (`begin_receiving_snapshot`).
+    Received(SnapshotFile),
+    /// The state as of one read transaction: what a node sends. It is read
+    /// front to back once; it cannot be written or seek backwards.
+    State(Box<StateExport>),
+}
+
+/// A received snapshot's file.
+#[derive(Debug)]
+pub struct SnapshotFile {
+    file: Box<dyn DiskFile>,
+    /// The file's name among the snapshot files.
+    pub name: String,
+    /// The state machine that received it (`StateMachine::origin`).
+    pub origin: usize,
+    seek_result: Option<std::io::Result<u64>>,
+}
+
+impl SnapshotFile {
+    pub fn new(file: Box<dyn DiskFile>, name: impl Into<String>, origin: usize) -> SnapshotFile {
+        SnapshotFile {
+            file,
+            name: name.into(),
+            origin,
+            seek_result: None,
+        }
+    }
+
+    /// The underlying file, for blocking reads and writes.
+    pub fn file_mut(&mut self) -> &mut dyn DiskFile {
+        &mut *self.file
+    }
+}
+
+fn unsupported(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!("a snapshot of the state is read front to back; it cannot {what}"),
+    )
+}
+
+impl Read for SnapshotData {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            SnapshotData::Received(received) => received.file.read(buf),
+            SnapshotData::State(export) => export.read(buf),
+        }
+    }
+}
+
+impl AsyncRead for SnapshotData {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let read = self.get_mut().read(buf.initialize_unfilled());
+        Poll::Ready(read.map(|n| buf.advance(n)))
+    }
+}
+
+impl AsyncWrite for SnapshotData {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(match self.get_mut() {
+            SnapshotData::Received(received) => received.file.write(buf),
+            SnapshotData::State(_) => Err(unsupported("be written")),
+        })
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(match self.get_mut() {
+            SnapshotData::Received(received) => received.file.flush(),
+            SnapshotData::State(_) => Ok(()),
+        })
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(match self.get_mut() {
+            SnapshotData::Received(received) => received.file.sync(),
+            SnapshotData::State(_) => Ok(()),
+        })
+    }
+}
+
+impl AsyncSeek for SnapshotData {
+    fn start_seek(self: Pin<&mut Self>, position: SeekFrom) -> std::io::Result<()> {
+        match self.get_mut() {
+            SnapshotData::Received(received) => {
+                received.seek_result = Some(received.file.seek(position));
+                Ok(())
+            }
+            // Only where it already is (openraft's receiver seeks to each
+            // chunk's offset).
+            SnapshotData::State(export) => match position {
+                SeekFrom::Start(at) if at == export.position() => Ok(()),
+                SeekFrom::Current(0) => Ok(()),
+                _ => Err(unsupported("seek")),
+            },
+        }
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<u64>> {
+        Poll::Ready(match self.get_mut() {
+            SnapshotData::Received(received) => match received.seek_result.take() {
+                Some(result) => result,
+                None => received.file.stream_position(),
+            },
+            SnapshotData::State(export) => Ok(export.position()),
+        })
+    }
+}
+
+/// Reads the next `chunk_bytes` of `data` (fewer only at its end).
+fn next_chunk(
+    data: &mut SnapshotData,
+    chunk_bytes: usize,
+    meta: &crate::types::SnapshotMeta,
+) -> Result<Vec<u8>, StreamingError<TypeConfig, Fatal<u64>>> {
+    let mut chunk = vec![0; chunk_bytes];
+    let mut filled = 0;
+    while filled < chunk_bytes {
+        let n = data.read(&mut chunk[filled..]).map_err(|error| {
+            let error = AnyError::error(error.to_string());
+            openraft::StorageError::from(StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                error,
+            ))
+        })?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    chunk.truncate(filled);
+    Ok(chunk)
+}
+
+/// Sends `snapshot` to `net`'s peer in chunks read front to back: the
+/// node's `RaftNetwork::full_snapshot`. openraft's own chunked sender asks
+/// the data for its length first and seeks back to resend a chunk, and a
+/// snapshot of the state (`SnapshotData::State`) knows its length only at
+/// its end and cannot seek. So each chunk is read one ahead (the last one
+/// goes with `done`) and a chunk that failed is sent again from memory.
+/// The errors are handled as openraft's sender handles them, except that a
+/// receiver that lost track of the transfer (`SnapshotMismatch`) ends it:
+/// openraft's replication starts a new one, from a new read of the state.
+pub(crate) async fn send_in_chunks<N: RaftNetwork<TypeConfig> + ?Sized>(
+    net: &mut N,
+    vote: Vote<u64>,
+    mut snapshot: Snapshot,
+    cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+    option: RPCOption,
+) -> Result<SnapshotResponse<u64>, StreamingError<TypeConfig, Fatal<u64>>> {
+    let chunk_bytes = option.snapshot_chunk_size().unwrap_or(1024 * 1024).max(1);
+    let meta = snapshot.meta.clone();
+    let mut cancel = std::pin::pin!(cancel);
+    let mut offset = 0u64;
+    let mut chunk = next_chunk(&mut snapshot.snapshot, chunk_bytes, &meta)?;
+    loop {
+        let next = next_chunk(&mut snapshot.snapshot, chunk_bytes, &meta)?;
+        let done = next.is_empty();
+        let sent = chunk.len() as u64;
+        let request = InstallSnapshotRequest {
+            vote,
+            meta: meta.clone(),
+            offset,
+            data: chunk,
+            done,
+        };
+        let mut failures = 0;
+        let mut unreachable_pauses = None;
+        let response = loop {
+            if let Some(closed) = cancel.as_mut().now_or_never() {
+                return Err(closed.into());
+            }
+            let error = match net.install_snapshot(request.clone(), option.clone()).await {
+                Ok(response) => break response,
+                Err(error) => error,
+            };
+            tracing::warn!(%error, offset, "sending a snapshot chunk failed");
+            let pause = match error {
+                RPCError::RemoteError(RemoteError {
+                    target,
+                    target_node,
+                    source: RaftError::Fatal(fatal),
+                }) => {
+                    return Err(RemoteError {
+                        target,
+                        target_node,
+                        source: fatal,
+                    }
+                    .into());
+                }
+                RPCError::RemoteError(RemoteError {
+                    source: RaftError::APIError(InstallSnapshotError::SnapshotMismatch(mismatch)),
+                    ..
+                }) => {
+                    let why = AnyError::error(format!(
+                        "the receiver lost track of the snapshot ({mismatch}); it is sent anew"
+                    ));
+                    return Err(NetworkError::new(&why).into());
+                }
+                RPCError::PayloadTooLarge(too_large) => {
+                    let why = AnyError::error(format!("snapshot chunk too large: {too_large}"));
+                    return Err(NetworkError::new(&why).into());
+                }
+                RPCError::Unreachable(unreachable) => {
+                    failures += 1;
+                    if failures >= CHUNK_ATTEMPTS_MAX {
+                        return Err(unreachable.into());
+                    }
+                    unreachable_pauses
+                        .get_or_insert_with(|| net.backoff())
+                        .next()
+                        .unwrap_or(CHUNK_RETRY_MAX)
+                }
+                RPCError::Timeout(timeout) => {
+                    failures += 1;
+                    if failures >= CHUNK_ATTEMPTS_MAX {
+                        return Err(timeout.into());
+                    }
+                    retry_pause(failures)
+                }
+                RPCError::Network(network) => {
+                    failures += 1;
+                    if failures >= CHUNK_ATTEMPTS_MAX {
+                        return Err(network.into());
+                    }
+                    retry_pause(failures)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        };
+        if response.vote > vote || done {
+            return Ok(SnapshotResponse::new(response.vote));
+        }
+        offset += sent;
+        chunk = next;
+    }
+}
+
+/// The pause after `failures` failed sends of one chunk in a row.
+fn retry_pause(failures: u32) -> Duration {
+    let doubled = CHUNK_RETRY_BASE.saturating_mul(1 << failures.saturating_sub(1).min(5));
+    doubled.min(CHUNK_RETRY_MAX)
+}
