@@ -124,20 +124,6 @@ impl cairn_storage::Disk for SimDisk {
         })))
     }
 
-    /// Atomic and durable, as a rename followed by a sync of the folder is;
-    /// the file's content is only as durable as its last sync.
-    fn rename_snapshot_file(&self, from: &str, to: &str) -> std::io::Result<()> {
-        let mut files = self.files.lock().expect("disk lock");
-        let file = files.remove(&snapshot_key(from)).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("no snapshot file {from}"),
-            )
-        })?;
-        files.insert(snapshot_key(to), file);
-        Ok(())
-    }
-
     fn remove_snapshot_file(&self, name: &str) -> std::io::Result<()> {
         self.files
             .lock()
@@ -320,20 +306,19 @@ mod tests {
     fn a_snapshot_file_keeps_only_what_was_synced_through_a_crash() {
         use std::io::{Read, Write};
         let disk = SimDisk::default();
-        let mut building = disk.snapshot_file("build.tmp", true).unwrap().unwrap();
-        building.write_all(b"synced").unwrap();
-        building.sync().unwrap();
-        building.write_all(b" and not").unwrap();
-        disk.rename_snapshot_file("build.tmp", "current.snap")
-            .unwrap();
-        assert_eq!(disk.snapshot_file_names().unwrap(), ["current.snap"]);
+        let mut receiving = disk.snapshot_file("recv-0.tmp", true).unwrap().unwrap();
+        receiving.write_all(b"synced").unwrap();
+        receiving.sync().unwrap();
+        receiving.write_all(b" and not").unwrap();
+        assert_eq!(disk.snapshot_file_names().unwrap(), ["recv-0.tmp"]);
         disk.crash();
         // The dead process's handle no longer writes.
-        assert!(building.write_all(b"!").is_err());
-        let mut current = disk.snapshot_file("current.snap", false).unwrap().unwrap();
+        assert!(receiving.write_all(b"!").is_err());
+        let mut received = disk.snapshot_file("recv-0.tmp", false).unwrap().unwrap();
         let mut text = String::new();
-        current.read_to_string(&mut text).unwrap();
+        received.read_to_string(&mut text).unwrap();
         assert_eq!(text, "synced");
+        disk.remove_snapshot_file("recv-0.tmp").unwrap();
         assert!(disk.snapshot_file("recv-0.tmp", false).unwrap().is_none());
     }
 }

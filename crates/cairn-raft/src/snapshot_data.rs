@@ -15,7 +15,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use cairn_storage::{DiskFile, StateExport};
+use std::sync::Arc;
+
+use cairn_storage::{Disk, DiskFile, StateExport};
 use futures::FutureExt;
 use openraft::error::{
     Fatal, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed,
@@ -45,25 +47,56 @@ pub enum SnapshotData {
     State(Box<StateExport>),
 }
 
-/// A received snapshot's file.
-#[derive(Debug)]
+/// A received snapshot's file. It lasts as long as this value: imported
+/// or abandoned (a transfer cut short, replaced by a newer one), the file
+/// is removed when openraft drops it, so no receipt outlives its use.
 pub struct SnapshotFile {
     file: Box<dyn DiskFile>,
+    disk: Arc<dyn Disk>,
     /// The file's name among the snapshot files.
-    pub name: String,
+    name: String,
     /// The state machine that received it (`StateMachine::origin`).
     pub origin: usize,
     seek_result: Option<std::io::Result<u64>>,
 }
 
+impl std::fmt::Debug for SnapshotFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotFile")
+            .field("name", &self.name)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SnapshotFile {
+    fn drop(&mut self) {
+        if let Err(error) = self.disk.remove_snapshot_file(&self.name) {
+            tracing::warn!(file = %self.name, %error, "removing a received snapshot file failed");
+        }
+    }
+}
+
 impl SnapshotFile {
-    pub fn new(file: Box<dyn DiskFile>, name: impl Into<String>, origin: usize) -> SnapshotFile {
-        SnapshotFile {
+    /// A new file `name` on `disk`, for state machine `origin`.
+    pub fn create(
+        disk: Arc<dyn Disk>,
+        name: String,
+        origin: usize,
+    ) -> std::io::Result<SnapshotFile> {
+        let file = disk.snapshot_file(&name, true)?.ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "the disk made no snapshot file",
+            )
+        })?;
+        Ok(SnapshotFile {
             file,
-            name: name.into(),
+            disk,
+            name,
             origin,
             seek_result: None,
-        }
+        })
     }
 
     /// The underlying file, for blocking reads and writes.

@@ -24,7 +24,8 @@
 //! a copy of the whole state took as much disk as the state's content
 //! again, and writing it, at every build, competed with requests for the
 //! disk and the cores. A received snapshot is written to `recv-N.tmp`
-//! under `<data_dir>/snapshots/`, imported, and removed. Memory stays
+//! under `<data_dir>/snapshots/`, imported, and removed (`SnapshotFile`
+//! removes it when dropped, so an abandoned receipt goes too). Memory stays
 //! bounded: nothing holds a whole snapshot.
 
 use std::io::{BufReader, SeekFrom};
@@ -214,13 +215,8 @@ impl StateMachine {
     /// A new file to receive a snapshot into.
     fn receiving_file(&self) -> Result<SnapshotFile, RaftStorageError> {
         let n = self.received.fetch_add(1, Ordering::Relaxed);
-        let name = format!("recv-{n}.tmp");
-        let file = self
-            .disk
-            .snapshot_file(&name, true)
-            .map_err(write_error)?
-            .ok_or_else(|| write_error("the disk made no snapshot file"))?;
-        Ok(SnapshotFile::new(file, name, self.origin()))
+        SnapshotFile::create(self.disk.clone(), format!("recv-{n}.tmp"), self.origin())
+            .map_err(write_error)
     }
 }
 
@@ -370,10 +366,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.db
             .import_from(&mut BufReader::new(&mut *file))
             .map_err(fail)?;
-        // The state holds it all now (the import commits synced).
-        self.disk
-            .remove_snapshot_file(&received.name)
-            .map_err(write_error)?;
+        // The state holds it all now (the import commits synced); the file
+        // goes with `received`.
         // The import freed the pages of the old state, which may hold bytes
         // a redaction in the snapshot removed; and the log it replaces may
         // hold the entries that wrote them. A node that held nothing before

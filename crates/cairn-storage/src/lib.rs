@@ -113,9 +113,6 @@ pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
     fn snapshot_file(&self, name: &str, create: bool)
     -> std::io::Result<Option<Box<dyn DiskFile>>>;
 
-    /// Renames snapshot file `from` to `to`, replacing it, durably.
-    fn rename_snapshot_file(&self, from: &str, to: &str) -> std::io::Result<()>;
-
     /// Removes snapshot file `name`, if it exists.
     fn remove_snapshot_file(&self, name: &str) -> std::io::Result<()>;
 
@@ -197,13 +194,6 @@ impl Disk for FileDisk {
             Err(error) if !create && error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
-    }
-
-    fn rename_snapshot_file(&self, from: &str, to: &str) -> std::io::Result<()> {
-        let dir = self.snapshots();
-        std::fs::rename(dir.join(from), dir.join(to))?;
-        sync_dir(&dir);
-        Ok(())
     }
 
     fn remove_snapshot_file(&self, name: &str) -> std::io::Result<()> {
