@@ -321,3 +321,168 @@ fn retry_pause(failures: u32) -> Duration {
     let doubled = CHUNK_RETRY_BASE.saturating_mul(1 << failures.saturating_sub(1).min(5));
     doubled.min(CHUNK_RETRY_MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use cairn_core::kv::{KvWrite, Table};
+    use cairn_storage::StateDb;
+    use openraft::error::{RPCError, Timeout};
+    use openraft::raft::{
+        AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotResponse, VoteRequest,
+        VoteResponse,
+    };
+    use openraft::{RPCTypes, SnapshotMeta};
+
+    use super::*;
+    use crate::types::PeerNode;
+
+    type InstallError = RPCError<u64, PeerNode, RaftError<u64, InstallSnapshotError>>;
+
+    /// A peer that answers each chunk as the script says (an error, or
+    /// `None`: taken, written at its offset as openraft's receiver does).
+    #[derive(Default)]
+    struct ScriptedPeer {
+        script: VecDeque<Option<InstallError>>,
+        /// (offset, bytes, done) of every chunk taken.
+        taken: Vec<(u64, usize, bool)>,
+        data: Vec<u8>,
+    }
+
+    impl RaftNetwork<TypeConfig> for ScriptedPeer {
+        async fn append_entries(
+            &mut self,
+            _: AppendEntriesRequest<TypeConfig>,
+            _: RPCOption,
+        ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
+            unreachable!("only snapshot chunks are sent")
+        }
+
+        async fn install_snapshot(
+            &mut self,
+            rpc: InstallSnapshotRequest<TypeConfig>,
+            _: RPCOption,
+        ) -> Result<InstallSnapshotResponse<u64>, InstallError> {
+            if let Some(Some(error)) = self.script.pop_front() {
+                return Err(error);
+            }
+            self.data.truncate(rpc.offset as usize);
+            self.data.extend_from_slice(&rpc.data);
+            self.taken.push((rpc.offset, rpc.data.len(), rpc.done));
+            Ok(InstallSnapshotResponse { vote: rpc.vote })
+        }
+
+        async fn vote(
+            &mut self,
+            _: VoteRequest<u64>,
+            _: RPCOption,
+        ) -> Result<VoteResponse<u64>, RPCError<u64, PeerNode, RaftError<u64>>> {
+            unreachable!("only snapshot chunks are sent")
+        }
+    }
+
+    fn timeout() -> InstallError {
+        RPCError::Timeout(Timeout {
+            action: RPCTypes::InstallSnapshot,
+            id: 1,
+            target: 2,
+            timeout: Duration::from_millis(1),
+        })
+    }
+
+    /// A state of about 2.5 MiB (three chunks of 1 MiB), exported.
+    fn exported(dir: &std::path::Path) -> (Snapshot, Vec<u8>) {
+        let db = StateDb::open(&dir.join("state.redb")).unwrap();
+        db.write(|writer| {
+            for i in 0u32..2_500 {
+                writer.put(Table::Content, &i.to_be_bytes(), &[i as u8; 1000])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let mut whole = Vec::new();
+        db.export_to(&mut whole).unwrap();
+        let snapshot = Snapshot {
+            meta: SnapshotMeta::default(),
+            snapshot: Box::new(SnapshotData::State(Box::new(db.export().unwrap()))),
+        };
+        (snapshot, whole)
+    }
+
+    async fn send(
+        peer: &mut ScriptedPeer,
+        snapshot: Snapshot,
+    ) -> Result<SnapshotResponse<u64>, StreamingError<TypeConfig, Fatal<u64>>> {
+        let never = std::future::pending::<ReplicationClosed>();
+        let option = RPCOption::new(Duration::from_secs(1));
+        send_in_chunks(peer, Vote::new_committed(1, 1), snapshot, never, option).await
+    }
+
+    /// Chunks go in order, one MiB each but the last, which alone says
+    /// `done`; a chunk that failed (a timeout, a network error) is sent
+    /// again at its offset, and the peer ends up with every byte.
+    #[tokio::test]
+    async fn chunks_go_in_order_and_a_failed_one_goes_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (snapshot, whole) = exported(dir.path());
+        let network_error = RPCError::Network(NetworkError::new(&AnyError::error("reset")));
+        let mut peer = ScriptedPeer {
+            script: [None, Some(timeout()), None, Some(network_error), None].into(),
+            ..ScriptedPeer::default()
+        };
+        send(&mut peer, snapshot).await.unwrap();
+        let mib = 1024 * 1024;
+        assert_eq!(
+            peer.taken,
+            [
+                (0, mib, false),
+                (mib as u64, mib, false),
+                (2 * mib as u64, whole.len() - 2 * mib, true)
+            ]
+        );
+        assert_eq!(peer.data, whole);
+    }
+
+    /// Failures in a row end the transfer after `CHUNK_ATTEMPTS_MAX`
+    /// sends; a receiver that lost track of it ends it at once (openraft
+    /// starts a new one from a new read of the state).
+    #[tokio::test]
+    async fn a_chunk_failing_again_and_again_or_a_mismatch_ends_the_transfer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (snapshot, _) = exported(dir.path());
+        let mut peer = ScriptedPeer {
+            script: (0..CHUNK_ATTEMPTS_MAX).map(|_| Some(timeout())).collect(),
+            ..ScriptedPeer::default()
+        };
+        let error = send(&mut peer, snapshot).await.unwrap_err();
+        assert!(matches!(error, StreamingError::Timeout(_)), "{error}");
+        assert!(peer.taken.is_empty());
+
+        let (snapshot, _) = exported(&dir.path().join("..").join(dir.path()));
+        let mismatch = InstallSnapshotError::SnapshotMismatch(openraft::error::SnapshotMismatch {
+            expect: openraft::SnapshotSegmentId {
+                id: "a".into(),
+                offset: 0,
+            },
+            got: openraft::SnapshotSegmentId {
+                id: "a".into(),
+                offset: 7,
+            },
+        });
+        let mut peer = ScriptedPeer {
+            script: [
+                None,
+                Some(RPCError::RemoteError(RemoteError::new(
+                    2,
+                    RaftError::APIError(mismatch),
+                ))),
+            ]
+            .into(),
+            ..ScriptedPeer::default()
+        };
+        let error = send(&mut peer, snapshot).await.unwrap_err();
+        assert!(matches!(error, StreamingError::Network(_)), "{error}");
+        assert_eq!(peer.taken.len(), 1);
+    }
+}

@@ -417,6 +417,78 @@ mod tests {
         assert_eq!(now, Some(5));
     }
 
+    /// A snapshot is the state as of its read: what one machine sends,
+    /// received chunk by chunk into a file of another's disk, installs the
+    /// same state there; the received file is gone once imported, and so is
+    /// one whose transfer was abandoned. Nothing is left under `snapshots/`.
+    #[tokio::test]
+    async fn a_sent_snapshot_installs_and_leaves_no_file_behind() {
+        use cairn_core::kv::{KvWrite, Table};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let machine_on = |name: &str| {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+            let disk: Arc<dyn Disk> = Arc::new(cairn_storage::FileDisk::new(dir.path().join(name)));
+            let state =
+                Arc::new(StateDb::with_database(disk.database("state.redb").unwrap()).unwrap());
+            (
+                StateMachine::new(state.clone(), disk.clone()).unwrap(),
+                state,
+                disk,
+            )
+        };
+        let (mut leader, leader_state, _) = machine_on("leader");
+        let (mut follower, follower_state, follower_disk) = machine_on("follower");
+        assert!(leader.get_current_snapshot().await.unwrap().is_none());
+        let blank = |index: u64| Entry {
+            log_id: openraft::LogId::new(openraft::LeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        };
+        leader.apply([blank(1), blank(2)]).await.unwrap();
+        leader_state
+            .write(|writer| {
+                for i in 0u32..600 {
+                    writer.put(Table::Content, &i.to_be_bytes(), &[7; 1000])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let digest = |state: &StateDb| cairn_core::kv::state_digest(&state.reader().unwrap());
+        let expected = digest(&leader_state).unwrap();
+        let snapshot = leader.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(snapshot.meta.last_log_id.map(|id| id.index), Some(2));
+        // Written after the snapshot's read: not in it.
+        leader.apply([blank(3)]).await.unwrap();
+        leader_state
+            .write(|writer| writer.put(Table::Content, b"later", b"x"))
+            .unwrap();
+
+        let mut abandoned = follower.begin_receiving_snapshot().await.unwrap();
+        abandoned.write_all(b"half a snapshot").await.unwrap();
+        assert_eq!(follower_disk.snapshot_file_names().unwrap().len(), 1);
+        drop(abandoned);
+        assert!(follower_disk.snapshot_file_names().unwrap().is_empty());
+
+        let mut received = follower.begin_receiving_snapshot().await.unwrap();
+        let mut data = snapshot.snapshot;
+        let mut chunk = vec![0; 64 * 1024];
+        loop {
+            let n = data.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            received.write_all(&chunk[..n]).await.unwrap();
+        }
+        follower
+            .install_snapshot(&snapshot.meta, received)
+            .await
+            .unwrap();
+        assert!(follower_disk.snapshot_file_names().unwrap().is_empty());
+        let (applied, _) = applied_state(&follower_state.reader().unwrap()).unwrap();
+        assert_eq!(applied.map(|id| id.index), Some(2));
+        assert_eq!(digest(&follower_state).unwrap(), expected);
+    }
+
     /// A snapshot install skips the scrub only on a node that holds
     /// nothing older: no applied state, no import cut short, no log entry.
     #[test]

@@ -26,6 +26,7 @@ pub use snapshot::{RaftValues, SNAPSHOT_FORMAT, StateExport, snapshot_header};
 pub use state::{StateDb, StateReader, StateWriter};
 
 use cairn_core::StorageError;
+use std::sync::Arc;
 
 /// The file names under a node's data directory.
 pub const LOG_FILE: &str = "raft-log.redb";
@@ -242,13 +243,17 @@ pub enum Rewrite {
 /// so no write transaction is open on it; read transactions already begun
 /// keep reading the old file until they end (its inode outlives the rename).
 pub(crate) fn rewrite(
-    db: &mut redb::Database,
+    db: &mut Arc<redb::Database>,
     disk: &dyn Disk,
     name: &str,
     copy: impl FnOnce(&redb::Database, &redb::Database) -> Result<(), StorageError>,
 ) -> Result<Rewrite, StorageError> {
     let fresh_name = format!("{name}.rewrite");
     if !disk.remove(&fresh_name)? {
+        // A reader still holding the database is a transaction in progress.
+        let Some(db) = Arc::get_mut(db) else {
+            return Ok(Rewrite::Compacted(false));
+        };
         return match db.compact() {
             Ok(_) => Ok(Rewrite::Compacted(true)),
             Err(redb::CompactionError::TransactionInProgress) => Ok(Rewrite::Compacted(false)),
@@ -261,7 +266,8 @@ pub(crate) fn rewrite(
         check_same_tables(db, &fresh, name)?;
     }
     disk.rename(&fresh_name, name)?;
-    *db = disk.database(name)?;
+    // Readers of the old file keep it open until they are done.
+    *db = Arc::new(disk.database(name)?);
     Ok(Rewrite::Fresh)
 }
 

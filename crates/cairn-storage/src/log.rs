@@ -7,7 +7,7 @@ use std::path::Path;
 use cairn_core::StorageError;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use crate::{Disk, Rewrite, begin_write, copy_table, open_database, storage_error};
 
@@ -19,7 +19,7 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 pub struct LogDb {
     /// Behind a lock only so that `rewrite` can swap in a fresh file: every
     /// other method holds the read side for its whole transaction.
-    db: RwLock<redb::Database>,
+    db: RwLock<Arc<redb::Database>>,
 }
 
 impl LogDb {
@@ -33,11 +33,11 @@ impl LogDb {
         txn.open_table(META).map_err(storage_error)?;
         txn.commit().map_err(storage_error)?;
         Ok(LogDb {
-            db: RwLock::new(db),
+            db: RwLock::new(Arc::new(db)),
         })
     }
 
-    fn db(&self) -> RwLockReadGuard<'_, redb::Database> {
+    fn db(&self) -> RwLockReadGuard<'_, Arc<redb::Database>> {
         self.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 

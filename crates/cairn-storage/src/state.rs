@@ -11,7 +11,7 @@ use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use crate::{Disk, Rewrite, STATE_FILE, begin_write, copy_table, open_database, storage_error};
 
@@ -31,8 +31,11 @@ type RangeItem<'a> = Result<
 
 pub struct StateDb {
     /// Behind a lock only so that `rewrite` can swap in a fresh file: every
-    /// write holds the read side for its whole transaction.
-    db: RwLock<redb::Database>,
+    /// write holds the read side for its whole transaction. A `StateReader`
+    /// holds the database it reads (redb fails the reads of a transaction
+    /// whose database was dropped), so a long read, such as a snapshot being
+    /// sent, outlives a rewrite.
+    db: RwLock<Arc<redb::Database>>,
 }
 
 impl StateDb {
@@ -56,13 +59,13 @@ impl StateDb {
         txn.open_table(RAFT).map_err(storage_error)?;
         txn.commit().map_err(storage_error)?;
         let state = StateDb {
-            db: RwLock::new(db),
+            db: RwLock::new(Arc::new(db)),
         };
         check_format(&state.reader()?, file_name)?;
         Ok(state)
     }
 
-    fn db(&self) -> RwLockReadGuard<'_, redb::Database> {
+    fn db(&self) -> RwLockReadGuard<'_, Arc<redb::Database>> {
         self.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -88,7 +91,11 @@ impl StateDb {
             tables.push(txn.open_table(definition(table)).map_err(storage_error)?);
         }
         let raft = txn.open_table(RAFT).map_err(storage_error)?;
-        Ok(StateReader { tables, raft })
+        Ok(StateReader {
+            tables,
+            raft,
+            _db: Arc::clone(&db),
+        })
     }
 
     /// Runs `work` in one write transaction and commits it durably if it
@@ -210,6 +217,8 @@ fn scan_table(
 pub struct StateReader {
     tables: Vec<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
     raft: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    /// Kept open while the tables are read (see `StateDb`).
+    _db: Arc<redb::Database>,
 }
 
 impl StateReader {
@@ -521,6 +530,30 @@ mod tests {
 
     fn holds(bytes: &[u8], needle: &[u8]) -> bool {
         bytes.windows(needle.len()).any(|window| window == needle)
+    }
+
+    /// A reader (a snapshot being sent) that began before a rewrite reads
+    /// its state to the end: redb fails the reads of a transaction whose
+    /// database was dropped, so the reader keeps the old one open.
+    #[test]
+    fn a_reader_outlives_a_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = crate::FileDisk::new(dir.path());
+        let db = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        db.write(|writer| writer.put(Table::Content, b"before", b"1"))
+            .unwrap();
+        let mut expected = Vec::new();
+        db.export_to(&mut expected).unwrap();
+        let mut export = db.export().unwrap();
+        assert_eq!(
+            db.rewrite(&disk, STATE_FILE).unwrap(),
+            crate::Rewrite::Fresh
+        );
+        db.write(|writer| writer.put(Table::Content, b"after", b"2"))
+            .unwrap();
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut export, &mut read).unwrap();
+        assert_eq!(read, expected);
     }
 
     /// A deleted value stays in the freed page of the file; a rewrite leaves
