@@ -22,6 +22,13 @@
 //!
 //! Only the binary sets it: the libraries and the simulation keep the system
 //! allocator.
+//!
+//! And no transparent huge pages (`without_huge_pages`, first thing in
+//! `main`): mimalloc asks the kernel for them (`madvise`), so each fault in
+//! its arenas and in the slab's chunks zeroed and mapped 2 MiB however little
+//! of it was used. At a million files with a 256 MiB cache the node held
+//! 349–350 MiB resident after a bench, 392 MiB at the peak; with them off
+//! 320–325 and 354–359 (docs/benchmarks.md, session 11).
 
 #![allow(unsafe_code)]
 
@@ -35,6 +42,13 @@ const SLOT_BYTES: usize = 4096 + 2 * size_of::<usize>();
 const SLOT_ALIGN: usize = align_of::<usize>();
 /// A chunk the slab cuts into slots: 255 slots and 16 bytes to spare.
 const CHUNK_BYTES: usize = 1 << 20;
+
+/// Turns transparent huge pages off for the whole process (Linux's
+/// `PR_SET_THP_DISABLE`; every later page fault takes a small page). Best
+/// effort: a kernel without the flag keeps its default.
+pub fn without_huge_pages() {
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
+}
 
 pub struct NodeAllocator {
     slab: Mutex<Slab>,

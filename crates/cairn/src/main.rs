@@ -18,5 +18,6 @@ use clap::Parser;
 static ALLOCATOR: alloc::NodeAllocator = alloc::NodeAllocator::new();
 
 fn main() -> ExitCode {
+    alloc::without_huge_pages();
     exit::finish(commands::run(cli::Cli::parse()))
 }
