@@ -14,7 +14,7 @@
 //! A purge waits only for its record (`LAST_PURGED`, durable): the entries
 //! are removed afterwards, `PURGE_STEP_BYTES` at a time in unsynced
 //! transactions, whenever no other job is queued. Removing a GiB of entries
-//! (half a snapshot's bytes at a million files) reads every page it frees,
+//! (a log left unpurged through a bulk load, say) reads every page it frees,
 //! for seconds, and in one transaction it held every append behind it. No
 //! entry at or below the last purged index is read meanwhile (`rows`), and
 //! one that a crash leaves behind is removed after the restart.

@@ -5,7 +5,8 @@
 //! synced: the entries are already durable in the Raft log, which a crash
 //! replays from the last applied id that reached the disk. Building a
 //! snapshot makes every apply it covers durable (`StateDb::persist`, after
-//! the export), because the log behind a snapshot may then be purged.
+//! its read transaction began), because the log behind a snapshot may then
+//! be purged.
 //!
 //! Every `STATE_SYNC_APPLIES_MAX` batches, or once `STATE_SYNC_INTERVAL_MS`
 //! has passed since the last synced one (tokio's clock, which the simulation
