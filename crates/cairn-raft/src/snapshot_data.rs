@@ -12,10 +12,9 @@
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-use std::sync::Arc;
 
 use cairn_storage::{Disk, DiskFile, StateExport};
 use futures::FutureExt;
@@ -255,7 +254,10 @@ pub(crate) async fn send_in_chunks<N: RaftNetwork<TypeConfig> + ?Sized>(
                 Err(error) => error,
             };
             tracing::warn!(%error, offset, "sending a snapshot chunk failed");
-            let pause = match error {
+            // A transient error: the chunk goes again after a pause, unless
+            // it failed `CHUNK_ATTEMPTS_MAX` times in a row.
+            failures += 1;
+            let (pause, give_up): (_, StreamingError<TypeConfig, Fatal<u64>>) = match error {
                 RPCError::RemoteError(RemoteError {
                     target,
                     target_node,
@@ -282,30 +284,18 @@ pub(crate) async fn send_in_chunks<N: RaftNetwork<TypeConfig> + ?Sized>(
                     return Err(NetworkError::new(&why).into());
                 }
                 RPCError::Unreachable(unreachable) => {
-                    failures += 1;
-                    if failures >= CHUNK_ATTEMPTS_MAX {
-                        return Err(unreachable.into());
-                    }
-                    unreachable_pauses
+                    let pause = unreachable_pauses
                         .get_or_insert_with(|| net.backoff())
                         .next()
-                        .unwrap_or(CHUNK_RETRY_MAX)
+                        .unwrap_or(CHUNK_RETRY_MAX);
+                    (pause, unreachable.into())
                 }
-                RPCError::Timeout(timeout) => {
-                    failures += 1;
-                    if failures >= CHUNK_ATTEMPTS_MAX {
-                        return Err(timeout.into());
-                    }
-                    retry_pause(failures)
-                }
-                RPCError::Network(network) => {
-                    failures += 1;
-                    if failures >= CHUNK_ATTEMPTS_MAX {
-                        return Err(network.into());
-                    }
-                    retry_pause(failures)
-                }
+                RPCError::Timeout(timeout) => (retry_pause(failures), timeout.into()),
+                RPCError::Network(network) => (retry_pause(failures), network.into()),
             };
+            if failures >= CHUNK_ATTEMPTS_MAX {
+                return Err(give_up);
+            }
             tokio::time::sleep(pause).await;
         };
         if response.vote > vote || done {

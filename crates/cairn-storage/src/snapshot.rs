@@ -122,6 +122,39 @@ enum Step {
     Done,
 }
 
+/// Encoded snapshot bytes not yet read (`bytes[read..]`), and the checksum
+/// of every byte encoded so far.
+#[derive(Default)]
+struct Encoded {
+    bytes: Vec<u8>,
+    read: usize,
+    hash: Fnv1a,
+}
+
+impl Encoded {
+    fn pending(&self) -> usize {
+        self.bytes.len() - self.read
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.hash.feed(bytes);
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    /// `count` as a u32; `too_many` is the error when it does not fit.
+    fn put_count(&mut self, count: usize, too_many: &str) -> Result<(), StorageError> {
+        let count = u32::try_from(count).map_err(|_| StorageError::corrupt(too_many))?;
+        self.put(&count.to_le_bytes());
+        Ok(())
+    }
+
+    fn put_field(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.put_count(bytes.len(), "snapshot field over 4 GiB")?;
+        self.put(bytes);
+        Ok(())
+    }
+}
+
 /// The whole state as of one read transaction, encoded in the snapshot
 /// layout as it is read (`std::io::Read`): a snapshot sent to a follower is
 /// never written out, and memory stays at about `EXPORT_FILL_BYTES`
@@ -131,10 +164,7 @@ enum Step {
 pub struct StateExport {
     reader: StateReader,
     raft: RaftValues,
-    hash: Fnv1a,
-    /// Encoded and not yet read: `pending[read..]`.
-    pending: Vec<u8>,
-    read: usize,
+    out: Encoded,
     next: Step,
     /// Bytes read so far.
     position: u64,
@@ -151,46 +181,24 @@ impl StateExport {
         self.position
     }
 
-    /// Whether every byte has been read.
-    pub fn is_done(&mut self) -> Result<bool, StorageError> {
-        self.fill()?;
-        Ok(self.read == self.pending.len())
-    }
-
-    fn put(&mut self, bytes: &[u8]) {
-        self.hash.feed(bytes);
-        self.pending.extend_from_slice(bytes);
-    }
-
-    fn put_field(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        let len = u32::try_from(bytes.len())
-            .map_err(|_| StorageError::corrupt("snapshot field over 4 GiB"))?;
-        self.put(&len.to_le_bytes());
-        self.put(bytes);
-        Ok(())
-    }
-
     /// Encodes until `EXPORT_FILL_BYTES` are pending or the end is reached.
     fn fill(&mut self) -> Result<(), StorageError> {
-        if self.read > 0 && self.read == self.pending.len() {
-            self.pending.clear();
-            self.read = 0;
+        if self.out.read > 0 && self.out.pending() == 0 {
+            self.out.bytes.clear();
+            self.out.read = 0;
         }
-        while self.pending.len() - self.read < EXPORT_FILL_BYTES {
+        while self.out.pending() < EXPORT_FILL_BYTES {
             self.next = match std::mem::replace(&mut self.next, Step::Done) {
                 Step::Header => {
-                    self.put(MAGIC);
-                    self.put(&SNAPSHOT_FORMAT.to_le_bytes());
-                    let raft = std::mem::take(&mut self.raft);
-                    let count = u32::try_from(raft.len())
-                        .map_err(|_| StorageError::corrupt("more than 2^32 raft values"))?;
-                    self.put(&count.to_le_bytes());
-                    for (name, value) in &raft {
-                        self.put_field(name.as_bytes())?;
-                        self.put_field(value)?;
+                    let out = &mut self.out;
+                    out.put(MAGIC);
+                    out.put(&SNAPSHOT_FORMAT.to_le_bytes());
+                    out.put_count(self.raft.len(), "more than 2^32 raft values")?;
+                    for (name, value) in &self.raft {
+                        out.put_field(name.as_bytes())?;
+                        out.put_field(value)?;
                     }
-                    self.raft = raft;
-                    self.put_field(Table::ALL[0].name().as_bytes())?;
+                    out.put_field(Table::ALL[0].name().as_bytes())?;
                     Step::Rows {
                         index: 0,
                         after: Bound::Unbounded,
@@ -198,8 +206,9 @@ impl StateExport {
                 }
                 Step::Rows { index, after } => self.rows(index, after)?,
                 Step::Trailer => {
-                    let checksum = self.hash.value();
-                    self.pending.extend_from_slice(&checksum.to_le_bytes());
+                    // The checksum covers every byte before it, not itself.
+                    let checksum = self.out.hash.value();
+                    self.out.bytes.extend_from_slice(&checksum.to_le_bytes());
                     Step::Done
                 }
                 Step::Done => return Ok(()),
@@ -211,50 +220,38 @@ impl StateExport {
     /// Encodes rows of table `index` after `after` until enough are pending;
     /// at the table's end, its end marker and the next table's name.
     fn rows(&mut self, index: usize, after: Bound<Vec<u8>>) -> Result<Step, StorageError> {
-        let table = Table::ALL[index];
         let start = match &after {
             Bound::Excluded(key) => Bound::Excluded(key.as_slice()),
             _ => Bound::Unbounded,
         };
         let mut last = None;
-        let mut failure = None;
-        let (pending, hash, read) = (&mut self.pending, &mut self.hash, self.read);
-        self.reader
-            .scan(table, start, Bound::Unbounded, false, &mut |key, value| {
-                let mut row = |bytes: &[u8]| {
-                    hash.feed(bytes);
-                    pending.extend_from_slice(bytes);
-                };
-                let (Ok(key_len), Ok(value_len)) =
-                    (u32::try_from(key.len()), u32::try_from(value.len()))
-                else {
-                    failure = Some(StorageError::corrupt("snapshot field over 4 GiB"));
-                    return Ok(false);
-                };
-                row(&[1]);
-                row(&key_len.to_le_bytes());
-                row(key);
-                row(&value_len.to_le_bytes());
-                row(value);
-                if pending.len() - read >= EXPORT_FILL_BYTES {
+        let out = &mut self.out;
+        self.reader.scan(
+            Table::ALL[index],
+            start,
+            Bound::Unbounded,
+            false,
+            &mut |key, value| {
+                out.put(&[1]);
+                out.put_field(key)?;
+                out.put_field(value)?;
+                if out.pending() >= EXPORT_FILL_BYTES {
                     last = Some(key.to_vec());
                     return Ok(false);
                 }
                 Ok(true)
-            })?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
+            },
+        )?;
         if let Some(key) = last {
             return Ok(Step::Rows {
                 index,
                 after: Bound::Excluded(key),
             });
         }
-        self.put(&[0]);
+        out.put(&[0]);
         match Table::ALL.get(index + 1) {
             Some(next) => {
-                self.put_field(next.name().as_bytes())?;
+                out.put_field(next.name().as_bytes())?;
                 Ok(Step::Rows {
                     index: index + 1,
                     after: Bound::Unbounded,
@@ -276,9 +273,10 @@ impl std::fmt::Debug for StateExport {
 impl Read for StateExport {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.fill().map_err(std::io::Error::other)?;
-        let n = buf.len().min(self.pending.len() - self.read);
-        buf[..n].copy_from_slice(&self.pending[self.read..self.read + n]);
-        self.read += n;
+        let out = &mut self.out;
+        let n = buf.len().min(out.pending());
+        buf[..n].copy_from_slice(&out.bytes[out.read..out.read + n]);
+        out.read += n;
         self.position += n as u64;
         Ok(n)
     }
@@ -292,9 +290,7 @@ impl StateDb {
         Ok(StateExport {
             reader,
             raft,
-            hash: Fnv1a::new(),
-            pending: Vec::new(),
-            read: 0,
+            out: Encoded::default(),
             next: Step::Header,
             position: 0,
         })

@@ -475,7 +475,11 @@ mod tests {
             }
             pieces.extend_from_slice(&buf[..n]);
         }
-        assert!(export.is_done().unwrap());
+        assert_eq!(
+            std::io::Read::read(&mut export, &mut buf).unwrap(),
+            0,
+            "done stays done"
+        );
         assert_eq!(export.position(), pieces.len() as u64);
         assert_eq!(pieces, whole);
         let other = StateDb::open(&dir.path().join("other.redb")).unwrap();

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_storage::{Disk, FileDisk, LOG_FILE, LogDb, STATE_FILE, StateDb};
+use cairn_storage::{Disk, FileDisk, LOG_FILE, LogDb, SNAPSHOT_DIR, STATE_FILE, StateDb};
 use openraft::ServerState;
 use openraft::error::{InitializeError, RaftError};
 
@@ -368,7 +368,7 @@ impl Node {
                 .ok()
                 .map(|meta| meta.len())
         };
-        let snapshots = std::fs::read_dir(dir.join("snapshots")).ok().map(|files| {
+        let snapshots = std::fs::read_dir(dir.join(SNAPSHOT_DIR)).ok().map(|files| {
             files
                 .flatten()
                 .filter_map(|file| file.metadata().ok())
