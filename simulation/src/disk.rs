@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cairn_core::StorageError;
-use cairn_storage::DiskFile;
+use cairn_storage::{ContentFile, DiskFile};
 use redb::StorageBackend;
 
 const PAGE: usize = 4096;
@@ -82,13 +82,8 @@ impl cairn_storage::Disk for SimDisk {
             .entry(name.to_string())
             .or_default()
             .clone();
-        let backend = Backend {
-            file,
-            incarnation: self.incarnation.load(Ordering::SeqCst),
-            current: self.incarnation.clone(),
-        };
         redb::Database::builder()
-            .create_with_backend(backend)
+            .create_with_backend(self.backend(file))
             .map_err(|error| StorageError::new(redb::Error::from(error)))
     }
 
@@ -115,11 +110,7 @@ impl cairn_storage::Disk for SimDisk {
             }
         };
         Ok(Some(Box::new(SimFile {
-            backend: Backend {
-                file,
-                incarnation: self.incarnation.load(Ordering::SeqCst),
-                current: self.incarnation.clone(),
-            },
+            backend: self.backend(file),
             position: 0,
         })))
     }
@@ -133,19 +124,61 @@ impl cairn_storage::Disk for SimDisk {
     }
 
     fn snapshot_file_names(&self) -> std::io::Result<Vec<String>> {
-        let prefix = snapshot_key("");
-        Ok(self
+        Ok(self.names_under(&snapshot_key("")))
+    }
+
+    fn content_file(&self, name: &str) -> Result<Arc<dyn ContentFile>, StorageError> {
+        let file = self
             .files
             .lock()
             .expect("disk lock")
+            .entry(content_key(name))
+            .or_default()
+            .clone();
+        Ok(Arc::new(self.backend(file)))
+    }
+
+    fn remove_content_file(&self, name: &str) -> Result<(), StorageError> {
+        // An open handle keeps the bytes (its `Arc`), as an unlinked file's does.
+        self.files
+            .lock()
+            .expect("disk lock")
+            .remove(&content_key(name));
+        Ok(())
+    }
+
+    fn content_file_names(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self.names_under(&content_key("")))
+    }
+}
+
+impl SimDisk {
+    fn backend(&self, file: Arc<Mutex<File>>) -> Backend {
+        Backend {
+            file,
+            incarnation: self.incarnation.load(Ordering::SeqCst),
+            current: self.incarnation.clone(),
+        }
+    }
+
+    /// The names of the files whose key starts with `prefix`, without it.
+    fn names_under(&self, prefix: &str) -> Vec<String> {
+        self.files
+            .lock()
+            .expect("disk lock")
             .keys()
-            .filter_map(|key| key.strip_prefix(&prefix).map(str::to_string))
-            .collect())
+            .filter_map(|key| key.strip_prefix(prefix).map(str::to_string))
+            .collect()
     }
 }
 
 fn snapshot_key(name: &str) -> String {
     format!("{}/{name}", cairn_storage::SNAPSHOT_DIR)
+}
+
+/// Content files live in a namespace of their own, as snapshot files do.
+fn content_key(name: &str) -> String {
+    format!("content/{name}")
 }
 
 /// A snapshot file on a `SimDisk`: what it writes is lost in a crash unless
@@ -171,12 +204,8 @@ impl std::io::Read for SimFile {
 
 impl std::io::Write for SimFile {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let end = self.position + data.len() as u64;
-        if end > self.backend.len()? {
-            self.backend.set_len(end)?;
-        }
-        self.backend.write(self.position, data)?;
-        self.position = end;
+        self.backend.write_at(self.position, data)?;
+        self.position += data.len() as u64;
         Ok(data.len())
     }
 
@@ -272,6 +301,34 @@ impl StorageBackend for Backend {
     }
 }
 
+/// A content file on a `SimDisk`: lost in a crash unless synced, as a
+/// snapshot file is.
+impl ContentFile for Backend {
+    fn size(&self) -> std::io::Result<u64> {
+        StorageBackend::len(self)
+    }
+
+    fn read_at(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        StorageBackend::read(self, offset, out)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        let end = offset + data.len() as u64;
+        if end > StorageBackend::len(self)? {
+            StorageBackend::set_len(self, end)?;
+        }
+        StorageBackend::write(self, offset, data)
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        StorageBackend::set_len(self, len)
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +377,57 @@ mod tests {
         assert_eq!(text, "synced");
         disk.remove_snapshot_file("recv-0.tmp").unwrap();
         assert!(disk.snapshot_file("recv-0.tmp", false).unwrap().is_none());
+    }
+
+    /// The state's content file through a power cut: content of synced
+    /// commits survives, content of unsynced ones goes with the commits that
+    /// named it (the file is cut back to the durable state's end), and the
+    /// state writes on from there.
+    #[test]
+    fn content_of_unsynced_commits_goes_with_them_in_a_crash() {
+        use cairn_core::kv::{KvRead, KvWrite, Table};
+        use cairn_storage::{STATE_FILE, StateDb, content_file_name};
+        let disk = Arc::new(SimDisk::default());
+        let content_len = |disk: &SimDisk| {
+            let file = disk
+                .content_file(&content_file_name(STATE_FILE, 0))
+                .unwrap();
+            file.size().unwrap()
+        };
+        {
+            let db = StateDb::open_on(disk.clone(), STATE_FILE).unwrap();
+            db.write(|writer| writer.put(Table::Content, b"a", b"synced"))
+                .unwrap();
+            db.write_unsynced(|writer| {
+                writer.put(Table::Content, b"a", b"overwritten")?;
+                writer.put(Table::Content, b"b", b"never synced")
+            })
+            .unwrap();
+            assert_eq!(content_len(&disk), 6 + 11 + 12);
+            disk.crash();
+            // The dead process cannot write any more.
+            assert!(
+                db.write(|writer| writer.put(Table::Content, b"c", b"x"))
+                    .is_err()
+            );
+        }
+        let db = StateDb::open_on(disk.clone(), STATE_FILE).unwrap();
+        assert_eq!(content_len(&disk), 6);
+        let reader = db.reader().unwrap();
+        assert_eq!(
+            reader.get(Table::Content, b"a").unwrap(),
+            Some(b"synced".to_vec())
+        );
+        assert_eq!(reader.get(Table::Content, b"b").unwrap(), None);
+        db.write_unsynced(|writer| writer.put(Table::Content, b"b", b"again"))
+            .unwrap();
+        db.persist().unwrap();
+        disk.crash();
+        drop((reader, db));
+        let db = StateDb::open_on(disk.clone(), STATE_FILE).unwrap();
+        assert_eq!(
+            db.reader().unwrap().get(Table::Content, b"b").unwrap(),
+            Some(b"again".to_vec())
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! disk. A redaction's `apply` rewrites the state machine's rows, but the
 //! removed bytes are still in (1) the Raft log entries that wrote them,
 //! (2) a snapshot being sent or received (it ends with its transfer), and
-//! (3) pages redb freed in both files. So once
+//! (3) the content file (`state.redb.content-N`, which keeps overwritten
+//! and deleted content until it is rewritten) and pages redb freed in both
+//! databases. So once
 //! the state machine applied a redaction at log index `I` (or installed a
 //! snapshot, which replaced the whole state and may be a redaction this node
 //! never applied, unless the node held nothing before it:
@@ -13,9 +15,13 @@
 //! 2. has openraft purge the log up to `I` (`trigger().purge_log(I)`): a
 //!    leader purges once no replication to a follower is using those entries
 //!    (a follower behind the purge then gets the snapshot instead);
-//! 3. rewrites `state.redb` and `raft-log.redb` (`StateDb::rewrite`,
-//!    `LogDb::rewrite`): fresh files holding only the live records, so no
-//!    freed page keeps the removed bytes.
+//! 3. rewrites the state (its content file, then `state.redb`) and
+//!    `raft-log.redb` (`StateDb::rewrite`, `LogDb::rewrite`): fresh files
+//!    holding only the live records, so no freed page keeps the removed bytes.
+//!
+//! The state machine also asks for a pass once the content file holds more
+//! dead content than live (`StateDb::compaction_due`): the same rewrite is
+//! what gives that space back.
 //!
 //! Each wait is bounded and retried; the scrubber works on the highest index
 //! signalled, so several redactions in a row cost one pass.
@@ -28,7 +34,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_storage::{Disk, LOG_FILE, LogDb, STATE_FILE, StateDb};
+use cairn_storage::{Disk, LOG_FILE, LogDb, StateDb};
 use openraft::error::Fatal;
 use openraft::metrics::WaitError;
 use tokio::sync::watch;
@@ -148,12 +154,12 @@ impl Scrubber {
         })
         .await?;
         self.wait_for_removal(index).await?;
-        let state = self.state.rewrite(&*self.disk, STATE_FILE)?;
+        let state = self.state.rewrite()?;
         let log = self.log.rewrite(&*self.disk, LOG_FILE)?;
         tracing::info!(
             ?state,
             ?log,
-            "redacted bytes scrubbed: snapshot rebuilt, log purged, files rewritten"
+            "scrubbed: snapshot built, log purged, files rewritten"
         );
         Ok(())
     }

@@ -297,12 +297,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         } else {
             self.synced.applies_since += 1;
         }
-        // A redaction's bytes are still in the log, the snapshot and freed
-        // pages: the scrubber takes them off once this batch is applied.
-        if outcomes
-            .iter()
-            .flatten()
-            .any(|outcome| matches!(outcome, Outcome::Redacted(_)))
+        // A redaction's bytes are still in the log, the content file and
+        // freed pages: the scrubber takes them off once this batch is
+        // applied. It also rewrites the content file once enough of it is
+        // content overwritten or deleted.
+        if self.db.compaction_due()
+            || outcomes
+                .iter()
+                .flatten()
+                .any(|outcome| matches!(outcome, Outcome::Redacted(_)))
         {
             self.scrub.request(last.index);
         }
@@ -402,7 +405,7 @@ mod tests {
     async fn a_digest_names_the_applied_index_of_the_state_it_read() {
         let dir = tempfile::tempdir().unwrap();
         let disk: Arc<dyn Disk> = Arc::new(cairn_storage::FileDisk::new(dir.path()));
-        let state = Arc::new(StateDb::with_database(disk.database("state.redb").unwrap()).unwrap());
+        let state = Arc::new(StateDb::open_on(disk.clone(), "state.redb").unwrap());
         let mut machine = StateMachine::new(state.clone(), disk.clone()).unwrap();
         let blank = |index: u64| Entry {
             log_id: openraft::LogId::new(openraft::LeaderId::new(1, 1), index),
@@ -430,8 +433,7 @@ mod tests {
         let machine_on = |name: &str| {
             std::fs::create_dir(dir.path().join(name)).unwrap();
             let disk: Arc<dyn Disk> = Arc::new(cairn_storage::FileDisk::new(dir.path().join(name)));
-            let state =
-                Arc::new(StateDb::with_database(disk.database("state.redb").unwrap()).unwrap());
+            let state = Arc::new(StateDb::open_on(disk.clone(), "state.redb").unwrap());
             (
                 StateMachine::new(state.clone(), disk.clone()).unwrap(),
                 state,
@@ -503,8 +505,7 @@ mod tests {
                 .holds_nothing_older()
                 .unwrap()
         };
-        let new_state =
-            |name: &str| Arc::new(StateDb::with_database(disk.database(name).unwrap()).unwrap());
+        let new_state = |name: &str| Arc::new(StateDb::open_on(disk.clone(), name).unwrap());
         let log = Arc::new(cairn_storage::LogDb::open(&dir.path().join("log.redb")).unwrap());
         let empty_log =
             Arc::new(cairn_storage::LogDb::open(&dir.path().join("empty.redb")).unwrap());

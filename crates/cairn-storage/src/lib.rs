@@ -17,10 +17,12 @@
 //! Two files rather than one because redb has one writer per database: log
 //! appends and state-machine applies run concurrently in openraft.
 
+mod content;
 mod log;
 mod snapshot;
 mod state;
 
+pub use content::{COMPACTION_DEAD_BYTES_MIN, ContentFile, content_file_name, is_content_file_of};
 pub use log::LogDb;
 pub use snapshot::{RaftValues, SNAPSHOT_FORMAT, StateExport, snapshot_header};
 pub use state::{StateDb, StateReader, StateWriter};
@@ -119,9 +121,20 @@ pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
 
     /// The names of the snapshot files.
     fn snapshot_file_names(&self) -> std::io::Result<Vec<String>>;
+
+    /// Opens (or creates) content file `name` (`content_file_name`), where
+    /// `StateDb` keeps version content.
+    fn content_file(&self, name: &str) -> Result<Arc<dyn ContentFile>, StorageError>;
+
+    /// Removes content file `name`, if it exists. A handle already open
+    /// keeps reading it.
+    fn remove_content_file(&self, name: &str) -> Result<(), StorageError>;
+
+    /// The names of the content files.
+    fn content_file_names(&self) -> Result<Vec<String>, StorageError>;
 }
 
-/// redb files in a directory, snapshot files in its `snapshots/` folder.
+/// redb and content files in a directory, snapshot files in its `snapshots/` folder.
 #[derive(Clone, Debug)]
 pub struct FileDisk {
     dir: std::path::PathBuf,
@@ -213,6 +226,39 @@ impl Disk for FileDisk {
         let mut names = Vec::new();
         for entry in entries {
             if let Some(name) = entry?.file_name().to_str() {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn content_file(&self, name: &str) -> Result<Arc<dyn ContentFile>, StorageError> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir.join(name))
+            .map_err(StorageError::new)?;
+        Ok(Arc::new(file))
+    }
+
+    fn remove_content_file(&self, name: &str) -> Result<(), StorageError> {
+        match std::fs::remove_file(self.dir.join(name)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(StorageError::new(error))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn content_file_names(&self) -> Result<Vec<String>, StorageError> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(StorageError::new)? {
+            if let Some(name) = entry.map_err(StorageError::new)?.file_name().to_str()
+                && name.contains(".content-")
+            {
                 names.push(name.to_string());
             }
         }
@@ -353,7 +399,7 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let disk = FileDisk::new(dir.path()).with_cache_bytes(CACHE_BYTES_MIN);
-        let db = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        let db = StateDb::open_on(Arc::new(disk), STATE_FILE).unwrap();
         db.write(|writer| {
             cairn_core::kv::KvWrite::put(writer, cairn_core::kv::Table::Content, b"k", b"v")
         })

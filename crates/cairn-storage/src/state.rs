@@ -9,11 +9,15 @@ use std::path::Path;
 use cairn_core::StorageError;
 use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use crate::{Disk, Rewrite, STATE_FILE, begin_write, copy_table, open_database, storage_error};
+use crate::content::{
+    self, Appends, CONTENT_FILE, ContentFile, ContentState, Copier, Pointer, STATE_KEY,
+    content_file_name, is_content_file_of,
+};
+use crate::{Disk, FileDisk, Rewrite, begin_write, copy_table, storage_error};
 
 const RAFT: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_raft");
 
@@ -29,63 +33,205 @@ type RangeItem<'a> = Result<
     redb::StorageError,
 >;
 
+/// The state machine's tables (`state.redb`) and the content file beside
+/// them (`content.rs`).
 pub struct StateDb {
-    /// Behind a lock only so that `rewrite` can swap in a fresh file: every
+    /// Behind a lock only so that `rewrite` can swap in fresh files: every
     /// write holds the read side for its whole transaction. A `StateReader`
-    /// holds the database it reads (redb fails the reads of a transaction
-    /// whose database was dropped), so a long read, such as a snapshot being
-    /// sent, outlives a rewrite.
-    db: RwLock<Arc<redb::Database>>,
+    /// holds the files it reads (redb fails the reads of a transaction whose
+    /// database was dropped), so a long read, such as a snapshot being sent,
+    /// outlives a rewrite.
+    files: RwLock<Files>,
+    /// The content file as of the last commit. Held for a write
+    /// transaction's whole length (redb lets one write at a time anyway).
+    tail: Mutex<Tail>,
+    disk: Arc<dyn Disk>,
+    /// The database's name on `disk`; its content files are named after it.
+    name: String,
+}
+
+#[derive(Clone)]
+struct Files {
+    db: Arc<redb::Database>,
+    content: Arc<dyn ContentFile>,
+}
+
+struct Tail {
+    state: ContentState,
+    /// Bytes were written to the content file since it was last synced.
+    unsynced: bool,
 }
 
 impl StateDb {
-    /// Opens (or creates) the state at `path`; refuses a state written in
-    /// another format (see `check_format`).
+    /// Opens (or creates) the state at `path`, its content files beside it;
+    /// refuses a state written in another format (see `check_format`).
     pub fn open(path: &Path) -> Result<StateDb, StorageError> {
-        StateDb::open_named(open_database(path)?, &path.display().to_string())
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .ok_or_else(|| StorageError::corrupt(format!("no file name in {}", path.display())))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        StateDb::open_named(
+            Arc::new(FileDisk::new(dir)),
+            name,
+            &path.display().to_string(),
+        )
     }
 
-    /// As `open`, for a database the caller opened (a node's `Disk`); errors
-    /// name it `STATE_FILE`.
-    pub fn with_database(db: redb::Database) -> Result<StateDb, StorageError> {
-        StateDb::open_named(db, STATE_FILE)
+    /// Opens (or creates) database `name` on `disk` (`STATE_FILE` on a
+    /// node's), with its content file; errors name it `name`.
+    pub fn open_on(disk: Arc<dyn Disk>, name: &str) -> Result<StateDb, StorageError> {
+        StateDb::open_named(disk, name, name)
     }
 
-    fn open_named(db: redb::Database, file_name: &str) -> Result<StateDb, StorageError> {
+    fn open_named(disk: Arc<dyn Disk>, name: &str, shown: &str) -> Result<StateDb, StorageError> {
+        let db = disk.database(name)?;
         let txn = begin_write(&db)?;
         for table in Table::ALL {
             txn.open_table(definition(table)).map_err(storage_error)?;
         }
         txn.open_table(RAFT).map_err(storage_error)?;
-        txn.commit().map_err(storage_error)?;
-        let state = StateDb {
-            db: RwLock::new(Arc::new(db)),
+        let state = {
+            let mut table = txn.open_table(CONTENT_FILE).map_err(storage_error)?;
+            let recorded = table.get(STATE_KEY).map_err(storage_error)?;
+            match recorded {
+                Some(bytes) => ContentState::decode(bytes.value())?,
+                None => {
+                    drop(recorded);
+                    let rows = txn
+                        .open_table(definition(Table::Content))
+                        .map_err(storage_error)?
+                        .len()
+                        .map_err(storage_error)?;
+                    if rows > 0 {
+                        return Err(StorageError::corrupt(format!(
+                            "{shown} keeps content in its tables (an older build's layout); \
+                             export with the older build or start on an empty data dir"
+                        )));
+                    }
+                    let fresh = ContentState::default();
+                    table
+                        .insert(STATE_KEY, &fresh.encode()[..])
+                        .map_err(storage_error)?;
+                    fresh
+                }
+            }
         };
-        check_format(&state.reader()?, file_name)?;
-        Ok(state)
+        txn.commit().map_err(storage_error)?;
+        let file_name = content_file_name(name, state.generation);
+        let file = disk.content_file(&file_name)?;
+        content::cut_to(&*file, state.end, &file_name)?;
+        // Generations a rewrite left behind: replaced, or never committed.
+        for other in disk.content_file_names()? {
+            if other != file_name && is_content_file_of(&other, name) {
+                disk.remove_content_file(&other)?;
+            }
+        }
+        let state_db = StateDb {
+            files: RwLock::new(Files {
+                db: Arc::new(db),
+                content: file,
+            }),
+            tail: Mutex::new(Tail {
+                state,
+                unsynced: false,
+            }),
+            disk,
+            name: name.to_string(),
+        };
+        check_format(&state_db.reader()?, shown)?;
+        Ok(state_db)
     }
 
-    fn db(&self) -> RwLockReadGuard<'_, Arc<redb::Database>> {
-        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    fn files(&self) -> Files {
+        self.files
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// Rewrites the file with only what it holds now (see `crate::rewrite`),
-    /// so that content removed before (a redaction, a snapshot install)
-    /// leaves no bytes behind in freed pages. Writers wait meanwhile.
-    pub fn rewrite(&self, disk: &dyn Disk, name: &str) -> Result<Rewrite, StorageError> {
-        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        crate::rewrite(&mut db, disk, name, |from, to| {
+    fn tail(&self) -> MutexGuard<'_, Tail> {
+        self.tail.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether enough overwritten and deleted content sits in the content
+    /// file for a `rewrite` to be worth its copy (`ContentState::compaction_due`).
+    pub fn compaction_due(&self) -> bool {
+        self.tail().state.compaction_due()
+    }
+
+    /// Rewrites the state with only what it holds now, so that content
+    /// removed before (a redaction, a snapshot install, overwritten or
+    /// deleted rows) leaves no bytes behind: the live content is copied into
+    /// a new content file, the old one removed, and the database rewritten
+    /// (see `crate::rewrite`). Writers and new readers wait meanwhile.
+    pub fn rewrite(&self) -> Result<Rewrite, StorageError> {
+        let mut files = self.files.write().unwrap_or_else(PoisonError::into_inner);
+        let mut tail = self.tail();
+        self.compact_content(&mut files, &mut tail)?;
+        crate::rewrite(&mut files.db, &*self.disk, &self.name, |from, to| {
             for table in Table::ALL {
                 copy_table(from, to, definition(table))?;
             }
-            copy_table(from, to, RAFT)
+            copy_table(from, to, RAFT)?;
+            copy_table(from, to, CONTENT_FILE)
         })
+    }
+
+    /// Copies the live content into the next generation's file, synced, and
+    /// points every row at its new place in one synced commit; then removes
+    /// the old file. A crash before the commit leaves the old generation in
+    /// use (`open` removes the new file), after it the new one.
+    fn compact_content(&self, files: &mut Files, tail: &mut Tail) -> Result<(), StorageError> {
+        let old_name = content_file_name(&self.name, tail.state.generation);
+        let generation = tail.state.generation + 1;
+        let fresh = self
+            .disk
+            .content_file(&content_file_name(&self.name, generation))?;
+        let mut copier = Copier::new(Arc::clone(&fresh))?;
+        let read = files.db.begin_read().map_err(storage_error)?;
+        let source = read
+            .open_table(definition(Table::Content))
+            .map_err(storage_error)?;
+        let txn = begin_write(&files.db)?;
+        {
+            let mut target = txn
+                .open_table(definition(Table::Content))
+                .map_err(storage_error)?;
+            for item in source.iter().map_err(storage_error)? {
+                let (key, value) = item.map_err(storage_error)?;
+                let pointer = Pointer::decode(value.value())?;
+                let bytes = content::read(&*files.content, pointer)?;
+                let moved = copier.copy(pointer, &bytes)?;
+                target
+                    .insert(key.value(), &moved.encode()[..])
+                    .map_err(storage_error)?;
+            }
+        }
+        let end = copier.finish()?;
+        let state = ContentState {
+            generation,
+            end,
+            live: end,
+            dead: 0,
+        };
+        txn.open_table(CONTENT_FILE)
+            .map_err(storage_error)?
+            .insert(STATE_KEY, &state.encode()[..])
+            .map_err(storage_error)?;
+        txn.commit().map_err(storage_error)?;
+        files.content = fresh;
+        *tail = Tail {
+            state,
+            unsynced: false,
+        };
+        self.disk.remove_content_file(&old_name)
     }
 
     /// A consistent read-only view as of the last committed write.
     pub fn reader(&self) -> Result<StateReader, StorageError> {
-        let db = self.db();
-        let txn = db.begin_read().map_err(storage_error)?;
+        let files = self.files();
+        let txn = files.db.begin_read().map_err(storage_error)?;
         let mut tables = Vec::with_capacity(Table::ALL.len());
         for table in Table::ALL {
             tables.push(txn.open_table(definition(table)).map_err(storage_error)?);
@@ -94,7 +240,8 @@ impl StateDb {
         Ok(StateReader {
             tables,
             raft,
-            _db: Arc::clone(&db),
+            content: files.content,
+            _db: files.db,
         })
     }
 
@@ -104,7 +251,7 @@ impl StateDb {
         &self,
         work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        self.write_with(redb::Durability::Immediate, work)
+        self.write_synced_if(true, work)
     }
 
     /// As `write`, but the commit is not synced: readers see it at once, a
@@ -114,21 +261,7 @@ impl StateDb {
         &self,
         work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        self.write_with(redb::Durability::None, work)
-    }
-
-    /// `write` when `synced`, else `write_unsynced`.
-    pub fn write_synced_if<T>(
-        &self,
-        synced: bool,
-        work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
-        let durability = if synced {
-            redb::Durability::Immediate
-        } else {
-            redb::Durability::None
-        };
-        self.write_with(durability, work)
+        self.write_synced_if(false, work)
     }
 
     /// Makes every earlier unsynced commit durable.
@@ -136,26 +269,67 @@ impl StateDb {
         self.write(|_| Ok(()))
     }
 
-    fn write_with<T>(
+    /// `write` when `synced`, else `write_unsynced`. The transaction's
+    /// content is written to the content file before it commits, and the
+    /// file synced before a synced commit (the invariants in `content.rs`).
+    pub fn write_synced_if<T>(
         &self,
-        durability: redb::Durability,
+        synced: bool,
         work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let db = self.db();
-        let mut txn = begin_write(&db)?;
-        txn.set_durability(durability)
-            .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
-        let value = {
+        let files = self.files.read().unwrap_or_else(PoisonError::into_inner);
+        let mut txn = begin_write(&files.db)?;
+        if !synced {
+            txn.set_durability(redb::Durability::None)
+                .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
+        }
+        let mut tail = self.tail();
+        let appends = Appends::new(Arc::clone(&files.content), tail.state);
+        let (value, appends) = {
             let mut tables = Vec::with_capacity(Table::ALL.len());
             for table in Table::ALL {
                 tables.push(txn.open_table(definition(table)).map_err(storage_error)?);
             }
             let raft = txn.open_table(RAFT).map_err(storage_error)?;
-            let mut writer = StateWriter { tables, raft };
-            work(&mut writer)?
+            let mut writer = StateWriter {
+                tables,
+                raft,
+                appends,
+            };
+            let value = work(&mut writer)?;
+            let appends = writer.appends;
+            if appends.changed {
+                txn.open_table(CONTENT_FILE)
+                    .map_err(storage_error)?
+                    .insert(STATE_KEY, &appends.state.encode()[..])
+                    .map_err(storage_error)?;
+            }
+            (value, appends)
         };
+        if appends.write_out()? {
+            tail.unsynced = true;
+        }
+        if synced && tail.unsynced {
+            content::sync(&*files.content)?;
+            tail.unsynced = false;
+        }
         txn.commit().map_err(storage_error)?;
+        tail.state = appends.state;
         Ok(value)
+    }
+}
+
+impl Drop for StateDb {
+    /// Syncs content written since the last synced commit: redb may make its
+    /// last commit durable as it closes, and that commit may name those bytes.
+    fn drop(&mut self) {
+        let tail = self.tail.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if tail.unsynced {
+            let files = self.files.get_mut().unwrap_or_else(PoisonError::into_inner);
+            if let Err(error) = content::sync(&*files.content) {
+                tracing::error!(%error, "syncing the content file at close failed");
+            }
+        }
     }
 }
 
@@ -213,10 +387,48 @@ fn scan_table(
     Ok(())
 }
 
+/// Content's bytes from where a pointer says they are.
+type Load<'a> = &'a dyn Fn(Pointer) -> Result<Vec<u8>, StorageError>;
+
+/// The value of `key` in `table` (of `which`), content loaded from its pointer.
+fn get_row(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    which: Table,
+    key: &[u8],
+    load: Load<'_>,
+) -> Result<Option<Vec<u8>>, StorageError> {
+    let Some(value) = table.get(key).map_err(storage_error)? else {
+        return Ok(None);
+    };
+    if which == Table::Content {
+        return load(Pointer::decode(value.value())?).map(Some);
+    }
+    Ok(Some(value.value().to_vec()))
+}
+
+/// `scan_table` over `table` (of `which`), content loaded from its pointers.
+fn scan_rows(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    which: Table,
+    (start, end): (Bound<&[u8]>, Bound<&[u8]>),
+    reverse: bool,
+    visit: Visit<'_>,
+    load: Load<'_>,
+) -> Result<(), StorageError> {
+    if which != Table::Content {
+        return scan_table(table, start, end, reverse, visit);
+    }
+    scan_table(table, start, end, reverse, &mut |key, value| {
+        visit(key, &load(Pointer::decode(value)?)?)
+    })
+}
+
 /// A read-only view of the state machine in one redb read transaction.
 pub struct StateReader {
     tables: Vec<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
     raft: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    /// The content file the transaction's pointers name.
+    content: Arc<dyn ContentFile>,
     /// Kept open while the tables are read (see `StateDb`).
     _db: Arc<redb::Database>,
 }
@@ -233,21 +445,17 @@ impl StateReader {
             .map_err(storage_error)?
             .map(|value| value.value().to_vec()))
     }
-}
 
-fn get_value(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    key: &[u8],
-) -> Result<Option<Vec<u8>>, StorageError> {
-    Ok(table
-        .get(key)
-        .map_err(storage_error)?
-        .map(|value| value.value().to_vec()))
+    fn load(&self, pointer: Pointer) -> Result<Vec<u8>, StorageError> {
+        content::read(&*self.content, pointer)
+    }
 }
 
 impl KvRead for StateReader {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        get_value(&self.tables[table as usize], key)
+        get_row(&self.tables[table as usize], table, key, &|pointer| {
+            self.load(pointer)
+        })
     }
 
     fn scan(
@@ -258,7 +466,15 @@ impl KvRead for StateReader {
         reverse: bool,
         visit: Visit<'_>,
     ) -> Result<(), StorageError> {
-        scan_table(&self.tables[table as usize], start, end, reverse, visit)
+        let load = |pointer| self.load(pointer);
+        scan_rows(
+            &self.tables[table as usize],
+            table,
+            (start, end),
+            reverse,
+            visit,
+            &load,
+        )
     }
 }
 
@@ -266,6 +482,7 @@ impl KvRead for StateReader {
 pub struct StateWriter<'txn> {
     tables: Vec<redb::Table<'txn, &'static [u8], &'static [u8]>>,
     raft: redb::Table<'txn, &'static str, &'static [u8]>,
+    appends: Appends,
 }
 
 impl StateWriter<'_> {
@@ -289,13 +506,19 @@ impl StateWriter<'_> {
     pub(crate) fn clear(&mut self, table: Table) -> Result<(), StorageError> {
         self.tables[table as usize]
             .retain(|_, _| false)
-            .map_err(storage_error)
+            .map_err(storage_error)?;
+        if table == Table::Content {
+            self.appends.forget_all();
+        }
+        Ok(())
     }
 }
 
 impl KvRead for StateWriter<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        get_value(&self.tables[table as usize], key)
+        get_row(&self.tables[table as usize], table, key, &|pointer| {
+            self.appends.read(pointer)
+        })
     }
 
     fn scan(
@@ -306,22 +529,48 @@ impl KvRead for StateWriter<'_> {
         reverse: bool,
         visit: Visit<'_>,
     ) -> Result<(), StorageError> {
-        scan_table(&self.tables[table as usize], start, end, reverse, visit)
+        let load = |pointer| self.appends.read(pointer);
+        scan_rows(
+            &self.tables[table as usize],
+            table,
+            (start, end),
+            reverse,
+            visit,
+            &load,
+        )
     }
 }
 
 impl KvWrite for StateWriter<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
-        self.tables[table as usize]
-            .insert(key, value)
-            .map_err(storage_error)?;
+        if table != Table::Content {
+            self.tables[table as usize]
+                .insert(key, value)
+                .map_err(storage_error)?;
+            return Ok(());
+        }
+        let pointer = self.appends.push(value)?;
+        let old = self.tables[table as usize]
+            .insert(key, &pointer.encode()[..])
+            .map_err(storage_error)?
+            .map(|old| Pointer::decode(old.value()))
+            .transpose()?;
+        if let Some(old) = old {
+            self.appends.forget(old);
+        }
         Ok(())
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError> {
-        self.tables[table as usize]
+        let old = self.tables[table as usize]
             .remove(key)
             .map_err(storage_error)?;
+        if table == Table::Content
+            && let Some(old) = old
+        {
+            let old = Pointer::decode(old.value())?;
+            self.appends.forget(old);
+        }
         Ok(())
     }
 }
@@ -329,6 +578,7 @@ impl KvWrite for StateWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::STATE_FILE;
     use cairn_core::command::{Command, Meta, Proposal};
     use cairn_core::kv::state_digest;
     use cairn_core::{Limits, MemoryKv, Outcome, StoreName, StoreRef};
@@ -524,8 +774,8 @@ mod tests {
             message.contains(&format!("reads format {}", codec::FORMAT_VERSION)),
             "{message}"
         );
-        let database = crate::open_database(&path).unwrap();
-        let message = match StateDb::with_database(database) {
+        let disk = Arc::new(FileDisk::new(dir.path()));
+        let message = match StateDb::open_on(disk, crate::STATE_FILE) {
             Ok(_) => panic!("a state of format {older} was opened"),
             Err(error) => error.to_string(),
         };
@@ -542,17 +792,13 @@ mod tests {
     #[test]
     fn a_reader_outlives_a_rewrite() {
         let dir = tempfile::tempdir().unwrap();
-        let disk = crate::FileDisk::new(dir.path());
-        let db = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        let db = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
         db.write(|writer| writer.put(Table::Content, b"before", b"1"))
             .unwrap();
         let mut expected = Vec::new();
         db.export_to(&mut expected).unwrap();
         let mut export = db.export().unwrap();
-        assert_eq!(
-            db.rewrite(&disk, STATE_FILE).unwrap(),
-            crate::Rewrite::Fresh
-        );
+        assert_eq!(db.rewrite().unwrap(), crate::Rewrite::Fresh);
         db.write(|writer| writer.put(Table::Content, b"after", b"2"))
             .unwrap();
         let mut read = Vec::new();
@@ -560,32 +806,47 @@ mod tests {
         assert_eq!(read, expected);
     }
 
-    /// A deleted value stays in the freed page of the file; a rewrite leaves
-    /// only live records, and the state reads and writes as before.
+    /// Every file under `dir` and whether it holds `needle`.
+    fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| holds(&std::fs::read(entry.path()).unwrap(), needle))
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A deleted value stays in the content file and a deleted row in the
+    /// freed page of the database; a rewrite leaves only live records, and
+    /// the state reads and writes as before.
     #[test]
     fn rewrite_leaves_no_bytes_of_removed_values() {
         let dir = tempfile::tempdir().unwrap();
-        let disk = crate::FileDisk::new(dir.path());
-        let file = dir.path().join(STATE_FILE);
         let secret = b"6f1d0c2a9b8e7f6a5d4c3b2a1f0e9d8c".repeat(64);
-        let db = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        let db = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
         db.write(|writer| {
             writer.put(Table::Content, b"secret", &secret)?;
+            writer.put(Table::Versions, b"secret", &secret)?;
             writer.put(Table::Content, b"keep", b"kept")
         })
         .unwrap();
-        db.write(|writer| writer.delete(Table::Content, b"secret"))
-            .unwrap();
-        assert!(
-            holds(&std::fs::read(&file).unwrap(), &secret[..32]),
-            "redb freed the page without keeping its bytes: this test proves nothing"
+        db.write(|writer| {
+            writer.delete(Table::Content, b"secret")?;
+            writer.delete(Table::Versions, b"secret")
+        })
+        .unwrap();
+        let content_0 = content_file_name(STATE_FILE, 0);
+        assert_eq!(
+            files_holding(dir.path(), &secret[..32]),
+            [STATE_FILE.to_string(), content_0.clone()],
+            "the removed bytes are not where this test looks for them: it proves nothing"
         );
 
-        assert_eq!(
-            db.rewrite(&disk, STATE_FILE).unwrap(),
-            crate::Rewrite::Fresh
-        );
-        assert!(!holds(&std::fs::read(&file).unwrap(), &secret[..32]));
+        assert_eq!(db.rewrite().unwrap(), crate::Rewrite::Fresh);
+        assert!(files_holding(dir.path(), &secret[..32]).is_empty());
+        assert!(!dir.path().join(&content_0).exists());
         assert!(!dir.path().join(format!("{STATE_FILE}.rewrite")).exists());
         let reader = db.reader().unwrap();
         assert_eq!(
@@ -596,7 +857,7 @@ mod tests {
         db.write(|writer| writer.put(Table::Content, b"after", b"yes"))
             .unwrap();
         drop((reader, db));
-        let reopened = StateDb::with_database(disk.database(STATE_FILE).unwrap()).unwrap();
+        let reopened = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
         let reader = reopened.reader().unwrap();
         assert_eq!(
             reader.get(Table::Content, b"after").unwrap(),
@@ -606,5 +867,176 @@ mod tests {
             reader.get(Table::Content, b"keep").unwrap(),
             Some(b"kept".to_vec())
         );
+        let mut names = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>();
+        names.sort();
+        assert_eq!(names, [STATE_FILE, "state.redb.content-1"]);
+    }
+
+    fn content_state(db: &StateDb) -> ContentState {
+        db.tail().state
+    }
+
+    /// Content goes to the content file and only a pointer to the table:
+    /// overwritten and deleted content is counted dead, a transaction that
+    /// fails leaves nothing, a row put and read in one transaction reads
+    /// back, and scans see content, not pointers.
+    #[test]
+    fn content_lives_in_the_content_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
+        let big = vec![b'x'; 3000];
+        let read_back = db
+            .write(|writer| {
+                writer.put(Table::Content, b"a", &big)?;
+                writer.put(Table::Content, b"b", b"bee")?;
+                writer.get(Table::Content, b"a")
+            })
+            .unwrap();
+        assert_eq!(read_back, Some(big.clone()));
+        let state = content_state(&db);
+        assert_eq!((state.end, state.live, state.dead), (3003, 3003, 0));
+        let file = dir.path().join(content_file_name(STATE_FILE, 0));
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), 3003);
+
+        let failed: Result<(), StorageError> = db.write(|writer| {
+            writer.put(Table::Content, b"c", b"never")?;
+            Err(StorageError::corrupt("refused"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(content_state(&db), state);
+
+        db.write_unsynced(|writer| {
+            writer.put(Table::Content, b"a", b"short")?;
+            writer.delete(Table::Content, b"b")?;
+            writer.delete(Table::Content, b"never there")
+        })
+        .unwrap();
+        let state = content_state(&db);
+        assert_eq!((state.end, state.live, state.dead), (3008, 5, 3003));
+        let reader = db.reader().unwrap();
+        let mut rows = Vec::new();
+        reader
+            .scan(
+                Table::Content,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                false,
+                &mut |key, value| {
+                    rows.push((key.to_vec(), value.to_vec()));
+                    Ok(true)
+                },
+            )
+            .unwrap();
+        assert_eq!(rows, [(b"a".to_vec(), b"short".to_vec())]);
+        db.write(|writer| writer.clear(Table::Content)).unwrap();
+        let state = content_state(&db);
+        assert_eq!((state.live, state.dead), (0, 3008));
+    }
+
+    /// Bytes past the recorded end (a commit a crash took back) are cut off
+    /// when the state opens; a file shorter than the end, or content that
+    /// does not match its checksum, is an error, never wrong content.
+    #[test]
+    fn the_content_file_is_cut_back_to_the_state_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        let file = dir.path().join(content_file_name(STATE_FILE, 0));
+        let db = StateDb::open(&path).unwrap();
+        db.write(|writer| writer.put(Table::Content, b"a", b"alpha"))
+            .unwrap();
+        drop(db);
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes.extend_from_slice(b"torn tail of a lost commit");
+        std::fs::write(&file, &bytes).unwrap();
+        // A generation no commit names (a rewrite cut short).
+        std::fs::write(dir.path().join(content_file_name(STATE_FILE, 1)), b"x").unwrap();
+
+        let db = StateDb::open(&path).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"alpha");
+        assert!(!dir.path().join(content_file_name(STATE_FILE, 1)).exists());
+        db.write(|writer| writer.put(Table::Content, b"b", b"beta"))
+            .unwrap();
+        let reader = db.reader().unwrap();
+        assert_eq!(
+            reader.get(Table::Content, b"a").unwrap(),
+            Some(b"alpha".to_vec())
+        );
+        assert_eq!(
+            reader.get(Table::Content, b"b").unwrap(),
+            Some(b"beta".to_vec())
+        );
+
+        std::fs::write(&file, b"alphAbeta").unwrap();
+        assert!(reader.get(Table::Content, b"a").is_err());
+        assert!(reader.get(Table::Content, b"b").is_ok());
+        drop((reader, db));
+        std::fs::write(&file, b"alpha").unwrap();
+        let message = match StateDb::open(&path) {
+            Ok(_) => panic!("a content file shorter than its state opened"),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            message.contains("holds 5 bytes; the state names 9"),
+            "{message}"
+        );
+    }
+
+    /// A state that kept content in its table (before the content file) is
+    /// refused, not read as pointers.
+    #[test]
+    fn a_state_with_content_in_its_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        {
+            let db = crate::open_database(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(definition(Table::Content))
+                .unwrap()
+                .insert(&b"k"[..], &b"inline content"[..])
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let message = match StateDb::open(&path) {
+            Ok(_) => panic!("an older layout was opened"),
+            Err(error) => error.to_string(),
+        };
+        assert!(message.contains("an older build's layout"), "{message}");
+    }
+
+    /// A rewrite is due once enough content is dead; it copies the live
+    /// content into the next generation and nothing is dead after it.
+    #[test]
+    fn a_rewrite_compacts_the_content_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
+        let chunk = vec![7u8; 1024 * 1024];
+        let rounds = crate::COMPACTION_DEAD_BYTES_MIN / chunk.len() as u64;
+        db.write(|writer| writer.put(Table::Content, b"kept", b"small"))
+            .unwrap();
+        for round in 0..=rounds {
+            assert!(!db.compaction_due(), "due after {round} rounds");
+            db.write_unsynced(|writer| writer.put(Table::Content, b"churn", &chunk))
+                .unwrap();
+        }
+        assert!(db.compaction_due());
+        let digest = state_digest(&db.reader().unwrap()).unwrap();
+        db.rewrite().unwrap();
+        assert!(!db.compaction_due());
+        let state = content_state(&db);
+        let live = chunk.len() as u64 + 5;
+        assert_eq!(
+            (state.generation, state.end, state.live, state.dead),
+            (1, live, live, 0)
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join(content_file_name(STATE_FILE, 1)))
+                .unwrap()
+                .len(),
+            live
+        );
+        assert_eq!(state_digest(&db.reader().unwrap()).unwrap(), digest);
     }
 }

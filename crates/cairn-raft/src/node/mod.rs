@@ -161,9 +161,7 @@ impl Node {
         };
         let log =
             Arc::new(LogDb::with_database(disk.database(LOG_FILE).map_err(fatal)?).map_err(fatal)?);
-        let state = Arc::new(
-            StateDb::with_database(disk.database(STATE_FILE).map_err(fatal)?).map_err(fatal)?,
-        );
+        let state = Arc::new(StateDb::open_on(disk.clone(), STATE_FILE).map_err(fatal)?);
         let secret: Arc<str> = config.cluster_secret.as_str().into();
         let connector_for_forwarding = connector.clone();
         let network = Network {
@@ -359,8 +357,9 @@ impl Node {
         self.inner.log.len().map_err(fatal)
     }
 
-    /// Sizes of `raft-log.redb`, `state.redb` and the snapshot files (those
-    /// being received: no other is kept), in bytes.
+    /// Sizes of `raft-log.redb`, the state (`state.redb` and its content
+    /// file) and the snapshot files (those being received: no other is
+    /// kept), in bytes.
     pub fn file_bytes(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
         let dir = &self.inner.config.data_dir;
         let size = |name: &str| {
@@ -368,6 +367,18 @@ impl Node {
                 .ok()
                 .map(|meta| meta.len())
         };
+        let state = std::fs::read_dir(dir).ok().map(|files| {
+            files
+                .flatten()
+                .filter(|file| {
+                    file.file_name().to_str().is_some_and(|name| {
+                        name == STATE_FILE || cairn_storage::is_content_file_of(name, STATE_FILE)
+                    })
+                })
+                .filter_map(|file| file.metadata().ok())
+                .map(|meta| meta.len())
+                .sum()
+        });
         let snapshots = std::fs::read_dir(dir.join(SNAPSHOT_DIR)).ok().map(|files| {
             files
                 .flatten()
@@ -375,7 +386,7 @@ impl Node {
                 .map(|meta| meta.len())
                 .sum()
         });
-        (size(LOG_FILE), size(STATE_FILE), snapshots)
+        (size(LOG_FILE), state, snapshots)
     }
 
     /// A digest of the whole state machine (`cairn_core::kv::state_digest`).
