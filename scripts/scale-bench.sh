@@ -125,11 +125,19 @@ proc_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 # apparent size: redb grows its file ahead of use, and a file's unwritten
 # tail takes no blocks).
 bytes_of() { if [[ -e $1 ]]; then du -s -B1 "$1" | cut -f1; else echo 0; fi; }
+# content_bytes DIR: the bytes of the state's content files (state.redb.content-N).
+content_bytes() {
+    local total=0 file
+    for file in "$1"/state.redb.content-*; do
+        [[ -e $file ]] && total=$((total + $(bytes_of "$file")))
+    done
+    echo "$total"
+}
 # disk_json DIR: a node's bytes on disk, whole and per file, as JSON.
 disk_json() {
-    printf '{"total": %s, "state": %s, "log": %s, "snapshots": %s}' \
-        "$(bytes_of "$1")" "$(bytes_of "$1/state.redb")" "$(bytes_of "$1/raft-log.redb")" \
-        "$(bytes_of "$1/snapshots")"
+    printf '{"total": %s, "state": %s, "content": %s, "log": %s, "snapshots": %s}' \
+        "$(bytes_of "$1")" "$(bytes_of "$1/state.redb")" "$(content_bytes "$1")" \
+        "$(bytes_of "$1/raft-log.redb")" "$(bytes_of "$1/snapshots")"
 }
 results=()
 for case in "${cases[@]}"; do
@@ -238,15 +246,15 @@ def mib(value):
 def ms(value):
     return "-" if value is None else "{:.2f} ms".format(value)
 lines = [
-    "| files (stores) | load | GET p99 | CAS p99 | resident (peak) | on disk: state + log + snapshot (versions written) | restart to ready | new node caught up |",
+    "| files (stores) | load | GET p99 | CAS p99 | resident (peak) | on disk: state + content + log + snapshot (versions written) | restart to ready | new node caught up |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for r in rows:
     disk = r["disk"]
-    lines.append("| {:,} ({:,}) | {:.1f} s | {} | {} | {} ({}) | {} = {} + {} + {} ({}) | {:.2f} s | {:.2f} s by {} |".format(
+    lines.append("| {:,} ({:,}) | {:.1f} s | {} | {} | {} ({}) | {} = {} + {} + {} + {} ({}) | {:.2f} s | {:.2f} s by {} |".format(
         r["files"], r["stores"], r["load_s"], ms(r["get_p99_ms"]), ms(r["cas_p99_ms"]),
         mib(r["rss_kib"] * 1024), mib(r["rss_peak_kib"] * 1024),
-        mib(disk["total"]), mib(disk["state"]), mib(disk["log"]), mib(disk["snapshots"]),
+        mib(disk["total"]), mib(disk["state"]), mib(disk.get("content", 0)), mib(disk["log"]), mib(disk["snapshots"]),
         mib(r["history_bytes"]),
         r["restart_to_ready_s"], r["catch_up_s"], r["catch_up_by"]))
 open(sys.argv[3], "w").write("\n".join(lines) + "\n")
