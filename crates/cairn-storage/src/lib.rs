@@ -12,7 +12,9 @@
 //! replays from the durable log, and the committed-index hint
 //! (`LogDb::set_meta_unsynced`). `StateDb::persist` makes unsynced applies
 //! durable; the Raft layer calls it before a snapshot lets the log behind
-//! it be purged. A snapshot's import commits synced.
+//! it be purged. A snapshot's import commits synced. A state's version
+//! content lives in a content file beside `state.redb` (`content.rs`),
+//! written before each commit and synced before each synced one.
 //!
 //! Two files rather than one because redb has one writer per database: log
 //! appends and state-machine applies run concurrently in openraft.
@@ -241,6 +243,8 @@ impl Disk for FileDisk {
             .truncate(false)
             .open(self.dir.join(name))
             .map_err(StorageError::new)?;
+        // The file's name must be durable before a synced commit names it.
+        sync_dir(&self.dir);
         Ok(Arc::new(file))
     }
 
