@@ -848,31 +848,25 @@ mod tests {
         assert!(files_holding(dir.path(), &secret[..32]).is_empty());
         assert!(!dir.path().join(&content_0).exists());
         assert!(!dir.path().join(format!("{STATE_FILE}.rewrite")).exists());
-        let reader = db.reader().unwrap();
-        assert_eq!(
-            reader.get(Table::Content, b"keep").unwrap(),
-            Some(b"kept".to_vec())
-        );
-        assert_eq!(reader.get(Table::Content, b"secret").unwrap(), None);
+        assert_eq!(content(&db, b"keep"), Some(b"kept".to_vec()));
+        assert_eq!(content(&db, b"secret"), None);
         db.write(|writer| writer.put(Table::Content, b"after", b"yes"))
             .unwrap();
-        drop((reader, db));
+        drop(db);
         let reopened = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
-        let reader = reopened.reader().unwrap();
-        assert_eq!(
-            reader.get(Table::Content, b"after").unwrap(),
-            Some(b"yes".to_vec())
-        );
-        assert_eq!(
-            reader.get(Table::Content, b"keep").unwrap(),
-            Some(b"kept".to_vec())
-        );
+        assert_eq!(content(&reopened, b"after"), Some(b"yes".to_vec()));
+        assert_eq!(content(&reopened, b"keep"), Some(b"kept".to_vec()));
         let mut names = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect::<Vec<_>>();
         names.sort();
         assert_eq!(names, [STATE_FILE, "state.redb.content-1"]);
+    }
+
+    /// The content of row `key` as `db` reads it now.
+    fn content(db: &StateDb, key: &[u8]) -> Option<Vec<u8>> {
+        db.reader().unwrap().get(Table::Content, key).unwrap()
     }
 
     fn content_state(db: &StateDb) -> ContentState {
@@ -959,15 +953,9 @@ mod tests {
         assert!(!dir.path().join(content_file_name(STATE_FILE, 1)).exists());
         db.write(|writer| writer.put(Table::Content, b"b", b"beta"))
             .unwrap();
+        assert_eq!(content(&db, b"a"), Some(b"alpha".to_vec()));
+        assert_eq!(content(&db, b"b"), Some(b"beta".to_vec()));
         let reader = db.reader().unwrap();
-        assert_eq!(
-            reader.get(Table::Content, b"a").unwrap(),
-            Some(b"alpha".to_vec())
-        );
-        assert_eq!(
-            reader.get(Table::Content, b"b").unwrap(),
-            Some(b"beta".to_vec())
-        );
 
         std::fs::write(&file, b"alphAbeta").unwrap();
         assert!(reader.get(Table::Content, b"a").is_err());
