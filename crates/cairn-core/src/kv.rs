@@ -114,6 +114,18 @@ pub trait KvRead {
         reverse: bool,
         visit: Visit<'_>,
     ) -> Result<(), StorageError>;
+
+    /// As `scan`, keys only: storage that keeps a table's values apart
+    /// (content, in `cairn-storage`) does not read them.
+    fn scan_keys(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
+    ) -> Result<(), StorageError> {
+        self.scan(table, start, end, false, &mut |key, _| visit(key))
+    }
 }
 
 pub trait KvWrite: KvRead {
@@ -148,6 +160,29 @@ pub fn scan_prefix(
         None => Bound::Unbounded,
     };
     kv.scan(table, Bound::Included(prefix), end, reverse, visit)
+}
+
+/// Deletes every entry of `table` whose key starts with `prefix`, reading
+/// only their keys.
+pub fn delete_prefix(
+    kv: &mut (impl KvWrite + ?Sized),
+    table: Table,
+    prefix: &[u8],
+) -> Result<(), StorageError> {
+    let end = prefix_end(prefix);
+    let end = match &end {
+        Some(end) => Bound::Excluded(end.as_slice()),
+        None => Bound::Unbounded,
+    };
+    let mut keys = Vec::new();
+    kv.scan_keys(table, Bound::Included(prefix), end, &mut |key| {
+        keys.push(key.to_vec());
+        Ok(true)
+    })?;
+    for key in keys {
+        kv.delete(table, &key)?;
+    }
+    Ok(())
 }
 
 /// An in-memory `KvWrite` for tests and for checking determinism.

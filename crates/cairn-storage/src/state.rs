@@ -476,6 +476,22 @@ impl KvRead for StateReader {
             &load,
         )
     }
+    fn scan_keys(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
+    ) -> Result<(), StorageError> {
+        // The raw values: a content row's pointer is not loaded.
+        scan_table(
+            &self.tables[table as usize],
+            start,
+            end,
+            false,
+            &mut |key, _| visit(key),
+        )
+    }
 }
 
 /// The tables of one open write transaction (see `StateDb::write`).
@@ -537,6 +553,22 @@ impl KvRead for StateWriter<'_> {
             reverse,
             visit,
             &load,
+        )
+    }
+    fn scan_keys(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
+    ) -> Result<(), StorageError> {
+        // The raw values: a content row's pointer is not loaded.
+        scan_table(
+            &self.tables[table as usize],
+            start,
+            end,
+            false,
+            &mut |key, _| visit(key),
         )
     }
 }
@@ -960,6 +992,21 @@ mod tests {
         std::fs::write(&file, b"alphAbeta").unwrap();
         assert!(reader.get(Table::Content, b"a").is_err());
         assert!(reader.get(Table::Content, b"b").is_ok());
+        // Keys are read without their content: a store's removal does not
+        // load every byte it removes.
+        let mut keys = Vec::new();
+        reader
+            .scan_keys(
+                Table::Content,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                &mut |key| {
+                    keys.push(key.to_vec());
+                    Ok(true)
+                },
+            )
+            .unwrap();
+        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec()]);
         drop((reader, db));
         std::fs::write(&file, b"alpha").unwrap();
         let message = match StateDb::open(&path) {

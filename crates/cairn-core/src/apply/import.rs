@@ -20,7 +20,7 @@ use crate::import::{
     DIGEST_START, IMPORT_IDLE_MS_MAX, ImportChunk, ImportState, import_key, imported_event_key,
     imported_revision_key,
 };
-use crate::kv::{KvRead, KvWrite, Table, scan_prefix};
+use crate::kv::{KvRead, KvWrite, Table, delete_prefix};
 
 pub(crate) fn load_import(
     kv: &(impl KvRead + ?Sized),
@@ -143,14 +143,7 @@ fn remove_staged(kv: &mut impl KvWrite, id: u64) -> Result<(), StorageError> {
         Table::Content,
         Table::ImportedAudit,
     ] {
-        let mut keys = Vec::new();
-        scan_prefix(kv, table, &codec::store_prefix(id), false, &mut |key, _| {
-            keys.push(key.to_vec());
-            Ok(true)
-        })?;
-        for key in keys {
-            kv.delete(table, &key)?;
-        }
+        delete_prefix(kv, table, &codec::store_prefix(id))?;
     }
     kv.delete(Table::Imports, &import_key(id))
 }

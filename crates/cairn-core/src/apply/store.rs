@@ -10,7 +10,7 @@ use crate::codec::{self, FileRecord, META_NEXT_STORE_ID};
 use crate::command::{Meta, OpKind, Outcome, StoreInfo};
 use crate::error::{CoreError, Resource, StorageError};
 use crate::governance::{Access, StorePolicy, StoreRef};
-use crate::kv::{KvRead, KvWrite, Table, scan_prefix};
+use crate::kv::{KvRead, KvWrite, Table, delete_prefix, scan_prefix};
 use crate::path::UserName;
 
 pub(crate) fn load_store(
@@ -170,20 +170,7 @@ pub(super) fn delete_store(
         },
     )?;
     for table in [Table::Files, Table::Versions, Table::Content, Table::Grants] {
-        let mut keys = Vec::new();
-        scan_prefix(
-            kv,
-            table,
-            &codec::store_prefix(info.id),
-            false,
-            &mut |key, _| {
-                keys.push(key.to_vec());
-                Ok(true)
-            },
-        )?;
-        for key in keys {
-            kv.delete(table, &key)?;
-        }
+        delete_prefix(kv, table, &codec::store_prefix(info.id))?;
     }
     kv.delete(Table::Stores, &codec::store_key(info.org_id, &info.name))?;
     audit::record(
