@@ -535,4 +535,33 @@ mod tests {
             .unwrap();
         assert!(!fresh(&applied, &empty_log), "applied state");
     }
+
+    /// Once the content file holds more dead content than live (past the
+    /// floor), the next apply asks the scrubber for the rewrite that gives
+    /// the space back.
+    #[tokio::test]
+    async fn dead_content_asks_for_a_rewrite() {
+        use cairn_core::kv::{KvWrite, Table};
+        let dir = tempfile::tempdir().unwrap();
+        let disk: Arc<dyn Disk> = Arc::new(cairn_storage::FileDisk::new(dir.path()));
+        let state = Arc::new(StateDb::open_on(disk.clone(), "state.redb").unwrap());
+        let (signal, mut wanted) = crate::scrub::channel();
+        let mut machine = StateMachine::new(state.clone(), disk.clone())
+            .unwrap()
+            .with_scrub(signal);
+        let blank = |index: u64| Entry {
+            log_id: openraft::LogId::new(openraft::LeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        };
+        machine.apply([blank(1)]).await.unwrap();
+        assert!(!wanted.has_changed().unwrap(), "nothing is dead yet");
+        let chunk = vec![1u8; 1024 * 1024];
+        for _ in 0..=cairn_storage::COMPACTION_DEAD_BYTES_MIN / chunk.len() as u64 {
+            state
+                .write_unsynced(|writer| writer.put(Table::Content, b"churn", &chunk))
+                .unwrap();
+        }
+        machine.apply([blank(2)]).await.unwrap();
+        assert_eq!(*wanted.borrow_and_update(), 2);
+    }
 }
