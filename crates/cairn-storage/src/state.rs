@@ -451,48 +451,55 @@ impl StateReader {
     }
 }
 
-impl KvRead for StateReader {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        get_row(&self.tables[table as usize], table, key, &|pointer| {
-            self.load(pointer)
-        })
-    }
+/// `KvRead` over `tables` (one per `Table`, by discriminant) and `load`
+/// (content by its pointer): `StateReader` and `StateWriter` differ only in
+/// where content comes from.
+macro_rules! kv_read_over_tables {
+    ($type:ty) => {
+        impl KvRead for $type {
+            fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+                get_row(&self.tables[table as usize], table, key, &|pointer| {
+                    self.load(pointer)
+                })
+            }
 
-    fn scan(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        reverse: bool,
-        visit: Visit<'_>,
-    ) -> Result<(), StorageError> {
-        let load = |pointer| self.load(pointer);
-        scan_rows(
-            &self.tables[table as usize],
-            table,
-            (start, end),
-            reverse,
-            visit,
-            &load,
-        )
-    }
-    fn scan_keys(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
-    ) -> Result<(), StorageError> {
-        // The raw values: a content row's pointer is not loaded.
-        scan_table(
-            &self.tables[table as usize],
-            start,
-            end,
-            false,
-            &mut |key, _| visit(key),
-        )
-    }
+            fn scan(
+                &self,
+                table: Table,
+                start: Bound<&[u8]>,
+                end: Bound<&[u8]>,
+                reverse: bool,
+                visit: Visit<'_>,
+            ) -> Result<(), StorageError> {
+                let load = |pointer| self.load(pointer);
+                let bounds = (start, end);
+                scan_rows(
+                    &self.tables[table as usize],
+                    table,
+                    bounds,
+                    reverse,
+                    visit,
+                    &load,
+                )
+            }
+
+            fn scan_keys(
+                &self,
+                table: Table,
+                start: Bound<&[u8]>,
+                end: Bound<&[u8]>,
+                visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
+            ) -> Result<(), StorageError> {
+                // The raw values: a content row's pointer is not loaded.
+                let table = &self.tables[table as usize];
+                scan_table(table, start, end, false, &mut |key, _| visit(key))
+            }
+        }
+    };
 }
+
+kv_read_over_tables!(StateReader);
+kv_read_over_tables!(StateWriter<'_>);
 
 /// The tables of one open write transaction (see `StateDb::write`).
 pub struct StateWriter<'txn> {
@@ -518,6 +525,10 @@ impl StateWriter<'_> {
         Ok(())
     }
 
+    fn load(&self, pointer: Pointer) -> Result<Vec<u8>, StorageError> {
+        self.appends.read(pointer)
+    }
+
     /// Removes every entry of `table`.
     pub(crate) fn clear(&mut self, table: Table) -> Result<(), StorageError> {
         self.tables[table as usize]
@@ -527,49 +538,6 @@ impl StateWriter<'_> {
             self.appends.forget_all();
         }
         Ok(())
-    }
-}
-
-impl KvRead for StateWriter<'_> {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        get_row(&self.tables[table as usize], table, key, &|pointer| {
-            self.appends.read(pointer)
-        })
-    }
-
-    fn scan(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        reverse: bool,
-        visit: Visit<'_>,
-    ) -> Result<(), StorageError> {
-        let load = |pointer| self.appends.read(pointer);
-        scan_rows(
-            &self.tables[table as usize],
-            table,
-            (start, end),
-            reverse,
-            visit,
-            &load,
-        )
-    }
-    fn scan_keys(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
-    ) -> Result<(), StorageError> {
-        // The raw values: a content row's pointer is not loaded.
-        scan_table(
-            &self.tables[table as usize],
-            start,
-            end,
-            false,
-            &mut |key, _| visit(key),
-        )
     }
 }
 
