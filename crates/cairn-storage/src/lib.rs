@@ -64,10 +64,14 @@ pub const CACHE_BYTES_MIN: u64 = 8 * 1024 * 1024;
 pub const LOG_CACHE_SHARE: u64 = 8;
 
 /// The page cache database `name` gets out of `cache_bytes` for both: the
-/// log (and its rewrite copy) 1 / `LOG_CACHE_SHARE`, the state the rest.
+/// log 1 / `LOG_CACHE_SHARE`, the state the rest; a rewrite's copy
+/// (`<name>.rewrite`, written front to back, never read) `CACHE_BYTES_MIN`,
+/// so a rewrite does not hold a second cache the size of the first.
 pub fn cache_bytes_for(name: &str, cache_bytes: u64) -> usize {
     let log = cache_bytes / LOG_CACHE_SHARE;
-    let bytes = if name.starts_with(LOG_FILE) {
+    let bytes = if name.ends_with(".rewrite") {
+        CACHE_BYTES_MIN.min(cache_bytes)
+    } else if name.starts_with(LOG_FILE) {
         log
     } else {
         cache_bytes - log
@@ -285,21 +289,52 @@ pub enum Rewrite {
 }
 
 /// Replaces `db` (the database `name` on `disk`) by a fresh copy that holds
-/// only its live records: `copy` copies every table from the old into the new
-/// database, which is synced, closed and renamed over `name`, then reopened in
-/// place of `db`. A page redb freed (an overwritten or deleted value) keeps
-/// its old bytes until reused, and compaction does not zero the pages that
-/// stay free; a fresh file never held them. The caller holds `db` exclusively,
-/// so no write transaction is open on it; read transactions already begun
-/// keep reading the old file until they end (its inode outlives the rename).
+/// only its live records (`copy_fresh`, then `replace`). A page redb freed
+/// (an overwritten or deleted value) keeps its old bytes until reused, and
+/// compaction does not zero the pages that stay free; a fresh file never
+/// held them. The caller holds `db` exclusively, so no write transaction is
+/// open on it; read transactions already begun keep reading the old file
+/// until they end (its inode outlives the rename).
 pub(crate) fn rewrite(
     db: &mut Arc<redb::Database>,
     disk: &dyn Disk,
     name: &str,
     copy: impl FnOnce(&redb::Database, &redb::Database) -> Result<(), StorageError>,
 ) -> Result<Rewrite, StorageError> {
+    let fresh = copy_fresh(db, disk, name, copy)?;
+    replace(db, disk, name, fresh)
+}
+
+/// The first half of a rewrite, which readers need not wait for: `copy`
+/// copies every table of `db` into a new database `<name>.rewrite`, which is
+/// synced and closed. No write may commit to `db` meanwhile. `false`: this
+/// disk cannot replace files (the simulation's), and nothing was copied.
+pub(crate) fn copy_fresh(
+    db: &redb::Database,
+    disk: &dyn Disk,
+    name: &str,
+    copy: impl FnOnce(&redb::Database, &redb::Database) -> Result<(), StorageError>,
+) -> Result<bool, StorageError> {
     let fresh_name = format!("{name}.rewrite");
     if !disk.remove(&fresh_name)? {
+        return Ok(false);
+    }
+    let fresh = disk.database(&fresh_name)?;
+    copy(db, &fresh)?;
+    check_same_tables(db, &fresh, name)?;
+    Ok(true)
+}
+
+/// The second half, with `db` held exclusively: the copy `copy_fresh` made
+/// is renamed over `name` and reopened in place of `db` (`fresh`), or, on a
+/// disk that cannot replace files, redb compacts `db` in place.
+pub(crate) fn replace(
+    db: &mut Arc<redb::Database>,
+    disk: &dyn Disk,
+    name: &str,
+    fresh: bool,
+) -> Result<Rewrite, StorageError> {
+    if !fresh {
         // A reader still holding the database is a transaction in progress.
         let Some(db) = Arc::get_mut(db) else {
             return Ok(Rewrite::Compacted(false));
@@ -310,12 +345,7 @@ pub(crate) fn rewrite(
             Err(error) => Err(StorageError::new(redb::Error::from(error))),
         };
     }
-    {
-        let fresh = disk.database(&fresh_name)?;
-        copy(db, &fresh)?;
-        check_same_tables(db, &fresh, name)?;
-    }
-    disk.rename(&fresh_name, name)?;
+    disk.rename(&format!("{name}.rewrite"), name)?;
     // Readers of the old file keep it open until they are done.
     *db = Arc::new(disk.database(name)?);
     Ok(Rewrite::Fresh)
@@ -383,8 +413,7 @@ mod tests {
     use super::*;
 
     /// The two databases share the configured cache: the log gets its
-    /// share, the state the rest, and a rewrite's copy of a file the same
-    /// as the file.
+    /// share, the state the rest, and a rewrite's copy of a file the least.
     #[test]
     fn the_cache_is_split_between_log_and_state() {
         let total = CACHE_BYTES_DEFAULT;
@@ -393,14 +422,12 @@ mod tests {
         assert_eq!(log + state, total);
         assert_eq!(log, total / LOG_CACHE_SHARE);
         assert!(state > log);
-        assert_eq!(
-            cache_bytes_for(&format!("{LOG_FILE}.rewrite"), total) as u64,
-            log
-        );
-        assert_eq!(
-            cache_bytes_for(&format!("{STATE_FILE}.rewrite"), total) as u64,
-            state
-        );
+        for copy in [
+            format!("{LOG_FILE}.rewrite"),
+            format!("{STATE_FILE}.rewrite"),
+        ] {
+            assert_eq!(cache_bytes_for(&copy, total) as u64, CACHE_BYTES_MIN);
+        }
         let dir = tempfile::tempdir().unwrap();
         let disk = FileDisk::new(dir.path()).with_cache_bytes(CACHE_BYTES_MIN);
         let db = StateDb::open_on(Arc::new(disk), STATE_FILE).unwrap();

@@ -36,14 +36,16 @@ type RangeItem<'a> = Result<
 /// The state machine's tables (`state.redb`) and the content file beside
 /// them (`content.rs`).
 pub struct StateDb {
-    /// Behind a lock only so that `rewrite` can swap in fresh files: every
-    /// write holds the read side for its whole transaction. A `StateReader`
-    /// holds the files it reads (redb fails the reads of a transaction whose
-    /// database was dropped), so a long read, such as a snapshot being sent,
-    /// outlives a rewrite.
+    /// Behind a lock only so that `rewrite` can swap in fresh files; a
+    /// reader holds it only to clone them, a write for its whole
+    /// transaction. A `StateReader` holds the files it reads (redb fails the
+    /// reads of a transaction whose database was dropped), so a long read,
+    /// such as a snapshot being sent, outlives a rewrite.
     files: RwLock<Files>,
-    /// The content file as of the last commit. Held for a write
-    /// transaction's whole length (redb lets one write at a time anyway).
+    /// The content file as of the last commit. Taken first (before `files`)
+    /// and held for a write transaction's whole length (redb lets one write
+    /// at a time anyway), and for a whole rewrite, which so keeps writes
+    /// out while readers go on.
     tail: Mutex<Tail>,
     disk: Arc<dyn Disk>,
     /// The database's name on `disk`; its content files are named after it.
@@ -164,25 +166,30 @@ impl StateDb {
     /// removed before (a redaction, a snapshot install, overwritten or
     /// deleted rows) leaves no bytes behind: the live content is copied into
     /// a new content file, the old one removed, and the database rewritten
-    /// (see `crate::rewrite`). Writers and new readers wait meanwhile.
+    /// (see `crate::rewrite`). Writes wait meanwhile; reads go on, waiting
+    /// only while the new files are put in place.
     pub fn rewrite(&self) -> Result<Rewrite, StorageError> {
-        let mut files = self.files.write().unwrap_or_else(PoisonError::into_inner);
         let mut tail = self.tail();
-        self.compact_content(&mut files, &mut tail)?;
-        crate::rewrite(&mut files.db, &*self.disk, &self.name, |from, to| {
+        self.compact_content(&mut tail)?;
+        let fresh = crate::copy_fresh(&self.files().db, &*self.disk, &self.name, |from, to| {
             for table in Table::ALL {
                 copy_table(from, to, definition(table))?;
             }
             copy_table(from, to, RAFT)?;
             copy_table(from, to, CONTENT_FILE)
-        })
+        })?;
+        let mut files = self.files.write().unwrap_or_else(PoisonError::into_inner);
+        crate::replace(&mut files.db, &*self.disk, &self.name, fresh)
     }
 
     /// Copies the live content into the next generation's file, synced, and
     /// points every row at its new place in one synced commit; then removes
     /// the old file. A crash before the commit leaves the old generation in
-    /// use (`open` removes the new file), after it the new one.
-    fn compact_content(&self, files: &mut Files, tail: &mut Tail) -> Result<(), StorageError> {
+    /// use (`open` removes the new file), after it the new one. The caller
+    /// holds `tail`, so no write commits meanwhile; readers see the commit
+    /// and the new file together.
+    fn compact_content(&self, tail: &mut Tail) -> Result<(), StorageError> {
+        let files = self.files();
         let old_name = content_file_name(&self.name, tail.state.generation);
         let generation = tail.state.generation + 1;
         let fresh = self
@@ -219,8 +226,11 @@ impl StateDb {
             .map_err(storage_error)?
             .insert(STATE_KEY, &state.encode()[..])
             .map_err(storage_error)?;
-        txn.commit().map_err(storage_error)?;
-        files.content = fresh;
+        {
+            let mut current = self.files.write().unwrap_or_else(PoisonError::into_inner);
+            txn.commit().map_err(storage_error)?;
+            current.content = fresh;
+        }
         *tail = Tail {
             state,
             unsynced: false,
@@ -277,13 +287,13 @@ impl StateDb {
         synced: bool,
         work: impl FnOnce(&mut StateWriter<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
+        let mut tail = self.tail();
         let files = self.files.read().unwrap_or_else(PoisonError::into_inner);
         let mut txn = begin_write(&files.db)?;
         if !synced {
             txn.set_durability(redb::Durability::None)
                 .map_err(|error| StorageError::corrupt(format!("set durability: {error}")))?;
         }
-        let mut tail = self.tail();
         let appends = Appends::new(Arc::clone(&files.content), tail.state);
         let (value, appends) = {
             let mut tables = Vec::with_capacity(Table::ALL.len());
