@@ -18,6 +18,8 @@
 //! 3. rewrites the state (its content file, then `state.redb`) and
 //!    `raft-log.redb` (`StateDb::rewrite`, `LogDb::rewrite`): fresh files
 //!    holding only the live records, so no freed page keeps the removed bytes.
+//!    They run on `IoMode::background` (seconds at a million files); the
+//!    state's keeps its writes waiting meanwhile, not its reads.
 //!
 //! The state machine also asks for a pass once the content file holds more
 //! dead content than live (`StateDb::compaction_due`): the same rewrite is
@@ -102,6 +104,8 @@ pub struct Scrubber {
     pub disk: Arc<dyn Disk>,
     /// Whether the disk has room above the replication floor (none: always).
     pub room: Option<Arc<dyn StorageRoom>>,
+    /// Where the rewrites run: they copy the whole state without yielding.
+    pub io: crate::IoMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,8 +158,17 @@ impl Scrubber {
         })
         .await?;
         self.wait_for_removal(index).await?;
-        let state = self.state.rewrite()?;
-        let log = self.log.rewrite(&*self.disk, LOG_FILE)?;
+        let (state, log, disk) = (self.state.clone(), self.log.clone(), self.disk.clone());
+        let (state, log) = self
+            .io
+            .background("scrub-rewrite", move || {
+                Ok::<_, cairn_core::StorageError>((
+                    state.rewrite()?,
+                    log.rewrite(&*disk, LOG_FILE)?,
+                ))
+            })
+            .await
+            .map_err(cairn_core::StorageError::new)??;
         tracing::info!(
             ?state,
             ?log,

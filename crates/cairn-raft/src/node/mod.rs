@@ -202,6 +202,7 @@ impl Node {
             log: log.clone(),
             disk,
             room: config.storage_room.clone(),
+            io: config.io,
         };
         let scrubber_task = tokio::spawn(scrubber.run(scrub_wanted)).abort_handle();
         let snapshot_policy = LogPolicy {
