@@ -75,13 +75,7 @@ impl SimDisk {
 
 impl cairn_storage::Disk for SimDisk {
     fn database(&self, name: &str) -> Result<redb::Database, StorageError> {
-        let file = self
-            .files
-            .lock()
-            .expect("disk lock")
-            .entry(name.to_string())
-            .or_default()
-            .clone();
+        let file = self.file(name.to_string());
         redb::Database::builder()
             .create_with_backend(self.backend(file))
             .map_err(|error| StorageError::new(redb::Error::from(error)))
@@ -128,14 +122,7 @@ impl cairn_storage::Disk for SimDisk {
     }
 
     fn content_file(&self, name: &str) -> Result<Arc<dyn ContentFile>, StorageError> {
-        let file = self
-            .files
-            .lock()
-            .expect("disk lock")
-            .entry(content_key(name))
-            .or_default()
-            .clone();
-        Ok(Arc::new(self.backend(file)))
+        Ok(Arc::new(self.backend(self.file(content_key(name)))))
     }
 
     fn remove_content_file(&self, name: &str) -> Result<(), StorageError> {
@@ -153,6 +140,16 @@ impl cairn_storage::Disk for SimDisk {
 }
 
 impl SimDisk {
+    /// The file under `key`, made empty if there is none.
+    fn file(&self, key: String) -> Arc<Mutex<File>> {
+        self.files
+            .lock()
+            .expect("disk lock")
+            .entry(key)
+            .or_default()
+            .clone()
+    }
+
     fn backend(&self, file: Arc<Mutex<File>>) -> Backend {
         Backend {
             file,

@@ -155,11 +155,21 @@ pub fn scan_prefix(
     visit: Visit<'_>,
 ) -> Result<(), StorageError> {
     let end = prefix_end(prefix);
-    let end = match &end {
+    kv.scan(
+        table,
+        Bound::Included(prefix),
+        end_bound(&end),
+        reverse,
+        visit,
+    )
+}
+
+/// The upper bound `prefix_end` gave, as a scan takes it.
+fn end_bound(end: &Option<Vec<u8>>) -> Bound<&[u8]> {
+    match end {
         Some(end) => Bound::Excluded(end.as_slice()),
         None => Bound::Unbounded,
-    };
-    kv.scan(table, Bound::Included(prefix), end, reverse, visit)
+    }
 }
 
 /// Deletes every entry of `table` whose key starts with `prefix`, reading
@@ -170,15 +180,16 @@ pub fn delete_prefix(
     prefix: &[u8],
 ) -> Result<(), StorageError> {
     let end = prefix_end(prefix);
-    let end = match &end {
-        Some(end) => Bound::Excluded(end.as_slice()),
-        None => Bound::Unbounded,
-    };
     let mut keys = Vec::new();
-    kv.scan_keys(table, Bound::Included(prefix), end, &mut |key| {
-        keys.push(key.to_vec());
-        Ok(true)
-    })?;
+    kv.scan_keys(
+        table,
+        Bound::Included(prefix),
+        end_bound(&end),
+        &mut |key| {
+            keys.push(key.to_vec());
+            Ok(true)
+        },
+    )?;
     for key in keys {
         kv.delete(table, &key)?;
     }

@@ -168,6 +168,14 @@ impl FileDisk {
     }
 }
 
+/// Removes the file at `path`; one already gone is no error.
+fn remove_if_exists(path: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
 /// Makes a rename in `dir` durable; best effort where directories cannot be opened.
 fn sync_dir(dir: &std::path::Path) {
     if let Ok(dir) = std::fs::File::open(dir) {
@@ -184,11 +192,8 @@ impl Disk for FileDisk {
     }
 
     fn remove(&self, name: &str) -> Result<bool, StorageError> {
-        match std::fs::remove_file(self.dir.join(name)) {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(true),
-            Err(error) => Err(StorageError::new(error)),
-        }
+        remove_if_exists(&self.dir.join(name)).map_err(StorageError::new)?;
+        Ok(true)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<(), StorageError> {
@@ -217,10 +222,7 @@ impl Disk for FileDisk {
     }
 
     fn remove_snapshot_file(&self, name: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.snapshots().join(name)) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.snapshots().join(name))
     }
 
     fn snapshot_file_names(&self) -> std::io::Result<Vec<String>> {
@@ -253,12 +255,7 @@ impl Disk for FileDisk {
     }
 
     fn remove_content_file(&self, name: &str) -> Result<(), StorageError> {
-        match std::fs::remove_file(self.dir.join(name)) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                Err(StorageError::new(error))
-            }
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.dir.join(name)).map_err(StorageError::new)
     }
 
     fn content_file_names(&self) -> Result<Vec<String>, StorageError> {
