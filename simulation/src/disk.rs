@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cairn_core::StorageError;
-use cairn_storage::{ContentFile, DiskFile};
+use cairn_storage::{DataFile, DiskFile};
 use redb::StorageBackend;
 
 const PAGE: usize = 4096;
@@ -121,11 +121,11 @@ impl cairn_storage::Disk for SimDisk {
         Ok(self.names_under(&snapshot_key("")))
     }
 
-    fn content_file(&self, name: &str) -> Result<Arc<dyn ContentFile>, StorageError> {
+    fn data_file(&self, name: &str) -> Result<Arc<dyn DataFile>, StorageError> {
         Ok(Arc::new(self.backend(self.file(content_key(name)))))
     }
 
-    fn remove_content_file(&self, name: &str) -> Result<(), StorageError> {
+    fn remove_data_file(&self, name: &str) -> Result<(), StorageError> {
         // An open handle keeps the bytes (its `Arc`), as an unlinked file's does.
         self.files
             .lock()
@@ -134,7 +134,7 @@ impl cairn_storage::Disk for SimDisk {
         Ok(())
     }
 
-    fn content_file_names(&self) -> Result<Vec<String>, StorageError> {
+    fn data_file_names(&self) -> Result<Vec<String>, StorageError> {
         Ok(self.names_under(&content_key("")))
     }
 }
@@ -300,7 +300,7 @@ impl StorageBackend for Backend {
 
 /// A content file on a `SimDisk`: lost in a crash unless synced, as a
 /// snapshot file is.
-impl ContentFile for Backend {
+impl DataFile for Backend {
     fn size(&self) -> std::io::Result<u64> {
         StorageBackend::len(self)
     }
@@ -387,7 +387,7 @@ mod tests {
         let disk = Arc::new(SimDisk::default());
         let content_len = |disk: &SimDisk| {
             let file = disk
-                .content_file(&content_file_name(STATE_FILE, 0))
+                .data_file(&content_file_name(STATE_FILE, 0))
                 .unwrap();
             file.size().unwrap()
         };

@@ -15,7 +15,7 @@ struct Builder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), RaftStorageError> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).expect("open log");
+        let log = LogDb::open(dir.path()).expect("open log");
         let state = StateDb::open(&dir.path().join(cairn_storage::STATE_FILE)).expect("open state");
         let disk = Arc::new(cairn_storage::FileDisk::new(dir.path()));
         let sm = StateMachine::new(Arc::new(state), disk).expect("snapshot dir");

@@ -785,7 +785,7 @@ mod tests {
     /// A log holding entries 1..=`count` of a little over `bytes` each.
     fn log_of(count: u64, bytes: usize) -> (tempfile::TempDir, LogStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).unwrap();
+        let db = LogDb::open(dir.path()).unwrap();
         let rows: Vec<(u64, Vec<u8>)> = (1..=count)
             .map(|index| (index, codec::encode(&entry(index, bytes))))
             .collect();
@@ -829,9 +829,8 @@ mod tests {
         });
         drop(store);
         // The writer thread may still hold the file briefly after its last job.
-        let path = dir.path().join(cairn_storage::LOG_FILE);
         let db = (0..100)
-            .find_map(|_| match LogDb::open(&path) {
+            .find_map(|_| match LogDb::open(dir.path()) {
                 Ok(db) => Some(db),
                 Err(_) => {
                     std::thread::sleep(std::time::Duration::from_millis(20));

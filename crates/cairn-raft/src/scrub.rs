@@ -36,7 +36,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_storage::{Disk, LOG_FILE, LogDb, StateDb};
+use cairn_storage::{LogDb, StateDb};
 use openraft::error::Fatal;
 use openraft::metrics::WaitError;
 use tokio::sync::watch;
@@ -101,7 +101,6 @@ pub struct Scrubber {
     pub raft: Raft,
     pub state: Arc<StateDb>,
     pub log: Arc<LogDb>,
-    pub disk: Arc<dyn Disk>,
     /// Whether the disk has room above the replication floor (none: always).
     pub room: Option<Arc<dyn StorageRoom>>,
     /// Where the rewrites run: they copy the whole state without yielding.
@@ -158,13 +157,13 @@ impl Scrubber {
         })
         .await?;
         self.wait_for_removal(index).await?;
-        let (state, log, disk) = (self.state.clone(), self.log.clone(), self.disk.clone());
+        let (state, log) = (self.state.clone(), self.log.clone());
         let (state, log) = self
             .io
             .background("scrub-rewrite", move || {
                 Ok::<_, cairn_core::StorageError>((
                     state.rewrite()?,
-                    log.rewrite(&*disk, LOG_FILE)?,
+                    log.rewrite()?,
                 ))
             })
             .await

@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn sizes_give_the_bytes_after_an_index_and_the_purge_point() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(cairn_storage::LogDb::open(&dir.path().join("log.redb")).unwrap());
+        let db = Arc::new(cairn_storage::LogDb::open(dir.path()).unwrap());
         db.append((1..=10u64).map(|i| (i, vec![0u8; 100 * i as usize])))
             .unwrap();
         let bytes = LogBytes::default();

@@ -506,9 +506,8 @@ mod tests {
                 .unwrap()
         };
         let new_state = |name: &str| Arc::new(StateDb::open_on(disk.clone(), name).unwrap());
-        let log = Arc::new(cairn_storage::LogDb::open(&dir.path().join("log.redb")).unwrap());
-        let empty_log =
-            Arc::new(cairn_storage::LogDb::open(&dir.path().join("empty.redb")).unwrap());
+        let log = Arc::new(cairn_storage::LogDb::open_on(disk.clone(), "log").unwrap());
+        let empty_log = Arc::new(cairn_storage::LogDb::open_on(disk.clone(), "empty").unwrap());
 
         let state = new_state("a.redb");
         assert!(fresh(&state, &empty_log), "a new node");

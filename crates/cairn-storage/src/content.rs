@@ -26,10 +26,10 @@
 //! - Every pointer carries its content's FNV-1a: a read of bytes the file
 //!   no longer holds as written is an error, never wrong content.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 
 use cairn_core::StorageError;
+use crate::DataFile;
 use cairn_core::hash::fnv1a;
 use redb::TableDefinition;
 
@@ -44,42 +44,6 @@ pub const COMPACTION_DEAD_BYTES_MIN: u64 = 64 * 1024 * 1024;
 
 /// Content appended in memory before it is written out during a rewrite.
 const COPY_BUFFER_BYTES: usize = 1024 * 1024;
-
-/// A file of content bytes, read and written at offsets by many threads
-/// (`Disk::content_file`).
-pub trait ContentFile: Send + Sync + Debug {
-    /// The file's length in bytes.
-    fn size(&self) -> std::io::Result<u64>;
-    /// Fills `out` from `offset`; an error if the file ends first.
-    fn read_at(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()>;
-    /// Writes `data` at `offset`, growing the file if needed.
-    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()>;
-    fn set_len(&self, len: u64) -> std::io::Result<()>;
-    /// Makes every byte written so far durable (`fdatasync`).
-    fn sync(&self) -> std::io::Result<()>;
-}
-
-impl ContentFile for std::fs::File {
-    fn size(&self) -> std::io::Result<u64> {
-        Ok(self.metadata()?.len())
-    }
-
-    fn read_at(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
-        std::os::unix::fs::FileExt::read_exact_at(self, out, offset)
-    }
-
-    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        std::os::unix::fs::FileExt::write_all_at(self, data, offset)
-    }
-
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        std::fs::File::set_len(self, len)
-    }
-
-    fn sync(&self) -> std::io::Result<()> {
-        self.sync_data()
-    }
-}
 
 /// The name of generation `generation` of the content file of state `name`.
 pub fn content_file_name(name: &str, generation: u64) -> String {
@@ -198,7 +162,7 @@ impl Pointer {
 }
 
 /// Reads the bytes `pointer` names from `file`, checked against its checksum.
-pub(crate) fn read(file: &dyn ContentFile, pointer: Pointer) -> Result<Vec<u8>, StorageError> {
+pub(crate) fn read(file: &dyn DataFile, pointer: Pointer) -> Result<Vec<u8>, StorageError> {
     let mut bytes = vec![0u8; pointer.len as usize];
     file.read_at(pointer.offset, &mut bytes)
         .map_err(|error| io_error(&format!("read {pointer:?}"), error))?;
@@ -217,7 +181,7 @@ fn checked(bytes: Vec<u8>, pointer: Pointer) -> Result<Vec<u8>, StorageError> {
 /// The content of one write transaction: its bytes, written at `base` (the
 /// committed end) when the transaction commits, and the state it leaves.
 pub(crate) struct Appends {
-    file: Arc<dyn ContentFile>,
+    file: Arc<dyn DataFile>,
     base: u64,
     bytes: Vec<u8>,
     pub state: ContentState,
@@ -226,7 +190,7 @@ pub(crate) struct Appends {
 }
 
 impl Appends {
-    pub fn new(file: Arc<dyn ContentFile>, state: ContentState) -> Appends {
+    pub fn new(file: Arc<dyn DataFile>, state: ContentState) -> Appends {
         Appends {
             file,
             base: state.end,
@@ -289,14 +253,14 @@ impl Appends {
     }
 }
 
-pub(crate) fn sync(file: &dyn ContentFile) -> Result<(), StorageError> {
+pub(crate) fn sync(file: &dyn DataFile) -> Result<(), StorageError> {
     file.sync().map_err(|error| io_error("sync", error))
 }
 
 /// Cuts `file` back to `end`, the last durable commit's: bytes past it were
 /// written by commits a crash took back. A file shorter than `end` lost
 /// bytes a durable state names.
-pub(crate) fn cut_to(file: &dyn ContentFile, end: u64, name: &str) -> Result<(), StorageError> {
+pub(crate) fn cut_to(file: &dyn DataFile, end: u64, name: &str) -> Result<(), StorageError> {
     let len = file.size().map_err(|error| io_error("length", error))?;
     if len < end {
         return Err(StorageError::corrupt(format!(
@@ -314,13 +278,13 @@ pub(crate) fn cut_to(file: &dyn ContentFile, end: u64, name: &str) -> Result<(),
 /// Content copied into a new file during a rewrite: appended in memory and
 /// written out `COPY_BUFFER_BYTES` at a time.
 pub(crate) struct Copier {
-    file: Arc<dyn ContentFile>,
+    file: Arc<dyn DataFile>,
     written: u64,
     buffer: Vec<u8>,
 }
 
 impl Copier {
-    pub fn new(file: Arc<dyn ContentFile>) -> Result<Copier, StorageError> {
+    pub fn new(file: Arc<dyn DataFile>) -> Result<Copier, StorageError> {
         file.set_len(0)
             .map_err(|error| io_error("truncate", error))?;
         Ok(Copier {
@@ -384,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn content_file_names_are_told_apart() {
+    fn data_file_names_are_told_apart() {
         let name = content_file_name("state.redb", 12);
         assert_eq!(name, "state.redb.content-12");
         assert!(is_content_file_of(&name, "state.redb"));

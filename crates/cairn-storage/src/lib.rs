@@ -1,5 +1,5 @@
-//! redb-backed storage: the Raft log and vote (`LogDb`, in `raft-log.redb`)
-//! and the state machine's tables (`StateDb`, in `state.redb`).
+//! Storage: the Raft log and vote (`LogDb`, in segment files `raft-log.seg-*`)
+//! and the state machine's tables (`StateDb`, in redb file `state.redb`).
 //!
 //! **Architecture invariant:** this crate knows nothing of HTTP and nothing of
 //! openraft's types: the Raft layer hands it encoded bytes.
@@ -24,28 +24,26 @@ mod log;
 mod snapshot;
 mod state;
 
-pub use content::{COMPACTION_DEAD_BYTES_MIN, ContentFile, content_file_name, is_content_file_of};
-pub use log::LogDb;
+pub use content::{COMPACTION_DEAD_BYTES_MIN, content_file_name, is_content_file_of};
+pub use log::{LogDb, log_segment_name, log_segment_of};
 pub use snapshot::{RaftValues, SNAPSHOT_FORMAT, StateExport, snapshot_header};
 pub use state::{StateDb, StateReader, StateWriter};
 
 use cairn_core::StorageError;
 use std::sync::Arc;
 
-/// The file names under a node's data directory.
-pub const LOG_FILE: &str = "raft-log.redb";
+/// The file names under a node's data directory (the log's are its
+/// segments' prefix: `log_segment_name`).
+pub const LOG_FILE: &str = "raft-log";
+/// The redb file that held the Raft log before segments (`LogDb::import_redb`).
+pub const OLDER_LOG_FILE: &str = "raft-log.redb";
 pub const STATE_FILE: &str = "state.redb";
 
 pub(crate) fn storage_error(error: impl Into<redb::Error>) -> StorageError {
     StorageError::new(error.into())
 }
 
-/// Opens (or creates) a redb file with redb's default cache (tests and tools).
-pub(crate) fn open_database(path: &std::path::Path) -> Result<redb::Database, StorageError> {
-    redb::Database::create(path).map_err(storage_error)
-}
-
-/// The page cache of a node's two databases together, unless configured
+/// The page cache of a node's state database, unless configured
 /// (`[storage] cache_bytes`): 256 MiB. redb's own default is 1 GiB for each
 /// database, so a node's memory grew with its data up to about 2 GiB. With
 /// this default a node stays under about 64 MiB + 1.2 × 256 MiB resident
@@ -58,23 +56,16 @@ pub const CACHE_BYTES_DEFAULT: u64 = 256 * 1024 * 1024;
 /// cache) would spill every transaction's pages to the file as it goes.
 pub const CACHE_BYTES_MIN: u64 = 8 * 1024 * 1024;
 
-/// The Raft log's share of the cache is 1 / `LOG_CACHE_SHARE`: its reads
-/// are the newest entries (replication, apply), which the write buffer of
-/// the last appends mostly holds; the state machine's random reads get the rest.
-pub const LOG_CACHE_SHARE: u64 = 8;
-
-/// The page cache database `name` gets out of `cache_bytes` for both: the
-/// log 1 / `LOG_CACHE_SHARE`, the state the rest; a rewrite's copy
-/// (`<name>.rewrite`, written front to back, never read) `CACHE_BYTES_MIN`,
-/// so a rewrite does not hold a second cache the size of the first.
+/// The page cache database `name` gets out of `cache_bytes`: the state all
+/// of it (the log is not a database; the OS page cache serves its
+/// segments); a rewrite's copy (`<name>.rewrite`, written front to back,
+/// never read) `CACHE_BYTES_MIN`, so a rewrite does not hold a second cache
+/// the size of the first.
 pub fn cache_bytes_for(name: &str, cache_bytes: u64) -> usize {
-    let log = cache_bytes / LOG_CACHE_SHARE;
     let bytes = if name.ends_with(".rewrite") {
         CACHE_BYTES_MIN.min(cache_bytes)
-    } else if name.starts_with(LOG_FILE) {
-        log
     } else {
-        cache_bytes - log
+        cache_bytes
     };
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
@@ -90,6 +81,52 @@ pub trait DiskFile:
 impl DiskFile for std::fs::File {
     fn sync(&mut self) -> std::io::Result<()> {
         self.sync_all()
+    }
+}
+
+/// A file read and written at offsets by many threads (`Disk::data_file`):
+/// a state's content file or a Raft log segment.
+pub trait DataFile: Send + Sync + std::fmt::Debug {
+    /// The file's length in bytes.
+    fn size(&self) -> std::io::Result<u64>;
+    /// Fills `out` from `offset`; an error if the file ends first.
+    fn read_at(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()>;
+    /// Writes `data` at `offset`, growing the file if needed.
+    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()>;
+    fn set_len(&self, len: u64) -> std::io::Result<()>;
+    /// Makes every byte written so far durable (`fdatasync`).
+    fn sync(&self) -> std::io::Result<()>;
+    /// Reserves the file's blocks up to `len` bytes (zeros; the file grows to
+    /// `len` if shorter), so that later writes there change no metadata and
+    /// their sync is one data write. Best effort: where the file system
+    /// cannot, nothing happens.
+    fn allocate(&self, _len: u64) {}
+}
+
+impl DataFile for std::fs::File {
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn read_at(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, out, offset)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(self, data, offset)
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        std::fs::File::set_len(self, len)
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+
+    fn allocate(&self, len: u64) {
+        // Mode 0: the blocks are allocated and the size grows to `len`.
+        let _ = rustix::fs::fallocate(self, rustix::fs::FallocateFlags::empty(), 0, len);
     }
 }
 
@@ -128,23 +165,25 @@ pub trait Disk: Send + Sync + std::fmt::Debug + 'static {
     /// The names of the snapshot files.
     fn snapshot_file_names(&self) -> std::io::Result<Vec<String>>;
 
-    /// Opens (or creates) content file `name` (`content_file_name`), where
-    /// `StateDb` keeps version content.
-    fn content_file(&self, name: &str) -> Result<Arc<dyn ContentFile>, StorageError>;
+    /// Opens (or creates) data file `name`: a state's content file
+    /// (`content_file_name`) or a Raft log segment (`log.rs`). The name is
+    /// durable when this returns.
+    fn data_file(&self, name: &str) -> Result<Arc<dyn DataFile>, StorageError>;
 
-    /// Removes content file `name`, if it exists. A handle already open
-    /// keeps reading it.
-    fn remove_content_file(&self, name: &str) -> Result<(), StorageError>;
+    /// Removes data file `name`, if it exists, durably. A handle already
+    /// open keeps reading it.
+    fn remove_data_file(&self, name: &str) -> Result<(), StorageError>;
 
-    /// The names of the content files.
-    fn content_file_names(&self) -> Result<Vec<String>, StorageError>;
+    /// The names of the data files (with any other file of the directory:
+    /// callers pick theirs by name).
+    fn data_file_names(&self) -> Result<Vec<String>, StorageError>;
 }
 
 /// redb and content files in a directory, snapshot files in its `snapshots/` folder.
 #[derive(Clone, Debug)]
 pub struct FileDisk {
     dir: std::path::PathBuf,
-    /// The page cache of the log and state databases together (`cache_bytes_for`).
+    /// The page cache of the state database (`cache_bytes_for`).
     cache_bytes: u64,
 }
 
@@ -241,7 +280,7 @@ impl Disk for FileDisk {
         Ok(names)
     }
 
-    fn content_file(&self, name: &str) -> Result<Arc<dyn ContentFile>, StorageError> {
+    fn data_file(&self, name: &str) -> Result<Arc<dyn DataFile>, StorageError> {
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -254,15 +293,18 @@ impl Disk for FileDisk {
         Ok(Arc::new(file))
     }
 
-    fn remove_content_file(&self, name: &str) -> Result<(), StorageError> {
-        remove_if_exists(&self.dir.join(name)).map_err(StorageError::new)
+    fn remove_data_file(&self, name: &str) -> Result<(), StorageError> {
+        remove_if_exists(&self.dir.join(name)).map_err(StorageError::new)?;
+        sync_dir(&self.dir);
+        Ok(())
     }
 
-    fn content_file_names(&self) -> Result<Vec<String>, StorageError> {
+    fn data_file_names(&self) -> Result<Vec<String>, StorageError> {
         let mut names = Vec::new();
         for entry in std::fs::read_dir(&self.dir).map_err(StorageError::new)? {
-            if let Some(name) = entry.map_err(StorageError::new)?.file_name().to_str()
-                && name.contains(".content-")
+            let entry = entry.map_err(StorageError::new)?;
+            if entry.file_type().is_ok_and(|kind| kind.is_file())
+                && let Some(name) = entry.file_name().to_str()
             {
                 names.push(name.to_string());
             }
@@ -285,23 +327,12 @@ pub enum Rewrite {
     Compacted(bool),
 }
 
-/// Replaces `db` (the database `name` on `disk`) by a fresh copy that holds
-/// only its live records (`copy_fresh`, then `replace`). A page redb freed
-/// (an overwritten or deleted value) keeps its old bytes until reused, and
-/// compaction does not zero the pages that stay free; a fresh file never
-/// held them. The caller holds `db` exclusively, so no write transaction is
-/// open on it; read transactions already begun keep reading the old file
-/// until they end (its inode outlives the rename).
-pub(crate) fn rewrite(
-    db: &mut Arc<redb::Database>,
-    disk: &dyn Disk,
-    name: &str,
-    copy: impl FnOnce(&redb::Database, &redb::Database) -> Result<(), StorageError>,
-) -> Result<Rewrite, StorageError> {
-    let fresh = copy_fresh(db, disk, name, copy)?;
-    replace(db, disk, name, fresh)
-}
-
+/// A rewrite replaces a database (the database `name` on `disk`) by a fresh
+/// copy that holds only its live records: `copy_fresh`, then `replace`. A
+/// page redb freed (an overwritten or deleted value) keeps its old bytes
+/// until reused, and compaction does not zero the pages that stay free; a
+/// fresh file never held them.
+///
 /// The first half of a rewrite, which readers need not wait for: `copy`
 /// copies every table of `db` into a new database `<name>.rewrite`, which is
 /// synced and closed. No write may commit to `db` meanwhile. `false`: this
@@ -409,22 +440,13 @@ pub(crate) fn begin_write(db: &redb::Database) -> Result<redb::WriteTransaction,
 mod tests {
     use super::*;
 
-    /// The two databases share the configured cache: the log gets its
-    /// share, the state the rest, and a rewrite's copy of a file the least.
+    /// The state gets the configured cache, a rewrite's copy of it the least.
     #[test]
-    fn the_cache_is_split_between_log_and_state() {
+    fn the_state_gets_the_cache_and_a_copy_the_least() {
         let total = CACHE_BYTES_DEFAULT;
-        let log = cache_bytes_for(LOG_FILE, total) as u64;
-        let state = cache_bytes_for(STATE_FILE, total) as u64;
-        assert_eq!(log + state, total);
-        assert_eq!(log, total / LOG_CACHE_SHARE);
-        assert!(state > log);
-        for copy in [
-            format!("{LOG_FILE}.rewrite"),
-            format!("{STATE_FILE}.rewrite"),
-        ] {
-            assert_eq!(cache_bytes_for(&copy, total) as u64, CACHE_BYTES_MIN);
-        }
+        assert_eq!(cache_bytes_for(STATE_FILE, total) as u64, total);
+        let copy = format!("{STATE_FILE}.rewrite");
+        assert_eq!(cache_bytes_for(&copy, total) as u64, CACHE_BYTES_MIN);
         let dir = tempfile::tempdir().unwrap();
         let disk = FileDisk::new(dir.path()).with_cache_bytes(CACHE_BYTES_MIN);
         let db = StateDb::open_on(Arc::new(disk), STATE_FILE).unwrap();

@@ -14,10 +14,10 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::content::{
-    self, Appends, CONTENT_FILE, ContentFile, ContentState, Copier, Pointer, STATE_KEY,
+    self, Appends, CONTENT_FILE, ContentState, Copier, Pointer, STATE_KEY,
     content_file_name, is_content_file_of,
 };
-use crate::{Disk, FileDisk, Rewrite, begin_write, copy_table, storage_error};
+use crate::{DataFile, Disk, FileDisk, Rewrite, begin_write, copy_table, storage_error};
 
 const RAFT: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_raft");
 
@@ -55,7 +55,7 @@ pub struct StateDb {
 #[derive(Clone)]
 struct Files {
     db: Arc<redb::Database>,
-    content: Arc<dyn ContentFile>,
+    content: Arc<dyn DataFile>,
 }
 
 struct Tail {
@@ -121,12 +121,12 @@ impl StateDb {
         };
         txn.commit().map_err(storage_error)?;
         let file_name = content_file_name(name, state.generation);
-        let file = disk.content_file(&file_name)?;
+        let file = disk.data_file(&file_name)?;
         content::cut_to(&*file, state.end, &file_name)?;
         // Generations a rewrite left behind: replaced, or never committed.
-        for other in disk.content_file_names()? {
+        for other in disk.data_file_names()? {
             if other != file_name && is_content_file_of(&other, name) {
-                disk.remove_content_file(&other)?;
+                disk.remove_data_file(&other)?;
             }
         }
         let state_db = StateDb {
@@ -166,7 +166,7 @@ impl StateDb {
     /// removed before (a redaction, a snapshot install, overwritten or
     /// deleted rows) leaves no bytes behind: the live content is copied into
     /// a new content file, the old one removed, and the database rewritten
-    /// (see `crate::rewrite`). Writes wait meanwhile; reads go on, waiting
+    /// (`crate::copy_fresh`, `crate::replace`). Writes wait meanwhile; reads go on, waiting
     /// only while the new files are put in place.
     pub fn rewrite(&self) -> Result<Rewrite, StorageError> {
         let mut tail = self.tail();
@@ -194,7 +194,7 @@ impl StateDb {
         let generation = tail.state.generation + 1;
         let fresh = self
             .disk
-            .content_file(&content_file_name(&self.name, generation))?;
+            .data_file(&content_file_name(&self.name, generation))?;
         let mut copier = Copier::new(Arc::clone(&fresh))?;
         let read = files.db.begin_read().map_err(storage_error)?;
         let source = read
@@ -235,7 +235,7 @@ impl StateDb {
             state,
             unsynced: false,
         };
-        self.disk.remove_content_file(&old_name)
+        self.disk.remove_data_file(&old_name)
     }
 
     /// A consistent read-only view as of the last committed write.
@@ -438,7 +438,7 @@ pub struct StateReader {
     tables: Vec<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
     raft: redb::ReadOnlyTable<&'static str, &'static [u8]>,
     /// The content file the transaction's pointers name.
-    content: Arc<dyn ContentFile>,
+    content: Arc<dyn DataFile>,
     /// Kept open while the tables are read (see `StateDb`).
     _db: Arc<redb::Database>,
 }
@@ -1004,7 +1004,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(STATE_FILE);
         {
-            let db = crate::open_database(&path).unwrap();
+            let db = redb::Database::create(&path).unwrap();
             let txn = db.begin_write().unwrap();
             txn.open_table(definition(Table::Content))
                 .unwrap()

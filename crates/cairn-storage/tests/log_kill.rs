@@ -37,7 +37,7 @@ impl Random {
 
 /// The child: appends forever, printing the last index of each committed batch.
 fn append_until_killed(dir: &Path) {
-    let log = Arc::new(LogDb::open(&dir.join(cairn_storage::LOG_FILE)).unwrap());
+    let log = Arc::new(LogDb::open(&dir).unwrap());
     let meta_log = log.clone();
     std::thread::spawn(move || {
         let mut random = Random(0x5eed ^ u64::from(std::process::id()));
@@ -129,7 +129,7 @@ fn every_append_that_returned_survives_kill_9() {
             acked = acked.max(index);
         }
         appended_at_all |= acked > 0;
-        let log = LogDb::open(&dir.path().join(cairn_storage::LOG_FILE)).unwrap();
+        let log = LogDb::open(dir.path()).unwrap();
         let last = log.last().unwrap().map_or(0, |(index, _)| index);
         assert!(
             last >= acked,

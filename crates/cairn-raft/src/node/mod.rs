@@ -159,8 +159,10 @@ impl Node {
                 FileDisk::new(config.data_dir.clone()).with_cache_bytes(config.cache_bytes),
             ),
         };
-        let log =
-            Arc::new(LogDb::with_database(disk.database(LOG_FILE).map_err(fatal)?).map_err(fatal)?);
+        let log = Arc::new(LogDb::open_on(disk.clone(), LOG_FILE).map_err(fatal)?);
+        if config.disk.is_none() {
+            import_older_log(&log, &config.data_dir)?;
+        }
         let state = Arc::new(StateDb::open_on(disk.clone(), STATE_FILE).map_err(fatal)?);
         let secret: Arc<str> = config.cluster_secret.as_str().into();
         let connector_for_forwarding = connector.clone();
@@ -200,7 +202,6 @@ impl Node {
             raft: raft.clone(),
             state: state.clone(),
             log: log.clone(),
-            disk,
             room: config.storage_room.clone(),
             io: config.io,
         };
@@ -358,16 +359,11 @@ impl Node {
         self.inner.log.len().map_err(fatal)
     }
 
-    /// Sizes of `raft-log.redb`, the state (`state.redb` and its content
+    /// Sizes of the Raft log's segments, the state (`state.redb` and its content
     /// file) and the snapshot files (those being received: no other is
     /// kept), in bytes.
     pub fn file_bytes(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
         let dir = &self.inner.config.data_dir;
-        let size = |name: &str| {
-            std::fs::metadata(dir.join(name))
-                .ok()
-                .map(|meta| meta.len())
-        };
         let state = std::fs::read_dir(dir).ok().map(|files| {
             files
                 .flatten()
@@ -387,7 +383,7 @@ impl Node {
                 .map(|meta| meta.len())
                 .sum()
         });
-        (size(LOG_FILE), state, snapshots)
+        (Some(self.inner.log.file_bytes()), state, snapshots)
     }
 
     /// A digest of the whole state machine (`cairn_core::kv::state_digest`).
@@ -435,4 +431,17 @@ impl Node {
             "storage still in use after shutdown".into(),
         ))
     }
+}
+
+/// Moves the Raft log of an older build (`raft-log.redb`) into `log`'s
+/// segments, then removes the file. A crash before the removal imports it
+/// again at the next start, which writes the same entries and values.
+fn import_older_log(log: &LogDb, data_dir: &std::path::Path) -> Result<(), NodeError> {
+    let older = data_dir.join(cairn_storage::OLDER_LOG_FILE);
+    if !older.exists() {
+        return Ok(());
+    }
+    tracing::info!(path = %older.display(), "moving the Raft log into segment files");
+    log.import_redb(&older).map_err(fatal)?;
+    std::fs::remove_file(&older).map_err(fatal)
 }
