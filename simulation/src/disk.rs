@@ -1,7 +1,10 @@
 //! A disk that forgets: redb backends in memory, kept by the harness across a
 //! node's restarts, where a crash loses every write not yet synced — as a
 //! power cut would. `Durability::Immediate` commits sync, so what a node
-//! acknowledged must survive; anything else may vanish.
+//! acknowledged must survive; anything else may vanish. Data files (content
+//! files, Raft log segments) also tear: a crash keeps a random half of the
+//! pages written since their last sync and loses the rest, as a disk that
+//! wrote some of a write's pages before the power went would.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,28 +40,71 @@ impl File {
         }
     }
 
-    fn crash(&mut self) {
+    /// Loses what was not synced; with `tears`, keeps the unsynced pages
+    /// `keeps(tears, page)` picks.
+    fn crash(&mut self, tears: Option<u64>) {
+        let dirty = std::mem::take(&mut self.dirty);
+        if let Some(tears) = tears {
+            for page in dirty.into_iter().filter(|page| keeps(tears, *page)) {
+                let start = page * PAGE;
+                let end = (start + PAGE).min(self.current.len());
+                if start >= end {
+                    continue;
+                }
+                if self.durable.len() < end {
+                    self.durable.resize(end, 0);
+                }
+                self.durable[start..end].copy_from_slice(&self.current[start..end]);
+            }
+        }
         self.current = self.durable.clone();
-        self.dirty.clear();
     }
 }
 
-/// One node's disk: its redb files by name.
+/// Whether a crash keeps unsynced `page` of a file torn with `tears`: half
+/// of the pages, which half decided by `tears`.
+fn keeps(tears: u64, page: usize) -> bool {
+    let mut hash = cairn_core::hash::Fnv1a::new();
+    hash.feed(&tears.to_le_bytes());
+    hash.feed(&(page as u64).to_le_bytes());
+    // FNV-1a's low bits mix poorly (the lowest is a parity of its input's
+    // lowest bits): a high one.
+    (hash.value() >> 59) & 1 == 0
+}
+
+/// One node's disk: its files by name.
 #[derive(Debug, Default)]
 pub struct SimDisk {
     files: Mutex<BTreeMap<String, Arc<Mutex<File>>>>,
+    /// Where the pages data files keep in crashes come from.
+    tears: u64,
     /// Bumped by every crash; backends of an older incarnation stop working,
     /// so a dying process cannot write after its crash.
     incarnation: Arc<AtomicU64>,
 }
 
 impl SimDisk {
-    /// The node lost power: unsynced writes are gone and the old process's
-    /// open files are dead.
+    /// A disk whose crashes tear data files as `tears` picks.
+    pub fn tearing(tears: u64) -> SimDisk {
+        SimDisk {
+            tears,
+            ..SimDisk::default()
+        }
+    }
+
+    /// The node lost power: unsynced writes are gone (but for the pages of
+    /// data files a tear keeps) and the old process's open files are dead.
     pub fn crash(&self) {
-        self.incarnation.fetch_add(1, Ordering::SeqCst);
-        for file in self.files.lock().expect("disk lock").values() {
-            file.lock().expect("file lock").crash();
+        let incarnation = self.incarnation.fetch_add(1, Ordering::SeqCst);
+        for (key, file) in self.files.lock().expect("disk lock").iter() {
+            let tears = key.starts_with(&data_key("")).then(|| {
+                let mut hash = cairn_core::hash::Fnv1a::new();
+                hash.feed(&self.tears.to_le_bytes());
+                hash.feed(&incarnation.to_le_bytes());
+                hash.feed(key.as_bytes());
+                hash.value()
+            });
+            file.lock().expect("file lock").crash(tears);
         }
     }
 
@@ -122,7 +168,7 @@ impl cairn_storage::Disk for SimDisk {
     }
 
     fn data_file(&self, name: &str) -> Result<Arc<dyn DataFile>, StorageError> {
-        Ok(Arc::new(self.backend(self.file(content_key(name)))))
+        Ok(Arc::new(self.backend(self.file(data_key(name)))))
     }
 
     fn remove_data_file(&self, name: &str) -> Result<(), StorageError> {
@@ -130,12 +176,12 @@ impl cairn_storage::Disk for SimDisk {
         self.files
             .lock()
             .expect("disk lock")
-            .remove(&content_key(name));
+            .remove(&data_key(name));
         Ok(())
     }
 
     fn data_file_names(&self) -> Result<Vec<String>, StorageError> {
-        Ok(self.names_under(&content_key("")))
+        Ok(self.names_under(&data_key("")))
     }
 }
 
@@ -173,9 +219,9 @@ fn snapshot_key(name: &str) -> String {
     format!("{}/{name}", cairn_storage::SNAPSHOT_DIR)
 }
 
-/// Content files live in a namespace of their own, as snapshot files do.
-fn content_key(name: &str) -> String {
-    format!("content/{name}")
+/// Data files live in a namespace of their own, as snapshot files do.
+fn data_key(name: &str) -> String {
+    format!("data/{name}")
 }
 
 /// A snapshot file on a `SimDisk`: what it writes is lost in a crash unless
@@ -426,5 +472,48 @@ mod tests {
             db.reader().unwrap().get(Table::Content, b"b").unwrap(),
             Some(b"again".to_vec())
         );
+    }
+
+    /// A crash between a write and its sync, with the unsynced pages torn
+    /// every which way: the log opens with every synced append, an
+    /// unsynced value whole or not at all, and writes on.
+    #[test]
+    fn a_torn_log_keeps_every_synced_append() {
+        use cairn_storage::{LOG_FILE, LogDb};
+        use std::ops::Bound;
+        let entry = |index: u64| vec![index as u8; 500 + (index as usize * 997) % 3000];
+        let entries = |log: &LogDb| log.range(Bound::Unbounded, Bound::Unbounded).unwrap();
+        let open = |disk: &Arc<SimDisk>| LogDb::open_with(disk.clone(), LOG_FILE, 16 * 1024);
+        let hint = vec![7u8; 10_000];
+        let (mut kept, mut lost) = (0, 0);
+        for tears in 0..64 {
+            let disk = Arc::new(SimDisk::tearing(tears));
+            {
+                let log = open(&disk).unwrap();
+                for index in 1..=30 {
+                    log.append([(index, entry(index))]).unwrap();
+                }
+                log.set_meta_unsynced("committed", &hint).unwrap();
+                disk.crash();
+            }
+            let log = open(&disk).unwrap();
+            let expected: Vec<(u64, Vec<u8>)> = (1..=30).map(|i| (i, entry(i))).collect();
+            assert_eq!(entries(&log), expected, "tears {tears}");
+            match log.meta("committed").unwrap() {
+                None => lost += 1,
+                Some(value) => {
+                    assert_eq!(value, hint, "tears {tears}");
+                    kept += 1;
+                }
+            }
+            log.append([(31, entry(31))]).unwrap();
+            log.set_meta_unsynced("committed", b"c31").unwrap();
+            disk.crash();
+            drop(log);
+            let log = open(&disk).unwrap();
+            assert_eq!(entries(&log).len(), 31, "tears {tears}");
+        }
+        // Both happened: the value's pages all kept, and some of them lost.
+        assert!(kept > 0 && lost > 0, "kept {kept}, lost {lost}");
     }
 }

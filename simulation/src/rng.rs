@@ -60,6 +60,8 @@ pub mod purpose {
     pub const PEER_FAULTS: u64 = 5;
     /// Nodes' entropy (token secrets, ids).
     pub const ENTROPY: u64 = 6;
+    /// Which unsynced pages of data files a crash keeps (`SimDisk`).
+    pub const TEARS: u64 = 7;
     /// Agent `n` of the CAS workload forks `AGENTS + n`.
     pub const AGENTS: u64 = 100;
 }

@@ -56,7 +56,7 @@ use crate::{DataFile, Disk, FileDisk, Rewrite};
 
 /// A segment takes new records until it holds this many bytes (a larger
 /// batch still goes, into a segment of its own).
-const SEGMENT_BYTES: u64 = 32 * 1024 * 1024;
+pub const SEGMENT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// len (4) ‖ sum (8) ‖ kind (1).
 const HEADER: usize = 13;
@@ -357,6 +357,8 @@ fn replay(
 pub struct LogDb {
     disk: Arc<dyn Disk>,
     name: String,
+    /// `SEGMENT_BYTES` but in tests.
+    segment_bytes: u64,
     /// Writers, one at a time; taken before `index`.
     tail: Mutex<Tail>,
     index: RwLock<Index>,
@@ -376,6 +378,15 @@ impl LogDb {
 
     /// Opens (or creates) log `name` on `disk`, replaying its segments.
     pub fn open_on(disk: Arc<dyn Disk>, name: &str) -> Result<LogDb, StorageError> {
+        LogDb::open_with(disk, name, SEGMENT_BYTES)
+    }
+
+    /// As `open_on`, with segments of `segment_bytes` (tests: small ones).
+    pub fn open_with(
+        disk: Arc<dyn Disk>,
+        name: &str,
+        segment_bytes: u64,
+    ) -> Result<LogDb, StorageError> {
         let mut sequences: Vec<u64> = disk
             .data_file_names()?
             .iter()
@@ -400,7 +411,7 @@ impl LogDb {
                 // otherwise follow a later write that happens to end alike.
                 if file.size().map_err(io)? > end {
                     file.set_len(end).map_err(io)?;
-                    file.allocate(SEGMENT_BYTES);
+                    file.allocate(segment_bytes);
                     file.sync().map_err(io)?;
                 }
                 tail = Some(Tail {
@@ -414,11 +425,12 @@ impl LogDb {
         }
         let tail = match tail {
             Some(tail) => tail,
-            None => new_segment(&*disk, name, 1, &mut index)?,
+            None => new_segment(&*disk, name, 1, segment_bytes, &mut index)?,
         };
         Ok(LogDb {
             disk,
             name: name.to_string(),
+            segment_bytes,
             tail: Mutex::new(tail),
             index: RwLock::new(index),
         })
@@ -439,12 +451,18 @@ impl LogDb {
     /// A batch after the tail, in a new segment if `bytes` more would take
     /// the tail past `SEGMENT_BYTES`.
     fn batch(&self, tail: &mut Tail, bytes: usize) -> Result<Batch, StorageError> {
-        if tail.end > 0 && tail.end + bytes as u64 > SEGMENT_BYTES {
+        if tail.end > 0 && tail.end + bytes as u64 > self.segment_bytes {
             if tail.unsynced {
                 tail.file.sync().map_err(io)?;
             }
             let mut index = self.index_mut();
-            *tail = new_segment(&*self.disk, &self.name, tail.sequence + 1, &mut index)?;
+            *tail = new_segment(
+                &*self.disk,
+                &self.name,
+                tail.sequence + 1,
+                self.segment_bytes,
+                &mut index,
+            )?;
         }
         Ok(Batch::after(tail))
     }
@@ -646,7 +664,13 @@ impl LogDb {
             meta,
             ..Index::default()
         };
-        let mut new_tail = new_segment(&*self.disk, &self.name, tail.sequence + 1, &mut fresh)?;
+        let mut new_tail = new_segment(
+            &*self.disk,
+            &self.name,
+            tail.sequence + 1,
+            self.segment_bytes,
+            &mut fresh,
+        )?;
         let mut batch = Batch::after(&new_tail);
         for (at, loc, file) in entries {
             let bytes = read_entry(&*file, loc)?;
@@ -723,10 +747,11 @@ fn new_segment(
     disk: &dyn Disk,
     name: &str,
     sequence: u64,
+    segment_bytes: u64,
     index: &mut Index,
 ) -> Result<Tail, StorageError> {
     let file = disk.data_file(&log_segment_name(name, sequence))?;
-    file.allocate(SEGMENT_BYTES);
+    file.allocate(segment_bytes);
     let mut tail = Tail {
         sequence,
         file: file.clone(),
@@ -756,4 +781,252 @@ fn read_entry(file: &dyn DataFile, loc: Loc) -> Result<Vec<u8>, StorageError> {
     }
     record.drain(..HEADER + 8);
     Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(log: &LogDb) -> Vec<u64> {
+        log.range(Bound::Unbounded, Bound::Unbounded)
+            .unwrap()
+            .into_iter()
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    fn segments(dir: &Path) -> Vec<u64> {
+        let mut found: Vec<u64> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|file| log_segment_of(file.unwrap().file_name().to_str()?, crate::LOG_FILE))
+            .collect();
+        found.sort_unstable();
+        found
+    }
+
+    fn small(dir: &Path, segment_bytes: u64) -> LogDb {
+        LogDb::open_with(
+            Arc::new(FileDisk::new(dir)),
+            crate::LOG_FILE,
+            segment_bytes,
+        )
+        .unwrap()
+    }
+
+    /// Flips one byte of segment `sequence`'s file at `at`.
+    fn damage(dir: &Path, sequence: u64, at: u64) {
+        let path = dir.join(log_segment_name(crate::LOG_FILE, sequence));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        let mut byte = [0u8];
+        DataFile::read_at(&file, at, &mut byte).unwrap();
+        DataFile::write_at(&file, at, &[byte[0] ^ 0x5a]).unwrap();
+    }
+
+    #[test]
+    fn append_truncate_purge_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = LogDb::open(dir.path()).unwrap();
+            log.append((1..=10).map(|i| (i, vec![i as u8]))).unwrap();
+            log.truncate_from(8).unwrap();
+            assert_eq!(entries(&log), (1..=7).collect::<Vec<_>>());
+            log.set_meta("last_purged", b"3").unwrap();
+            assert!(!log.purge_some(3, 1).unwrap());
+            assert_eq!(log.first_index().unwrap(), Some(4));
+            log.set_meta("vote", b"v").unwrap();
+            log.append_with_meta([(8, b"eight")], Some(("committed", b"c8")))
+                .unwrap();
+        }
+        let log = LogDb::open(dir.path()).unwrap();
+        // The purge is forgotten until it is done again (the Raft layer
+        // does so at start); the truncation is not.
+        log.purge_some(3, 1).unwrap();
+        assert_eq!(entries(&log), (4..=8).collect::<Vec<_>>());
+        assert_eq!(log.last().unwrap(), Some((8, b"eight".to_vec())));
+        assert_eq!(log.meta("vote").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(log.meta("last_purged").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(log.meta("committed").unwrap(), Some(b"c8".to_vec()));
+        assert_eq!(log.meta("none").unwrap(), None);
+        assert_eq!(
+            log.range(Bound::Included(5), Bound::Excluded(7))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(log.len().unwrap(), 5);
+        assert_eq!(
+            log.entry_sizes().unwrap(),
+            vec![(4, 1), (5, 1), (6, 1), (7, 1), (8, 5)]
+        );
+        // An entry replaces the one at its index; later ones stay.
+        log.append([(5, b"five")]).unwrap();
+        drop(log);
+        let log = LogDb::open(dir.path()).unwrap();
+        log.purge_some(3, 1).unwrap();
+        assert_eq!(
+            log.range(Bound::Included(5), Bound::Included(6)).unwrap(),
+            vec![(5, b"five".to_vec()), (6, vec![6])]
+        );
+        assert_eq!(log.len().unwrap(), 5);
+    }
+
+    /// A crash that tore the last write: the log opens at the last whole
+    /// record, and what lay past it never comes back, even behind a new
+    /// write of the same bytes.
+    #[test]
+    fn a_torn_record_ends_the_log_and_what_followed_it_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |len: usize| (HEADER + 8 + len) as u64;
+        let start;
+        {
+            let log = LogDb::open(dir.path()).unwrap();
+            log.append([(1, vec![1u8; 100])]).unwrap();
+            start = log.tail().end;
+            log.append([(2, vec![2u8; 100]), (3, vec![3u8; 100])])
+                .unwrap();
+        }
+        // A byte of entry 2's body.
+        damage(dir.path(), 1, start + HEADER as u64 + 20);
+        {
+            let log = LogDb::open(dir.path()).unwrap();
+            assert_eq!(entries(&log), vec![1]);
+            assert_eq!(log.tail().end, start);
+            // The same entry 2 again: entry 3's old record must not follow it.
+            log.append([(2, vec![2u8; 100])]).unwrap();
+            assert_eq!(log.tail().end, start + record(100));
+        }
+        let log = LogDb::open(dir.path()).unwrap();
+        assert_eq!(entries(&log), vec![1, 2]);
+    }
+
+    /// Only the last segment may end torn: damage in an older one is
+    /// corruption, and the log refuses to open rather than lose entries.
+    #[test]
+    fn damage_before_the_last_segment_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = small(dir.path(), 4096);
+            for index in 1..=20 {
+                log.append([(index, vec![index as u8; 1000])]).unwrap();
+            }
+        }
+        assert!(segments(dir.path()).len() > 2);
+        damage(dir.path(), 1, HEADER as u64 + 40);
+        let error = LogDb::open(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("segment 1 is damaged"), "{error}");
+    }
+
+    /// Segments roll over and the oldest go once their entries are purged;
+    /// the metadata, written into each new segment, outlives them.
+    #[test]
+    fn purged_segments_are_removed_oldest_first_and_metadata_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = small(dir.path(), 4096);
+            log.set_meta("vote", b"v1").unwrap();
+            for index in 1..=40 {
+                log.append([(index, vec![index as u8; 1000])]).unwrap();
+            }
+            let before = segments(dir.path());
+            assert!(before.len() >= 10, "{before:?}");
+            // A truncation recorded in a later segment than the entries it
+            // removes: they may not come back while their segment stays.
+            log.truncate_from(39).unwrap();
+            log.set_meta("last_purged", b"30").unwrap();
+            // One segment a step, and only those holding no entry any more.
+            assert!(log.purge_some(30, 1).unwrap());
+            let after = segments(dir.path());
+            assert_eq!(after.len(), before.len() - 1);
+            while log.purge_some(30, 1).unwrap() {}
+            let after = segments(dir.path());
+            assert!(after.len() <= 4, "{after:?}");
+            assert_eq!(log.first_index().unwrap(), Some(31));
+        }
+        let log = small(dir.path(), 4096);
+        log.purge_some(30, 1).unwrap();
+        assert_eq!(entries(&log), (31..=38).collect::<Vec<_>>());
+        assert_eq!(log.meta("vote").unwrap(), Some(b"v1".to_vec()));
+        assert_eq!(log.meta("last_purged").unwrap(), Some(b"30".to_vec()));
+    }
+
+    #[test]
+    fn every_read_checks_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = LogDb::open(dir.path()).unwrap();
+        log.append([(1, vec![1u8; 100]), (2, vec![2u8; 100])])
+            .unwrap();
+        let second = log.index().entries[&2];
+        damage(dir.path(), 1, second.offset + HEADER as u64 + 50);
+        assert_eq!(
+            log.range(Bound::Included(1), Bound::Included(1)).unwrap(),
+            vec![(1, vec![1u8; 100])]
+        );
+        let error = log.last().unwrap_err().to_string();
+        assert!(error.contains("fails its checksum"), "{error}");
+    }
+
+    /// A rewrite leaves one segment holding the live entries and the
+    /// metadata; the bytes of purged entries are in no file of the directory.
+    #[test]
+    fn a_rewrite_keeps_the_live_entries_and_no_purged_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = b"purged secret".repeat(10);
+        {
+            let log = small(dir.path(), 4096);
+            log.set_meta("vote", b"v").unwrap();
+            log.append([(1, secret.clone())]).unwrap();
+            for index in 2..=6 {
+                log.append([(index, vec![b'x'; 1000])]).unwrap();
+            }
+            log.purge_some(1, u64::MAX).unwrap();
+            assert_eq!(log.rewrite().unwrap(), Rewrite::Fresh);
+            assert_eq!(segments(dir.path()).len(), 1);
+            log.append([(7, b"after".to_vec())]).unwrap();
+        }
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+        }
+        let log = small(dir.path(), 4096);
+        assert_eq!(entries(&log), (2..=7).collect::<Vec<_>>());
+        assert_eq!(log.meta("vote").unwrap(), Some(b"v".to_vec()));
+    }
+
+    /// The log of an older build, in redb, moves into segments whole.
+    #[test]
+    fn an_older_redb_log_is_imported() {
+        use redb::TableDefinition;
+        const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+        const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
+        let dir = tempfile::tempdir().unwrap();
+        let older = dir.path().join(crate::OLDER_LOG_FILE);
+        {
+            let db = redb::Database::create(&older).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut entries = txn.open_table(ENTRIES).unwrap();
+                for index in 5..=9u64 {
+                    entries.insert(index, [index as u8; 3].as_slice()).unwrap();
+                }
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert("vote", b"v".as_slice()).unwrap();
+                meta.insert("last_purged", b"4".as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let log = LogDb::open(dir.path()).unwrap();
+        log.import_redb(&older).unwrap();
+        // Twice (a crash before the file was removed) writes the same.
+        log.import_redb(&older).unwrap();
+        drop(log);
+        let log = LogDb::open(dir.path()).unwrap();
+        assert_eq!(entries(&log), (5..=9).collect::<Vec<_>>());
+        assert_eq!(log.last().unwrap(), Some((9, vec![9u8; 3])));
+        assert_eq!(log.meta("vote").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(log.meta("last_purged").unwrap(), Some(b"4".to_vec()));
+    }
 }

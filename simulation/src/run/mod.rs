@@ -237,8 +237,9 @@ fn add_nodes(
     let peer_faults = Arc::new(PeerFaults::new(root.fork(purpose::PEER_FAULTS)));
     let mut timeout_rng = root.fork(purpose::TIMEOUTS);
     let mut entropy_rng = root.fork(purpose::ENTROPY);
+    let mut tears_rng = root.fork(purpose::TEARS);
     for id in &cluster.all {
-        let disk = Arc::new(SimDisk::default());
+        let disk = Arc::new(SimDisk::tearing(tears_rng.next_u64()));
         disks.insert(*id, disk.clone());
         let clock = Arc::new(SimClock::default());
         clocks.insert(*id, clock.clone());
