@@ -432,9 +432,7 @@ mod tests {
         use cairn_storage::{STATE_FILE, StateDb, content_file_name};
         let disk = Arc::new(SimDisk::default());
         let content_len = |disk: &SimDisk| {
-            let file = disk
-                .data_file(&content_file_name(STATE_FILE, 0))
-                .unwrap();
+            let file = disk.data_file(&content_file_name(STATE_FILE, 0)).unwrap();
             file.size().unwrap()
         };
         {

@@ -161,10 +161,7 @@ impl Scrubber {
         let (state, log) = self
             .io
             .background("scrub-rewrite", move || {
-                Ok::<_, cairn_core::StorageError>((
-                    state.rewrite()?,
-                    log.rewrite()?,
-                ))
+                Ok::<_, cairn_core::StorageError>((state.rewrite()?, log.rewrite()?))
             })
             .await
             .map_err(cairn_core::StorageError::new)??;

@@ -28,8 +28,8 @@
 
 use std::sync::Arc;
 
-use cairn_core::StorageError;
 use crate::DataFile;
+use cairn_core::StorageError;
 use cairn_core::hash::fnv1a;
 use redb::TableDefinition;
 

@@ -561,9 +561,7 @@ impl LogDb {
                     .segments
                     .iter()
                     .next()
-                    .filter(|(sequence, segment)| {
-                        **sequence != tail.sequence && segment.live == 0
-                    })
+                    .filter(|(sequence, segment)| **sequence != tail.sequence && segment.live == 0)
                     .map(|(sequence, segment)| (*sequence, segment.file.clone()))
             };
             let Some((sequence, file)) = next else {
@@ -805,12 +803,7 @@ mod tests {
     }
 
     fn small(dir: &Path, segment_bytes: u64) -> LogDb {
-        LogDb::open_with(
-            Arc::new(FileDisk::new(dir)),
-            crate::LOG_FILE,
-            segment_bytes,
-        )
-        .unwrap()
+        LogDb::open_with(Arc::new(FileDisk::new(dir)), crate::LOG_FILE, segment_bytes).unwrap()
     }
 
     /// Flips one byte of segment `sequence`'s file at `at`.

@@ -14,8 +14,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::content::{
-    self, Appends, CONTENT_FILE, ContentState, Copier, Pointer, STATE_KEY,
-    content_file_name, is_content_file_of,
+    self, Appends, CONTENT_FILE, ContentState, Copier, Pointer, STATE_KEY, content_file_name,
+    is_content_file_of,
 };
 use crate::{DataFile, Disk, FileDisk, Rewrite, begin_write, copy_table, storage_error};
 

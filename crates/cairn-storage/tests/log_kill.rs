@@ -37,7 +37,7 @@ impl Random {
 
 /// The child: appends forever, printing the last index of each committed batch.
 fn append_until_killed(dir: &Path) {
-    let log = Arc::new(LogDb::open(&dir).unwrap());
+    let log = Arc::new(LogDb::open(dir).unwrap());
     let meta_log = log.clone();
     std::thread::spawn(move || {
         let mut random = Random(0x5eed ^ u64::from(std::process::id()));
