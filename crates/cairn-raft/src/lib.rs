@@ -103,12 +103,12 @@ pub trait StorageRoom: Send + Sync + std::fmt::Debug + 'static {
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     pub node_id: u64,
-    /// Holds `raft-log.redb`, `state.redb` and `snapshots/`.
+    /// Holds the Raft log's segments, `state.redb` and its content file, and `snapshots/`.
     pub data_dir: PathBuf,
     /// Where the redb databases live instead of `data_dir` (the simulation's disk).
     pub disk: Option<std::sync::Arc<dyn cairn_storage::Disk>>,
-    /// The page cache of `raft-log.redb` and `state.redb` together
-    /// (`[storage] cache_bytes`; `cairn_storage::cache_bytes_for` splits it).
+    /// The page cache of `state.redb` (`[storage] cache_bytes`;
+    /// `cairn_storage::cache_bytes_for`).
     /// A `disk` given here brings its own.
     pub cache_bytes: u64,
     /// How the Raft log's writer runs.

@@ -1,30 +1,30 @@
 //! openraft's log storage over `cairn_storage::LogDb`, with group commit.
 //!
 //! `append` hands entries to a writer task and returns at once; the writer
-//! takes every append queued since its last commit and writes them in one
-//! durable redb transaction (one fsync), then tells openraft they are
+//! takes every append queued since its last write and writes them in one
+//! durable write to the log's segment (one fdatasync), then tells openraft they are
 //! flushed. openraft acknowledges nothing (and a follower answers no append
 //! request) before that. Until flushed, entries are kept in `Held::pending`,
 //! so reads see them immediately; once flushed, the newest of them stay in
 //! `Held::recent` (up to `RECENT_BYTES_MAX`), because the entries openraft
 //! reads most (to replicate them, to apply them) are the newest: those
-//! reads never go to redb.
+//! reads never go to disk.
 //!
 //! Truncation and purging go through the same queue, in order, and wait.
-//! A purge waits only for its record (`LAST_PURGED`, durable): the entries
-//! are removed afterwards, `PURGE_STEP_BYTES` at a time in unsynced
-//! transactions, whenever no other job is queued. Removing a GiB of entries
-//! (a log left unpurged through a bulk load, say) reads every page it frees,
-//! for seconds, and in one transaction it held every append behind it. No
-//! entry at or below the last purged index is read meanwhile (`rows`), and
-//! one that a crash leaves behind is removed after the restart.
+//! A purge waits only for its record (`LAST_PURGED`, durable): the segments
+//! it empties are removed afterwards, `PURGE_STEP_BYTES` at a time (one
+//! segment at least, each removal durable), whenever no other job is
+//! queued, so a GiB of entries (a log left unpurged through a bulk load,
+//! say) does not hold the appends behind it. No entry at or below the last
+//! purged index is read meanwhile (`rows`), and one that a crash leaves
+//! behind is purged again after the restart.
 //!
 //! The committed-id hint (`save_committed`, once per commit) goes through
 //! the queue too, without waiting: the writer puts the latest one in its
-//! next append transaction (or, with no append queued, in an unsynced one).
-//! Written on openraft's core task instead, each hint was a redb write
-//! transaction of its own, and redb runs one writer at a time, so the core
-//! waited behind the writer's fsync and took no new proposals meanwhile.
+//! next append (or, with no append queued, in an unsynced write). Written
+//! on openraft's core task instead, each hint was a write of its own, which
+//! waits for the log's one writer, so the core waited behind the writer's
+//! fsync and took no new proposals meanwhile.
 //!
 //! The writer is a thread of its own (`IoMode::Thread`), so an fsync never
 //! stalls a runtime worker; under the simulation it is a task
@@ -59,8 +59,9 @@ pub(crate) const REPLICATION_BATCH_BYTES_MAX: usize = 1024 * 1024;
 /// Entries read from the log at a time while filling one append-entries batch.
 const ROWS_PER_READ: u64 = 16;
 
-/// Bytes of purged entries the writer removes in one step between jobs: a
-/// few milliseconds of page reads, so an append waits that long at most.
+/// Bytes of purged segments the writer removes in one step between jobs
+/// (one segment at least: a removal and a directory sync, a few
+/// milliseconds), so an append waits that long at most.
 const PURGE_STEP_BYTES: u64 = 1024 * 1024;
 
 fn any(error: impl std::fmt::Display) -> AnyError {
@@ -92,14 +93,14 @@ enum Job {
 
 /// Most bytes of durable entries `Held::recent` keeps. Replication and apply
 /// read entries shortly after they are appended, a few entries behind the
-/// end at most; a follower that lags further is sent entries read from redb.
+/// end at most; a follower that lags further is sent entries read from disk.
 const RECENT_BYTES_MAX: u64 = 8 * 1024 * 1024;
 
 /// The newest entries of the log, encoded, by index: together always a run
 /// of consecutive indexes that ends at the log's last entry (appends go on
 /// at the top, the oldest durable ones leave at the bottom, a truncation
 /// cuts the top and a purge the bottom), so a read from an index at or
-/// above the first held one needs nothing from redb.
+/// above the first held one needs nothing from disk.
 #[derive(Default)]
 struct Held {
     /// Handed to the writer and not yet durable.
@@ -434,11 +435,10 @@ impl Writer {
         }
     }
 
-    /// Takes `first` and every job queued behind it: commits the appends in
-    /// one transaction, and runs truncations and purge records in their place
-    /// in the order. The latest committed hint goes into the appends'
-    /// transaction, or into an unsynced one of its own when no append
-    /// follows it.
+    /// Takes `first` and every job queued behind it: writes the appends in
+    /// one durable write, and runs truncations and purge records in their
+    /// place in the order. The latest committed hint goes into the appends'
+    /// write, or into an unsynced one of its own when no append follows it.
     fn drain(&mut self, first: Job) {
         let (db, held) = (&*self.db, &self.held);
         let mut appends: Vec<(Rows, LogFlushed<TypeConfig>)> = Vec::new();
@@ -484,7 +484,7 @@ fn save_hint(db: &LogDb, committed: &mut Option<Vec<u8>>) {
     }
 }
 
-/// One durable transaction for every queued append, carrying the committed
+/// One durable write for every queued append, carrying the committed
 /// hint if one is waiting (which is then taken).
 #[tracing::instrument(name = "log_flush", level = "debug", skip_all, fields(appends = appends.len()))]
 fn flush(
@@ -662,7 +662,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     /// A hint for restarts (apply up to here at once). Queued for the
     /// writer, which writes it with the next append (see the module comment):
-    /// entries queued before it are in the same transaction or an earlier one,
+    /// entries queued before it are in the same write or an earlier one,
     /// so the hint never reaches the disk ahead of the entries it covers.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), RaftStorageError> {
         *self

@@ -15,9 +15,10 @@
 //! 2. has openraft purge the log up to `I` (`trigger().purge_log(I)`): a
 //!    leader purges once no replication to a follower is using those entries
 //!    (a follower behind the purge then gets the snapshot instead);
-//! 3. rewrites the state (its content file, then `state.redb`) and
-//!    `raft-log.redb` (`StateDb::rewrite`, `LogDb::rewrite`): fresh files
-//!    holding only the live records, so no freed page keeps the removed bytes.
+//! 3. rewrites the state (its content file, then `state.redb`) and the Raft
+//!    log (`StateDb::rewrite`, `LogDb::rewrite`: a new segment holding the
+//!    live entries, the older ones removed): fresh files holding only the
+//!    live records, so no freed page or purged entry keeps the removed bytes.
 //!    They run on `IoMode::background` (seconds at a million files); the
 //!    state's keeps its writes waiting meanwhile, not its reads.
 //!

@@ -25,7 +25,7 @@ pub const DEV_CLUSTER_SECRET: &str = "cairn-local-dev-secret";
 pub struct Config {
     /// This node's id in the cluster; unique, never reused.
     pub node_id: u64,
-    /// Holds `raft-log.redb` and `state.redb`.
+    /// Holds the Raft log's segments (`raft-log.seg-*`), `state.redb` and its content file.
     pub data_dir: PathBuf,
     /// Where the HTTP API listens.
     pub listen_http: String,
@@ -87,8 +87,7 @@ pub struct StorageConfig {
     /// refuses writes that grow the data (`507 storage_full`, `crate::disk`)
     /// and serves everything else. `0` turns the check off.
     pub reserve_bytes: u64,
-    /// The page cache of `raft-log.redb` and `state.redb` together, in
-    /// bytes (`cairn_raft::CACHE_BYTES_DEFAULT`, at least
+    /// The page cache of `state.redb`, in bytes (`cairn_raft::CACHE_BYTES_DEFAULT`, at least
     /// `CACHE_BYTES_MIN`): what bounds the node's memory whatever it holds.
     pub cache_bytes: u64,
 }

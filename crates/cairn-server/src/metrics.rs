@@ -127,7 +127,10 @@ impl Metrics {
             ),
             purged_index: gauge("cairn_raft_purged_index", "Last index purged from the log"),
             log_entries: gauge("cairn_raft_log_entries", "Entries held in the Raft log"),
-            log_file_bytes: gauge("cairn_raft_log_file_bytes", "Size of raft-log.redb"),
+            log_file_bytes: gauge(
+                "cairn_raft_log_file_bytes",
+                "Size of the Raft log's segment files",
+            ),
             state_file_bytes: gauge("cairn_state_file_bytes", "Size of state.redb"),
             snapshot_bytes: gauge(
                 "cairn_snapshot_bytes",

@@ -4,9 +4,9 @@
 //! **Architecture invariant:** this crate knows nothing of HTTP and nothing of
 //! openraft's types: the Raft layer hands it encoded bytes.
 //!
-//! Durability: write transactions commit with `Durability::Immediate` (an
-//! fsync) unless their name says otherwise. The Raft log's appends,
-//! truncations, purges and vote are synced, and the Raft layer acknowledges
+//! Durability: writes are synced (redb's `Durability::Immediate`, the log's
+//! `fdatasync`) unless their name says otherwise. The Raft log's appends,
+//! truncations, purge records and vote are synced, and the Raft layer acknowledges
 //! nothing before its log entry is durable. Two kinds of write are not:
 //! the state machine's applies (`StateDb::write_unsynced`), which a crash
 //! replays from the durable log, and the committed-index hint
@@ -16,8 +16,9 @@
 //! content lives in a content file beside `state.redb` (`content.rs`),
 //! written before each commit and synced before each synced one.
 //!
-//! Two files rather than one because redb has one writer per database: log
-//! appends and state-machine applies run concurrently in openraft.
+//! The log is not a redb database (`log.rs` says why); its appends and the
+//! state machine's applies run concurrently in openraft, each with its own
+//! writer.
 
 mod content;
 mod log;
