@@ -125,10 +125,11 @@ proc_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 # apparent size: redb grows its file ahead of use, and a file's unwritten
 # tail takes no blocks).
 bytes_of() { if [[ -e $1 ]]; then du -s -B1 "$1" | cut -f1; else echo 0; fi; }
-# content_bytes DIR: the bytes of the state's content files (state.redb.content-N).
-content_bytes() {
+# files_bytes PATTERN...: the bytes of the files matching (the state's
+# content files state.redb.content-N, the log's segments raft-log.seg-N).
+files_bytes() {
     local total=0 file
-    for file in "$1"/state.redb.content-*; do
+    for file in "$@"; do
         [[ -e $file ]] && total=$((total + $(bytes_of "$file")))
     done
     echo "$total"
@@ -136,8 +137,8 @@ content_bytes() {
 # disk_json DIR: a node's bytes on disk, whole and per file, as JSON.
 disk_json() {
     printf '{"total": %s, "state": %s, "content": %s, "log": %s, "snapshots": %s}' \
-        "$(bytes_of "$1")" "$(bytes_of "$1/state.redb")" "$(content_bytes "$1")" \
-        "$(bytes_of "$1/raft-log.redb")" "$(bytes_of "$1/snapshots")"
+        "$(bytes_of "$1")" "$(bytes_of "$1/state.redb")" "$(files_bytes "$1"/state.redb.content-*)" \
+        "$(files_bytes "$1"/raft-log.seg-*)" "$(bytes_of "$1/snapshots")"
 }
 results=()
 for case in "${cases[@]}"; do
