@@ -27,8 +27,9 @@
 //!   (`set_meta_unsynced`), one `fdatasync`: an append, a truncation and
 //!   `set_meta` return once durable. The index in memory names durable
 //!   entries only.
-//! - A new segment's blocks are allocated ahead (`DataFile::allocate`), so a
-//!   sync writes data, not file metadata. It starts with a `META` record of
+//! - A segment's blocks are allocated ahead of its writes, `ALLOCATE_AHEAD`
+//!   at a time (`DataFile::allocate`), so most syncs write data and no file
+//!   metadata. A new segment starts with a `META` record of
 //!   every value, so no older segment is needed for metadata, and the
 //!   segment before it is synced first: only the last segment can end in a
 //!   torn or unsynced record.
@@ -56,7 +57,12 @@ use crate::{DataFile, Disk, FileDisk, Rewrite};
 
 /// A segment takes new records until it holds this many bytes (a larger
 /// batch still goes, into a segment of its own).
-pub const SEGMENT_BYTES: u64 = 32 * 1024 * 1024;
+pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Bytes allocated past a write that passes a segment's allocated end. Not
+/// the whole segment at once: a node's disk may be small (the soak runs
+/// nodes on 32 MiB), and allocated blocks count as used.
+const ALLOCATE_AHEAD: u64 = 2 * 1024 * 1024;
 
 /// len (4) ‖ sum (8) ‖ kind (1).
 const HEADER: usize = 13;
@@ -185,6 +191,8 @@ struct Tail {
     file: Arc<dyn DataFile>,
     /// Where the next record goes.
     end: u64,
+    /// Blocks are allocated up to here.
+    allocated: u64,
     /// The last record's sum.
     sum: u64,
     /// Records were written since the last sync.
@@ -243,8 +251,13 @@ impl Batch {
 
     /// Writes the records where they go and moves the tail past them.
     fn write(self, tail: &mut Tail, sync: bool) -> Result<(), StorageError> {
+        let end = self.start + self.bytes.len() as u64;
+        if end > tail.allocated {
+            tail.allocated = end + ALLOCATE_AHEAD;
+            tail.file.allocate(tail.allocated);
+        }
         tail.file.write_at(self.start, &self.bytes).map_err(io)?;
-        tail.end = self.start + self.bytes.len() as u64;
+        tail.end = end;
         tail.sum = self.sum;
         tail.unsynced = true;
         if sync {
@@ -411,13 +424,13 @@ impl LogDb {
                 // otherwise follow a later write that happens to end alike.
                 if file.size().map_err(io)? > end {
                     file.set_len(end).map_err(io)?;
-                    file.allocate(segment_bytes);
                     file.sync().map_err(io)?;
                 }
                 tail = Some(Tail {
                     sequence,
                     file,
                     end,
+                    allocated: end,
                     sum,
                     unsynced: false,
                 });
@@ -425,7 +438,7 @@ impl LogDb {
         }
         let tail = match tail {
             Some(tail) => tail,
-            None => new_segment(&*disk, name, 1, segment_bytes, &mut index)?,
+            None => new_segment(&*disk, name, 1, &mut index)?,
         };
         Ok(LogDb {
             disk,
@@ -456,13 +469,7 @@ impl LogDb {
                 tail.file.sync().map_err(io)?;
             }
             let mut index = self.index_mut();
-            *tail = new_segment(
-                &*self.disk,
-                &self.name,
-                tail.sequence + 1,
-                self.segment_bytes,
-                &mut index,
-            )?;
+            *tail = new_segment(&*self.disk, &self.name, tail.sequence + 1, &mut index)?;
         }
         Ok(Batch::after(tail))
     }
@@ -662,13 +669,7 @@ impl LogDb {
             meta,
             ..Index::default()
         };
-        let mut new_tail = new_segment(
-            &*self.disk,
-            &self.name,
-            tail.sequence + 1,
-            self.segment_bytes,
-            &mut fresh,
-        )?;
+        let mut new_tail = new_segment(&*self.disk, &self.name, tail.sequence + 1, &mut fresh)?;
         let mut batch = Batch::after(&new_tail);
         for (at, loc, file) in entries {
             let bytes = read_entry(&*file, loc)?;
@@ -745,15 +746,14 @@ fn new_segment(
     disk: &dyn Disk,
     name: &str,
     sequence: u64,
-    segment_bytes: u64,
     index: &mut Index,
 ) -> Result<Tail, StorageError> {
     let file = disk.data_file(&log_segment_name(name, sequence))?;
-    file.allocate(segment_bytes);
     let mut tail = Tail {
         sequence,
         file: file.clone(),
         end: 0,
+        allocated: 0,
         sum: seed(sequence),
         unsynced: false,
     };
