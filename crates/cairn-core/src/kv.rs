@@ -172,28 +172,38 @@ fn end_bound(end: &Option<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
+/// Keys `delete_prefix` holds at a time.
+const DELETE_KEYS_PER_STEP: usize = 4096;
+
 /// Deletes every entry of `table` whose key starts with `prefix`, reading
-/// only their keys.
+/// only their keys, `DELETE_KEYS_PER_STEP` at a time: a store of a million
+/// files held every key of a table in memory at once.
 pub fn delete_prefix(
     kv: &mut (impl KvWrite + ?Sized),
     table: Table,
     prefix: &[u8],
 ) -> Result<(), StorageError> {
     let end = prefix_end(prefix);
-    let mut keys = Vec::new();
-    kv.scan_keys(
-        table,
-        Bound::Included(prefix),
-        end_bound(&end),
-        &mut |key| {
-            keys.push(key.to_vec());
-            Ok(true)
-        },
-    )?;
-    for key in keys {
-        kv.delete(table, &key)?;
+    let mut keys = Vec::with_capacity(DELETE_KEYS_PER_STEP);
+    loop {
+        // The keys deleted before are gone: each step starts at the prefix.
+        kv.scan_keys(
+            table,
+            Bound::Included(prefix),
+            end_bound(&end),
+            &mut |key| {
+                keys.push(key.to_vec());
+                Ok(keys.len() < DELETE_KEYS_PER_STEP)
+            },
+        )?;
+        let last_step = keys.len() < DELETE_KEYS_PER_STEP;
+        for key in keys.drain(..) {
+            kv.delete(table, &key)?;
+        }
+        if last_step {
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// An in-memory `KvWrite` for tests and for checking determinism.
@@ -301,6 +311,43 @@ mod tests {
             kv.put(table, b"k", b"v").unwrap();
             assert_ne!(state_digest(&kv).unwrap(), empty, "{table:?}");
         }
+    }
+
+    #[test]
+    fn delete_prefix_deletes_the_prefix_in_steps_and_nothing_else() {
+        let mut kv = MemoryKv::default();
+        let count = DELETE_KEYS_PER_STEP * 2 + 7;
+        for index in 0..count {
+            kv.put(Table::Files, format!("p/{index:06}").as_bytes(), b"")
+                .unwrap();
+        }
+        for key in [&b"p"[..], b"o/1", b"q/1", b"p\xff"] {
+            kv.put(Table::Files, key, b"kept").unwrap();
+        }
+        kv.put(Table::Versions, b"p/000001", b"other table")
+            .unwrap();
+        delete_prefix(&mut kv, Table::Files, b"p/").unwrap();
+        let mut left = Vec::new();
+        kv.scan_keys(
+            Table::Files,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            &mut |key| {
+                left.push(key.to_vec());
+                Ok(true)
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            left,
+            vec![
+                b"o/1".to_vec(),
+                b"p".to_vec(),
+                b"p\xff".to_vec(),
+                b"q/1".to_vec()
+            ]
+        );
+        assert!(kv.get(Table::Versions, b"p/000001").unwrap().is_some());
     }
 
     #[test]
