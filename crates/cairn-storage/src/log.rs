@@ -114,6 +114,9 @@ struct Segment {
     live: u64,
 }
 
+/// An entry's index, where it is, and its segment's file.
+type Located = (u64, Loc, Arc<dyn DataFile>);
+
 #[derive(Debug, Default)]
 struct Index {
     entries: BTreeMap<u64, Loc>,
@@ -135,6 +138,20 @@ impl Index {
         if let Some(segment) = self.segments.get_mut(&loc.sequence) {
             segment.live -= 1;
         }
+    }
+
+    /// The entries with indexes in `range`, each with its segment's file,
+    /// to read once the lock is let go.
+    fn located(&self, range: (Bound<u64>, Bound<u64>)) -> Result<Vec<Located>, StorageError> {
+        self.entries
+            .range(range)
+            .map(|(at, loc)| {
+                let segment = self.segments.get(&loc.sequence).ok_or_else(|| {
+                    StorageError::corrupt(format!("raft log: no segment {}", loc.sequence))
+                })?;
+                Ok((*at, *loc, segment.file.clone()))
+            })
+            .collect()
     }
 
     fn truncate_from(&mut self, from: u64) {
@@ -595,14 +612,7 @@ impl LogDb {
         start: Bound<u64>,
         end: Bound<u64>,
     ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
-        let wanted: Vec<(u64, Loc, Arc<dyn DataFile>)> = {
-            let index = self.index();
-            index
-                .entries
-                .range((start, end))
-                .map(|(at, loc)| Ok((*at, *loc, index.file(loc.sequence)?)))
-                .collect::<Result<_, StorageError>>()?
-        };
+        let wanted = self.index().located((start, end))?;
         wanted
             .into_iter()
             .map(|(at, loc, file)| Ok((at, read_entry(&*file, loc)?)))
@@ -658,11 +668,7 @@ impl LogDb {
         }
         let (entries, meta) = {
             let index = self.index();
-            let entries: Vec<(u64, Loc, Arc<dyn DataFile>)> = index
-                .entries
-                .iter()
-                .map(|(at, loc)| Ok((*at, *loc, index.file(loc.sequence)?)))
-                .collect::<Result<_, StorageError>>()?;
+            let entries = index.located((Bound::Unbounded, Bound::Unbounded))?;
             (entries, index.meta.clone())
         };
         let mut fresh = Index {
@@ -728,15 +734,6 @@ impl LogDb {
             self.set_meta(name.value(), value.value())?;
         }
         Ok(())
-    }
-}
-
-impl Index {
-    fn file(&self, sequence: u64) -> Result<Arc<dyn DataFile>, StorageError> {
-        self.segments
-            .get(&sequence)
-            .map(|segment| segment.file.clone())
-            .ok_or_else(|| StorageError::corrupt(format!("raft log: no segment {sequence}")))
     }
 }
 
