@@ -14,6 +14,7 @@
 //! value's events in log order and can start at any log index.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::command::OpKind;
 use crate::error::StorageError;
@@ -177,7 +178,21 @@ impl AuditRecord {
 
     /// Every field but `hash`, in declaration order (`docs/format.md`).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Canonical::default();
+        let mut out = Canonical(Vec::new());
+        self.write_canonical(&mut out);
+        out.0
+    }
+
+    /// SHA-256 of the canonical bytes: what `hash` must hold. Hashed as
+    /// they are produced: a store deletion's event names every file it
+    /// removed, and its bytes need not be held twice.
+    pub fn compute_hash(&self) -> [u8; 32] {
+        let mut out = Canonical(Sha256::new());
+        self.write_canonical(&mut out);
+        out.0.finalize().into()
+    }
+
+    fn write_canonical(&self, out: &mut Canonical<impl Sink>) {
         out.raw(CANONICAL_TAG);
         out.raw(&self.prev_hash);
         out.u64(self.log_index);
@@ -209,23 +224,33 @@ impl AuditRecord {
                 }
             }
         }
-        out.0
     }
+}
 
-    /// SHA-256 of the canonical bytes: what `hash` must hold.
-    pub fn compute_hash(&self) -> [u8; 32] {
-        crate::auth::sha256(&self.canonical_bytes())
+/// Where canonical bytes go: a buffer, or straight into a hash.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
     }
 }
 
 /// The canonical writer: big-endian integers, `u32` length before every
 /// string, a `0`/`1` byte before every optional value.
-#[derive(Default)]
-struct Canonical(Vec<u8>);
+struct Canonical<S>(S);
 
-impl Canonical {
+impl<S: Sink> Canonical<S> {
     fn raw(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
+        self.0.put(bytes);
     }
 
     fn u32(&mut self, value: u32) {

@@ -39,6 +39,14 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     bincode::serde::encode_to_vec(value, config()).expect("bincode encodes plain data")
 }
 
+/// The length `encode` gives `value`, counted without building the bytes.
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, config())
+        .expect("bincode encodes plain data");
+    size.bytes_written
+}
+
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
     let (value, read) = bincode::serde::decode_from_slice(bytes, config())
         .map_err(|error| StorageError::corrupt(format!("undecodable record: {error}")))?;
@@ -199,6 +207,19 @@ mod tests {
         assert!(a1 < a2 && a2 < a_bang && a2 < ab);
         assert_eq!(version_key_parts(&a2).unwrap(), ("/a", 2));
         assert!(version_key_parts(b"short").is_err());
+    }
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_encoding() {
+        let record = FileRecord {
+            version: u64::MAX,
+            bytes: 300,
+        };
+        let values: [&[String]; 3] = [&[], &["a".into()], &["x".repeat(70_000), String::new()]];
+        for value in values {
+            assert_eq!(encoded_len(&value), encode(&value).len());
+        }
+        assert_eq!(encoded_len(&record), encode(&record).len());
     }
 
     #[test]

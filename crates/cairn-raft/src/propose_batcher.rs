@@ -121,7 +121,7 @@ impl ProposeBatcher {
         raft: &Raft,
         proposal: Proposal,
     ) -> Result<Outcome, NodeError> {
-        let bytes = codec::encode(&proposal).len();
+        let bytes = codec::encoded_len(&proposal);
         let (reply, answer) = oneshot::channel();
         let batch = {
             let mut queue = self.lock();
@@ -257,7 +257,7 @@ mod tests {
                 owner: None,
             },
         };
-        let bytes = codec::encode(&proposal).len();
+        let bytes = codec::encoded_len(&proposal);
         Waiting {
             proposal,
             bytes,

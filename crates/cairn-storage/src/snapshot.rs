@@ -358,7 +358,7 @@ impl StateReader {
     /// Every `sm_raft` entry.
     pub fn raft_values(&self) -> Result<RaftValues, StorageError> {
         let mut values = Vec::new();
-        for item in self.raft_table().iter().map_err(storage_error)? {
+        for item in self.raft_table()?.iter().map_err(storage_error)? {
             let (key, value) = item.map_err(storage_error)?;
             values.push((key.value().to_string(), value.value().to_vec()));
         }

@@ -11,7 +11,7 @@ use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use crate::content::{
     self, Appends, CONTENT_FILE, ContentState, Copier, Pointer, STATE_KEY, content_file_name,
@@ -238,18 +238,15 @@ impl StateDb {
         self.disk.remove_data_file(&old_name)
     }
 
-    /// A consistent read-only view as of the last committed write.
+    /// A consistent read-only view as of the last committed write. Its
+    /// tables open when first read: a request reads a few of them.
     pub fn reader(&self) -> Result<StateReader, StorageError> {
         let files = self.files();
         let txn = files.db.begin_read().map_err(storage_error)?;
-        let mut tables = Vec::with_capacity(Table::ALL.len());
-        for table in Table::ALL {
-            tables.push(txn.open_table(definition(table)).map_err(storage_error)?);
-        }
-        let raft = txn.open_table(RAFT).map_err(storage_error)?;
         Ok(StateReader {
-            tables,
-            raft,
+            txn,
+            tables: std::array::from_fn(|_| OnceLock::new()),
+            raft: OnceLock::new(),
             content: files.content,
             _db: files.db,
         })
@@ -296,14 +293,10 @@ impl StateDb {
         }
         let appends = Appends::new(Arc::clone(&files.content), tail.state);
         let (value, appends) = {
-            let mut tables = Vec::with_capacity(Table::ALL.len());
-            for table in Table::ALL {
-                tables.push(txn.open_table(definition(table)).map_err(storage_error)?);
-            }
-            let raft = txn.open_table(RAFT).map_err(storage_error)?;
             let mut writer = StateWriter {
-                tables,
-                raft,
+                txn: &txn,
+                tables: std::array::from_fn(|_| OnceLock::new()),
+                raft: OnceLock::new(),
                 appends,
             };
             let value = work(&mut writer)?;
@@ -433,24 +426,50 @@ fn scan_rows(
     })
 }
 
+type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+type WriteTable<'txn> = redb::Table<'txn, &'static [u8], &'static [u8]>;
+
 /// A read-only view of the state machine in one redb read transaction.
+/// Each table opens when first read (`opened`).
 pub struct StateReader {
-    tables: Vec<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
-    raft: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    txn: redb::ReadTransaction,
+    tables: [OnceLock<ReadTable>; Table::ALL.len()],
+    raft: OnceLock<redb::ReadOnlyTable<&'static str, &'static [u8]>>,
     /// The content file the transaction's pointers name.
     content: Arc<dyn DataFile>,
     /// Kept open while the tables are read (see `StateDb`).
     _db: Arc<redb::Database>,
 }
 
+/// The table in `cell`, opened by `open` if it is not there yet. Two
+/// threads may both open a reader's table; one copy is kept.
+fn opened<T>(
+    cell: &OnceLock<T>,
+    open: impl FnOnce() -> Result<T, redb::TableError>,
+) -> Result<&T, StorageError> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let value = open().map_err(storage_error)?;
+    Ok(cell.get_or_init(|| value))
+}
+
 impl StateReader {
-    pub(crate) fn raft_table(&self) -> &redb::ReadOnlyTable<&'static str, &'static [u8]> {
-        &self.raft
+    fn table(&self, table: Table) -> Result<&ReadTable, StorageError> {
+        opened(&self.tables[table as usize], || {
+            self.txn.open_table(definition(table))
+        })
+    }
+
+    pub(crate) fn raft_table(
+        &self,
+    ) -> Result<&redb::ReadOnlyTable<&'static str, &'static [u8]>, StorageError> {
+        opened(&self.raft, || self.txn.open_table(RAFT))
     }
 
     pub fn raft_value(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self
-            .raft
+            .raft_table()?
             .get(name)
             .map_err(storage_error)?
             .map(|value| value.value().to_vec()))
@@ -468,7 +487,7 @@ macro_rules! kv_read_over_tables {
     ($type:ty) => {
         impl KvRead for $type {
             fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-                get_row(&self.tables[table as usize], table, key, &|pointer| {
+                get_row(self.table(table)?, table, key, &|pointer| {
                     self.load(pointer)
                 })
             }
@@ -483,14 +502,7 @@ macro_rules! kv_read_over_tables {
             ) -> Result<(), StorageError> {
                 let load = |pointer| self.load(pointer);
                 let bounds = (start, end);
-                scan_rows(
-                    &self.tables[table as usize],
-                    table,
-                    bounds,
-                    reverse,
-                    visit,
-                    &load,
-                )
+                scan_rows(self.table(table)?, table, bounds, reverse, visit, &load)
             }
 
             fn scan_keys(
@@ -501,8 +513,9 @@ macro_rules! kv_read_over_tables {
                 visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
             ) -> Result<(), StorageError> {
                 // The raw values: a content row's pointer is not loaded.
-                let table = &self.tables[table as usize];
-                scan_table(table, start, end, false, &mut |key, _| visit(key))
+                scan_table(self.table(table)?, start, end, false, &mut |key, _| {
+                    visit(key)
+                })
             }
         }
     };
@@ -511,16 +524,55 @@ macro_rules! kv_read_over_tables {
 kv_read_over_tables!(StateReader);
 kv_read_over_tables!(StateWriter<'_>);
 
-/// The tables of one open write transaction (see `StateDb::write`).
+/// The tables of one open write transaction (see `StateDb::write`), each
+/// opened when first used: a table redb was not given back unchanged costs
+/// its commit a lookup, and an apply touches a few of them.
 pub struct StateWriter<'txn> {
-    tables: Vec<redb::Table<'txn, &'static [u8], &'static [u8]>>,
-    raft: redb::Table<'txn, &'static str, &'static [u8]>,
+    txn: &'txn redb::WriteTransaction,
+    tables: [OnceLock<WriteTable<'txn>>; Table::ALL.len()],
+    raft: OnceLock<redb::Table<'txn, &'static str, &'static [u8]>>,
     appends: Appends,
 }
 
-impl StateWriter<'_> {
+/// `cell`'s table, opened by `open` if it is not open yet.
+fn opened_mut<T>(
+    cell: &mut OnceLock<T>,
+    open: impl FnOnce() -> Result<T, redb::TableError>,
+) -> Result<&mut T, StorageError> {
+    if cell.get().is_none() {
+        let value = open().map_err(storage_error)?;
+        let _ = cell.set(value);
+    }
+    Ok(cell.get_mut().expect("the cell was filled just above"))
+}
+
+impl<'txn> StateWriter<'txn> {
+    /// `table` for reading (`KvRead`); the writes below use `table_mut`.
+    /// redb refuses a table open twice, hence the one cell for both.
+    fn table(&self, table: Table) -> Result<&WriteTable<'txn>, StorageError> {
+        opened(&self.tables[table as usize], || {
+            self.txn.open_table(definition(table))
+        })
+    }
+
+    fn table_mut(&mut self, table: Table) -> Result<&mut WriteTable<'txn>, StorageError> {
+        let txn = self.txn;
+        opened_mut(&mut self.tables[table as usize], || {
+            txn.open_table(definition(table))
+        })
+    }
+
+    fn raft_mut(
+        &mut self,
+    ) -> Result<&mut redb::Table<'txn, &'static str, &'static [u8]>, StorageError> {
+        let txn = self.txn;
+        opened_mut(&mut self.raft, || txn.open_table(RAFT))
+    }
+
     pub fn set_raft_value(&mut self, name: &str, value: &[u8]) -> Result<(), StorageError> {
-        self.raft.insert(name, value).map_err(storage_error)?;
+        self.raft_mut()?
+            .insert(name, value)
+            .map_err(storage_error)?;
         Ok(())
     }
 
@@ -528,7 +580,9 @@ impl StateWriter<'_> {
         &mut self,
         values: &[(String, Vec<u8>)],
     ) -> Result<(), StorageError> {
-        self.raft.retain(|_, _| false).map_err(storage_error)?;
+        self.raft_mut()?
+            .retain(|_, _| false)
+            .map_err(storage_error)?;
         for (name, value) in values {
             self.set_raft_value(name, value)?;
         }
@@ -541,7 +595,7 @@ impl StateWriter<'_> {
 
     /// Removes every entry of `table`.
     pub(crate) fn clear(&mut self, table: Table) -> Result<(), StorageError> {
-        self.tables[table as usize]
+        self.table_mut(table)?
             .retain(|_, _| false)
             .map_err(storage_error)?;
         if table == Table::Content {
@@ -554,13 +608,14 @@ impl StateWriter<'_> {
 impl KvWrite for StateWriter<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
         if table != Table::Content {
-            self.tables[table as usize]
+            self.table_mut(table)?
                 .insert(key, value)
                 .map_err(storage_error)?;
             return Ok(());
         }
         let pointer = self.appends.push(value)?;
-        let old = self.tables[table as usize]
+        let old = self
+            .table_mut(table)?
             .insert(key, &pointer.encode()[..])
             .map_err(storage_error)?
             .map(|old| Pointer::decode(old.value()))
@@ -572,13 +627,14 @@ impl KvWrite for StateWriter<'_> {
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError> {
-        let old = self.tables[table as usize]
+        let old = self
+            .table_mut(table)?
             .remove(key)
-            .map_err(storage_error)?;
-        if table == Table::Content
-            && let Some(old) = old
-        {
-            let old = Pointer::decode(old.value())?;
+            .map_err(storage_error)?
+            .filter(|_| table == Table::Content)
+            .map(|old| Pointer::decode(old.value()))
+            .transpose()?;
+        if let Some(old) = old {
             self.appends.forget(old);
         }
         Ok(())

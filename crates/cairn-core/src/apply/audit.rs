@@ -204,23 +204,24 @@ pub fn record(
     write_index(kv, &record)
 }
 
-/// Every index row of `record`; empty labels are not indexed.
+/// Every index row of `record`; empty labels are not indexed. Each row is
+/// written as it is made: a store deletion's event has one per file.
 fn write_index(kv: &mut impl KvWrite, record: &AuditRecord) -> Result<(), StorageError> {
     let log = record.log_index.to_be_bytes();
-    let mut rows = vec![
-        index_prefix(index::CHAIN, &[&record.chain().to_bytes(), &log]),
-        index_prefix(index::TIME, &[&record.time_ms.to_be_bytes(), &log]),
-    ];
+    let mut put =
+        |kind: u8, parts: &[&[u8]]| kv.put(Table::AuditIndex, &index_prefix(kind, parts), &[]);
+    put(index::CHAIN, &[&record.chain().to_bytes(), &log])?;
+    put(index::TIME, &[&record.time_ms.to_be_bytes(), &log])?;
     if let Some(org_id) = record.org_id {
-        rows.push(index_prefix(index::ORG, &[&org_id.to_be_bytes(), &log]));
+        put(index::ORG, &[&org_id.to_be_bytes(), &log])?;
     }
     if let (Some(store_id), Some(revision)) = (record.store_id, record.revision) {
-        rows.push(index_prefix(
+        put(
             index::REVISION,
             &[&store_id.to_be_bytes(), &revision.to_be_bytes(), &log],
-        ));
+        )?;
         for change in &record.changes {
-            rows.push(index_prefix(
+            put(
                 index::PATH,
                 &[
                     &store_id.to_be_bytes(),
@@ -228,7 +229,7 @@ fn write_index(kv: &mut impl KvWrite, record: &AuditRecord) -> Result<(), Storag
                     &[codec::PATH_END],
                     &log,
                 ],
-            ));
+            )?;
         }
     }
     for (kind, label) in [
@@ -238,11 +239,8 @@ fn write_index(kv: &mut impl KvWrite, record: &AuditRecord) -> Result<(), Storag
         (index::TOKEN, &record.token_id),
     ] {
         if !label.is_empty() {
-            rows.push(index_prefix(kind, &[&label_part(label), &log]));
+            put(kind, &[&label_part(label), &log])?;
         }
-    }
-    for row in rows {
-        kv.put(Table::AuditIndex, &row, &[])?;
     }
     Ok(())
 }

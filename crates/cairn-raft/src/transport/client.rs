@@ -187,10 +187,7 @@ enum CallError {
 /// rest of a request whose whole encoding took `frame_bytes`; `None` if not
 /// even one does.
 fn entries_that_fit(entries: &[Entry], frame_bytes: usize, frame_bytes_max: usize) -> Option<u64> {
-    let sizes: Vec<usize> = entries
-        .iter()
-        .map(|entry| codec::encode(entry).len())
-        .collect();
+    let sizes: Vec<usize> = entries.iter().map(codec::encoded_len).collect();
     // Overestimates the envelope slightly (a shorter list has a shorter
     // length prefix), which errs on the side of fitting.
     let envelope = frame_bytes.saturating_sub(sizes.iter().sum());
