@@ -18,7 +18,7 @@ impl Node {
     /// Waits until this node's state machine has applied everything the
     /// cluster committed before this call: the leader's read index, asked
     /// of the leader when this node is a follower or learner.
-    #[tracing::instrument(skip_all, fields(node_id = self.id()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.id()))]
     pub async fn linearize(&self) -> Result<(), NodeError> {
         let index = self.read_index().await?;
         self.inner
@@ -89,7 +89,7 @@ impl Node {
     }
 
     /// Runs `read` against the state machine once it is as fresh as `consistency` demands.
-    #[tracing::instrument(skip_all, fields(node_id = self.id(), ?consistency))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.id(), ?consistency))]
     pub async fn read<T>(
         &self,
         consistency: Consistency,
@@ -105,7 +105,7 @@ impl Node {
     /// As `read`, for a read without a bound (a whole audit chain): it runs
     /// in the background (`IoMode::background`), where it holds no runtime
     /// worker however long it takes.
-    #[tracing::instrument(skip_all, fields(node_id = self.id(), ?consistency))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.id(), ?consistency))]
     pub async fn read_in_background<T: Send + 'static>(
         &self,
         consistency: Consistency,

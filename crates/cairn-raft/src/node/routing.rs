@@ -138,7 +138,7 @@ impl Node {
 
     /// Proposes a command through the leader and waits until it is
     /// committed and applied there, for at most `timeout`.
-    #[tracing::instrument(skip_all, fields(node_id = self.id(), timeout_ms = timeout.as_millis() as u64))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.id(), timeout_ms = timeout.as_millis() as u64))]
     pub async fn propose(
         &self,
         proposal: Proposal,
@@ -156,7 +156,7 @@ impl Node {
     }
 
     /// A membership change, made by the leader wherever it is asked.
-    #[tracing::instrument(skip_all, fields(node_id = self.id(), ?request))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.id(), ?request))]
     pub async fn admin(&self, request: AdminRequest, timeout: Duration) -> Result<(), NodeError> {
         self.on_leader(
             PeerRequest::Admin(request),

@@ -268,6 +268,7 @@ impl PeerServer {
     /// the requests only a leader answers, so both routes behave alike.
     #[tracing::instrument(
         name = "peer_request",
+        level = "debug",
         skip_all,
         fields(node_id = self.node_id, from = from, request = request.kind())
     )]

@@ -103,7 +103,7 @@ impl Service {
         .map(|_| ())
     }
 
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), org = %name, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), org = %name, request_id = %context.request_id))]
     pub async fn create_org(
         &self,
         context: &RequestContext,
@@ -147,7 +147,7 @@ impl Service {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), org = %org, user = %name, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), org = %org, user = %name, request_id = %context.request_id))]
     pub async fn create_user(
         &self,
         context: &RequestContext,
@@ -211,7 +211,7 @@ impl Service {
     }
 
     /// Makes a token for `user`: random, shown once, stored as its hash.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), org = %org, user = %user, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), org = %org, user = %user, request_id = %context.request_id))]
     pub async fn create_token(
         &self,
         context: &RequestContext,
@@ -306,7 +306,7 @@ impl Service {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), token = %id, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), token = %id, request_id = %context.request_id))]
     pub async fn revoke_token(
         &self,
         context: &RequestContext,
@@ -327,7 +327,7 @@ impl Service {
     }
 
     /// Sets (`Some`) or removes (`None`) `user`'s grant on `store`.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, user = %user, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, user = %user, request_id = %context.request_id))]
     pub async fn set_grant(
         &self,
         context: &RequestContext,

@@ -89,7 +89,7 @@ impl Service {
     }
 
     /// Makes this never-initialized node a one-member cluster (a no-op otherwise).
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn init(&self, context: &RequestContext) -> ServiceResult<NodeStatusView> {
         self.require_operator_to_change(context).await?;
         self.node.initialize_single().await?;
@@ -97,7 +97,7 @@ impl Service {
     }
 
     /// Starts replicating to a new node, which does not vote yet.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), learner = request.node_id, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), learner = request.node_id, request_id = %context.request_id))]
     pub async fn add_learner(
         &self,
         context: &RequestContext,
@@ -146,7 +146,7 @@ impl Service {
     }
 
     /// Makes a learner a voter.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), member = node_id, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), member = node_id, request_id = %context.request_id))]
     pub async fn promote(
         &self,
         context: &RequestContext,
@@ -158,7 +158,7 @@ impl Service {
     }
 
     /// Takes a voter or learner out of the cluster.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), member = node_id, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), member = node_id, request_id = %context.request_id))]
     pub async fn remove_member(
         &self,
         context: &RequestContext,

@@ -18,7 +18,7 @@ impl Service {
     /// A page of events, in log order, of every store and organization the
     /// caller may see (the operator: every one, or the organization
     /// `X-Cairn-Org` names).
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn audit(
         &self,
         context: &RequestContext,
@@ -56,7 +56,7 @@ impl Service {
     }
 
     /// A page of one live store's events, in log order.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn store_audit(
         &self,
         context: &RequestContext,
@@ -84,7 +84,7 @@ impl Service {
     }
 
     /// Recomputes the store's chain and reports its first break, if any.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn verify_audit(
         &self,
         context: &RequestContext,

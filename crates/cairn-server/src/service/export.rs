@@ -58,7 +58,7 @@ pub struct ExportStream {
 impl Service {
     /// Begins an export of `store` (any caller who may read it): reads where
     /// the store stands and answers the stream of its archive.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn export_store(
         &self,
         context: &RequestContext,
@@ -314,7 +314,7 @@ fn position(state: &ImportState) -> archive::Position {
 impl Service {
     /// Begins an import into a new store `request.store` of the request's
     /// organization: the operator and the organization's admins.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn import_begin(
         &self,
         context: &RequestContext,
@@ -359,7 +359,7 @@ impl Service {
 
     /// Stages the next records of import `id`: `body` is a whole number of
     /// archive records, following the last chunk staged.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), import = id, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), import = id, request_id = %context.request_id))]
     pub async fn import_chunk(
         &self,
         context: &RequestContext,
@@ -476,7 +476,7 @@ impl Service {
     }
 
     /// Makes a fully staged import the store it names; answers the store.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), import = id, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), import = id, request_id = %context.request_id))]
     pub async fn import_commit(
         &self,
         context: &RequestContext,
@@ -493,7 +493,7 @@ impl Service {
     }
 
     /// Abandons import `id`: everything staged for it is removed.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), import = id, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), import = id, request_id = %context.request_id))]
     pub async fn import_abort(
         &self,
         context: &RequestContext,
@@ -510,7 +510,7 @@ impl Service {
     }
 
     /// The imports being staged that the caller may work on.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn list_imports(
         &self,
         context: &RequestContext,

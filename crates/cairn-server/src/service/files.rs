@@ -30,7 +30,7 @@ fn read_position(query: &ReadQuery) -> ServiceResult<At> {
 }
 
 impl Service {
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
     pub async fn read_file(
         &self,
         context: &RequestContext,
@@ -53,7 +53,7 @@ impl Service {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
     pub async fn stat(
         &self,
         context: &RequestContext,
@@ -74,7 +74,7 @@ impl Service {
     }
 
     /// Creates or replaces a file, if `preconditions` hold.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
     pub async fn write_file(
         &self,
         context: &RequestContext,
@@ -98,7 +98,7 @@ impl Service {
     }
 
     /// Deletes a file, or with `recursive` a directory subtree.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
     pub async fn delete_file(
         &self,
         context: &RequestContext,
@@ -119,7 +119,7 @@ impl Service {
     }
 
     /// Files and directories under `dir` (`/` for the root).
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, dir = %dir, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, dir = %dir, request_id = %context.request_id))]
     pub async fn list(
         &self,
         context: &RequestContext,

@@ -7,7 +7,7 @@ use super::{RequestContext, Service, ServiceResult, wire};
 
 impl Service {
     /// A page of versions, newest first.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
     pub async fn history(
         &self,
         context: &RequestContext,
@@ -31,7 +31,7 @@ impl Service {
     }
 
     /// A unified diff from version `from` to version `to`.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, path = %path, request_id = %context.request_id))]
     pub async fn diff(
         &self,
         context: &RequestContext,

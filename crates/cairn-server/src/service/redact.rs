@@ -13,7 +13,7 @@ use cairn_core::{Access, Command, CoreError, Outcome};
 use super::{RequestContext, Service, ServiceResult, unexpected, wire};
 
 impl Service {
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn redact(
         &self,
         context: &RequestContext,

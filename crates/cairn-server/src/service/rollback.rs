@@ -12,7 +12,7 @@ impl Service {
     /// revision. Session and agent rollbacks refuse, naming every path,
     /// where someone else changed a file afterwards (unless `force`); a plan
     /// overtaken by a change before it applies is refused the same way.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn rollback(
         &self,
         context: &RequestContext,

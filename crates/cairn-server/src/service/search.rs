@@ -13,7 +13,7 @@ use super::{RequestContext, Service, ServiceResult, wire};
 
 impl Service {
     /// One page of the lines of `store`'s files that match `query`.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn search(
         &self,
         context: &RequestContext,

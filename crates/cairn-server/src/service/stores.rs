@@ -11,7 +11,7 @@ impl Service {
     /// The stores the caller can see: in the organization the request names
     /// (their own by default); the operator without naming one sees every
     /// organization's.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), request_id = %context.request_id))]
     pub async fn list_stores(
         &self,
         context: &RequestContext,
@@ -37,7 +37,7 @@ impl Service {
     }
 
     /// Creates an organization-scoped store, or with `owner` a user-scoped one.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn create_store(
         &self,
         context: &RequestContext,
@@ -62,7 +62,7 @@ impl Service {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn get_store(
         &self,
         context: &RequestContext,
@@ -78,7 +78,7 @@ impl Service {
     }
 
     /// Replaces the store's retention and quota.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn set_store_policy(
         &self,
         context: &RequestContext,
@@ -101,7 +101,7 @@ impl Service {
     }
 
     /// Deletes a store with every file and version in it; answers the store as it was.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn delete_store(
         &self,
         context: &RequestContext,

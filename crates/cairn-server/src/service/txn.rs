@@ -91,7 +91,7 @@ impl Service {
 
     /// [`Service::txn`] with an optional message from its author, recorded
     /// as the audit event's `detail`.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, ops = ops.len(), request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, ops = ops.len(), request_id = %context.request_id))]
     pub async fn txn_with_message(
         &self,
         context: &RequestContext,

@@ -90,7 +90,7 @@ impl Service {
     /// Opens the change feed of `store` for a caller who may read it.
     /// `last_event_id` (the last revision the client saw) takes precedence
     /// over `query.from_revision`.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn watch(
         &self,
         context: &RequestContext,

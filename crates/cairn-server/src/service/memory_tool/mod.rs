@@ -216,7 +216,7 @@ fn raced(error: &CoreError) -> bool {
 
 impl Service {
     /// Runs one memory tool call (`input` as the model emitted it) on `store`.
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(node_id = self.node_id(), store = %store, request_id = %context.request_id))]
     pub async fn memory_tool(
         &self,
         context: &RequestContext,
@@ -262,6 +262,7 @@ impl Service {
                 {
                     // The refusal is an audit event of its own (`refused`).
                     tracing::info!(
+                        store = %store,
                         command = %command,
                         reason = %refusal.error,
                         "memory tool: write refused, the token may only read this store"
