@@ -406,6 +406,24 @@ mod tests {
         }
     }
 
+    /// The hash is fed as the bytes are made, not from `canonical_bytes`.
+    #[test]
+    fn the_hash_is_the_sha256_of_the_canonical_bytes() {
+        let mut record = record();
+        for n in 0..300 {
+            record.changes.push(AuditChange {
+                path: format!("/removed/{n}"),
+                op: OpKind::DeleteStore,
+                version: None,
+                content_sha256: None,
+            });
+        }
+        assert_eq!(
+            record.compute_hash(),
+            crate::auth::sha256(&record.canonical_bytes())
+        );
+    }
+
     /// The canonical bytes are written by hand: pin them, so that a change
     /// of layout is a deliberate one (and `docs/format.md` changes with it).
     #[test]
