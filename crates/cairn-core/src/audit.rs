@@ -167,13 +167,39 @@ pub struct AuditRecord {
     pub hash: [u8; 32],
 }
 
-impl AuditRecord {
-    pub fn chain(&self) -> ChainKey {
-        match (self.store_id, self.org_id) {
+impl ChainKey {
+    /// The chain of an event of store `store_id` or else organization `org_id`.
+    fn of(store_id: Option<u64>, org_id: Option<u64>) -> ChainKey {
+        match (store_id, org_id) {
             (Some(store_id), _) => ChainKey::Store(store_id),
             (None, Some(org_id)) => ChainKey::Org(org_id),
             (None, None) => ChainKey::Cluster,
         }
+    }
+}
+
+/// The leading fields of an encoded `AuditRecord` (`codec::decode_leading`):
+/// enough to tell its chain without decoding its changes, which for a store
+/// deletion name every file the store held.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct AuditRecordHead {
+    pub log_index: u64,
+    pub time_ms: u64,
+    pub op: AuditOp,
+    pub org_id: Option<u64>,
+    pub org: Option<String>,
+    pub store_id: Option<u64>,
+}
+
+impl AuditRecordHead {
+    pub fn chain(&self) -> ChainKey {
+        ChainKey::of(self.store_id, self.org_id)
+    }
+}
+
+impl AuditRecord {
+    pub fn chain(&self) -> ChainKey {
+        ChainKey::of(self.store_id, self.org_id)
     }
 
     /// Every field but `hash`, in declaration order (`docs/format.md`).
@@ -295,21 +321,22 @@ pub fn record_key(log_index: u64) -> [u8; 8] {
 
 /// The kinds of `sm_audit_index` rows: the first byte of every key.
 pub mod index {
-    /// `c` ‖ chain key (9) ‖ log index: every event of one chain, in order.
+    /// `c` ‖ chain key (9) ‖ entry: the entries holding events of one chain.
     pub const CHAIN: u8 = b'c';
     /// `r` ‖ store id (8) ‖ revision (8) ‖ log index: a store's events by revision.
     pub const REVISION: u8 = b'r';
-    /// `o` ‖ organization id (8) ‖ log index: everything in one organization.
+    /// `o` ‖ organization id (8) ‖ entry: everything in one organization.
     pub const ORG: u8 = b'o';
-    /// `a` ‖ length (4) ‖ agent ‖ log index.
+    /// `a` ‖ length (4) ‖ agent ‖ entry.
     pub const AGENT: u8 = b'a';
-    /// `s` ‖ length (4) ‖ session ‖ log index.
+    /// `s` ‖ length (4) ‖ session ‖ entry.
     pub const SESSION: u8 = b's';
-    /// `p` ‖ length (4) ‖ principal ‖ log index.
+    /// `p` ‖ length (4) ‖ principal ‖ entry.
     pub const PRINCIPAL: u8 = b'p';
-    /// `k` ‖ length (4) ‖ token id ‖ log index.
+    /// `k` ‖ length (4) ‖ token id ‖ entry.
     pub const TOKEN: u8 = b'k';
-    /// `t` ‖ time (8) ‖ log index: times never go back, so this is log order.
+    /// `t` ‖ time (8) ‖ log index of the first event at that time: times
+    /// never go back, so this is log order.
     pub const TIME: u8 = b't';
     /// `f` ‖ store id (8) ‖ path ‖ `0x00` ‖ log index: the events that changed a path.
     pub const PATH: u8 = b'f';

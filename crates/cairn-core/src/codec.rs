@@ -18,8 +18,11 @@ use crate::error::StorageError;
 /// format 4 added redaction (`VersionRecord::redaction`, `Command::Redact`);
 /// format 5 made a log entry a batch of proposals (`Proposals`) and keyed
 /// audit events, chain heads, import ids and `created_log_index` by a
-/// proposal's position (`apply::POSITION_SHIFT`) instead of its log index.
-pub const FORMAT_VERSION: u32 = 5;
+/// proposal's position (`apply::POSITION_SHIFT`) instead of its log index;
+/// format 6 keyed the audit index's chain, organization and label rows by
+/// the event's entry (its first position) instead of the event, and wrote a
+/// time row only for the first event at each time.
+pub const FORMAT_VERSION: u32 = 6;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_STORE_ID: &[u8] = b"next_store_id";
@@ -37,6 +40,14 @@ fn config() -> bincode::config::Configuration {
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Encoding into a Vec cannot fail for the plain data types used here.
     bincode::serde::encode_to_vec(value, config()).expect("bincode encodes plain data")
+}
+
+/// The leading fields of a value `T` is a prefix of (in declaration order),
+/// without decoding the rest.
+pub fn decode_leading<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
+    let (value, _) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|error| StorageError::corrupt(format!("undecodable record: {error}")))?;
+    Ok(value)
 }
 
 /// The length `encode` gives `value`, counted without building the bytes.

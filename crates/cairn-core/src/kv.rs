@@ -131,6 +131,15 @@ pub trait KvRead {
 pub trait KvWrite: KvRead {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StorageError>;
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError>;
+
+    /// Puts `key` with an empty value, as `put` does. A writer may skip a
+    /// key it has already put so in this transaction: the state is the same
+    /// either way (the audit index's entry rows, one per entry and label,
+    /// are put once per proposal). A key put this way is not `put` with
+    /// another value in the same transaction.
+    fn put_marker(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError> {
+        self.put(table, key, &[])
+    }
 }
 
 /// The exclusive upper bound of every key that starts with `prefix`, or `None`

@@ -11,6 +11,7 @@ use cairn_core::codec;
 use cairn_core::kv::{KvRead, KvWrite, Table, Visit};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use crate::content::{
@@ -298,6 +299,7 @@ impl StateDb {
                 tables: std::array::from_fn(|_| OnceLock::new()),
                 raft: OnceLock::new(),
                 appends,
+                markers: std::array::from_fn(|_| HashSet::new()),
             };
             let value = work(&mut writer)?;
             let appends = writer.appends;
@@ -532,6 +534,8 @@ pub struct StateWriter<'txn> {
     tables: [OnceLock<WriteTable<'txn>>; Table::ALL.len()],
     raft: OnceLock<redb::Table<'txn, &'static str, &'static [u8]>>,
     appends: Appends,
+    /// The keys `put_marker` put in this transaction, per table.
+    markers: [HashSet<Vec<u8>>; Table::ALL.len()],
 }
 
 /// `cell`'s table, opened by `open` if it is not open yet.
@@ -598,6 +602,7 @@ impl<'txn> StateWriter<'txn> {
         self.table_mut(table)?
             .retain(|_, _| false)
             .map_err(storage_error)?;
+        self.markers[table as usize].clear();
         if table == Table::Content {
             self.appends.forget_all();
         }
@@ -626,7 +631,16 @@ impl KvWrite for StateWriter<'_> {
         Ok(())
     }
 
+    fn put_marker(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError> {
+        if !self.markers[table as usize].contains(key) {
+            self.put(table, key, &[])?;
+            self.markers[table as usize].insert(key.to_vec());
+        }
+        Ok(())
+    }
+
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError> {
+        self.markers[table as usize].remove(key);
         let old = self
             .table_mut(table)?
             .remove(key)
@@ -680,6 +694,50 @@ mod tests {
 
     fn notes() -> StoreRef {
         StoreRef::new(1, StoreName::parse("notes").unwrap())
+    }
+
+    /// A marker put twice in one transaction is one row, and one deleted or
+    /// cleared is put again by the next `put_marker`, in the same transaction
+    /// or a later one.
+    #[test]
+    fn markers_are_put_once_and_again_after_a_delete_or_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join("state.redb")).unwrap();
+        let rows = |db: &StateDb| {
+            let mut keys = Vec::new();
+            cairn_core::kv::scan_prefix(
+                &db.reader().unwrap(),
+                Table::AuditIndex,
+                b"",
+                false,
+                &mut |key, _| {
+                    keys.push(key.to_vec());
+                    Ok(true)
+                },
+            )
+            .unwrap();
+            keys
+        };
+        db.write(|writer| {
+            writer.put_marker(Table::AuditIndex, b"a")?;
+            writer.put_marker(Table::AuditIndex, b"a")?;
+            writer.put_marker(Table::AuditIndex, b"b")?;
+            writer.delete(Table::AuditIndex, b"b")?;
+            writer.put_marker(Table::AuditIndex, b"b")?;
+            writer.put_marker(Table::Meta, b"a")?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows(&db), vec![b"a".to_vec(), b"b".to_vec()]);
+        db.write(|writer| {
+            writer.put_marker(Table::AuditIndex, b"c")?;
+            writer.clear(Table::AuditIndex)?;
+            writer.put_marker(Table::AuditIndex, b"c")?;
+            writer.put_marker(Table::AuditIndex, b"a")?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows(&db), vec![b"a".to_vec(), b"c".to_vec()]);
     }
 
     /// The redb tables behave exactly as the in-memory reference: the same

@@ -130,11 +130,12 @@ pub fn record(
     }
     // The proposer's clock, but never before the previous event: the time
     // index is then in log order, and a time range is a log index range.
-    let last_time_ms = match kv.get(Table::Meta, META_AUDIT_TIME_MS)? {
-        Some(bytes) => codec::decode::<u64>(&bytes)?,
-        None => 0,
-    };
-    let time_ms = meta.time_ms.max(last_time_ms);
+    let last_time_ms = kv
+        .get(Table::Meta, META_AUDIT_TIME_MS)?
+        .map(|bytes| codec::decode::<u64>(&bytes))
+        .transpose()?;
+    let time_ms = meta.time_ms.max(last_time_ms.unwrap_or(0));
+    let first_at_time = last_time_ms.is_none_or(|last| time_ms > last);
     kv.put(Table::Meta, META_AUDIT_TIME_MS, &codec::encode(&time_ms))?;
 
     let (org_id, org, store_id, store, revision) = match event.place {
@@ -201,19 +202,31 @@ pub fn record(
     };
     kv.put(Table::AuditChains, &head_key, &codec::encode(&new_head))?;
     kv.put(Table::Audit, &key, &codec::encode(&record))?;
-    write_index(kv, &record)
+    write_index(kv, &record, first_at_time)
 }
 
 /// Every index row of `record`; empty labels are not indexed. Each row is
 /// written as it is made: a store deletion's event has one per file.
-fn write_index(kv: &mut impl KvWrite, record: &AuditRecord) -> Result<(), StorageError> {
+///
+/// Only the revision and path rows name the event. The chain, organization
+/// and label rows name the event's entry (its first position): under load an
+/// entry holds many proposals, mostly of one store, organization, agent,
+/// principal and token, and one row serves them all (`KvWrite::put_marker`
+/// skips the repeats); a reader walking them looks at every event of each
+/// entry named (`read::audit`) and keeps those that match. A time row marks
+/// the first event at each time (`first_at_time`): times never go back, so
+/// the events at or after a time start at the first row at or after it.
+fn write_index(
+    kv: &mut impl KvWrite,
+    record: &AuditRecord,
+    first_at_time: bool,
+) -> Result<(), StorageError> {
     let log = record.log_index.to_be_bytes();
+    let entry = super::entry_positions(record.log_index).0.to_be_bytes();
     let mut put =
         |kind: u8, parts: &[&[u8]]| kv.put(Table::AuditIndex, &index_prefix(kind, parts), &[]);
-    put(index::CHAIN, &[&record.chain().to_bytes(), &log])?;
-    put(index::TIME, &[&record.time_ms.to_be_bytes(), &log])?;
-    if let Some(org_id) = record.org_id {
-        put(index::ORG, &[&org_id.to_be_bytes(), &log])?;
+    if first_at_time {
+        put(index::TIME, &[&record.time_ms.to_be_bytes(), &log])?;
     }
     if let (Some(store_id), Some(revision)) = (record.store_id, record.revision) {
         put(
@@ -232,6 +245,12 @@ fn write_index(kv: &mut impl KvWrite, record: &AuditRecord) -> Result<(), Storag
             )?;
         }
     }
+    let mut mark =
+        |kind: u8, parts: &[&[u8]]| kv.put_marker(Table::AuditIndex, &index_prefix(kind, parts));
+    mark(index::CHAIN, &[&record.chain().to_bytes(), &entry])?;
+    if let Some(org_id) = record.org_id {
+        mark(index::ORG, &[&org_id.to_be_bytes(), &entry])?;
+    }
     for (kind, label) in [
         (index::AGENT, &record.agent),
         (index::SESSION, &record.session),
@@ -239,7 +258,7 @@ fn write_index(kv: &mut impl KvWrite, record: &AuditRecord) -> Result<(), Storag
         (index::TOKEN, &record.token_id),
     ] {
         if !label.is_empty() {
-            put(kind, &[&label_part(label), &log])?;
+            mark(kind, &[&label_part(label), &entry])?;
         }
     }
     Ok(())

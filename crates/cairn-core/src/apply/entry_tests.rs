@@ -225,3 +225,222 @@ fn an_empty_entry_is_refused_as_corrupt() {
     let mut log = Log::new();
     assert!(apply_entry(&mut log.kv, 2, &Proposals(Vec::new())).is_err());
 }
+
+/// How many audit index rows start with `kind ‖ parts`.
+fn index_rows(log: &Log, kind: u8, parts: &[&[u8]]) -> usize {
+    let prefix = crate::audit::index_prefix(kind, parts);
+    log.kv.tables[&crate::kv::Table::AuditIndex]
+        .keys()
+        .filter(|key| key.starts_with(&prefix))
+        .count()
+}
+
+/// The log index of every event `filter` matches, read by pages of `limit`.
+fn matching(log: &Log, filter: &AuditFilter, limit: u64) -> Vec<u64> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let query = AuditQuery {
+            filter: filter.clone(),
+            after,
+            limit,
+            candidates_max: read::AUDIT_CANDIDATES_MAX,
+        };
+        let page = read::audit(&log.kv, &query, &mut |_| Ok(true)).unwrap();
+        seen.extend(page.events.iter().map(|event| event.log_index));
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "{seen:?}");
+    seen
+}
+
+/// The organization and label index rows name an entry, once however many of
+/// its proposals share the label; a query by label still answers exactly the
+/// events that carry it, across entries and pages.
+#[test]
+fn label_rows_name_the_entry_and_queries_answer_each_event() {
+    let mut log = Log::new();
+    log.commands(vec![(
+        Command::CreateStore {
+            store: notes(),
+            owner: None,
+        },
+        None,
+    )]);
+    for entry in 0..3 {
+        let mut proposals = Vec::new();
+        for n in 0..5 {
+            let mut proposal =
+                log.proposal(write(&format!("/e{entry}/{n}"), Precondition::None), None);
+            proposal.meta.agent = if n % 2 == 0 { "even" } else { "odd" }.into();
+            proposals.push(proposal);
+        }
+        log.entry(proposals);
+    }
+    let agent = |name: &str| crate::audit::label_part(name);
+    assert_eq!(
+        index_rows(&log, crate::audit::index::AGENT, &[&agent("even")]),
+        3,
+        "one row per entry"
+    );
+    assert_eq!(
+        index_rows(&log, crate::audit::index::AGENT, &[&agent("odd")]),
+        3
+    );
+    let events = log.events();
+    for (name, limit) in [("even", 1000), ("odd", 1000), ("odd", 2)] {
+        let filter = AuditFilter {
+            agent: Some(name.into()),
+            ..AuditFilter::default()
+        };
+        let expected: Vec<u64> = events
+            .iter()
+            .filter(|event| event.agent == name)
+            .map(|event| event.log_index)
+            .collect();
+        assert_eq!(expected.len(), if name == "even" { 9 } else { 6 });
+        assert_eq!(
+            matching(&log, &filter, limit),
+            expected,
+            "{name} by {limit}"
+        );
+    }
+}
+
+/// A chain's index rows name the entries holding its events: with two
+/// stores' writes interleaved in each entry, a store's audit query, its
+/// export and its chain's verification each find exactly its own events.
+#[test]
+fn chain_rows_name_entries_and_each_store_finds_only_its_events() {
+    let mut log = Log::new();
+    let drafts = StoreRef::new(1, StoreName::parse("drafts").unwrap());
+    let create = |store: &StoreRef| {
+        (
+            Command::CreateStore {
+                store: store.clone(),
+                owner: None,
+            },
+            None,
+        )
+    };
+    log.commands(vec![create(&notes()), create(&drafts)]);
+    let in_drafts = |path: &str| match write(path, Precondition::None) {
+        Command::Txn { ops, .. } => Command::Txn {
+            store: drafts.clone(),
+            ops,
+        },
+        other => other,
+    };
+    for entry in 0..4 {
+        let mut commands = Vec::new();
+        for n in 0..6 {
+            let path = format!("/e{entry}/{n}");
+            let command = if n % 3 == 0 {
+                in_drafts(&path)
+            } else {
+                write(&path, Precondition::None)
+            };
+            commands.push((command, None));
+        }
+        log.commands(commands);
+    }
+    let events = log.events();
+    for (store_id, expected_events) in [(1, 1 + 4 * 4), (2, 1 + 4 * 2)] {
+        let chain = ChainKey::Store(store_id);
+        assert_eq!(
+            index_rows(&log, crate::audit::index::CHAIN, &[&chain.to_bytes()]),
+            5,
+            "one row per entry holding the store's events"
+        );
+        let expected: Vec<u64> = events
+            .iter()
+            .filter(|event| event.store_id == Some(store_id))
+            .map(|event| event.log_index)
+            .collect();
+        assert_eq!(expected.len(), expected_events);
+        let filter = AuditFilter {
+            stores: Some(vec![store_id]),
+            ..AuditFilter::default()
+        };
+        for limit in [1000, 3] {
+            assert_eq!(matching(&log, &filter, limit), expected, "store {store_id}");
+        }
+        let mut exported = Vec::new();
+        let mut cursor = read::EventCursor::Local(0);
+        while cursor != read::EventCursor::Done {
+            let page = read::export_events(&log.kv, store_id, cursor, u64::MAX, 4).unwrap();
+            exported.extend(page.events.iter().map(|event| event.log_index));
+            cursor = page.next;
+        }
+        assert_eq!(exported, expected, "export of store {store_id}");
+        let report = read::verify_chain(&log.kv, chain).unwrap();
+        assert_eq!(report.first_break, None);
+        assert_eq!(report.events, expected_events as u64);
+    }
+}
+
+/// A time row marks the first event at each time, however many events share
+/// it: `since` and `until` still bound exactly the events inside the range.
+#[test]
+fn time_rows_mark_the_first_event_at_each_time_and_ranges_stay_exact() {
+    let mut log = Log::new();
+    log.commands(vec![(
+        Command::CreateStore {
+            store: notes(),
+            owner: None,
+        },
+        None,
+    )]);
+    // Proposers' clocks as they arrive: equal, and one behind (kept at the
+    // previous event's time, so times never go back).
+    for times in [vec![9_000, 9_000, 9_002], vec![9_002, 9_001, 9_005]] {
+        let mut proposals = Vec::new();
+        for time_ms in times {
+            let path = format!("/t{}", proposals.len() + 10 * log.log_index as usize);
+            let mut proposal = log.proposal(write(&path, Precondition::None), None);
+            proposal.meta.time_ms = time_ms;
+            proposals.push(proposal);
+        }
+        log.entry(proposals);
+    }
+    let events = log.events();
+    let times: Vec<u64> = events.iter().map(|event| event.time_ms).collect();
+    assert_eq!(
+        times[times.len() - 6..],
+        [9_000, 9_000, 9_002, 9_002, 9_002, 9_005]
+    );
+    let mut distinct = times.clone();
+    distinct.dedup();
+    assert_eq!(
+        index_rows(&log, crate::audit::index::TIME, &[]),
+        distinct.len(),
+        "one time row per time"
+    );
+    for (since, until) in [
+        (Some(9_000), None),
+        (Some(9_001), None),
+        (Some(9_002), Some(9_002)),
+        (None, Some(9_001)),
+        (None, Some(9_002)),
+        (Some(9_003), Some(9_004)),
+        (Some(9_006), None),
+        (None, Some(8_999)),
+        (None, Some(u64::MAX)),
+    ] {
+        let expected: Vec<u64> = events
+            .iter()
+            .filter(|event| since.is_none_or(|since| event.time_ms >= since))
+            .filter(|event| until.is_none_or(|until| event.time_ms <= until))
+            .map(|event| event.log_index)
+            .collect();
+        let filter = AuditFilter {
+            since_ms: since,
+            until_ms: until,
+            ..AuditFilter::default()
+        };
+        assert_eq!(matching(&log, &filter, 2), expected, "{since:?}..{until:?}");
+    }
+}

@@ -117,6 +117,12 @@ pub fn entry_index_of(position: u64) -> u64 {
     position >> POSITION_SHIFT
 }
 
+/// The first and last position the entry holding `position` can hold.
+pub fn entry_positions(position: u64) -> (u64, u64) {
+    let first = position >> POSITION_SHIFT << POSITION_SHIFT;
+    (first, first | ((1 << POSITION_SHIFT) - 1))
+}
+
 /// Applies every proposal of the entry committed at `log_index`, in order,
 /// each at its own position; one outcome per proposal, in the same order.
 /// An `Err` means the storage broke (as for `apply`).

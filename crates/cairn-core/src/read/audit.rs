@@ -14,9 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
+use crate::apply;
 use crate::audit::{
-    AuditChange, AuditOp, AuditRecord, ChainHead, ChainKey, ZERO_HASH, index, index_key_log_index,
-    index_prefix, label_part, path_index_parts, path_is_under, record_key,
+    AuditChange, AuditOp, AuditRecord, AuditRecordHead, ChainHead, ChainKey, ZERO_HASH, index,
+    index_key_log_index, index_prefix, label_part, path_index_parts, path_is_under, record_key,
 };
 use crate::codec;
 use crate::command::StoreInfo;
@@ -204,30 +205,18 @@ fn log_range(
     let mut low = after.map_or(Some(0), |after| after.checked_add(1));
     let mut high = Some(u64::MAX);
     if let Some(since) = filter.since_ms {
-        let start = index_prefix(index::TIME, &[&since.to_be_bytes()]);
-        let first = first_log_index(
-            kv,
-            Bound::Included(&start),
-            Bound::Excluded(&[index::TIME + 1]),
-            false,
-        )?;
-        low = match (low, first) {
+        low = match (low, first_event_from(kv, since)?) {
             (Some(low), Some(first)) => Some(low.max(first)),
             _ => None,
         };
     }
     if let Some(until) = filter.until_ms {
-        let end = index_prefix(
-            index::TIME,
-            &[&until.to_be_bytes(), &u64::MAX.to_be_bytes()],
-        );
-        let last = first_log_index(
-            kv,
-            Bound::Included(&[index::TIME]),
-            Bound::Included(&end),
-            true,
-        )?;
-        high = last;
+        // The range ends right before the first event after `until`.
+        let first_after = match until.checked_add(1) {
+            Some(after) => first_event_from(kv, after)?,
+            None => None,
+        };
+        high = first_after.map_or(Some(u64::MAX), |first| first.checked_sub(1));
     }
     Ok(match (low, high) {
         (Some(low), Some(high)) if low <= high => Some((low, high)),
@@ -235,19 +224,72 @@ fn log_range(
     })
 }
 
-/// The log index of the first (or with `reverse` the last) time-index row in range.
-fn first_log_index(
+/// The log index of the first event at or after `time_ms`: a time row marks
+/// the first event at its time, and times never go back.
+fn first_event_from(
     kv: &(impl KvRead + ?Sized),
-    start: Bound<&[u8]>,
-    end: Bound<&[u8]>,
-    reverse: bool,
+    time_ms: u64,
 ) -> Result<Option<u64>, StorageError> {
+    let start = index_prefix(index::TIME, &[&time_ms.to_be_bytes()]);
+    let end = [index::TIME + 1];
     let mut found = None;
-    kv.scan(Table::AuditIndex, start, end, reverse, &mut |key, _| {
-        found = Some(index_key_log_index(key)?);
-        Ok(false)
-    })?;
+    kv.scan(
+        Table::AuditIndex,
+        Bound::Included(&start),
+        Bound::Excluded(&end),
+        false,
+        &mut |key, _| {
+            found = Some(index_key_log_index(key)?);
+            Ok(false)
+        },
+    )?;
     Ok(found)
+}
+
+/// The log index of each event of `chain` in `[low, high]`, in order, until
+/// `visit` answers `false`. The chain's index rows name entries
+/// (`apply::audit::write_index`): the events of each entry named are looked
+/// at, and those of the chain visited (their leading fields tell; one that
+/// does not decode is visited too, for the caller to report).
+pub(super) fn chain_events(
+    kv: &(impl KvRead + ?Sized),
+    chain: ChainKey,
+    low: u64,
+    high: u64,
+    visit: &mut dyn FnMut(u64) -> Result<bool, StorageError>,
+) -> Result<(), StorageError> {
+    let prefix = index_prefix(index::CHAIN, &[&chain.to_bytes()]);
+    let start = [
+        prefix.as_slice(),
+        &apply::entry_positions(low).0.to_be_bytes(),
+    ]
+    .concat();
+    let end = [prefix.as_slice(), &high.to_be_bytes()].concat();
+    let mut going = true;
+    kv.scan(
+        Table::AuditIndex,
+        Bound::Included(&start),
+        Bound::Included(&end),
+        false,
+        &mut |key, _| {
+            let (first, last) = apply::entry_positions(index_key_log_index(key)?);
+            kv.scan(
+                Table::Audit,
+                Bound::Included(&record_key(first.max(low))),
+                Bound::Included(&record_key(last.min(high))),
+                false,
+                &mut |key, value| {
+                    let other = codec::decode_leading::<AuditRecordHead>(value)
+                        .is_ok_and(|head| head.chain() != chain);
+                    if !other {
+                        going = visit(index_key_log_index_plain(key)?)?;
+                    }
+                    Ok(going)
+                },
+            )?;
+            Ok(going)
+        },
+    )
 }
 
 /// The log indexes one page may look at, smallest first.
@@ -267,6 +309,43 @@ struct Walk {
     path: Option<String>,
     /// For revision rows: the first and last revision.
     revisions: Option<(u64, u64)>,
+    /// The rows name an entry (its first position), not an event: every
+    /// event of the entry is a candidate (`apply::audit::write_index`).
+    by_entry: bool,
+    /// A chain's rows: only the events of the chain are candidates
+    /// (`chain_events`).
+    chain: Option<ChainKey>,
+}
+
+/// Keeps `log_index` among at most `keep_max` candidates in `[low, high]`,
+/// the smallest; answers whether the walk goes on.
+struct Keep<'a> {
+    kept: &'a mut BTreeSet<u64>,
+    cut: &'a mut bool,
+    keep_max: usize,
+    low: u64,
+    high: u64,
+    log_ordered: bool,
+}
+
+impl Keep<'_> {
+    fn offer(&mut self, log_index: u64) -> bool {
+        if log_index < self.low || log_index > self.high || self.kept.contains(&log_index) {
+            return true;
+        }
+        if self.kept.len() >= self.keep_max {
+            let largest = self.kept.last().copied().unwrap_or(0);
+            if log_index >= largest {
+                // Rows of a log-ordered walk only grow from here.
+                *self.cut = true;
+                return !self.log_ordered;
+            }
+            self.kept.pop_last();
+            *self.cut = true;
+        }
+        self.kept.insert(log_index);
+        true
+    }
 }
 
 impl Candidates {
@@ -304,9 +383,30 @@ impl Candidates {
             });
         };
         for walk in walks {
+            let mut keep = Keep {
+                kept: &mut kept,
+                cut: &mut cut,
+                keep_max,
+                low,
+                high,
+                log_ordered: walk.log_ordered,
+            };
+            if let Some(chain) = walk.chain {
+                chain_events(kv, chain, low, high, &mut |log_index| {
+                    Ok(keep.offer(log_index))
+                })?;
+                continue;
+            }
             let (start, end) = if walk.log_ordered {
+                // An entry row names the entry's first position, which may be
+                // below `low` while some of its events are not.
+                let from = if walk.by_entry {
+                    apply::entry_positions(low).0
+                } else {
+                    low
+                };
                 (
-                    [walk.prefix.as_slice(), &low.to_be_bytes()].concat(),
+                    [walk.prefix.as_slice(), &from.to_be_bytes()].concat(),
                     [walk.prefix.as_slice(), &high.to_be_bytes()].concat(),
                 )
             } else if let Some((from, to)) = walk.revisions {
@@ -344,21 +444,22 @@ impl Candidates {
                         }
                         None => index_key_log_index(key)?,
                     };
-                    if log_index < low || log_index > high || kept.contains(&log_index) {
-                        return Ok(true);
+                    if !walk.by_entry {
+                        return Ok(keep.offer(log_index));
                     }
-                    if kept.len() >= keep_max {
-                        let largest = kept.last().copied().unwrap_or(0);
-                        if log_index >= largest {
-                            // Rows of a log-ordered walk only grow from here.
-                            cut = true;
-                            return Ok(!walk.log_ordered);
-                        }
-                        kept.pop_last();
-                        cut = true;
-                    }
-                    kept.insert(log_index);
-                    Ok(true)
+                    let (first, last) = apply::entry_positions(log_index);
+                    let mut going = true;
+                    kv.scan(
+                        Table::Audit,
+                        Bound::Included(&record_key(first.max(low))),
+                        Bound::Included(&record_key(last.min(high))),
+                        false,
+                        &mut |key, _| {
+                            going = keep.offer(index_key_log_index_plain(key)?);
+                            Ok(going)
+                        },
+                    )?;
+                    Ok(going)
                 },
             )?;
         }
@@ -376,6 +477,12 @@ fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
         log_ordered: true,
         path: None,
         revisions: None,
+        by_entry: false,
+        chain: None,
+    };
+    let by_entry = |prefix: Vec<u8>| Walk {
+        by_entry: true,
+        ..log_ordered(prefix)
     };
     let stores = filter.stores.as_deref();
     if let (Some(stores), Some(path)) = (stores, &filter.path) {
@@ -392,6 +499,8 @@ fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
                     log_ordered: false,
                     path: Some(path.to_string()),
                     revisions: None,
+                    by_entry: false,
+                    chain: None,
                 })
                 .collect(),
         );
@@ -403,7 +512,7 @@ fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
         (index::PRINCIPAL, &filter.principal),
     ] {
         if let Some(label) = label {
-            return Some(vec![log_ordered(index_prefix(kind, &[&label_part(label)]))]);
+            return Some(vec![by_entry(index_prefix(kind, &[&label_part(label)]))]);
         }
     }
     if let (Some(stores), Some(revisions)) = (stores, revision_range(filter)) {
@@ -415,6 +524,8 @@ fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
                     log_ordered: false,
                     path: None,
                     revisions: Some(revisions),
+                    by_entry: false,
+                    chain: None,
                 })
                 .collect(),
         );
@@ -424,16 +535,17 @@ fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
             stores
                 .iter()
                 .map(|&store_id| {
-                    log_ordered(index_prefix(
-                        index::CHAIN,
-                        &[&ChainKey::Store(store_id).to_bytes()],
-                    ))
+                    let chain = ChainKey::Store(store_id);
+                    Walk {
+                        chain: Some(chain),
+                        ..by_entry(index_prefix(index::CHAIN, &[&chain.to_bytes()]))
+                    }
                 })
                 .collect(),
         );
     }
     if let Some(org_id) = filter.org_id {
-        return Some(vec![log_ordered(index_prefix(
+        return Some(vec![by_entry(index_prefix(
             index::ORG,
             &[&org_id.to_be_bytes()],
         ))]);
@@ -593,10 +705,9 @@ pub fn verify_chain(
     kv: &(impl KvRead + ?Sized),
     chain: ChainKey,
 ) -> Result<ChainReport, StorageError> {
-    let prefix = index_prefix(index::CHAIN, &[&chain.to_bytes()]);
     let mut log_indexes = Vec::new();
-    scan_prefix(kv, Table::AuditIndex, &prefix, false, &mut |key, _| {
-        log_indexes.push(index_key_log_index(key)?);
+    chain_events(kv, chain, 0, u64::MAX, &mut |log_index| {
+        log_indexes.push(log_index);
         Ok(true)
     })?;
     let mut report = ChainReport {

@@ -5,7 +5,7 @@
 
 use std::ops::Bound;
 
-use super::audit::event;
+use super::audit::{chain_events, event};
 use super::{AuditEvent, get_store};
 use crate::audit::{AuditRecord, ChainHead, ChainKey, index, index_key_log_index, index_prefix};
 use crate::codec::{self, VersionRecord};
@@ -268,28 +268,24 @@ pub fn export_events(
             Ok(EventsPage { events, next })
         }
         EventCursor::Local(after) => {
-            let chain = ChainKey::Store(store_id).to_bytes();
-            let start = index_prefix(index::CHAIN, &[&chain, &(after + 1).to_be_bytes()]);
-            let end = index_prefix(
-                index::CHAIN,
-                &[&chain, &log_index_max.saturating_add(1).to_be_bytes()],
-            );
             let mut log_indexes = Vec::new();
             let mut more = false;
-            kv.scan(
-                Table::AuditIndex,
-                Bound::Included(&start),
-                Bound::Excluded(&end),
-                false,
-                &mut |key, _| {
-                    if log_indexes.len() >= events_max {
-                        more = true;
-                        return Ok(false);
-                    }
-                    log_indexes.push(index_key_log_index(key)?);
-                    Ok(true)
-                },
-            )?;
+            if let Some(low) = after.checked_add(1) {
+                chain_events(
+                    kv,
+                    ChainKey::Store(store_id),
+                    low,
+                    log_index_max,
+                    &mut |log_index| {
+                        if log_indexes.len() >= events_max {
+                            more = true;
+                            return Ok(false);
+                        }
+                        log_indexes.push(log_index);
+                        Ok(true)
+                    },
+                )?;
+            }
             for log_index in &log_indexes {
                 let bytes = kv
                     .get(Table::Audit, &crate::audit::record_key(*log_index))?
