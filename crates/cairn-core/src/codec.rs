@@ -20,8 +20,9 @@ use crate::error::StorageError;
 /// audit events, chain heads, import ids and `created_log_index` by a
 /// proposal's position (`apply::POSITION_SHIFT`) instead of its log index;
 /// format 6 keyed the audit index's chain, organization and label rows by
-/// the event's entry (its first position) instead of the event, and wrote a
-/// time row only for the first event at each time.
+/// the event's entry (its first position) instead of the event, wrote a
+/// time row only for the first event at each time, and replaced the
+/// idempotency expiry table by a sweep (`IdempotencyRecord::expires_ms`).
 pub const FORMAT_VERSION: u32 = 6;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
@@ -116,7 +117,9 @@ pub struct RedactionMark {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
-    pub time_ms: u64,
+    /// When the key is forgotten: the proposal's time plus its window. First,
+    /// so that the sweep decodes it alone (`apply::idempotency::prune`).
+    pub expires_ms: u64,
     /// FNV-1a 64 of the encoded command, to tell a retry from a reused key.
     pub fingerprint: u64,
     pub outcome: Outcome,
@@ -196,13 +199,6 @@ pub fn decode_content(bytes: Vec<u8>) -> Result<String, StorageError> {
             error.utf8_error().valid_up_to()
         ))
     })
-}
-
-pub fn expiry_key(time_ms: u64, idempotency_key: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + idempotency_key.len());
-    key.extend_from_slice(&time_ms.to_be_bytes());
-    key.extend_from_slice(idempotency_key.as_bytes());
-    key
 }
 
 #[cfg(test)]

@@ -28,8 +28,6 @@ pub enum Table {
     Audit,
     /// idempotency key → `IdempotencyRecord`.
     Idempotency,
-    /// time_ms ‖ idempotency key → () ; the expiry index of `Idempotency`.
-    IdempotencyExpiry,
     /// organization id → `OrgInfo`.
     Orgs,
     /// organization name → organization id.
@@ -54,7 +52,7 @@ pub enum Table {
 impl Table {
     /// Every table, in discriminant order: storage indexes its open tables by
     /// `table as usize`, and digests and snapshots visit tables in this order.
-    pub const ALL: [Table; 17] = [
+    pub const ALL: [Table; 16] = [
         Table::Meta,
         Table::Stores,
         Table::Files,
@@ -62,7 +60,6 @@ impl Table {
         Table::Content,
         Table::Audit,
         Table::Idempotency,
-        Table::IdempotencyExpiry,
         Table::Orgs,
         Table::OrgNames,
         Table::Users,
@@ -84,7 +81,6 @@ impl Table {
             Table::Content => "sm_content",
             Table::Audit => "sm_audit",
             Table::Idempotency => "sm_idempotency",
-            Table::IdempotencyExpiry => "sm_idempotency_expiry",
             Table::Orgs => "sm_orgs",
             Table::OrgNames => "sm_org_names",
             Table::Users => "sm_users",

@@ -1,6 +1,9 @@
-//! Idempotency keys: the first outcome of a keyed command is remembered for
-//! `idempotency_window_ms`, so a retry is answered with it instead of being
+//! Idempotency keys: the first outcome of a keyed command is remembered
+//! until its proposal's time plus its `idempotency_window_ms` (each key its
+//! own window: the node's own keys are kept briefly, a client's for the
+//! configured window), so a retry is answered with it instead of being
 //! applied again, and a different command under the same key is refused.
+//! Expired records are swept a few at a time (`prune`).
 
 use std::ops::Bound;
 
@@ -10,10 +13,17 @@ use crate::error::{CoreError, StorageError};
 use crate::hash;
 use crate::kv::{KvRead, KvWrite, Table};
 
-/// Most expired idempotency keys removed by one apply, so that one entry's
-/// apply time stays bounded however many keys expire at once.
-pub const IDEMPOTENCY_PRUNE_BATCH_MAX: usize = 1024;
+/// Records one apply looks at for expiry (`prune`).
+pub const IDEMPOTENCY_SWEEP_KEYS: usize = 4;
 
+/// The last key the sweep looked at (`sm_meta`).
+pub const META_IDEMPOTENCY_SWEEP: &[u8] = b"idempotency_sweep";
+
+/// The leading field of an `IdempotencyRecord`: all the sweep decodes.
+#[derive(serde::Deserialize)]
+struct RecordHead {
+    expires_ms: u64,
+}
 /// The key as stored: the principal's scope, NUL, the client's key. Two
 /// principals' keys never collide; a client key cannot hold NUL (it is a
 /// header value or a label), so no scope can be forged from inside a key.
@@ -51,7 +61,7 @@ pub(super) fn earlier_outcome(
     }))
 }
 
-/// Remembers `outcome` under `key` from this proposal's time on.
+/// Remembers `outcome` under `key` until this proposal's window ends.
 pub(super) fn remember(
     kv: &mut impl KvWrite,
     key: &str,
@@ -60,20 +70,17 @@ pub(super) fn remember(
     outcome: &Outcome,
 ) -> Result<(), StorageError> {
     let record = IdempotencyRecord {
-        time_ms: meta.time_ms,
+        expires_ms: meta
+            .time_ms
+            .saturating_add(meta.limits.idempotency_window_ms),
         fingerprint,
         outcome: outcome.clone(),
     };
-    kv.put(Table::Idempotency, key.as_bytes(), &codec::encode(&record))?;
-    kv.put(
-        Table::IdempotencyExpiry,
-        &codec::expiry_key(meta.time_ms, key),
-        &[],
-    )
+    kv.put(Table::Idempotency, key.as_bytes(), &codec::encode(&record))
 }
 
-/// A key's record, unless it is older than the window (it may outlive the
-/// window by a little when pruning is behind).
+/// A key's record, unless its window ended (the sweep may not have reached
+/// it yet).
 fn live_record(
     kv: &impl KvRead,
     key: &str,
@@ -83,44 +90,59 @@ fn live_record(
         return Ok(None);
     };
     let record: IdempotencyRecord = codec::decode(&bytes)?;
-    let expired = record
-        .time_ms
-        .saturating_add(meta.limits.idempotency_window_ms)
-        < meta.time_ms;
-    Ok(if expired { None } else { Some(record) })
+    Ok((!expired(record.expires_ms, meta)).then_some(record))
 }
 
-/// Forgets keys whose window ended before this proposal's time.
+fn expired(expires_ms: u64, meta: &Meta) -> bool {
+    expires_ms < meta.time_ms
+}
+
+/// Forgets expired keys: each apply looks at the next
+/// `IDEMPOTENCY_SWEEP_KEYS` records after the last one the sweep looked at,
+/// in key order (past the last key it goes on from the first), and removes
+/// those whose window ended before this proposal's time. An apply adds at
+/// most one record and looks at four, so the sweep laps the table faster
+/// than it grows: an expired record goes within one lap, and the table
+/// holds at most 4/3 of its live records.
 pub(super) fn prune(kv: &mut impl KvWrite, meta: &Meta) -> Result<(), StorageError> {
-    let cutoff = meta
-        .time_ms
-        .saturating_sub(meta.limits.idempotency_window_ms);
-    let end = cutoff.to_be_bytes();
-    let mut expired = Vec::new();
-    kv.scan(
-        Table::IdempotencyExpiry,
-        Bound::Unbounded,
-        Bound::Excluded(&end),
-        false,
-        &mut |key, _| {
-            expired.push(key.to_vec());
-            Ok(expired.len() < IDEMPOTENCY_PRUNE_BATCH_MAX)
-        },
-    )?;
-    debug_assert!(expired.len() <= IDEMPOTENCY_PRUNE_BATCH_MAX);
-    for expiry_key in expired {
-        kv.delete(Table::IdempotencyExpiry, &expiry_key)?;
-        let (time_bytes, key) = expiry_key
-            .split_at_checked(8)
-            .ok_or_else(|| StorageError::corrupt("malformed idempotency expiry key"))?;
-        // The key may have been reused after it expired; only the record this
-        // expiry entry was made for is removed.
-        if let Some(bytes) = kv.get(Table::Idempotency, key)? {
-            let record: IdempotencyRecord = codec::decode(&bytes)?;
-            if record.time_ms.to_be_bytes() == time_bytes {
-                kv.delete(Table::Idempotency, key)?;
-            }
+    let cursor = kv.get(Table::Meta, META_IDEMPOTENCY_SWEEP)?;
+    let mut seen = Vec::with_capacity(IDEMPOTENCY_SWEEP_KEYS);
+    let after = match &cursor {
+        Some(cursor) => Bound::Excluded(cursor.as_slice()),
+        None => Bound::Unbounded,
+    };
+    look_at(kv, after, Bound::Unbounded, meta, &mut seen)?;
+    if let Some(cursor) = &cursor
+        && seen.len() < IDEMPOTENCY_SWEEP_KEYS
+    {
+        // Past the last key: on from the first, up to where this sweep began.
+        let upto = Bound::Included(cursor.as_slice());
+        look_at(kv, Bound::Unbounded, upto, meta, &mut seen)?;
+    }
+    let Some((last, _)) = seen.last() else {
+        return Ok(());
+    };
+    kv.put(Table::Meta, META_IDEMPOTENCY_SWEEP, last)?;
+    for (key, expired) in &seen {
+        if *expired {
+            kv.delete(Table::Idempotency, key)?;
         }
     }
     Ok(())
+}
+
+/// Adds the records in `(start, end)` to `seen`, each with whether it has
+/// expired, until it holds `IDEMPOTENCY_SWEEP_KEYS`.
+fn look_at(
+    kv: &impl KvRead,
+    start: Bound<&[u8]>,
+    end: Bound<&[u8]>,
+    meta: &Meta,
+    seen: &mut Vec<(Vec<u8>, bool)>,
+) -> Result<(), StorageError> {
+    kv.scan(Table::Idempotency, start, end, false, &mut |key, value| {
+        let head: RecordHead = codec::decode_leading(value)?;
+        seen.push((key.to_vec(), expired(head.expires_ms, meta)));
+        Ok(seen.len() < IDEMPOTENCY_SWEEP_KEYS)
+    })
 }

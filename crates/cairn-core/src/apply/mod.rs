@@ -35,7 +35,7 @@ use crate::governance::{Access, TokenOwner};
 use crate::kv::{KvWrite, Table};
 use txn::TxnAudit;
 
-pub use idempotency::IDEMPOTENCY_PRUNE_BATCH_MAX;
+pub use idempotency::{IDEMPOTENCY_SWEEP_KEYS, META_IDEMPOTENCY_SWEEP};
 pub(crate) use import::load_import;
 pub(crate) use store::load_store;
 pub use text::{count_occurrences, insert_at_line, line_count};

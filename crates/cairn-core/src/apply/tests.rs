@@ -714,6 +714,71 @@ fn idempotency_keys_answer_retries_with_the_first_outcome() {
     );
 }
 
+/// Each key is kept for its own window: writes remembered briefly (the
+/// node's own keys, five minutes) do not cut short a client's key (a day).
+#[test]
+fn a_short_window_does_not_forget_a_longer_windows_key() {
+    let mut h = Harness::new();
+    let command = Command::Txn {
+        store: store(),
+        ops: vec![write("/counter", "1")],
+    };
+    let first = h.command(command.clone(), Some("client-key"));
+    let day = h.limits.idempotency_window_ms;
+    h.time_ms += 10 * 60 * 1000;
+    h.limits.idempotency_window_ms = 5 * 60 * 1000;
+    for n in 0..20 {
+        let key = format!("~auto/1/{}/{n}", h.time_ms);
+        let other = Command::Txn {
+            store: store(),
+            ops: vec![write(&format!("/other-{n}"), "x")],
+        };
+        assert!(matches!(h.command(other, Some(&key)), Outcome::Txn(_)));
+    }
+    h.limits.idempotency_window_ms = day;
+    assert_eq!(h.command(command, Some("client-key")), first);
+    assert_eq!(h.revision(), 21, "the retry must not apply again");
+}
+
+/// Each apply sweeps four records from where the last stopped (wrapping
+/// past the last key), so every expired record goes within a lap of the
+/// table, and live ones stay.
+#[test]
+fn expired_keys_are_swept_within_a_lap() {
+    let mut h = Harness::new();
+    let write_with = |h: &mut Harness, path: String, key: String| {
+        let command = Command::Txn {
+            store: store(),
+            ops: vec![write(&path, "x")],
+        };
+        assert!(matches!(h.command(command, Some(&key)), Outcome::Txn(_)));
+    };
+    for n in 0..40 {
+        write_with(&mut h, format!("/old-{n}"), format!("old-{n:02}"));
+    }
+    h.time_ms += h.limits.idempotency_window_ms + 1;
+    for n in 0..20 {
+        write_with(&mut h, format!("/new-{n}"), format!("new-{n:02}"));
+    }
+    // 20 applies looked at 80 records of a table that held at most 60.
+    let mut keys = Vec::new();
+    h.kv.scan(
+        Table::Idempotency,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |key, _| {
+            keys.push(String::from_utf8(key.to_vec()).unwrap());
+            Ok(true)
+        },
+    )
+    .unwrap();
+    let live: Vec<String> = (0..20)
+        .map(|n| format!("operator\u{0}new-{n:02}"))
+        .collect();
+    assert_eq!(keys, live);
+}
+
 #[test]
 fn limits_on_files_size_and_stores() {
     let mut h = Harness::new();
