@@ -52,9 +52,13 @@ pub struct AuditEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// A short fact about it: a role, an access level, a token's owner, a
-    /// redaction's reason, a transaction's `message`.
+    /// redaction's reason, a transaction's `message`, what a store's
+    /// deletion removed (`N files, B bytes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The paths the event changed. A store's deletion lists the files it
+    /// removed only when they are at most 1,000 (`path=` finds it for each
+    /// either way).
     pub changes: Vec<AuditChange>,
     /// The hash of the previous event of the same chain (64 zeros for the first).
     pub prev_hash: String,

@@ -188,6 +188,16 @@ pub fn delete_prefix(
     table: Table,
     prefix: &[u8],
 ) -> Result<(), StorageError> {
+    delete_prefix_each(kv, table, prefix, |_, _| Ok(()))
+}
+
+/// `delete_prefix`, calling `each` with every key deleted (after it is).
+pub fn delete_prefix_each<K: KvWrite + ?Sized>(
+    kv: &mut K,
+    table: Table,
+    prefix: &[u8],
+    mut each: impl FnMut(&mut K, &[u8]) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
     let end = prefix_end(prefix);
     let mut keys = Vec::with_capacity(DELETE_KEYS_PER_STEP);
     loop {
@@ -204,6 +214,7 @@ pub fn delete_prefix(
         let last_step = keys.len() < DELETE_KEYS_PER_STEP;
         for key in keys.drain(..) {
             kv.delete(table, &key)?;
+            each(kv, &key)?;
         }
         if last_step {
             return Ok(());

@@ -223,33 +223,19 @@ fn write_index(
 ) -> Result<(), StorageError> {
     let log = record.log_index.to_be_bytes();
     let entry = super::entry_positions(record.log_index).0.to_be_bytes();
-    let mut put =
-        |kind: u8, parts: &[&[u8]]| kv.put(Table::AuditIndex, &index_prefix(kind, parts), &[]);
     if first_at_time {
-        put(index::TIME, &[&record.time_ms.to_be_bytes(), &log])?;
+        put_row(kv, index::TIME, &[&record.time_ms.to_be_bytes(), &log])?;
     }
     if let (Some(store_id), Some(revision)) = (record.store_id, record.revision) {
-        put(
-            index::REVISION,
-            &[&store_id.to_be_bytes(), &revision.to_be_bytes(), &log],
-        )?;
+        let parts: [&[u8]; 3] = [&store_id.to_be_bytes(), &revision.to_be_bytes(), &log];
+        put_row(kv, index::REVISION, &parts)?;
         for change in &record.changes {
-            put(
-                index::PATH,
-                &[
-                    &store_id.to_be_bytes(),
-                    change.path.as_bytes(),
-                    &[codec::PATH_END],
-                    &log,
-                ],
-            )?;
+            put_path_row(kv, store_id, &change.path, record.log_index)?;
         }
     }
-    let mut mark =
-        |kind: u8, parts: &[&[u8]]| kv.put_marker(Table::AuditIndex, &index_prefix(kind, parts));
-    mark(index::CHAIN, &[&record.chain().to_bytes(), &entry])?;
+    put_entry_row(kv, index::CHAIN, &[&record.chain().to_bytes(), &entry])?;
     if let Some(org_id) = record.org_id {
-        mark(index::ORG, &[&org_id.to_be_bytes(), &entry])?;
+        put_entry_row(kv, index::ORG, &[&org_id.to_be_bytes(), &entry])?;
     }
     for (kind, label) in [
         (index::AGENT, &record.agent),
@@ -258,10 +244,37 @@ fn write_index(
         (index::TOKEN, &record.token_id),
     ] {
         if !label.is_empty() {
-            mark(kind, &[&label_part(label), &entry])?;
+            put_entry_row(kv, kind, &[&label_part(label), &entry])?;
         }
     }
     Ok(())
+}
+
+/// The row saying that the event at `log_index` changed `path` of store
+/// `store_id` (`write_index`; a store deletion's, for paths its event does
+/// not list).
+pub(super) fn put_path_row(
+    kv: &mut impl KvWrite,
+    store_id: u64,
+    path: &str,
+    log_index: u64,
+) -> Result<(), StorageError> {
+    let parts: [&[u8]; 4] = [
+        &store_id.to_be_bytes(),
+        path.as_bytes(),
+        &[codec::PATH_END],
+        &log_index.to_be_bytes(),
+    ];
+    put_row(kv, index::PATH, &parts)
+}
+
+fn put_row(kv: &mut impl KvWrite, kind: u8, parts: &[&[u8]]) -> Result<(), StorageError> {
+    kv.put(Table::AuditIndex, &index_prefix(kind, parts), &[])
+}
+
+/// A row naming the entry, put by the first of its events that has it.
+fn put_entry_row(kv: &mut impl KvWrite, kind: u8, parts: &[&[u8]]) -> Result<(), StorageError> {
+    kv.put_marker(Table::AuditIndex, &index_prefix(kind, parts))
 }
 
 /// Remembers that store `store` had its name, so that its events can be

@@ -427,6 +427,78 @@ fn a_deleted_store_keeps_its_events_and_a_reused_name_is_another_store() {
     );
 }
 
+/// A store deletion's event lists the files it removed while they are few;
+/// past `DELETED_PATHS_LISTED_MAX` it counts them, and `path=` still finds
+/// the deletion for every one (each has its path row).
+#[test]
+fn a_large_store_deletion_counts_its_files_and_each_path_finds_it() {
+    let mut h = Harness::new();
+    let mut files_of = |name: &str, count: u64| {
+        let store = store(1, name);
+        h.ok(
+            &OP,
+            Command::CreateStore {
+                store: store.clone(),
+                owner: None,
+            },
+        );
+        for first in (0..count).step_by(200) {
+            let ops = (first..count.min(first + 200))
+                .map(|n| write(&format!("/dir/f{n:05}"), "x"))
+                .collect();
+            h.ok(
+                &OP,
+                Command::Txn {
+                    store: store.clone(),
+                    ops,
+                },
+            );
+        }
+        h.ok(&OP, Command::DeleteStore { store });
+    };
+    let large = super::DELETED_PATHS_LISTED_MAX + 1;
+    files_of("small", 2);
+    files_of("large", large);
+    let deletion = |store_id: u64| {
+        let page = h.page(AuditFilter {
+            stores: Some(vec![store_id]),
+            ..AuditFilter::default()
+        });
+        page.events.last().unwrap().clone()
+    };
+    let small = deletion(1);
+    assert_eq!(small.op, AuditOp::DeleteStore);
+    assert_eq!(small.changes.len(), 2, "the files the deletion removed");
+    assert_eq!(small.detail.as_deref(), Some("2 files, 2 bytes"));
+    let big = deletion(2);
+    assert_eq!(big.op, AuditOp::DeleteStore);
+    assert!(big.changes.is_empty());
+    assert_eq!(big.detail, Some(format!("{large} files, {large} bytes")));
+    for (path, expected) in [
+        ("/dir/f00000", 2),
+        ("/dir/f01000", 2),
+        ("/dir", 7),
+        ("/nothing", 0),
+    ] {
+        let page = h.page(AuditFilter {
+            stores: Some(vec![2]),
+            path: Some(path.into()),
+            ..AuditFilter::default()
+        });
+        let ops: Vec<AuditOp> = page.events.iter().map(|event| event.op).collect();
+        assert_eq!(ops.len(), expected, "{path}: {ops:?}");
+        if expected > 0 {
+            assert_eq!(ops.last(), Some(&AuditOp::DeleteStore), "{path}");
+        }
+    }
+    assert_eq!(
+        read::verify_chain(&h.kv, ChainKey::Store(2))
+            .unwrap()
+            .first_break,
+        None
+    );
+}
+
 /// A read view that counts, per table, the rows scans visit and the gets.
 struct Counting<'a> {
     kv: &'a MemoryKv,

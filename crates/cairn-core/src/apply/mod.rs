@@ -37,6 +37,7 @@ use txn::TxnAudit;
 
 pub use idempotency::{IDEMPOTENCY_SWEEP_KEYS, META_IDEMPOTENCY_SWEEP};
 pub(crate) use import::load_import;
+pub use store::DELETED_PATHS_LISTED_MAX;
 pub(crate) use store::load_store;
 pub use text::{count_occurrences, insert_at_line, line_count};
 

@@ -6,11 +6,11 @@ use super::ApplyResult;
 use super::audit::{self, Event};
 use crate::audit::{AuditChange, AuditOp};
 use crate::auth::{self, Subject};
-use crate::codec::{self, FileRecord, META_NEXT_STORE_ID};
+use crate::codec::{self, META_NEXT_STORE_ID};
 use crate::command::{Meta, OpKind, Outcome, StoreInfo};
 use crate::error::{CoreError, Resource, StorageError};
 use crate::governance::{Access, StorePolicy, StoreRef};
-use crate::kv::{KvRead, KvWrite, Table, delete_prefix, scan_prefix};
+use crate::kv::{KvRead, KvWrite, Table, delete_prefix, delete_prefix_each};
 use crate::path::UserName;
 
 pub(crate) fn load_store(
@@ -143,6 +143,10 @@ pub(super) fn create_store(
 /// audit events stay (keyed by log index, not by store), and one more records
 /// the deletion with every file it removed. Store ids are never reused, so
 /// nothing can later be mistaken for its data.
+/// Most removed files a store deletion's event lists in `changes`; past it,
+/// `detail` counts them and each still has its path row.
+pub const DELETED_PATHS_LISTED_MAX: u64 = 1000;
+
 pub(super) fn delete_store(
     kv: &mut impl KvWrite,
     log_index: u64,
@@ -151,37 +155,33 @@ pub(super) fn delete_store(
     store: &StoreRef,
 ) -> ApplyResult<Outcome> {
     let info = auth::authorize_store(kv, subject, store, Access::Admin)?;
-    // Sized once: grown by doubling, a million files' list would hold up to
-    // twice its size while it is copied.
-    let mut removed = Vec::with_capacity(usize::try_from(info.file_count).unwrap_or(0));
-    scan_prefix(
-        kv,
-        Table::Files,
-        &codec::store_prefix(info.id),
-        false,
-        &mut |key, value| {
-            let record: FileRecord = codec::decode(value)?;
+    // Every removed file gets a path row naming the deletion, so `path=`
+    // finds it; the event lists them only when they are few (a million
+    // paths made one event of ~100 MB in memory, and as much in each read).
+    let listed = info.file_count <= DELETED_PATHS_LISTED_MAX;
+    let mut removed = Vec::new();
+    let files = codec::store_prefix(info.id);
+    delete_prefix_each(kv, Table::Files, &files, |kv, key| {
+        let path = codec::file_key_path(key)?;
+        if listed {
             removed.push(AuditChange {
-                path: codec::file_key_path(key)?.to_string(),
+                path: path.to_string(),
                 op: OpKind::DeleteStore,
                 version: None,
                 content_sha256: None,
             });
-            debug_assert!(record.version <= info.revision);
-            Ok(true)
-        },
-    )?;
-    for table in [Table::Files, Table::Versions, Table::Content, Table::Grants] {
+            Ok(())
+        } else {
+            audit::put_path_row(kv, info.id, path, log_index)
+        }
+    })?;
+    for table in [Table::Versions, Table::Content, Table::Grants] {
         delete_prefix(kv, table, &codec::store_prefix(info.id))?;
     }
     kv.delete(Table::Stores, &codec::store_key(info.org_id, &info.name))?;
-    audit::record(
-        kv,
-        log_index,
-        meta,
-        Some(subject),
-        Event::store(AuditOp::DeleteStore, &info).changes(removed),
-    )?;
+    let detail = format!("{} files, {} bytes", info.file_count, info.bytes_total);
+    let event = Event::store(AuditOp::DeleteStore, &info).detail(detail);
+    audit::record(kv, log_index, meta, Some(subject), event.changes(removed))?;
     Ok(Outcome::StoreDeleted(info))
 }
 

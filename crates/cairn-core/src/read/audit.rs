@@ -569,11 +569,14 @@ fn matches(filter: &AuditFilter, record: &AuditRecord) -> bool {
         (Some(stores), Some(id)) => stores.contains(&id),
         (Some(_), None) => false,
     };
+    // A store's deletion removed every path in it, listed or not
+    // (`DELETED_PATHS_LISTED_MAX`).
     let on_path = filter.path.as_deref().is_none_or(|prefix| {
-        record
-            .changes
-            .iter()
-            .any(|change| path_is_under(&change.path, prefix))
+        record.op == AuditOp::DeleteStore
+            || record
+                .changes
+                .iter()
+                .any(|change| path_is_under(&change.path, prefix))
     });
     let in_revisions = revision_range(filter).is_none_or(|(from, to)| {
         record
