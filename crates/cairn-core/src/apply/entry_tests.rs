@@ -74,6 +74,18 @@ impl Log {
         apply_entry(&mut self.kv, self.log_index, &Proposals(proposals)).unwrap()
     }
 
+    /// Creates store `notes` in an entry of its own.
+    fn create_notes(&mut self) {
+        let create = Command::CreateStore {
+            store: notes(),
+            owner: None,
+        };
+        assert!(matches!(
+            self.commands(vec![(create, None)])[0],
+            Outcome::StoreCreated(_)
+        ));
+    }
+
     fn commands(&mut self, commands: Vec<(Command, Option<&str>)>) -> Vec<Outcome> {
         let proposals = commands
             .into_iter()
@@ -200,13 +212,7 @@ fn two_creations_of_one_name_in_an_entry_are_two_generations() {
 #[test]
 fn one_idempotency_key_twice_in_an_entry_applies_once() {
     let mut log = Log::new();
-    log.commands(vec![(
-        Command::CreateStore {
-            store: notes(),
-            owner: None,
-        },
-        None,
-    )]);
+    log.create_notes();
     let outcomes = log.commands(vec![
         (write("/a", Precondition::None), Some("key-1")),
         (write("/a", Precondition::None), Some("key-1")),
@@ -263,13 +269,7 @@ fn matching(log: &Log, filter: &AuditFilter, limit: u64) -> Vec<u64> {
 #[test]
 fn label_rows_name_the_entry_and_queries_answer_each_event() {
     let mut log = Log::new();
-    log.commands(vec![(
-        Command::CreateStore {
-            store: notes(),
-            owner: None,
-        },
-        None,
-    )]);
+    log.create_notes();
     for entry in 0..3 {
         let mut proposals = Vec::new();
         for n in 0..5 {
@@ -387,13 +387,7 @@ fn chain_rows_name_entries_and_each_store_finds_only_its_events() {
 #[test]
 fn time_rows_mark_the_first_event_at_each_time_and_ranges_stay_exact() {
     let mut log = Log::new();
-    log.commands(vec![(
-        Command::CreateStore {
-            store: notes(),
-            owner: None,
-        },
-        None,
-    )]);
+    log.create_notes();
     // Proposers' clocks as they arrive: equal, and one behind (kept at the
     // previous event's time, so times never go back).
     for times in [vec![9_000, 9_000, 9_002], vec![9_002, 9_001, 9_005]] {

@@ -695,20 +695,8 @@ fn idempotency_keys_answer_retries_with_the_first_outcome() {
     h.time_ms += h.limits.idempotency_window_ms + 1;
     let again = h.command(command, Some("key-1"));
     assert!(matches!(again, Outcome::Txn(TxnResult { revision: 2, .. })));
-    let mut keys = Vec::new();
-    h.kv.scan(
-        Table::Idempotency,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        false,
-        &mut |k, _| {
-            keys.push(String::from_utf8(k.to_vec()).unwrap());
-            Ok(true)
-        },
-    )
-    .unwrap();
     assert_eq!(
-        keys,
+        idempotency_keys(&h),
         vec!["operator\u{0}key-1".to_string()],
         "key-2 expired and was pruned; key-1 was stored anew, in the operator's scope"
     );
@@ -761,6 +749,14 @@ fn expired_keys_are_swept_within_a_lap() {
         write_with(&mut h, format!("/new-{n}"), format!("new-{n:02}"));
     }
     // 20 applies looked at 80 records of a table that held at most 60.
+    let live: Vec<String> = (0..20)
+        .map(|n| format!("operator\u{0}new-{n:02}"))
+        .collect();
+    assert_eq!(idempotency_keys(&h), live);
+}
+
+/// Every stored idempotency key, in key order.
+fn idempotency_keys(h: &Harness) -> Vec<String> {
     let mut keys = Vec::new();
     h.kv.scan(
         Table::Idempotency,
@@ -773,10 +769,7 @@ fn expired_keys_are_swept_within_a_lap() {
         },
     )
     .unwrap();
-    let live: Vec<String> = (0..20)
-        .map(|n| format!("operator\u{0}new-{n:02}"))
-        .collect();
-    assert_eq!(keys, live);
+    keys
 }
 
 #[test]
