@@ -24,6 +24,7 @@ pub const META_IDEMPOTENCY_SWEEP: &[u8] = b"idempotency_sweep";
 struct RecordHead {
     expires_ms: u64,
 }
+
 /// The key as stored: the principal's scope, NUL, the client's key. Two
 /// principals' keys never collide; a client key cannot hold NUL (it is a
 /// header value or a label), so no scope can be forged from inside a key.

@@ -139,14 +139,15 @@ pub(super) fn create_store(
     Ok(Outcome::StoreCreated(info))
 }
 
-/// Deletes a store with every file, version, content and grant it had. Its
-/// audit events stay (keyed by log index, not by store), and one more records
-/// the deletion with every file it removed. Store ids are never reused, so
-/// nothing can later be mistaken for its data.
 /// Most removed files a store deletion's event lists in `changes`; past it,
 /// `detail` counts them and each still has its path row.
 pub const DELETED_PATHS_LISTED_MAX: u64 = 1000;
 
+/// Deletes a store with every file, version, content and grant it had. Its
+/// audit events stay (keyed by log index, not by store), and one more records
+/// the deletion: what it removed counted in `detail`, the files listed when
+/// few, a path row for each. Store ids are never reused, so nothing can later
+/// be mistaken for its data.
 pub(super) fn delete_store(
     kv: &mut impl KvWrite,
     log_index: u64,
