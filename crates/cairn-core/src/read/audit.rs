@@ -265,31 +265,45 @@ pub(super) fn chain_events(
     ]
     .concat();
     let end = [prefix.as_slice(), &high.to_be_bytes()].concat();
-    let mut going = true;
     kv.scan(
         Table::AuditIndex,
         Bound::Included(&start),
         Bound::Included(&end),
         false,
         &mut |key, _| {
-            let (first, last) = apply::entry_positions(index_key_log_index(key)?);
-            kv.scan(
-                Table::Audit,
-                Bound::Included(&record_key(first.max(low))),
-                Bound::Included(&record_key(last.min(high))),
-                false,
-                &mut |key, value| {
-                    let other = codec::decode_leading::<AuditRecordHead>(value)
-                        .is_ok_and(|head| head.chain() != chain);
-                    if !other {
-                        going = visit(index_key_log_index_plain(key)?)?;
-                    }
-                    Ok(going)
-                },
-            )?;
-            Ok(going)
+            let entry = index_key_log_index(key)?;
+            entry_events(kv, entry, low, high, |log_index, record| {
+                let other = codec::decode_leading::<AuditRecordHead>(record)
+                    .is_ok_and(|head| head.chain() != chain);
+                if other { Ok(true) } else { visit(log_index) }
+            })
         },
     )
+}
+
+/// Each event of the entry at position `entry` within `[low, high]`, in
+/// order, with its encoded record, until `visit` answers `false`; answers
+/// whether it never did.
+fn entry_events(
+    kv: &(impl KvRead + ?Sized),
+    entry: u64,
+    low: u64,
+    high: u64,
+    mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StorageError>,
+) -> Result<bool, StorageError> {
+    let (first, last) = apply::entry_positions(entry);
+    let mut going = true;
+    kv.scan(
+        Table::Audit,
+        Bound::Included(&record_key(first.max(low))),
+        Bound::Included(&record_key(last.min(high))),
+        false,
+        &mut |key, record| {
+            going = visit(index_key_log_index_plain(key)?, record)?;
+            Ok(going)
+        },
+    )?;
+    Ok(going)
 }
 
 /// The log indexes one page may look at, smallest first.
@@ -299,22 +313,20 @@ struct Candidates {
     cut: bool,
 }
 
-/// One walk over the index: `prefix ‖ …`, with how to read each row.
-struct Walk {
-    prefix: Vec<u8>,
-    /// The rows end with the log index right after `prefix`, so the walk can
-    /// start at `prefix ‖ low` and stop at `prefix ‖ high`.
-    log_ordered: bool,
-    /// For path rows: the directory the row's path must lie under.
-    path: Option<String>,
-    /// For revision rows: the first and last revision.
-    revisions: Option<(u64, u64)>,
-    /// The rows name an entry (its first position), not an event: every
-    /// event of the entry is a candidate (`apply::audit::write_index`).
-    by_entry: bool,
-    /// A chain's rows: only the events of the chain are candidates
-    /// (`chain_events`).
-    chain: Option<ChainKey>,
+/// One walk over the index.
+enum Walk {
+    /// Path rows under `prefix` (each names an event): those of paths under
+    /// `path`, in path order.
+    Paths { prefix: Vec<u8>, path: String },
+    /// A store's revision rows (each names an event) from revision `from`
+    /// to `to`, in revision order.
+    Revisions { store_id: u64, from: u64, to: u64 },
+    /// Rows under `prefix` naming entries (an organization's, a label's):
+    /// every event of each entry named, in log order
+    /// (`apply::audit::write_index`).
+    Entries { prefix: Vec<u8> },
+    /// A store's chain (`chain_events`), in log order.
+    Chain { store_id: u64 },
 }
 
 /// Keeps `log_index` among at most `keep_max` candidates in `[low, high]`,
@@ -389,79 +401,59 @@ impl Candidates {
                 keep_max,
                 low,
                 high,
-                log_ordered: walk.log_ordered,
+                log_ordered: matches!(walk, Walk::Entries { .. } | Walk::Chain { .. }),
             };
-            if let Some(chain) = walk.chain {
-                chain_events(kv, chain, low, high, &mut |log_index| {
-                    Ok(keep.offer(log_index))
-                })?;
-                continue;
-            }
-            let (start, end) = if walk.log_ordered {
-                // An entry row names the entry's first position, which may be
-                // below `low` while some of its events are not.
-                let from = if walk.by_entry {
-                    apply::entry_positions(low).0
-                } else {
-                    low
-                };
-                (
-                    [walk.prefix.as_slice(), &from.to_be_bytes()].concat(),
-                    [walk.prefix.as_slice(), &high.to_be_bytes()].concat(),
-                )
-            } else if let Some((from, to)) = walk.revisions {
-                (
-                    [walk.prefix.as_slice(), &from.to_be_bytes()].concat(),
-                    [
-                        walk.prefix.as_slice(),
-                        &to.to_be_bytes(),
-                        &u64::MAX.to_be_bytes(),
-                    ]
-                    .concat(),
-                )
-            } else {
-                let end = crate::kv::prefix_end(&walk.prefix).unwrap_or_else(|| vec![u8::MAX; 64]);
-                (walk.prefix.clone(), end)
-            };
-            let end_bound = if walk.log_ordered || walk.revisions.is_some() {
-                Bound::Included(end.as_slice())
-            } else {
-                Bound::Excluded(end.as_slice())
-            };
-            kv.scan(
-                Table::AuditIndex,
-                Bound::Included(&start),
-                end_bound,
-                false,
-                &mut |key, _| {
-                    let log_index = match &walk.path {
-                        Some(prefix) => {
-                            let (path, log_index) = path_index_parts(key)?;
-                            if !path_is_under(path, prefix) {
-                                return Ok(true);
-                            }
-                            log_index
+            match walk {
+                Walk::Chain { store_id } => {
+                    chain_events(kv, ChainKey::Store(store_id), low, high, &mut |log_index| {
+                        Ok(keep.offer(log_index))
+                    })?;
+                }
+                Walk::Paths { prefix, path } => {
+                    let end = crate::kv::prefix_end(&prefix).unwrap_or_else(|| vec![u8::MAX; 64]);
+                    let (start, end) = (
+                        Bound::Included(prefix.as_slice()),
+                        Bound::Excluded(end.as_slice()),
+                    );
+                    kv.scan(Table::AuditIndex, start, end, false, &mut |key, _| {
+                        let (row_path, log_index) = path_index_parts(key)?;
+                        if !path_is_under(row_path, &path) {
+                            return Ok(true);
                         }
-                        None => index_key_log_index(key)?,
-                    };
-                    if !walk.by_entry {
-                        return Ok(keep.offer(log_index));
-                    }
-                    let (first, last) = apply::entry_positions(log_index);
-                    let mut going = true;
-                    kv.scan(
-                        Table::Audit,
-                        Bound::Included(&record_key(first.max(low))),
-                        Bound::Included(&record_key(last.min(high))),
-                        false,
-                        &mut |key, _| {
-                            going = keep.offer(index_key_log_index_plain(key)?);
-                            Ok(going)
-                        },
-                    )?;
-                    Ok(going)
-                },
-            )?;
+                        Ok(keep.offer(log_index))
+                    })?;
+                }
+                Walk::Revisions { store_id, from, to } => {
+                    let store = store_id.to_be_bytes();
+                    let start = index_prefix(index::REVISION, &[&store, &from.to_be_bytes()]);
+                    let last = [&store[..], &to.to_be_bytes(), &u64::MAX.to_be_bytes()];
+                    let end = index_prefix(index::REVISION, &last);
+                    let (start, end) = (
+                        Bound::Included(start.as_slice()),
+                        Bound::Included(end.as_slice()),
+                    );
+                    kv.scan(Table::AuditIndex, start, end, false, &mut |key, _| {
+                        Ok(keep.offer(index_key_log_index(key)?))
+                    })?;
+                }
+                Walk::Entries { prefix } => {
+                    // An entry row names the entry's first position, which may
+                    // be below `low` while some of its events are not.
+                    let first = apply::entry_positions(low).0;
+                    let start = [prefix.as_slice(), &first.to_be_bytes()].concat();
+                    let end = [prefix.as_slice(), &high.to_be_bytes()].concat();
+                    let (start, end) = (
+                        Bound::Included(start.as_slice()),
+                        Bound::Included(end.as_slice()),
+                    );
+                    kv.scan(Table::AuditIndex, start, end, false, &mut |key, _| {
+                        let entry = index_key_log_index(key)?;
+                        entry_events(kv, entry, low, high, |log_index, _| {
+                            Ok(keep.offer(log_index))
+                        })
+                    })?;
+                }
+            }
         }
         Ok(Candidates {
             log_indexes: kept.into_iter().collect(),
@@ -472,18 +464,6 @@ impl Candidates {
 
 /// The index walks for the most selective filter given; `None`: none applies.
 fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
-    let log_ordered = |prefix: Vec<u8>| Walk {
-        prefix,
-        log_ordered: true,
-        path: None,
-        revisions: None,
-        by_entry: false,
-        chain: None,
-    };
-    let by_entry = |prefix: Vec<u8>| Walk {
-        by_entry: true,
-        ..log_ordered(prefix)
-    };
     let stores = filter.stores.as_deref();
     if let (Some(stores), Some(path)) = (stores, &filter.path) {
         let path = if path.len() > 1 {
@@ -494,13 +474,9 @@ fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
         return Some(
             stores
                 .iter()
-                .map(|&store_id| Walk {
+                .map(|&store_id| Walk::Paths {
                     prefix: crate::audit::path_index_prefix(store_id, path),
-                    log_ordered: false,
-                    path: Some(path.to_string()),
-                    revisions: None,
-                    by_entry: false,
-                    chain: None,
+                    path: path.to_string(),
                 })
                 .collect(),
         );
@@ -512,43 +488,21 @@ fn walks(filter: &AuditFilter) -> Option<Vec<Walk>> {
         (index::PRINCIPAL, &filter.principal),
     ] {
         if let Some(label) = label {
-            return Some(vec![by_entry(index_prefix(kind, &[&label_part(label)]))]);
+            let prefix = index_prefix(kind, &[&label_part(label)]);
+            return Some(vec![Walk::Entries { prefix }]);
         }
     }
-    if let (Some(stores), Some(revisions)) = (stores, revision_range(filter)) {
-        return Some(
-            stores
-                .iter()
-                .map(|&store_id| Walk {
-                    prefix: index_prefix(index::REVISION, &[&store_id.to_be_bytes()]),
-                    log_ordered: false,
-                    path: None,
-                    revisions: Some(revisions),
-                    by_entry: false,
-                    chain: None,
-                })
-                .collect(),
-        );
+    if let (Some(stores), Some((from, to))) = (stores, revision_range(filter)) {
+        let walk = |&store_id: &u64| Walk::Revisions { store_id, from, to };
+        return Some(stores.iter().map(walk).collect());
     }
     if let Some(stores) = stores {
-        return Some(
-            stores
-                .iter()
-                .map(|&store_id| {
-                    let chain = ChainKey::Store(store_id);
-                    Walk {
-                        chain: Some(chain),
-                        ..by_entry(index_prefix(index::CHAIN, &[&chain.to_bytes()]))
-                    }
-                })
-                .collect(),
-        );
+        let walk = |&store_id: &u64| Walk::Chain { store_id };
+        return Some(stores.iter().map(walk).collect());
     }
     if let Some(org_id) = filter.org_id {
-        return Some(vec![by_entry(index_prefix(
-            index::ORG,
-            &[&org_id.to_be_bytes()],
-        ))]);
+        let prefix = index_prefix(index::ORG, &[&org_id.to_be_bytes()]);
+        return Some(vec![Walk::Entries { prefix }]);
     }
     // Else the log itself: the time range is already its log index range.
     None
