@@ -246,8 +246,8 @@ fn first_event_from(
     Ok(found)
 }
 
-/// The log index of each event of `chain` in `[low, high]`, in order, until
-/// `visit` answers `false`. The chain's index rows name entries
+/// The log index and encoded record of each event of `chain` in `[low,
+/// high]`, in order, until `visit` answers `false`. The chain's index rows name entries
 /// (`apply::audit::write_index`): the events of each entry named are looked
 /// at, and those of the chain visited (their leading fields tell; one that
 /// does not decode is visited too, for the caller to report).
@@ -256,7 +256,7 @@ pub(super) fn chain_events(
     chain: ChainKey,
     low: u64,
     high: u64,
-    visit: &mut dyn FnMut(u64) -> Result<bool, StorageError>,
+    mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StorageError>,
 ) -> Result<(), StorageError> {
     let prefix = index_prefix(index::CHAIN, &[&chain.to_bytes()]);
     let start = [
@@ -275,7 +275,11 @@ pub(super) fn chain_events(
             entry_events(kv, entry, low, high, |log_index, record| {
                 let other = codec::decode_leading::<AuditRecordHead>(record)
                     .is_ok_and(|head| head.chain() != chain);
-                if other { Ok(true) } else { visit(log_index) }
+                if other {
+                    Ok(true)
+                } else {
+                    visit(log_index, record)
+                }
             })
         },
     )
@@ -405,7 +409,7 @@ impl Candidates {
             };
             match walk {
                 Walk::Chain { store_id } => {
-                    chain_events(kv, ChainKey::Store(store_id), low, high, &mut |log_index| {
+                    chain_events(kv, ChainKey::Store(store_id), low, high, |log_index, _| {
                         Ok(keep.offer(log_index))
                     })?;
                 }
@@ -663,7 +667,7 @@ pub fn verify_chain(
     chain: ChainKey,
 ) -> Result<ChainReport, StorageError> {
     let mut log_indexes = Vec::new();
-    chain_events(kv, chain, 0, u64::MAX, &mut |log_index| {
+    chain_events(kv, chain, 0, u64::MAX, |log_index, _| {
         log_indexes.push(log_index);
         Ok(true)
     })?;

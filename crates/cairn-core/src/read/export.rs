@@ -268,34 +268,22 @@ pub fn export_events(
             Ok(EventsPage { events, next })
         }
         EventCursor::Local(after) => {
-            let mut log_indexes = Vec::new();
+            let mut last = None;
             let mut more = false;
             if let Some(low) = after.checked_add(1) {
-                chain_events(
-                    kv,
-                    ChainKey::Store(store_id),
-                    low,
-                    log_index_max,
-                    &mut |log_index| {
-                        if log_indexes.len() >= events_max {
-                            more = true;
-                            return Ok(false);
-                        }
-                        log_indexes.push(log_index);
-                        Ok(true)
-                    },
-                )?;
+                let chain = ChainKey::Store(store_id);
+                chain_events(kv, chain, low, log_index_max, |log_index, record| {
+                    if events.len() >= events_max {
+                        more = true;
+                        return Ok(false);
+                    }
+                    events.push(event(codec::decode(record)?, false));
+                    last = Some(log_index);
+                    Ok(true)
+                })?;
             }
-            for log_index in &log_indexes {
-                let bytes = kv
-                    .get(Table::Audit, &crate::audit::record_key(*log_index))?
-                    .ok_or_else(|| {
-                        StorageError::corrupt(format!("audit event {log_index} is missing"))
-                    })?;
-                events.push(event(codec::decode(&bytes)?, false));
-            }
-            let next = match (more, log_indexes.last()) {
-                (true, Some(last)) => EventCursor::Local(*last),
+            let next = match (more, last) {
+                (true, Some(last)) => EventCursor::Local(last),
                 _ => EventCursor::Done,
             };
             Ok(EventsPage { events, next })
