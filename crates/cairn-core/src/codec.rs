@@ -22,8 +22,12 @@ use crate::error::StorageError;
 /// format 6 keyed the audit index's chain, organization and label rows by
 /// the event's entry (its first position) instead of the event, wrote a
 /// time row only for the first event at each time, and replaced the
-/// idempotency expiry table by a sweep (`IdempotencyRecord::expires_ms`).
-pub const FORMAT_VERSION: u32 = 6;
+/// idempotency expiry table by a sweep (`IdempotencyRecord::expires_ms`);
+/// format 7 tagged the rows of the tables whose values can outgrow half a
+/// page (audit events, idempotency records, imported events) and moved
+/// values longer than that to the content file (`cairn-storage`'s
+/// `content::Layout`).
+pub const FORMAT_VERSION: u32 = 7;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_STORE_ID: &[u8] = b"next_store_id";

@@ -1,13 +1,27 @@
-//! Version content out of the B-tree: `StateDb` appends every content row's
-//! bytes to a content file (`<state file>.content-<generation>`) and keeps
-//! only a `Pointer` to them in `sm_content`.
+//! Values out of the B-tree: `StateDb` appends every content row's bytes,
+//! and every value of a spilling table longer than `SPILL_ABOVE`, to a
+//! content file (`<state file>.content-<generation>`) and keeps only a
+//! `Pointer` to them in the row (`Layout`).
 //!
-//! Why: redb splits a full leaf in half and later inserts (content rows are
-//! written in key order within a path, new paths anywhere) rarely fill it
-//! again, so rows of about 1 KiB held 2.2 to a 4 KiB leaf and the state file
-//! took 2.2× its content; rows of 4 KiB took pages of 8 KiB. Appended to a
-//! file, content takes its own size, and redb's page cache holds the tables'
-//! small rows instead of content pages (the OS page cache serves content).
+//! Why content: redb splits a full leaf in half and later inserts (content
+//! rows are written in key order within a path, new paths anywhere) rarely
+//! fill it again, so rows of about 1 KiB held 2.2 to a 4 KiB leaf and the
+//! state file took 2.2× its content; rows of 4 KiB took pages of 8 KiB.
+//! Appended to a file, content takes its own size, and redb's page cache
+//! holds the tables' small rows instead of content pages (the OS page cache
+//! serves content).
+//!
+//! Why spilling: a row too large to share a 4 KiB leaf gets a leaf of its
+//! own, of 8, 16 or 32 KiB (redb rounds a page up to a power of two), and
+//! redb caches that page as one block of its size. The node's allocator
+//! keeps redb's 4 KiB pages in a slab of exactly their size (`alloc.rs` in
+//! the binary); larger blocks come from the general allocator, so a cache
+//! that moved from small pages to large ones (a rewrite reading the audit
+//! events of 256-file transactions: +100 MiB at a million files) held the
+//! slab's high-water mark and the large blocks at once. With every row at
+//! most half a page, every leaf is one page and the cache one size of block.
+//! An audit event, an idempotency record or an imported event can outgrow
+//! that (one change per file of a transaction); nothing else can.
 //!
 //! Invariants:
 //! - The file's bytes up to `ContentState::end` are the ones the state's
@@ -19,18 +33,22 @@
 //!   crash, `StateDb` opens at its last durable commit and cuts the file back
 //!   to that commit's `end` (bytes past it belong to commits the crash took
 //!   back, which replay from the Raft log).
-//! - Bytes of content overwritten or deleted stay in the file, counted as
-//!   `dead`, until a rewrite copies the live content into a new generation
+//! - Bytes of a value overwritten or deleted stay in the file, counted as
+//!   `dead`, until a rewrite copies the live values into a new generation
 //!   (`StateDb::rewrite`: after a redaction, a snapshot install, or once
 //!   `compaction_due`); the old generation's file is then removed.
-//! - Every pointer carries its content's FNV-1a: a read of bytes the file
+//! - Every pointer carries its value's FNV-1a: a read of bytes the file
 //!   no longer holds as written is an error, never wrong content.
+//! - A row of a spilling table starts with a tag: `INLINE` and the value,
+//!   or `SPILLED` and a pointer. A row of `sm_content` is a pointer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::DataFile;
 use cairn_core::StorageError;
 use cairn_core::hash::fnv1a;
+use cairn_core::kv::Table;
 use redb::TableDefinition;
 
 /// The content file's state (`ContentState`), under `STATE_KEY`.
@@ -121,7 +139,101 @@ impl ContentState {
     }
 }
 
-/// What `sm_content` holds for a row: where its bytes are and their FNV-1a.
+/// Values longer than this (half a redb page) of a spilling table go to the
+/// content file: a leaf then always holds whole rows in one page.
+pub const SPILL_ABOVE: usize = 2048;
+
+/// The tag of a spilling table's row whose value follows it.
+const INLINE: u8 = 0;
+/// The tag of a spilling table's row whose value is in the content file.
+const SPILLED: u8 = 1;
+
+/// How a table's rows hold their values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The value itself.
+    Inline,
+    /// A pointer to the value in the content file (`sm_content`).
+    Pointer,
+    /// A tag, then the value or, past `SPILL_ABOVE`, a pointer to it.
+    Spilling,
+}
+
+impl Layout {
+    pub fn of(table: Table) -> Layout {
+        match table {
+            Table::Content => Layout::Pointer,
+            Table::Audit | Table::Idempotency | Table::ImportedAudit => Layout::Spilling,
+            _ => Layout::Inline,
+        }
+    }
+
+    /// The pointer a row of this layout holds, if it holds one.
+    pub fn pointer(self, row: &[u8]) -> Result<Option<Pointer>, StorageError> {
+        match self {
+            Layout::Inline => Ok(None),
+            Layout::Pointer => Pointer::decode(row).map(Some),
+            Layout::Spilling => match tagged(row)? {
+                (SPILLED, pointer) => Pointer::decode(pointer).map(Some),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// The value a row of this layout stands for, `load`ed if it points.
+    pub fn value<'a>(
+        self,
+        row: &'a [u8],
+        load: &dyn Fn(Pointer) -> Result<Vec<u8>, StorageError>,
+    ) -> Result<Cow<'a, [u8]>, StorageError> {
+        match self {
+            Layout::Inline => Ok(Cow::Borrowed(row)),
+            Layout::Pointer => load(Pointer::decode(row)?).map(Cow::Owned),
+            Layout::Spilling => match tagged(row)? {
+                (SPILLED, pointer) => load(Pointer::decode(pointer)?).map(Cow::Owned),
+                (_, value) => Ok(Cow::Borrowed(value)),
+            },
+        }
+    }
+
+    /// The row that points at `pointer` (`Pointer` and `Spilling` layouts).
+    pub fn pointing_row(self, pointer: Pointer) -> Vec<u8> {
+        match self {
+            Layout::Spilling => [&[SPILLED][..], &pointer.encode()].concat(),
+            _ => pointer.encode().to_vec(),
+        }
+    }
+
+    /// Whether a value of `len` bytes goes to the content file.
+    pub fn spills(self, len: usize) -> bool {
+        match self {
+            Layout::Inline => false,
+            Layout::Pointer => true,
+            Layout::Spilling => len > SPILL_ABOVE,
+        }
+    }
+
+    /// The row that holds `value` itself (`Inline` and `Spilling` layouts).
+    pub fn inline_row(self, value: &[u8]) -> Cow<'_, [u8]> {
+        match self {
+            Layout::Spilling => Cow::Owned([&[INLINE][..], value].concat()),
+            _ => Cow::Borrowed(value),
+        }
+    }
+}
+
+/// A spilling table's row: its tag and the rest.
+fn tagged(row: &[u8]) -> Result<(u8, &[u8]), StorageError> {
+    match row.split_first() {
+        Some((&tag, rest)) if tag == INLINE || tag == SPILLED => Ok((tag, rest)),
+        _ => Err(StorageError::corrupt(format!(
+            "a spilling table's row starts with {:?}, not a tag",
+            row.first()
+        ))),
+    }
+}
+
+/// Where a value in the content file is and its FNV-1a.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pointer {
     pub offset: u64,
@@ -222,9 +334,9 @@ impl Appends {
         self.changed = true;
     }
 
-    /// Every live byte is dead (a table cleared).
-    pub fn forget_all(&mut self) {
-        self.state.forget(self.state.live);
+    /// Rows that named `len` bytes between them no longer do (a table cleared).
+    pub fn forget_bytes(&mut self, len: u64) {
+        self.state.forget(len);
         self.changed = true;
     }
 

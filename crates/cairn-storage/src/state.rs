@@ -3,6 +3,7 @@
 //! last applied log id and the membership it applied, in the same
 //! transaction as the data they describe.
 
+use std::borrow::Cow;
 use std::ops::Bound;
 use std::path::Path;
 
@@ -15,8 +16,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use crate::content::{
-    self, Appends, CONTENT_FILE, ContentState, Copier, Pointer, STATE_KEY, content_file_name,
-    is_content_file_of,
+    self, Appends, CONTENT_FILE, ContentState, Copier, Layout, Pointer, STATE_KEY,
+    content_file_name, is_content_file_of,
 };
 use crate::{DataFile, Disk, FileDisk, Rewrite, begin_write, copy_table, storage_error};
 
@@ -183,12 +184,12 @@ impl StateDb {
         crate::replace(&mut files.db, &*self.disk, &self.name, fresh)
     }
 
-    /// Copies the live content into the next generation's file, synced, and
-    /// points every row at its new place in one synced commit; then removes
-    /// the old file. A crash before the commit leaves the old generation in
-    /// use (`open` removes the new file), after it the new one. The caller
-    /// holds `tail`, so no write commits meanwhile; readers see the commit
-    /// and the new file together.
+    /// Copies the live values (every row's that points) into the next
+    /// generation's file, synced, and points those rows at their new places
+    /// in one synced commit; then removes the old file. A crash before the
+    /// commit leaves the old generation in use (`open` removes the new
+    /// file), after it the new one. The caller holds `tail`, so no write
+    /// commits meanwhile; readers see the commit and the new file together.
     fn compact_content(&self, tail: &mut Tail) -> Result<(), StorageError> {
         let files = self.files();
         let old_name = content_file_name(&self.name, tail.state.generation);
@@ -198,21 +199,23 @@ impl StateDb {
             .data_file(&content_file_name(&self.name, generation))?;
         let mut copier = Copier::new(Arc::clone(&fresh))?;
         let read = files.db.begin_read().map_err(storage_error)?;
-        let source = read
-            .open_table(definition(Table::Content))
-            .map_err(storage_error)?;
         let txn = begin_write(&files.db)?;
-        {
-            let mut target = txn
-                .open_table(definition(Table::Content))
-                .map_err(storage_error)?;
+        for table in Table::ALL {
+            let layout = Layout::of(table);
+            if layout == Layout::Inline {
+                continue;
+            }
+            let source = read.open_table(definition(table)).map_err(storage_error)?;
+            let mut target = txn.open_table(definition(table)).map_err(storage_error)?;
             for item in source.iter().map_err(storage_error)? {
-                let (key, value) = item.map_err(storage_error)?;
-                let pointer = Pointer::decode(value.value())?;
+                let (key, row) = item.map_err(storage_error)?;
+                let Some(pointer) = layout.pointer(row.value())? else {
+                    continue;
+                };
                 let bytes = content::read(&*files.content, pointer)?;
                 let moved = copier.copy(pointer, &bytes)?;
                 target
-                    .insert(key.value(), &moved.encode()[..])
+                    .insert(key.value(), &layout.pointing_row(moved)[..])
                     .map_err(storage_error)?;
             }
         }
@@ -392,26 +395,25 @@ fn scan_table(
     Ok(())
 }
 
-/// Content's bytes from where a pointer says they are.
+/// A value's bytes from where a pointer says they are.
 type Load<'a> = &'a dyn Fn(Pointer) -> Result<Vec<u8>, StorageError>;
 
-/// The value of `key` in `table` (of `which`), content loaded from its pointer.
+/// The value of `key` in `table` (of `which`), loaded if its row points.
 fn get_row(
     table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     which: Table,
     key: &[u8],
     load: Load<'_>,
 ) -> Result<Option<Vec<u8>>, StorageError> {
-    let Some(value) = table.get(key).map_err(storage_error)? else {
+    let Some(row) = table.get(key).map_err(storage_error)? else {
         return Ok(None);
     };
-    if which == Table::Content {
-        return load(Pointer::decode(value.value())?).map(Some);
-    }
-    Ok(Some(value.value().to_vec()))
+    Ok(Some(
+        Layout::of(which).value(row.value(), load)?.into_owned(),
+    ))
 }
 
-/// `scan_table` over `table` (of `which`), content loaded from its pointers.
+/// `scan_table` over `table` (of `which`), values loaded where rows point.
 fn scan_rows(
     table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     which: Table,
@@ -420,11 +422,12 @@ fn scan_rows(
     visit: Visit<'_>,
     load: Load<'_>,
 ) -> Result<(), StorageError> {
-    if which != Table::Content {
+    let layout = Layout::of(which);
+    if layout == Layout::Inline {
         return scan_table(table, start, end, reverse, visit);
     }
-    scan_table(table, start, end, reverse, &mut |key, value| {
-        visit(key, &load(Pointer::decode(value)?)?)
+    scan_table(table, start, end, reverse, &mut |key, row| {
+        visit(key, &layout.value(row, load)?)
     })
 }
 
@@ -514,7 +517,7 @@ macro_rules! kv_read_over_tables {
                 end: Bound<&[u8]>,
                 visit: &mut dyn FnMut(&[u8]) -> Result<bool, StorageError>,
             ) -> Result<(), StorageError> {
-                // The raw values: a content row's pointer is not loaded.
+                // The raw rows: a pointer is not loaded.
                 scan_table(self.table(table)?, start, end, false, &mut |key, _| {
                     visit(key)
                 })
@@ -597,35 +600,50 @@ impl<'txn> StateWriter<'txn> {
         self.appends.read(pointer)
     }
 
-    /// Removes every entry of `table`.
+    /// Removes every entry of `table`; the bytes its rows pointed at are dead.
     pub(crate) fn clear(&mut self, table: Table) -> Result<(), StorageError> {
+        let layout = Layout::of(table);
+        let (mut forgotten, mut unreadable) = (0u64, None);
         self.table_mut(table)?
-            .retain(|_, _| false)
+            .retain(|_, row| {
+                match layout.pointer(row) {
+                    Ok(pointer) => forgotten += pointer.map_or(0, |p| u64::from(p.len)),
+                    Err(error) => unreadable = Some(error),
+                }
+                false
+            })
             .map_err(storage_error)?;
-        self.markers[table as usize].clear();
-        if table == Table::Content {
-            self.appends.forget_all();
+        if let Some(error) = unreadable {
+            return Err(error);
         }
+        if forgotten > 0 {
+            self.appends.forget_bytes(forgotten);
+        }
+        self.markers[table as usize].clear();
         Ok(())
     }
 }
 
 impl KvWrite for StateWriter<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
-        if table != Table::Content {
-            self.table_mut(table)?
-                .insert(key, value)
-                .map_err(storage_error)?;
-            return Ok(());
-        }
-        let pointer = self.appends.push(value)?;
+        let layout = Layout::of(table);
+        let row = if layout.spills(value.len()) {
+            Cow::Owned(layout.pointing_row(self.appends.push(value)?))
+        } else {
+            layout.inline_row(value)
+        };
         let old = self
             .table_mut(table)?
-            .insert(key, &pointer.encode()[..])
-            .map_err(storage_error)?
-            .map(|old| Pointer::decode(old.value()))
-            .transpose()?;
-        if let Some(old) = old {
+            .insert(key, &row[..])
+            .map_err(storage_error)?;
+        if layout == Layout::Inline {
+            return Ok(());
+        }
+        if let Some(old) = old
+            .map(|old| layout.pointer(old.value()))
+            .transpose()?
+            .flatten()
+        {
             self.appends.forget(old);
         }
         Ok(())
@@ -641,14 +659,16 @@ impl KvWrite for StateWriter<'_> {
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<(), StorageError> {
         self.markers[table as usize].remove(key);
-        let old = self
-            .table_mut(table)?
-            .remove(key)
-            .map_err(storage_error)?
-            .filter(|_| table == Table::Content)
-            .map(|old| Pointer::decode(old.value()))
-            .transpose()?;
-        if let Some(old) = old {
+        let layout = Layout::of(table);
+        let old = self.table_mut(table)?.remove(key).map_err(storage_error)?;
+        if layout == Layout::Inline {
+            return Ok(());
+        }
+        if let Some(old) = old
+            .map(|old| layout.pointer(old.value()))
+            .transpose()?
+            .flatten()
+        {
             self.appends.forget(old);
         }
         Ok(())
@@ -948,17 +968,19 @@ mod tests {
     #[test]
     fn rewrite_leaves_no_bytes_of_removed_values() {
         let dir = tempfile::tempdir().unwrap();
-        let secret = b"6f1d0c2a9b8e7f6a5d4c3b2a1f0e9d8c".repeat(64);
+        let secret = b"6f1d0c2a9b8e7f6a5d4c3b2a1f0e9d8c".repeat(65);
         let db = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
         db.write(|writer| {
             writer.put(Table::Content, b"secret", &secret)?;
             writer.put(Table::Versions, b"secret", &secret)?;
+            writer.put(Table::Audit, b"secret", &secret)?;
             writer.put(Table::Content, b"keep", b"kept")
         })
         .unwrap();
         db.write(|writer| {
             writer.delete(Table::Content, b"secret")?;
-            writer.delete(Table::Versions, b"secret")
+            writer.delete(Table::Versions, b"secret")?;
+            writer.put(Table::Audit, b"secret", b"redacted")
         })
         .unwrap();
         let content_0 = content_file_name(STATE_FILE, 0);
@@ -1052,6 +1074,104 @@ mod tests {
         db.write(|writer| writer.clear(Table::Content)).unwrap();
         let state = content_state(&db);
         assert_eq!((state.live, state.dead), (0, 3008));
+    }
+
+    /// The row `key` of `table` as redb holds it, not the value it stands for.
+    fn raw_row(db: &StateDb, table: Table, key: &[u8]) -> Option<Vec<u8>> {
+        let reader = db.reader().unwrap();
+        let row = reader.table(table).unwrap().get(key).unwrap();
+        row.map(|row| row.value().to_vec())
+    }
+
+    /// A spilling table keeps a value up to `SPILL_ABOVE` bytes in its row,
+    /// a longer one in the content file behind a pointer: both read back by
+    /// key and by scan, in and after their transaction; a spilled value
+    /// overwritten, deleted or cleared is counted dead; one of another
+    /// table never spills.
+    #[test]
+    fn long_values_of_spilling_tables_live_in_the_content_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join(STATE_FILE)).unwrap();
+        let long = vec![b'e'; content::SPILL_ABOVE + 1];
+        let short = vec![b's'; content::SPILL_ABOVE];
+        let read_back = db
+            .write(|writer| {
+                for table in [Table::Audit, Table::Idempotency, Table::ImportedAudit] {
+                    writer.put(table, b"long", &long)?;
+                    writer.put(table, b"short", &short)?;
+                }
+                writer.put(Table::Versions, b"long", &long)?;
+                writer.get(Table::Audit, b"long")
+            })
+            .unwrap();
+        assert_eq!(read_back, Some(long.clone()));
+        let spilled = 3 * long.len() as u64;
+        let state = content_state(&db);
+        assert_eq!((state.end, state.live, state.dead), (spilled, spilled, 0));
+        for table in [Table::Audit, Table::Idempotency, Table::ImportedAudit] {
+            assert_eq!(raw_row(&db, table, b"long").unwrap().len(), 21);
+            assert_eq!(
+                raw_row(&db, table, b"short").unwrap().len(),
+                short.len() + 1
+            );
+            let reader = db.reader().unwrap();
+            assert_eq!(reader.get(table, b"long").unwrap(), Some(long.clone()));
+            assert_eq!(reader.get(table, b"short").unwrap(), Some(short.clone()));
+            let mut rows = Vec::new();
+            reader
+                .scan(
+                    table,
+                    Bound::Unbounded,
+                    Bound::Unbounded,
+                    true,
+                    &mut |key, value| {
+                        rows.push((key.to_vec(), value.to_vec()));
+                        Ok(true)
+                    },
+                )
+                .unwrap();
+            assert_eq!(
+                rows,
+                [
+                    (b"short".to_vec(), short.clone()),
+                    (b"long".to_vec(), long.clone())
+                ]
+            );
+        }
+        assert_eq!(raw_row(&db, Table::Versions, b"long"), Some(long.clone()));
+
+        db.write(|writer| {
+            writer.put(Table::Audit, b"long", b"now short")?;
+            writer.put(Table::Audit, b"short", &long)?;
+            writer.delete(Table::Idempotency, b"long")
+        })
+        .unwrap();
+        let state = content_state(&db);
+        let live = 2 * long.len() as u64;
+        assert_eq!((state.live, state.dead), (live, 2 * long.len() as u64));
+        assert_eq!(
+            db.reader().unwrap().get(Table::Audit, b"short").unwrap(),
+            Some(long.clone())
+        );
+        db.write(|writer| writer.clear(Table::ImportedAudit))
+            .unwrap();
+        let state = content_state(&db);
+        assert_eq!(
+            (state.live, state.dead),
+            (long.len() as u64, 3 * long.len() as u64)
+        );
+        let digest = state_digest(&db.reader().unwrap()).unwrap();
+        db.rewrite().unwrap();
+        let state = content_state(&db);
+        assert_eq!(
+            (state.end, state.live, state.dead),
+            (long.len() as u64, long.len() as u64, 0)
+        );
+        assert_eq!(state_digest(&db.reader().unwrap()).unwrap(), digest);
+        assert_eq!(
+            db.reader().unwrap().get(Table::Audit, b"short").unwrap(),
+            Some(long)
+        );
     }
 
     /// Bytes past the recorded end (a commit a crash took back) are cut off
