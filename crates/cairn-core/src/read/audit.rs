@@ -666,11 +666,6 @@ pub fn verify_chain(
     kv: &(impl KvRead + ?Sized),
     chain: ChainKey,
 ) -> Result<ChainReport, StorageError> {
-    let mut log_indexes = Vec::new();
-    chain_events(kv, chain, 0, u64::MAX, |log_index, _| {
-        log_indexes.push(log_index);
-        Ok(true)
-    })?;
     let mut report = ChainReport {
         events: 0,
         head_hash: ZERO_HASH,
@@ -739,33 +734,24 @@ pub fn verify_chain(
             return Ok(report);
         }
     }
-    for log_index in log_indexes {
+    let mut fault = None;
+    chain_events(kv, chain, 0, u64::MAX, |log_index, bytes| {
         report.events += 1;
         last_log_index = log_index;
-        let Some(bytes) = kv.get(Table::Audit, &record_key(log_index))? else {
-            report.first_break = Some(broken(
-                log_index,
-                None,
-                "the event is missing".to_string(),
-                None,
-                None,
-            ));
-            return Ok(report);
-        };
-        let record: AuditRecord = match codec::decode(&bytes) {
+        let record: AuditRecord = match codec::decode(bytes) {
             Ok(record) => record,
             Err(error) => {
-                report.first_break = Some(broken(
+                fault = Some(broken(
                     log_index,
                     None,
                     format!("the event does not decode: {error}"),
                     None,
                     None,
                 ));
-                return Ok(report);
+                return Ok(false);
             }
         };
-        let fault = if record.log_index != log_index || record.chain() != chain {
+        let found = if record.log_index != log_index || record.chain() != chain {
             Some((
                 format!(
                     "the event names log index {} in chain {:?}",
@@ -791,11 +777,16 @@ pub fn verify_chain(
                 )
             })
         };
-        if let Some((reason, expected, found)) = fault {
-            report.first_break = Some(broken(log_index, record.revision, reason, expected, found));
-            return Ok(report);
+        if let Some((reason, expected, found)) = found {
+            fault = Some(broken(log_index, record.revision, reason, expected, found));
+            return Ok(false);
         }
         report.head_hash = record.hash;
+        Ok(true)
+    })?;
+    if fault.is_some() {
+        report.first_break = fault;
+        return Ok(report);
     }
     let head = kv
         .get(Table::AuditChains, &chain.to_bytes())?
