@@ -19,5 +19,6 @@ static ALLOCATOR: alloc::NodeAllocator = alloc::NodeAllocator::new();
 
 fn main() -> ExitCode {
     alloc::without_huge_pages();
+    alloc::purge_soon();
     exit::finish(commands::run(cli::Cli::parse()))
 }
