@@ -196,28 +196,28 @@ impl Layout {
         }
     }
 
-    /// The row that points at `pointer` (`Pointer` and `Spilling` layouts).
+    /// The row that holds `value`: the value, tagged in a spilling table,
+    /// or a pointer that `push` answers once it has appended the value to
+    /// the content file.
+    pub fn row<'a>(
+        self,
+        value: &'a [u8],
+        push: impl FnOnce(&[u8]) -> Result<Pointer, StorageError>,
+    ) -> Result<Cow<'a, [u8]>, StorageError> {
+        Ok(match self {
+            Layout::Inline => Cow::Borrowed(value),
+            Layout::Spilling if value.len() <= SPILL_ABOVE => {
+                Cow::Owned([&[INLINE][..], value].concat())
+            }
+            Layout::Pointer | Layout::Spilling => Cow::Owned(self.pointing_row(push(value)?)),
+        })
+    }
+
+    /// The row that points at `pointer` (never an inline table's).
     pub fn pointing_row(self, pointer: Pointer) -> Vec<u8> {
         match self {
             Layout::Spilling => [&[SPILLED][..], &pointer.encode()].concat(),
             _ => pointer.encode().to_vec(),
-        }
-    }
-
-    /// Whether a value of `len` bytes goes to the content file.
-    pub fn spills(self, len: usize) -> bool {
-        match self {
-            Layout::Inline => false,
-            Layout::Pointer => true,
-            Layout::Spilling => len > SPILL_ABOVE,
-        }
-    }
-
-    /// The row that holds `value` itself (`Inline` and `Spilling` layouts).
-    pub fn inline_row(self, value: &[u8]) -> Cow<'_, [u8]> {
-        match self {
-            Layout::Spilling => Cow::Owned([&[INLINE][..], value].concat()),
-            _ => Cow::Borrowed(value),
         }
     }
 }

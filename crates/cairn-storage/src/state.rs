@@ -3,7 +3,6 @@
 //! last applied log id and the membership it applied, in the same
 //! transaction as the data they describe.
 
-use std::borrow::Cow;
 use std::ops::Bound;
 use std::path::Path;
 
@@ -624,26 +623,24 @@ impl<'txn> StateWriter<'txn> {
     }
 }
 
+/// The pointer of a row just replaced or removed, if it held one.
+fn pointer_in(
+    layout: Layout,
+    row: Option<redb::AccessGuard<'_, &'static [u8]>>,
+) -> Result<Option<Pointer>, StorageError> {
+    row.map_or(Ok(None), |row| layout.pointer(row.value()))
+}
+
 impl KvWrite for StateWriter<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
         let layout = Layout::of(table);
-        let row = if layout.spills(value.len()) {
-            Cow::Owned(layout.pointing_row(self.appends.push(value)?))
-        } else {
-            layout.inline_row(value)
-        };
+        let appends = &mut self.appends;
+        let row = layout.row(value, |value| appends.push(value))?;
         let old = self
             .table_mut(table)?
             .insert(key, &row[..])
             .map_err(storage_error)?;
-        if layout == Layout::Inline {
-            return Ok(());
-        }
-        if let Some(old) = old
-            .map(|old| layout.pointer(old.value()))
-            .transpose()?
-            .flatten()
-        {
+        if let Some(old) = pointer_in(layout, old)? {
             self.appends.forget(old);
         }
         Ok(())
@@ -661,14 +658,7 @@ impl KvWrite for StateWriter<'_> {
         self.markers[table as usize].remove(key);
         let layout = Layout::of(table);
         let old = self.table_mut(table)?.remove(key).map_err(storage_error)?;
-        if layout == Layout::Inline {
-            return Ok(());
-        }
-        if let Some(old) = old
-            .map(|old| layout.pointer(old.value()))
-            .transpose()?
-            .flatten()
-        {
+        if let Some(old) = pointer_in(layout, old)? {
             self.appends.forget(old);
         }
         Ok(())
@@ -1056,24 +1046,32 @@ mod tests {
         .unwrap();
         let state = content_state(&db);
         assert_eq!((state.end, state.live, state.dead), (3008, 5, 3003));
-        let reader = db.reader().unwrap();
+        assert_eq!(
+            rows(&db, Table::Content, false),
+            [(b"a".to_vec(), b"short".to_vec())]
+        );
+        db.write(|writer| writer.clear(Table::Content)).unwrap();
+        let state = content_state(&db);
+        assert_eq!((state.live, state.dead), (0, 3008));
+    }
+
+    /// Every (key, value) of `table` as a scan sees them, in key order or reversed.
+    fn rows(db: &StateDb, table: Table, reverse: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut rows = Vec::new();
-        reader
+        db.reader()
+            .unwrap()
             .scan(
-                Table::Content,
+                table,
                 Bound::Unbounded,
                 Bound::Unbounded,
-                false,
+                reverse,
                 &mut |key, value| {
                     rows.push((key.to_vec(), value.to_vec()));
                     Ok(true)
                 },
             )
             .unwrap();
-        assert_eq!(rows, [(b"a".to_vec(), b"short".to_vec())]);
-        db.write(|writer| writer.clear(Table::Content)).unwrap();
-        let state = content_state(&db);
-        assert_eq!((state.live, state.dead), (0, 3008));
+        rows
     }
 
     /// The row `key` of `table` as redb holds it, not the value it stands for.
@@ -1117,21 +1115,8 @@ mod tests {
             let reader = db.reader().unwrap();
             assert_eq!(reader.get(table, b"long").unwrap(), Some(long.clone()));
             assert_eq!(reader.get(table, b"short").unwrap(), Some(short.clone()));
-            let mut rows = Vec::new();
-            reader
-                .scan(
-                    table,
-                    Bound::Unbounded,
-                    Bound::Unbounded,
-                    true,
-                    &mut |key, value| {
-                        rows.push((key.to_vec(), value.to_vec()));
-                        Ok(true)
-                    },
-                )
-                .unwrap();
             assert_eq!(
-                rows,
+                rows(&db, table, true),
                 [
                     (b"short".to_vec(), short.clone()),
                     (b"long".to_vec(), long.clone())
