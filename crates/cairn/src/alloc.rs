@@ -35,7 +35,7 @@
 //! 256-file transaction's request, its command, its entry), and what
 //! mimalloc held for a second after each was 20–30 MiB resident that no
 //! data needed. With a 64 MiB cache at a million files the load's peak went
-//! 149–151 → 135 MiB; CAS throughput on 3 nodes was unchanged (three
+//! 146–148 → 132 MiB; CAS throughput on 3 nodes was unchanged (three
 //! alternated rounds; purging at once instead cost 6–12%).
 
 #![allow(unsafe_code)]
